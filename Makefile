@@ -1,0 +1,25 @@
+# The two commands of the README:
+#   make run   - set everything up, then watch the bundled demo stream with the embedded broker
+#   make test  - set everything up, then run the whole test suite (real broker, models, browser)
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup run test bench eval clean
+
+setup:
+	bash scripts/setup.sh
+
+run: setup
+	$(PY) -m livewatch run --demo
+
+test: setup
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) -m bench
+
+eval: setup
+	$(PY) -m livewatch eval var/corpus --generate
+
+clean:
+	rm -rf var .pytest_cache
