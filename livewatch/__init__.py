@@ -1,0 +1,1 @@
+"""livewatch top floor: configuration, the stream worker, the CLI."""

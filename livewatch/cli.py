@@ -1,0 +1,208 @@
+"""``livewatch``: the command line.
+
+    livewatch run SOURCE... [--kafka HOST:PORT] [--realtime]   watch live sources until stopped
+    livewatch run --demo                                       the bundled demo stream, embedded broker
+    livewatch scan FILE --out alerts.jsonl [--rules DIR] [--compare DIR]
+    livewatch check                                            models, weights and broker present?
+    livewatch rules check DIR | rules explain DIR --text "..."
+    livewatch evidence verify | evidence export ALERT_ID --out DIR
+    livewatch eval DIR                                         precision/recall on a labelled corpus
+    livewatch streams add|remove|list                          stream assignment (Kafka control topic)
+    livewatch worker | rules-service | dashboard               the services of docker-compose.yml
+
+Every command exits 0 on success, 1 on a problem the user can fix (one line
+on stderr saying what and how), 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import re
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from events import LivewatchError
+from livewatch.config import Config
+
+log = logging.getLogger("livewatch")
+
+Command = Callable[[argparse.Namespace, Config], int]
+
+
+def _stream_id_for(source: str, taken: set[str]) -> str:
+    """A short, readable id from a URL or path: rtmp://h/live/shop1 -> shop1."""
+    name, _, _ = source.partition("=")
+    if "=" in source and re.fullmatch(r"[\w.-]{1,64}", name):
+        return name
+    stem = re.sub(r"\.\w{2,5}$", "", source.rstrip("/").rsplit("/", 1)[-1]) or "stream"
+    base = re.sub(r"[^\w.-]+", "-", stem)[:48] or "stream"
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    taken.add(candidate)
+    return candidate
+
+
+def parse_sources(sources: Sequence[str]) -> list[tuple[str, str]]:
+    """``[id=]url`` arguments -> (stream id, url) pairs with unique ids."""
+    taken: set[str] = set()
+    pairs = []
+    for raw in sources:
+        stream_id = _stream_id_for(raw, taken)
+        url = raw.split("=", 1)[1] if raw.startswith(stream_id + "=") else raw
+        taken.add(stream_id)
+        pairs.append((stream_id, url))
+    return pairs
+
+
+def _cmd_run(args: argparse.Namespace, cfg: Config) -> int:
+    from livewatch.service import run_live
+
+    if args.demo:
+        from livewatch.demo import ensure_demo
+
+        demo = ensure_demo(cfg.data_dir, cfg.brands_dir)
+        args.sources = [f"demo={demo}"]
+        args.realtime = True
+        args.loop = True
+    if not args.sources:
+        raise LivewatchError("no source given: pass one or more stream URLs or files, or --demo")
+    if args.realtime or args.loop:
+        cfg = cfg.replace(ingest=dataclasses.replace(cfg.ingest, realtime=True, loop=args.loop))
+    return run_live(cfg, parse_sources(args.sources), status_every=args.status_every, max_seconds=args.max_seconds)
+
+
+def _cmd_scan(args: argparse.Namespace, cfg: Config) -> int:
+    from livewatch.service import compare_rule_sets, scan_file
+
+    if args.rules:
+        cfg = cfg.replace(rules_dir=Path(args.rules))
+    alerts = scan_file(cfg, Path(args.file), out=Path(args.out) if args.out else None)
+    print(f"{len(alerts)} alert(s) from {args.file}" + (f", written to {args.out}" if args.out else ""))
+    if args.compare:
+        print(compare_rule_sets(cfg, Path(args.file), alerts, Path(args.compare)))
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace, cfg: Config) -> int:
+    from livewatch.check import run_checks
+
+    return run_checks(cfg, kafka=args.kafka or cfg.kafka)
+
+
+def _cmd_rules(args: argparse.Namespace, cfg: Config) -> int:
+    from livewatch.service import explain_text, rules_check
+
+    rules_dir = Path(args.dir) if args.dir else cfg.rules_dir
+    if args.rules_cmd == "check":
+        return rules_check(cfg.replace(rules_dir=rules_dir))
+    print(explain_text(cfg.replace(rules_dir=rules_dir), args.text))
+    return 0
+
+
+def _cmd_evidence(args: argparse.Namespace, cfg: Config) -> int:
+    from livewatch.service import evidence_export, evidence_verify
+
+    if args.evidence_cmd == "verify":
+        return evidence_verify(cfg)
+    return evidence_export(cfg, args.alert_id, Path(args.out))
+
+
+def _cmd_demo(args: argparse.Namespace, cfg: Config) -> int:
+    from livewatch.demo import ensure_demo
+
+    print(ensure_demo(cfg.data_dir, cfg.brands_dir))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="livewatch", description="Livestream infringement monitoring.")
+    parser.add_argument("--data-dir", help="where the alert store, snapshots and caches live (default ./var)")
+    parser.add_argument("--kafka", help="Kafka bootstrap HOST:PORT (default: $LIVEWATCH_KAFKA, else embedded broker)")
+    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--no-asr", action="store_true", help="do not transcribe speech")
+    parser.add_argument("--no-ocr", action="store_true", help="do not read on-screen text")
+    parser.add_argument("--no-logos", action="store_true", help="do not match brand logos")
+    parser.add_argument("--ocr-engine", choices=("paddle", "rapid"), help="OCR engine (default paddle)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="watch live sources until stopped (Ctrl-C drains and exits)")
+    run.add_argument("sources", nargs="*", metavar="[ID=]SOURCE", help="rtmp://, rtsp://, http(s):// (HLS, FLV), or a file")
+    run.add_argument("--demo", action="store_true", help="watch the bundled demo stream (generated on first use)")
+    run.add_argument("--realtime", action="store_true", help="replay local files at real-time pace")
+    run.add_argument("--loop", action="store_true", help="replay local files forever, like a live stream")
+    run.add_argument("--status-every", type=float, default=5.0, help="seconds between status lines")
+    run.add_argument("--max-seconds", type=float, help="stop by itself after this long")
+    run.set_defaults(func=_cmd_run)
+
+    scan = sub.add_parser("scan", help="process a recorded stream as fast as possible (back-testing)")
+    scan.add_argument("file")
+    scan.add_argument("--out", help="write one alert per line (JSONL)")
+    scan.add_argument("--rules", help="rules directory (default: the bundled rules)")
+    scan.add_argument("--compare", help="a second rules directory: report alerts added and removed")
+    scan.set_defaults(func=_cmd_scan)
+
+    check = sub.add_parser("check", help="are models, weights and the broker present and loadable?")
+    check.set_defaults(func=_cmd_check)
+
+    rules = sub.add_parser("rules", help="validate rules or explain what fires on a text")
+    rules_sub = rules.add_subparsers(dest="rules_cmd", required=True)
+    rc = rules_sub.add_parser("check", help="validate a rules directory")
+    rc.add_argument("dir", nargs="?")
+    rx = rules_sub.add_parser("explain", help="which rules would fire on this text, and why")
+    rx.add_argument("dir", nargs="?")
+    rx.add_argument("--text", required=True)
+    rules.set_defaults(func=_cmd_rules)
+
+    evidence = sub.add_parser("evidence", help="verify the evidence hash chain or export a bundle")
+    ev_sub = evidence.add_subparsers(dest="evidence_cmd", required=True)
+    ev_sub.add_parser("verify", help="report any evidence record or snapshot changed after the fact")
+    ex = ev_sub.add_parser("export", help="export an alert as a self-contained evidence bundle")
+    ex.add_argument("alert_id")
+    ex.add_argument("--out", required=True)
+    evidence.set_defaults(func=_cmd_evidence)
+
+    demo = sub.add_parser("demo", help="generate the demo clip and print its path")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    cfg = Config.from_env()
+    if args.data_dir:
+        cfg = cfg.replace(data_dir=Path(args.data_dir))
+    if getattr(args, "kafka", None):
+        cfg = cfg.replace(kafka=args.kafka)
+    detectors = dataclasses.replace(
+        cfg.detectors,
+        asr=cfg.detectors.asr and not args.no_asr,
+        ocr=cfg.detectors.ocr and not args.no_ocr,
+        logos=cfg.detectors.logos and not args.no_logos,
+    )
+    cfg = cfg.replace(detectors=detectors)
+    if args.ocr_engine:
+        cfg = cfg.replace(ocr=dataclasses.replace(cfg.ocr, engine=args.ocr_engine))
+    return cfg
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from livewatch.logging import configure_logging
+
+    configure_logging(args.log_level)
+    try:
+        return args.func(args, config_from_args(args))
+    except LivewatchError as exc:
+        print(f"livewatch: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""What the CLI commands do, as functions (the CLI only parses arguments)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from alerts import AlertPublisher, AlertStore, check_broker, export_bundle, verify_evidence
+from events import Alert, LivewatchError, StreamState, StreamStatus
+from livewatch.broker import EmbeddedBroker
+from livewatch.config import Config
+from livewatch.sinks import CollectingSink, KafkaSink
+from livewatch.stages import Stages
+from livewatch.worker import Pipeline
+
+log = logging.getLogger(__name__)
+
+_DONE = {StreamState.ENDED, StreamState.FAILED}
+
+
+@contextlib.contextmanager
+def kafka_bootstrap(cfg: Config) -> Iterator[str]:
+    """The configured broker (checked, fail fast) or an embedded one for the duration."""
+    if cfg.kafka:
+        check_broker(cfg.kafka, timeout=10.0)
+        yield cfg.kafka
+        return
+    with EmbeddedBroker() as broker:
+        print(f"livewatch: embedded Kafka broker on {broker.bootstrap} (alerts on topic livewatch.alerts)", file=sys.stderr)
+        yield broker.bootstrap
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """SIGINT and SIGTERM set an event instead of killing the process mid-write."""
+    stop = threading.Event()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def format_status(s: StreamStatus) -> str:
+    line = (
+        f"[{s.stream_id}] {s.state.value:<12} media {s.media_time:7.1f}s  lag {s.lag_s:5.1f}s  "
+        f"frames {s.frames_decoded} decoded, {s.frames_sampled} sampled ({s.frames_duplicate} unchanged, "
+        f"{s.frames_dropped} dropped)  evidence {s.evidence}  alerts {s.alerts}"
+    )
+    if s.asr_degraded:
+        line += "  ASR degraded (behind live)"
+    if s.error:
+        line += f"  error: {s.error}"
+    return line
+
+
+def run_live(
+    cfg: Config,
+    sources: Sequence[tuple[str, str]],
+    *,
+    status_every: float = 5.0,
+    max_seconds: float | None = None,
+) -> int:
+    """Watch sources until they all end, a signal arrives, or ``max_seconds`` pass."""
+    with contextlib.ExitStack() as stack:
+        bootstrap = stack.enter_context(kafka_bootstrap(cfg))
+        store = AlertStore(cfg.store_path)
+        stack.callback(store.close)
+        publisher = AlertPublisher(store, bootstrap)
+        stack.callback(publisher.close, 30.0)
+        stages = Stages.load(cfg)
+        pipeline = Pipeline(cfg, stages, KafkaSink(store, publisher))
+        stop = stack.enter_context(_stop_on_signals())
+        started = 0
+        for stream_id, url in sources:
+            try:
+                pipeline.add_stream(stream_id, url)
+                started += 1
+            except LivewatchError as exc:
+                print(f"livewatch: {exc}", file=sys.stderr)
+        deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        while started and not stop.is_set():
+            stop.wait(status_every)
+            statuses = pipeline.status()
+            for s in statuses:
+                print(format_status(s), file=sys.stderr)
+            if all(s.state in _DONE for s in statuses) or (deadline and time.monotonic() > deadline):
+                break
+        print("livewatch: stopping: draining frames, audio and alerts", file=sys.stderr)
+        pipeline.close()
+        publisher.flush(30.0)
+        failed = [s for s in pipeline.status() if s.state is StreamState.FAILED]
+    return 1 if started == 0 or len(failed) == len(sources) else 0
+
+
+def scan_file(cfg: Config, path: Path, *, out: Path | None = None, stages: Stages | None = None) -> list[Alert]:
+    """Process a recording as fast as possible; the same alerts ``run`` would raise."""
+    if not path.exists():
+        raise LivewatchError(f"{path}: no such file: give the path of a recorded stream")
+    own_stages = stages is None
+    stages = stages or Stages.load(cfg, inline=True)
+    sink = CollectingSink()
+    pipeline = Pipeline(cfg, stages, sink, inline=True)
+    try:
+        pipeline.add_stream(path.stem, str(path))
+        failed = [s for s in pipeline.status() if s.state is StreamState.FAILED]
+        if failed:
+            raise LivewatchError(failed[0].error or f"{path}: could not be scanned")
+    finally:
+        if own_stages:
+            pipeline.close()
+    if out is not None:
+        sink.write_jsonl(out)
+    return sink.alerts
+
+
+def compare_rule_sets(cfg: Config, path: Path, alerts_a: list[Alert], rules_b: Path) -> str:
+    from rules import compare_alerts
+
+    alerts_b = scan_file(cfg.replace(rules_dir=rules_b), path)
+    return str(compare_alerts(alerts_a, alerts_b))
+
+
+def rules_check(cfg: Config) -> int:
+    from rules import check_rules
+
+    errors = check_rules(cfg.rules_dir, cfg.lexicon_dir)
+    for err in errors:
+        print(err)
+    print(f"{cfg.rules_dir}: {'OK' if not errors else f'{len(errors)} error(s)'}")
+    return 1 if errors else 0
+
+
+def explain_text(cfg: Config, text: str) -> str:
+    from rules import explain
+
+    stages = Stages.load(cfg, rules_only=True)
+    return str(explain(stages.rules, text))
+
+
+def evidence_verify(cfg: Config) -> int:
+    store = AlertStore(cfg.store_path)
+    try:
+        problems = verify_evidence(store, cfg.snapshot_dir)
+    finally:
+        store.close()
+    for problem in problems:
+        print(problem)
+    print(f"{cfg.store_path}: {'evidence intact' if not problems else f'{len(problems)} problem(s)'}")
+    return 1 if problems else 0
+
+
+def evidence_export(cfg: Config, alert_id: str, out: Path) -> int:
+    store = AlertStore(cfg.store_path)
+    try:
+        path = export_bundle(store, alert_id, out)
+    finally:
+        store.close()
+    print(path)
+    return 0

@@ -1,0 +1,54 @@
+"""Where alerts go: the durable store and Kafka (live), or a JSONL file (scan)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+from alerts import AlertPublisher, AlertStore
+from events import Alert
+
+
+class KafkaSink:
+    """Append to the local store first, then let the publisher deliver.
+
+    The store is the outbox: an alert exists once it is appended, whatever
+    the broker is doing; the publisher delivers unsent alerts in order.
+    """
+
+    def __init__(self, store: AlertStore, publisher: AlertPublisher) -> None:
+        self._store = store
+        self._publisher = publisher
+
+    def emit(self, alert: Alert) -> None:
+        self._store.append(alert)
+        self._publisher.notify()
+
+
+class CollectingSink:
+    """Keeps the latest revision of every alert, in order of first appearance."""
+
+    def __init__(self) -> None:
+        self._alerts: dict[str, Alert] = {}
+        self._lock = threading.Lock()
+
+    def emit(self, alert: Alert) -> None:
+        with self._lock:
+            self._alerts[alert.alert_id] = alert
+
+    @property
+    def alerts(self) -> list[Alert]:
+        with self._lock:
+            return list(self._alerts.values())
+
+    def write_jsonl(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8") as out:
+            for alert in self.alerts:
+                out.write(json.dumps(alert.to_dict(), ensure_ascii=False) + "\n")
+
+
+def read_jsonl(path: Path) -> list[Alert]:
+    with path.open(encoding="utf-8") as src:
+        return [Alert.from_dict(json.loads(line)) for line in src if line.strip()]

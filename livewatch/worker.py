@@ -1,0 +1,398 @@
+"""The stream worker: the one place where the stages are wired together.
+
+Threads and queues live here, not in the stages (as in Quix Streams, the
+framework owns back-pressure):
+
+- one ``StreamRunner`` thread per stream reads the source (``ingest``),
+  de-duplicates frames (``frames``), feeds audio to ASR and fingerprints
+  every sampled frame (both cheap to hand over);
+- a ``VisionPool`` shared by all streams runs OCR and logo matching. Each
+  stream has its own small bounded queue, served round-robin, so a busy
+  stream cannot starve another; when a queue is full the oldest unchanged
+  frame is dropped first (it carries no new text or logo);
+- one rules thread turns evidence into alerts, attaches snapshots of the
+  frames behind them, and hands them to the alert sink (store first, then
+  Kafka).
+
+``scan`` uses the same wiring with ``inline=True``: everything runs on the
+calling thread, as fast as the machine allows, deterministically.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable, Protocol
+
+from events import (
+    Alert,
+    AlertEvidence,
+    AudioChunk,
+    Evidence,
+    LivewatchError,
+    SampledFrame,
+    StreamState,
+    StreamStatus,
+    VideoFrame,
+)
+from frames import FrameDeduper, RecentFrames, SnapshotStore
+from ingest import StreamSource, validate_source
+from livewatch.config import Config
+from livewatch.stages import Stages
+
+log = logging.getLogger(__name__)
+
+
+class AlertSink(Protocol):
+    def emit(self, alert: Alert) -> None: ...
+
+
+@dataclass
+class _Counters:
+    """Mutable per-stream figures behind ``StreamStatus``."""
+
+    source: str
+    state: StreamState = StreamState.STARTING
+    frames_sampled: int = 0
+    frames_duplicate: int = 0
+    frames_dropped: int = 0
+    audio_seconds: float = 0.0
+    media_time: float = 0.0
+    lag_s: float = 0.0
+    evidence: int = 0
+    alerts: int = 0
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+
+
+class VisionPool:
+    """OCR and logo matching for all streams, with per-stream bounded queues."""
+
+    def __init__(self, process: Callable[[SampledFrame], None], *, per_stream: int, threads: int) -> None:
+        self._process = process
+        self._per_stream = per_stream
+        self._queues: dict[str, collections.deque[SampledFrame]] = {}
+        self._order: collections.deque[str] = collections.deque()
+        self._busy: collections.Counter[str] = collections.Counter()
+        self._dropped: collections.Counter[str] = collections.Counter()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._threads = [threading.Thread(target=self._serve, name=f"vision-{i}", daemon=True) for i in range(threads)]
+        for t in self._threads:
+            t.start()
+
+    def submit(self, frame: SampledFrame) -> None:
+        with self._cond:
+            q = self._queues.setdefault(frame.stream_id, collections.deque())
+            if frame.stream_id not in self._order:
+                self._order.append(frame.stream_id)
+            if len(q) >= self._per_stream:
+                self._drop_one(q, frame.stream_id)
+            q.append(frame)
+            self._cond.notify()
+
+    def _drop_one(self, q: collections.deque[SampledFrame], stream_id: str) -> None:
+        victim = next((f for f in q if not f.changed), q[0])
+        q.remove(victim)
+        self._dropped[stream_id] += 1
+
+    def dropped(self, stream_id: str) -> int:
+        with self._cond:
+            return self._dropped[stream_id]
+
+    def drain(self, stream_id: str, timeout: float) -> bool:
+        """Wait until every frame of the stream has been processed."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._queues.get(stream_id) or self._busy[stream_id]:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            self._queues.pop(stream_id, None)
+            return True
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        for t in self._threads:
+            t.join(timeout=10)
+
+    def _next(self) -> SampledFrame | None:
+        with self._cond:
+            while not self._closed:
+                for _ in range(len(self._order)):
+                    stream_id = self._order[0]
+                    self._order.rotate(-1)
+                    q = self._queues.get(stream_id)
+                    if q:
+                        self._busy[stream_id] += 1
+                        return q.popleft()
+                self._cond.wait()
+            return None
+
+    def _serve(self) -> None:
+        while (frame := self._next()) is not None:
+            try:
+                self._process(frame)
+            except Exception:
+                log.exception("vision failed on a frame", extra={"stream_id": frame.stream_id})
+            finally:
+                with self._cond:
+                    self._busy[frame.stream_id] -= 1
+                    self._cond.notify_all()
+
+
+class Pipeline:
+    """Watches any number of streams; evidence -> rules -> alerts -> sink."""
+
+    def __init__(self, config: Config, stages: Stages, sink: AlertSink, *, inline: bool = False) -> None:
+        self.config = config
+        self.stages = stages
+        self._sink = sink
+        self._inline = inline
+        self._snapshots = SnapshotStore(config.snapshot_dir)
+        self._recent: dict[str, RecentFrames] = {}
+        self._counters: dict[str, _Counters] = {}
+        self._runners: dict[str, StreamRunner] = {}
+        self._lock = threading.Lock()
+        self._evidence: queue.Queue[Evidence | _FinishMarker | None] = queue.Queue(maxsize=10_000)
+        self._vision = None
+        self._rules_thread = None
+        if not inline:
+            self._vision = VisionPool(
+                self._see, per_stream=config.vision_queue_per_stream, threads=config.vision_threads
+            )
+            self._rules_thread = threading.Thread(target=self._rules_loop, name="rules", daemon=True)
+            self._rules_thread.start()
+
+    # --- streams -------------------------------------------------------
+    def add_stream(self, stream_id: str, url: str) -> None:
+        """Start watching ``url``. A bad URL fails here; a dead source fails in its thread."""
+        validate_source(url)
+        with self._lock:
+            if stream_id in self._runners and self._runners[stream_id].is_alive():
+                raise LivewatchError(f"stream {stream_id!r} is already watched: remove it first or pick another id")
+            self._counters[stream_id] = _Counters(source=url)
+            self._recent[stream_id] = RecentFrames(max_age_s=self.config.recent_frames_s)
+            runner = StreamRunner(self, stream_id, url)
+            self._runners[stream_id] = runner
+        if self._inline:
+            runner.run()
+        else:
+            runner.start()
+
+    def remove_stream(self, stream_id: str, timeout: float = 15.0) -> None:
+        runner = self._runners.get(stream_id)
+        if runner is not None:
+            runner.stop()
+            runner.join(timeout)
+
+    def stream_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._runners)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every stream has ended; True if they all did in time."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for runner in list(self._runners.values()):
+            if runner.is_alive():
+                runner.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not any(r.is_alive() for r in self._runners.values())
+
+    def status(self) -> list[StreamStatus]:
+        with self._lock:
+            items = list(self._counters.items())
+        return [self._status(stream_id, c) for stream_id, c in items]
+
+    def close(self, timeout: float = 20.0) -> None:
+        """Stop all streams, drain in-flight work, flush the rules."""
+        for stream_id in list(self._runners):
+            runner = self._runners[stream_id]
+            runner.stop()
+        self.wait(timeout)
+        if self._vision is not None:
+            self._vision.close()
+        if self._rules_thread is not None:
+            self._evidence.put(None)
+            self._rules_thread.join(timeout)
+        self.stages.close()
+
+    # --- evidence flow -------------------------------------------------
+    def emit_evidence(self, items: Iterable[Evidence]) -> None:
+        for ev in items:
+            counters = self._counters.get(ev.stream_id)
+            if counters is not None:
+                counters.evidence += 1
+            if self._inline:
+                self._judge(ev)
+            else:
+                self._evidence.put(ev)
+
+    def _see(self, frame: SampledFrame) -> None:
+        """OCR and logos on one sampled frame (vision pool or inline)."""
+        self.emit_evidence(self.stages.see(frame))
+
+    def _rules_loop(self) -> None:
+        while (item := self._evidence.get()) is not None:
+            try:
+                if isinstance(item, _FinishMarker):
+                    for alert in self.stages.rules.finish(item.stream_id):
+                        self._raise(alert)
+                    item.done.set()
+                else:
+                    self._judge(item)
+            except Exception:
+                log.exception("rules failed on evidence", extra={"stream_id": item.stream_id})
+
+    def _judge(self, ev: Evidence) -> None:
+        for alert in self.stages.rules.process(ev):
+            self._raise(alert)
+
+    def finish_stream(self, stream_id: str) -> None:
+        """Called by a runner when its source has ended: flush what is pending."""
+        if self._vision is not None and not self._vision.drain(stream_id, timeout=60):
+            log.warning("vision queue not drained at stream end", extra={"stream_id": stream_id})
+        self.emit_evidence(self.stages.flush_audio(stream_id))
+        if self._inline:
+            for alert in self.stages.rules.finish(stream_id):
+                self._raise(alert)
+        else:
+            done = threading.Event()
+            self._evidence.put(_FinishMarker(stream_id, done))  # type: ignore[arg-type]
+            done.wait(30)
+
+    def _raise(self, alert: Alert) -> None:
+        alert = self._with_snapshots(alert)
+        counters = self._counters.get(alert.stream_id)
+        if counters is not None and alert.revision == 1:
+            counters.alerts += 1
+        log.info(
+            "alert %s %s %s",
+            alert.rule_id,
+            alert.category.value,
+            alert.title,
+            extra={"stream_id": alert.stream_id, "alert_id": alert.alert_id, "revision": alert.revision},
+        )
+        self._sink.emit(alert)
+
+    def _with_snapshots(self, alert: Alert) -> Alert:
+        recent = self._recent.get(alert.stream_id)
+        if recent is None:
+            return alert
+        items = []
+        for item in alert.evidence:
+            if item.snapshot_path is None:
+                jpeg = recent.at(item.media_start)
+                if jpeg is not None:
+                    snap = self._snapshots.save(jpeg)
+                    item = dataclasses.replace(item, snapshot_path=snap.path, snapshot_sha256=snap.sha256)
+            items.append(item)
+        return dataclasses.replace(alert, evidence=tuple(items))
+
+    def _status(self, stream_id: str, c: _Counters) -> StreamStatus:
+        runner = self._runners.get(stream_id)
+        stats = runner.source_stats() if runner else None
+        dropped = self._vision.dropped(stream_id) if self._vision else 0
+        return StreamStatus(
+            stream_id=stream_id,
+            source=c.source,
+            state=c.state,
+            media_time=c.media_time,
+            lag_s=c.lag_s,
+            frames_decoded=getattr(stats, "frames_decoded", 0),
+            frames_sampled=c.frames_sampled,
+            frames_duplicate=c.frames_duplicate,
+            frames_dropped=dropped,
+            audio_seconds=c.audio_seconds,
+            evidence=c.evidence,
+            alerts=c.alerts,
+            reconnects=getattr(stats, "reconnects", 0),
+            asr_degraded=self.stages.asr_degraded(stream_id),
+            warnings=c.warnings,
+            error=c.error,
+        )
+
+
+@dataclass(frozen=True)
+class _FinishMarker:
+    """Travels through the evidence queue so ``finish`` runs after earlier evidence."""
+
+    stream_id: str
+    done: threading.Event
+
+
+class StreamRunner(threading.Thread):
+    """Reads one stream: ingest -> dedup -> (vision pool, ASR, fingerprints)."""
+
+    def __init__(self, pipeline: Pipeline, stream_id: str, url: str) -> None:
+        super().__init__(name=f"stream-{stream_id}", daemon=True)
+        self._pipeline = pipeline
+        self.stream_id = stream_id
+        self.url = url
+        cfg = pipeline.config
+        self._source = StreamSource(url, stream_id, cfg.ingest)
+        self._deduper = FrameDeduper(cfg.dedup)
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._source.close()
+
+    def source_stats(self):  # noqa: ANN201 - ingest's stats object
+        return self._source.stats
+
+    def run(self) -> None:
+        counters = self._pipeline._counters[self.stream_id]
+        extra = {"stream_id": self.stream_id}
+        try:
+            info = self._source.open()
+        except LivewatchError as exc:
+            counters.state, counters.error = StreamState.FAILED, str(exc)
+            log.error("%s", exc, extra=extra)
+            return
+        if not info.has_audio:
+            warning = f"{self.url}: no audio track, speech is not covered for this stream"
+            counters.warnings += (warning,)
+            log.warning("%s", warning, extra=extra)
+        counters.state = StreamState.LIVE
+        try:
+            for item in self._source:
+                if self._stopped.is_set():
+                    break
+                self._handle(item, counters)
+            counters.state = StreamState.ENDED
+        except LivewatchError as exc:
+            counters.state, counters.error = StreamState.FAILED, str(exc)
+            log.error("%s", exc, extra=extra)
+        except Exception as exc:  # a bug in one stream must not stop the others
+            counters.state, counters.error = StreamState.FAILED, f"{type(exc).__name__}: {exc}"
+            log.exception("stream failed", extra=extra)
+        finally:
+            self._source.close()
+            self._pipeline.finish_stream(self.stream_id)
+            log.info("stream finished: %s", counters.state.value, extra=extra)
+
+    def _handle(self, item: VideoFrame | AudioChunk, counters: _Counters) -> None:
+        pipeline = self._pipeline
+        if isinstance(item, AudioChunk):
+            counters.audio_seconds += item.media_end - item.media_start
+            pipeline.emit_evidence(pipeline.stages.hear(item))
+            return
+        sampled = self._deduper.process(item)
+        counters.media_time = item.media_time
+        counters.lag_s = max(0.0, time.time() - item.wall_time)
+        counters.frames_sampled += 1
+        counters.frames_duplicate += not sampled.changed
+        pipeline._recent[self.stream_id].add(sampled)
+        pipeline.emit_evidence(pipeline.stages.match_fingerprints(sampled))
+        if pipeline._vision is None:
+            pipeline._see(sampled)
+        else:
+            pipeline._vision.submit(sampled)
