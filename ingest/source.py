@@ -1,0 +1,430 @@
+"""``StreamSource``: one live source (or file) read with PyAV into sampled frames and audio chunks.
+
+A reader thread owns the FFmpeg container: it demuxes, decodes only what the
+sampling grid needs, stamps media and wall time, reconnects dropped live
+sources, and hands events to the consumer through a bounded queue. The
+thread exists so that ``close()`` can stop iteration at once even while
+FFmpeg is blocked in a network read (that read itself is bounded by
+``stall_timeout_s`` through PyAV's interrupt callback).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import av
+import numpy as np
+
+from events import AudioChunk, SourceError, VideoFrame
+from ingest.options import IngestOptions, IngestStats, SourceInfo
+from ingest.sampling import AudioChunker, FrameGrid, Interleaver, KeyframeGate
+from ingest.url import is_network, protocol_whitelist, redact, validate_source
+
+log = logging.getLogger(__name__)
+
+AUDIO_RATE = 16000
+_END = object()
+
+
+@dataclass
+class _Connection:
+    """One opened container and its per-connection clocks and decoders."""
+
+    container: av.container.InputContainer
+    video: av.video.stream.VideoStream
+    audio: av.audio.stream.AudioStream | None
+    origin: float | None  # source timestamp (s) that maps to ``base``
+    base: float | None = None  # media time of ``origin``; set at the first packet
+    gate: KeyframeGate | None = None
+    resampler: av.AudioResampler | None = None
+    chunker: AudioChunker | None = None
+    tracks: tuple[str, ...] = field(default=("video",))
+
+
+class StreamSource:
+    """Iterate ``VideoFrame`` (BGR, on the sampling grid) and ``AudioChunk`` (16 kHz mono) of one source.
+
+    Usage::
+
+        src = StreamSource("rtmp://host/live/key", "shop-1", IngestOptions())
+        info = src.open()            # SourceError if it cannot be opened or has no video
+        for event in src:            # ends at end of file / when a live source is gone for good
+            ...
+        src.close()                  # from any thread; iteration stops promptly
+    """
+
+    def __init__(self, url: str, stream_id: str, options: IngestOptions = IngestOptions()) -> None:
+        self.source = validate_source(url)
+        self.stream_id = stream_id
+        self.options = options
+        self._extra = {"stream_id": stream_id}
+        self._stats = IngestStats()
+        self._info: SourceInfo | None = None
+        self._conn: _Connection | None = None
+        self._closed = threading.Event()
+        self._lock = threading.Lock()
+        self._queue: queue.Queue = queue.Queue(maxsize=options.queue_size)
+        self._thread: threading.Thread | None = None
+        self._grid = FrameGrid(options.sample_interval_s)
+        self._interleaver: Interleaver | None = None
+        self._last_packet_mono = 0.0
+        self._outage_start = 0.0
+        self._pace_origin: float | None = None
+
+    # -- public face ---------------------------------------------------------------
+
+    @property
+    def stats(self) -> IngestStats:
+        """A copy of the counters (safe to read from any thread)."""
+        return copy.copy(self._stats)
+
+    @property
+    def info(self) -> SourceInfo | None:
+        return self._info
+
+    def open(self) -> SourceInfo:
+        """Open the source once (no retry) and describe it; raises ``SourceError``."""
+        with self._lock:
+            if self._info is not None:
+                return self._info
+            if self._closed.is_set():
+                raise SourceError(f"{redact(self.source)}: source already closed; create a new StreamSource")
+            self._conn = self._connect()
+            self._info = self._describe(self._conn)
+        for warning in self._info.warnings:
+            log.warning("%s: %s", redact(self.source), warning, extra=self._extra)
+        log.info("opened %s (%dx%d, live=%s, audio=%s)", redact(self.source), self._info.width,
+                 self._info.height, self._info.is_live, self._info.has_audio, extra=self._extra)
+        return self._info
+
+    def __iter__(self) -> Iterator[VideoFrame | AudioChunk]:
+        self.open()
+        with self._lock:
+            if self._thread is None and not self._closed.is_set():
+                self._thread = threading.Thread(target=self._run, name=f"ingest-{self.stream_id}", daemon=True)
+                self._thread.start()
+        while not self._closed.is_set():
+            try:
+                item = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                if self._thread is None or (not self._thread.is_alive() and self._queue.empty()):
+                    return
+                continue
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        """Stop reading; safe from any thread and more than once."""
+        self._closed.set()
+        with self._lock:
+            thread, conn = self._thread, self._conn
+            if thread is None and conn is not None:
+                self._conn = None
+                conn.container.close()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=1.0)
+
+    def __enter__(self) -> StreamSource:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- opening -------------------------------------------------------------------
+
+    def _connect(self) -> _Connection:
+        opts = self.options
+        try:
+            container = av.open(
+                self.source,
+                options={"protocol_whitelist": protocol_whitelist(self.source)},
+                timeout=(opts.open_timeout_s, opts.stall_timeout_s),
+            )
+        except (av.FFmpegError, OSError) as exc:
+            raise _open_error(self.source, exc, opts.open_timeout_s) from None
+        try:
+            if not container.streams.video:
+                raise SourceError(f"{redact(self.source)}: no video track; livewatch watches video, give a video stream or file")
+            video = container.streams.video[0]
+            audio = container.streams.audio[0] if container.streams.audio else None
+        except BaseException:
+            container.close()
+            raise
+        start = container.start_time
+        conn = _Connection(container, video, audio, origin=start / 1e6 if start is not None else None)
+        conn.gate = KeyframeGate(opts.sample_interval_s)
+        if audio is not None and opts.audio:
+            conn.resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
+            conn.chunker = AudioChunker(AUDIO_RATE, opts.audio_chunk_s)
+            conn.tracks = ("video", "audio")
+        self._stats.has_audio = audio is not None
+        return conn
+
+    def _describe(self, conn: _Connection) -> SourceInfo:
+        c, v, a = conn.container, conn.video, conn.audio
+        duration = c.duration / 1e6 if c.duration and c.duration > 0 else None
+        rate = v.average_rate or v.guessed_rate
+        warnings = () if a is not None else ("no audio track: speech is not covered for this stream (video is still watched)",)
+        return SourceInfo(
+            source=redact(self.source),
+            stream_id=self.stream_id,
+            is_live=is_network(self.source) and duration is None,
+            has_audio=a is not None,
+            width=v.codec_context.width,
+            height=v.codec_context.height,
+            fps=float(rate) if rate else None,
+            duration_s=duration,
+            video_codec=v.codec_context.name,
+            audio_codec=a.codec_context.name if a is not None else None,
+            format_name=c.format.name,
+            warnings=warnings,
+        )
+
+    # -- reader thread ---------------------------------------------------------------
+
+    def _run(self) -> None:
+        conn, reason = self._conn, "eof"
+        try:
+            while conn is not None:
+                reason, error = self._read_connection(conn)
+                if reason == "closed" or self._closed.is_set():
+                    reason = "closed"
+                    break
+                if not self._info.is_live or not self.options.reconnect:
+                    if error is not None:
+                        reason = "error"
+                        raise SourceError(f"{redact(self.source)}: read failed ({_describe_exc(error)}); check the file or stream")
+                    break
+                log.warning("%s: stream %s; reconnecting", redact(self.source),
+                            "ended" if error is None else f"dropped ({_describe_exc(error)})", extra=self._extra)
+                conn = self._reconnect()
+                if conn is None:
+                    reason = "closed" if self._closed.is_set() else "gave_up"
+        except Exception as exc:  # handed to the consumer, which raises it
+            reason = "error"
+            if not isinstance(exc, SourceError):
+                log.exception("ingest reader failed", extra=self._extra)
+            self._put(exc)
+        finally:
+            self._stats.end_reason = reason
+            self._put(_END, force=True)
+            log.info("%s: ingest finished (%s)", redact(self.source), reason, extra=self._extra)
+
+    def _read_connection(self, conn: _Connection) -> tuple[str, BaseException | None]:
+        """Pump one connection until EOF, drop/stall, or close; then flush and close it."""
+        self._conn = conn
+        self._interleaver = Interleaver(conn.tracks)
+        reason, error = "eof", None
+        try:
+            reason = self._pump(conn)
+        except (av.FFmpegError, OSError) as exc:
+            reason, error = "dropped", exc
+        finally:
+            self._flush(conn)
+            with self._lock:
+                self._conn = None
+                conn.container.close()
+        return reason, error
+
+    def _pump(self, conn: _Connection) -> str:
+        streams = [conn.video] + ([conn.audio] if conn.chunker is not None else [])
+        for packet in conn.container.demux(streams):
+            if self._closed.is_set():
+                return "closed"
+            if packet.size == 0:  # demux's end-of-stream marker
+                continue
+            ts = packet.pts if packet.pts is not None else packet.dts
+            if ts is None:
+                continue
+            t = self._media_time(conn, float(ts * packet.time_base))
+            self._pace(t)
+            self._stats.packets += 1
+            self._stats.media_time = max(self._stats.media_time, t)
+            if packet.stream.index == conn.video.index:
+                track = "video"
+                self._on_video(conn, packet, t)
+            else:
+                track = "audio"
+                self._on_audio(conn, packet, t)
+                # the chunk being filled starts earlier than this packet: nothing before it may pass
+                pending = conn.chunker.start
+                t = min(t, pending) if pending is not None else t
+            for item in self._interleaver.advance(track, t):
+                self._put(item)
+        return "closed" if self._closed.is_set() else "eof"
+
+    def _media_time(self, conn: _Connection, seconds: float) -> float:
+        """Source timestamp -> media time: starts near 0 and never goes back across reconnects."""
+        self._last_packet_mono = time.monotonic()
+        if conn.base is None:
+            if conn.origin is None or not math.isfinite(conn.origin):
+                conn.origin = seconds
+            conn.base = self._resume_point()
+        return max(conn.base, conn.base + seconds - conn.origin)
+
+    def _resume_point(self) -> float:
+        """Media time where a (re)connection starts.
+
+        After a drop the new connection's timestamps may restart anywhere, so
+        it continues from the last media time plus the wall-clock outage: media
+        time stays monotonic and keeps tracking live time (lag stays honest).
+        """
+        if self._stats.packets == 0:
+            return 0.0
+        return self._stats.media_time + max(1e-3, time.monotonic() - self._outage_start)
+
+    def _pace(self, t: float) -> None:
+        """With ``realtime``, hold each packet until its media time has come (a stand-in live stream)."""
+        if not self.options.realtime:
+            return
+        now = time.monotonic()
+        if self._pace_origin is None:
+            self._pace_origin = now - t
+        delay = self._pace_origin + t - now
+        if delay > 0:
+            self._closed.wait(delay)
+
+    def _on_video(self, conn: _Connection, packet: av.Packet, t: float) -> None:
+        self._stats.video_packets += 1
+        if not conn.gate.needs_decode(t, packet.is_keyframe):
+            self._stats.packets_skipped += 1
+            return
+        self._stats.keyframe_interval_s = conn.gate.spacing
+        try:
+            frames = conn.video.decode(packet)
+        except av.FFmpegError as exc:
+            self._decode_error(exc)
+            return
+        for frame in frames:
+            self._on_frame(conn, frame, t)
+
+    def _on_frame(self, conn: _Connection, frame: av.VideoFrame, packet_t: float) -> None:
+        self._stats.frames_decoded += 1
+        t = self._frame_time(conn, frame, packet_t)
+        if not self._grid.take(t):
+            return
+        image = frame.to_ndarray(format="bgr24")
+        event = VideoFrame(self.stream_id, self._stats.frames_emitted, t, time.time(), image, bool(frame.key_frame))
+        self._stats.frames_emitted += 1
+        self._interleaver.push(t, event)
+
+    def _on_audio(self, conn: _Connection, packet: av.Packet, t: float) -> None:
+        self._stats.audio_packets += 1
+        try:
+            frames = conn.audio.decode(packet)
+        except av.FFmpegError as exc:
+            self._decode_error(exc)
+            return
+        for frame in frames:
+            ft = self._frame_time(conn, frame, t)
+            for out in conn.resampler.resample(frame):
+                self._chunks(conn.chunker.add(ft, out.to_ndarray().reshape(-1)))
+
+    def _frame_time(self, conn: _Connection, frame: av.frame.Frame, fallback: float) -> float:
+        if frame.pts is None or frame.time_base is None:
+            return fallback
+        return self._media_time(conn, float(frame.pts * frame.time_base))
+
+    def _chunks(self, chunks: list[tuple[float, np.ndarray]]) -> None:
+        for start, samples in chunks:
+            end = start + samples.size / AUDIO_RATE
+            self._stats.audio_chunks += 1
+            self._stats.audio_seconds += samples.size / AUDIO_RATE
+            self._interleaver.push(start, AudioChunk(self.stream_id, start, end, time.time(), samples, AUDIO_RATE))
+
+    def _flush(self, conn: _Connection) -> None:
+        """Drain decoders, the resampler and the chunker of a finished connection, in order."""
+        self._outage_start = time.monotonic()
+        try:
+            for frame in conn.video.decode(None):
+                self._on_frame(conn, frame, self._stats.media_time)
+            if conn.chunker is not None:
+                for frame in conn.audio.decode(None):
+                    for out in conn.resampler.resample(frame):
+                        self._chunks(conn.chunker.add(self._frame_time(conn, frame, 0.0), out.to_ndarray().reshape(-1)))
+                tail = conn.chunker.position
+                for out in conn.resampler.resample(None) if tail is not None else ():
+                    self._chunks(conn.chunker.add(tail, out.to_ndarray().reshape(-1)))
+                self._chunks(conn.chunker.flush())
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            log.debug("flush after drop: %s", exc, extra=self._extra)
+        for item in self._interleaver.drain():
+            self._put(item)
+
+    def _decode_error(self, exc: Exception) -> None:
+        self._stats.decode_errors += 1
+        log.debug("decode error: %s", exc, extra=self._extra)
+
+    def _reconnect(self) -> _Connection | None:
+        """Reopen with exponential backoff; None when closed or after ``give_up_after_s`` of failures."""
+        opts = self.options
+        started, delay, attempt = time.monotonic(), opts.initial_backoff_s, 0
+        while not self._closed.is_set():
+            remaining = opts.give_up_after_s - (time.monotonic() - started)
+            if remaining <= 0:
+                log.warning("%s: gave up after %.0fs without the stream; finishing", redact(self.source),
+                            opts.give_up_after_s, extra=self._extra)
+                return None
+            attempt += 1
+            wait = min(delay, remaining)
+            log.info("%s: reconnect attempt %d in %.1fs", redact(self.source), attempt, wait, extra=self._extra)
+            if self._closed.wait(wait):
+                return None
+            try:
+                conn = self._connect()
+            except SourceError as exc:
+                log.warning("reconnect attempt %d failed: %s", attempt, exc, extra=self._extra)
+                delay = min(delay * 2, opts.max_backoff_s)
+                continue
+            self._stats.reconnects += 1
+            log.warning("%s: reconnected after %d attempt(s)", redact(self.source), attempt, extra=self._extra)
+            return conn
+        return None
+
+    def _put(self, item: object, force: bool = False) -> None:
+        """Hand an item to the consumer; gives up when closed (the end marker waits briefly)."""
+        deadline = time.monotonic() + 1.0
+        while True:
+            if self._closed.is_set() and not (force and time.monotonic() < deadline):
+                return
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                if force and self._closed.is_set() and time.monotonic() >= deadline:
+                    return
+
+
+def _describe_exc(exc: BaseException) -> str:
+    if isinstance(exc, av.error.ExitError):
+        return "no data within the stall timeout"
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def _open_error(source: str, exc: BaseException, timeout_s: float) -> SourceError:
+    """One line naming the source and what to do, by the kind of failure."""
+    name = redact(source)
+    if isinstance(exc, FileNotFoundError) and not is_network(source):
+        return SourceError(f"{name}: no such video file; check the path")
+    if isinstance(exc, IsADirectoryError):
+        return SourceError(f"{name}: is a directory; give a video file inside it")
+    if isinstance(exc, av.error.InvalidDataError):
+        return SourceError(f"{name}: not a video file or stream FFmpeg can read; check it is a video (or a live stream URL)")
+    if isinstance(exc, (av.error.ExitError, TimeoutError)):
+        return SourceError(f"{name}: no answer within {timeout_s:g}s; check the stream is live and the address is reachable")
+    if isinstance(exc, ConnectionRefusedError):
+        return SourceError(f"{name}: connection refused; check the host and port, and that the server is running")
+    if isinstance(exc, PermissionError):
+        return SourceError(f"{name}: permission denied; check the file's permissions")
+    return SourceError(f"{name}: cannot open ({_describe_exc(exc)}); check the URL or path and that the stream is live")
