@@ -20,12 +20,8 @@ from frames import DedupOptions
 from ingest import IngestOptions
 from logos import LogoOptions
 from ocr import OcrOptions
+from livewatch.paths import DEFAULT_BRANDS_DIR, DEFAULT_LEXICON_DIR, DEFAULT_RULES_DIR
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-DEFAULT_RULES_DIR = REPO_ROOT / "rules" / "default" / "rules"
-DEFAULT_LEXICON_DIR = REPO_ROOT / "rules" / "default" / "lexicons"
-DEFAULT_BRANDS_DIR = REPO_ROOT / "logos" / "brands"
 
 ENV_PREFIX = "LIVEWATCH_"
 

@@ -14,7 +14,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from livewatch.config import DEFAULT_BRANDS_DIR
+from livewatch.paths import DEFAULT_BRANDS_DIR
 from livewatch.synth import ClipSpec, Scene, build_clip, tts_available
 
 

@@ -21,12 +21,13 @@ import wave
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from livewatch.config import REPO_ROOT
+from livewatch.paths import REPO_ROOT
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +137,29 @@ def _with_host(frame: np.ndarray, t: float) -> np.ndarray:
     return out
 
 
-def render_clip(spec: ClipSpec, path: Path, *, speech: list[np.ndarray] | None = None) -> Path:
-    """Write the clip as H.264 + AAC MP4 with a keyframe every second."""
+def scene_frames(spec: ClipSpec) -> Iterator[np.ndarray]:
+    """RGB frames of the clip, scene by scene."""
+    index = 0
+    for scene in spec.scenes:
+        still = render_scene(scene)
+        for _ in range(int(round(scene.seconds * FPS))):
+            yield _with_host(still, index / FPS)
+            index += 1
+
+
+def render_clip(
+    spec: ClipSpec,
+    path: Path,
+    *,
+    speech: list[np.ndarray] | None = None,
+    frames: Iterable[np.ndarray] | None = None,
+) -> Path:
+    """Write the clip as H.264 + AAC MP4 with a keyframe every second.
+
+    ``frames`` (RGB, 1280x720) replaces the scenes' pictures, for clips that
+    are not shop scenes (protected content, re-broadcasts); the scenes still
+    give the timing of the speech.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part.mp4")
     audio = _soundtrack(spec, speech)
@@ -147,22 +169,18 @@ def render_clip(spec: ClipSpec, path: Path, *, speech: list[np.ndarray] | None =
         video.codec_context.gop_size = FPS
         video.options = {"preset": "veryfast", "crf": "26", "x264-params": "keyint=25:min-keyint=25:scenecut=0"}
         sound = out.add_stream("aac", rate=AUDIO_RATE, layout="mono")
-        _encode_video(out, video, spec)
+        _encode_video(out, video, scene_frames(spec) if frames is None else frames)
         _encode_audio(out, sound, audio)
     tmp.replace(path)
     return path
 
 
-def _encode_video(out: av.container.OutputContainer, stream: av.VideoStream, spec: ClipSpec) -> None:
-    index = 0
-    for scene in spec.scenes:
-        still = render_scene(scene)
-        for _ in range(int(round(scene.seconds * FPS))):
-            frame = av.VideoFrame.from_ndarray(_with_host(still, index / FPS), format="rgb24")
-            frame.pts = index
-            frame.time_base = Fraction(1, FPS)
-            out.mux(stream.encode(frame))
-            index += 1
+def _encode_video(out: av.container.OutputContainer, stream: av.VideoStream, frames: Iterable[np.ndarray]) -> None:
+    for index, rgb in enumerate(frames):
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame.pts = index
+        frame.time_base = Fraction(1, FPS)
+        out.mux(stream.encode(frame))
     out.mux(stream.encode(None))
 
 

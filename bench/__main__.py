@@ -1,0 +1,126 @@
+"""``python -m bench [AREA...]``: run the benchmarks, write results and the README table.
+
+Each ``bench/bench_<area>.py`` exposes ``run() -> list[dict]``; every figure
+carries a baseline measured in the same run, so ratios hold on a noisy
+machine. Each area runs in its own process (memory figures stay clean, a
+crash or a time-out loses only that area) under a time limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+RESULTS = BENCH_DIR / "results"
+README = ROOT / "README.md"
+START, END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
+
+_CHILD = """
+import json, sys
+from bench import {module} as m
+json.dump(m.run(), sys.stdout)
+"""
+
+
+def areas() -> list[str]:
+    return sorted(p.stem.removeprefix("bench_") for p in BENCH_DIR.glob("bench_*.py"))
+
+
+def machine() -> dict[str, object]:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+        platform.processor(),
+    )
+    mem_kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")))
+    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_gib": round(mem_kb / 2**20, 1), "python": platform.python_version()}
+
+
+def run_area(area: str, timeout: float) -> dict[str, object]:
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD.format(module=f"bench_{area}")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    result: dict[str, object] = {"area": area, "seconds": round(time.monotonic() - started, 1)}
+    if proc.returncode != 0:
+        result["error"] = (proc.stderr.strip().splitlines() or ["failed"])[-1]
+        result["figures"] = []
+    else:
+        result["figures"] = json.loads(proc.stdout)
+    return result
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return "" if value is None else str(value)
+
+
+def table(results: list[dict[str, object]], meta: dict[str, object]) -> str:
+    m = meta["machine"]
+    lines = [
+        f"Measured {meta['date']} on {m['cpus']} cores ({m['cpu']}), {m['memory_gib']} GiB, "
+        f"Python {m['python']}, with `{meta['command']}`.",
+        "",
+        "| area | figure | value | unit | baseline (same run) | baseline value | ratio | notes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for res in results:
+        if res.get("error"):
+            lines.append(f"| {res['area']} | (failed) | | | | | | {res['error']} |")
+        for f in res["figures"]:  # type: ignore[union-attr]
+            cells = [res["area"], f.get("figure"), f.get("value"), f.get("unit"), f.get("baseline"),
+                     f.get("baseline_value"), f.get("ratio"), f.get("notes")]
+            lines.append("| " + " | ".join(_fmt(c).replace("|", "/") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def update_readme(text: str) -> None:
+    readme = README.read_text(encoding="utf-8")
+    head, _, rest = readme.partition(START)
+    _, _, tail = rest.partition(END)
+    README.write_text(f"{head}{START}\n{text}\n{END}{tail}", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("areas", nargs="*", help=f"default: all of {', '.join(areas())}")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per area")
+    parser.add_argument("--no-readme", action="store_true")
+    args = parser.parse_args(argv)
+    RESULTS.mkdir(exist_ok=True)
+    meta = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "machine": machine(),
+        "command": "make bench" if not args.areas else f"python -m bench {' '.join(args.areas)}",
+    }
+    results = []
+    for area in args.areas or areas():
+        print(f"bench: {area} ...", file=sys.stderr, flush=True)
+        try:
+            res = run_area(area, args.timeout)
+        except subprocess.TimeoutExpired:
+            res = {"area": area, "error": f"over the {args.timeout:.0f} s limit", "figures": []}
+        (RESULTS / f"{area}.json").write_text(json.dumps({**meta, **res}, indent=2, ensure_ascii=False) + "\n")
+        results.append(res)
+        print(f"bench: {area}: {len(res['figures'])} figure(s) {res.get('error', '')}", file=sys.stderr, flush=True)
+    if not args.no_readme:
+        everything = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
+        update_readme(table(everything, meta))
+    return 0 if all(not r.get("error") for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
