@@ -19,7 +19,7 @@ bench: setup
 	$(PY) -m bench
 
 eval: setup
-	$(PY) -m livewatch eval var/corpus --generate
+	$(PY) -m livewatch eval var/corpus --generate --out bench/results/eval.json
 
 clean:
 	rm -rf var .pytest_cache

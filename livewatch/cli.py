@@ -112,6 +112,13 @@ def _cmd_evidence(args: argparse.Namespace, cfg: Config) -> int:
     return evidence_export(cfg, args.alert_id, Path(args.out))
 
 
+def _cmd_eval(args: argparse.Namespace, cfg: Config) -> int:
+    from livewatch.service import run_eval
+
+    run_eval(cfg, Path(args.dir), generate=args.generate, out=Path(args.out) if args.out else None)
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace, cfg: Config) -> int:
     from livewatch.demo import ensure_demo
 
@@ -165,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("alert_id")
     ex.add_argument("--out", required=True)
     evidence.set_defaults(func=_cmd_evidence)
+
+    ev = sub.add_parser("eval", help="precision and recall of scan on a labelled corpus")
+    ev.add_argument("dir", help="corpus directory with labels.json (see bench/corpus.py)")
+    ev.add_argument("--generate", action="store_true", help="generate the synthetic corpus there first if missing")
+    ev.add_argument("--out", help="write the full result as JSON")
+    ev.set_defaults(func=_cmd_eval)
 
     demo = sub.add_parser("demo", help="generate the demo clip and print its path")
     demo.set_defaults(func=_cmd_demo)

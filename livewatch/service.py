@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import signal
 import sys
@@ -102,13 +103,20 @@ def run_live(
     return 1 if started == 0 or len(failed) == len(sources) else 0
 
 
-def scan_file(cfg: Config, path: Path, *, out: Path | None = None, stages: Stages | None = None) -> list[Alert]:
+def scan_file(
+    cfg: Config,
+    path: Path,
+    *,
+    out: Path | None = None,
+    stages: Stages | None = None,
+    sink: CollectingSink | None = None,
+) -> list[Alert]:
     """Process a recording as fast as possible; the same alerts ``run`` would raise."""
     if not path.exists():
         raise LivewatchError(f"{path}: no such file: give the path of a recorded stream")
     own_stages = stages is None
     stages = stages or Stages.load(cfg, inline=True)
-    sink = CollectingSink()
+    sink = sink or CollectingSink()
     pipeline = Pipeline(cfg, stages, sink, inline=True)
     try:
         pipeline.add_stream(path.stem, str(path))
@@ -167,3 +175,36 @@ def evidence_export(cfg: Config, alert_id: str, out: Path) -> int:
         store.close()
     print(path)
     return 0
+
+
+def run_eval(cfg: Config, corpus_dir: Path, *, generate: bool = False, out: Path | None = None) -> dict:
+    """Scan every clip of a labelled corpus and score the alerts against the labels."""
+    from livewatch.evaluate import format_report, load_corpus, new_tallies, score_clip, summarise
+
+    if generate and not (corpus_dir / "labels.json").exists():
+        from bench.corpus import generate as generate_corpus
+
+        print(f"livewatch: generating the evaluation corpus in {corpus_dir}", file=sys.stderr)
+        generate_corpus(corpus_dir)
+    clips = load_corpus(corpus_dir)
+    if (corpus_dir / "protected").is_dir() and cfg.protected_dir is None:
+        cfg = cfg.replace(protected_dir=corpus_dir / "protected")
+    stages = Stages.load(cfg, inline=True)
+    tallies = new_tallies()
+    per_clip = []
+    try:
+        for clip in clips:
+            sink = CollectingSink()
+            alerts = scan_file(cfg, clip.file, stages=stages, sink=sink)
+            score_clip(alerts, clip.labels, sink.first_raised, tallies)
+            per_clip.append({"file": str(clip.file.name), "alerts": [a.to_dict() for a in alerts]})
+            print(f"livewatch: {clip.file.name}: {len(alerts)} alert(s)", file=sys.stderr)
+    finally:
+        stages.close()
+    summary = summarise(tallies)
+    print(format_report(summary))
+    result = {"corpus": str(corpus_dir), "clips": len(clips), "summary": summary, "per_clip": per_clip}
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    return result

@@ -31,11 +31,14 @@ class CollectingSink:
 
     def __init__(self) -> None:
         self._alerts: dict[str, Alert] = {}
+        self.first_raised: dict[str, float] = {}
+        """Media time at which each alert was first raised (its first revision's end)."""
         self._lock = threading.Lock()
 
     def emit(self, alert: Alert) -> None:
         with self._lock:
             self._alerts[alert.alert_id] = alert
+            self.first_raised.setdefault(alert.alert_id, alert.media_end)
 
     @property
     def alerts(self) -> list[Alert]:
