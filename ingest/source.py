@@ -425,6 +425,8 @@ def _open_error(source: str, exc: BaseException, timeout_s: float) -> SourceErro
         return SourceError(f"{name}: no answer within {timeout_s:g}s; check the stream is live and the address is reachable")
     if isinstance(exc, ConnectionRefusedError):
         return SourceError(f"{name}: connection refused; check the host and port, and that the server is running")
+    if isinstance(exc, PermissionError) and is_network(source):
+        return SourceError(f"{name}: refused by the server (not broadcasting now, or access denied); check the stream is live and its key")
     if isinstance(exc, PermissionError):
         return SourceError(f"{name}: permission denied; check the file's permissions")
     return SourceError(f"{name}: cannot open ({_describe_exc(exc)}); check the URL or path and that the stream is live")
