@@ -1,0 +1,46 @@
+"""Alerts: the record's JSON Schema, the durable local store, Kafka delivery, the evidence ledger.
+
+Public face (used by ``livewatch`` and ``dashboard``):
+
+- ``validate_alert(record)`` / ``SCHEMA_PATH``: ``schema/alert.schema.json``, the versioned
+  contract of ``events.Alert.to_dict()`` and of every record on the alert topics.
+- ``AlertStore(path, snapshot_root=None)``: SQLite outbox; every alert is appended (durably,
+  idempotently by alert id + revision) before any send.
+- ``AlertPublisher(store, bootstrap, topic=..., shadow_topic=..., options=PublisherOptions())``:
+  background delivery in order, acks=all, idempotent; survives the broker being down and
+  delivers each alert exactly once by alert id when it returns. ``check_broker`` fails fast.
+- ``verify_evidence(store)``, ``export_bundle(store, alert_id, out)``, ``verify_bundle(path)``:
+  the hash-chained evidence ledger kept in the same SQLite file.
+"""
+
+from alerts.evidence import Problem, chain_heads, export_bundle, verify_bundle, verify_evidence
+from alerts.publisher import (
+    DEFAULT_SHADOW_TOPIC,
+    DEFAULT_TOPIC,
+    AlertPublisher,
+    PublisherOptions,
+    check_broker,
+    ensure_topics,
+)
+from alerts.store import AlertStore, StoredAlert
+from alerts.validate import SCHEMA_PATH, AlertSchemaError, load_schema, validate_alert
+
+__all__ = [
+    "DEFAULT_SHADOW_TOPIC",
+    "DEFAULT_TOPIC",
+    "SCHEMA_PATH",
+    "AlertPublisher",
+    "AlertSchemaError",
+    "AlertStore",
+    "Problem",
+    "PublisherOptions",
+    "StoredAlert",
+    "chain_heads",
+    "check_broker",
+    "ensure_topics",
+    "export_bundle",
+    "load_schema",
+    "validate_alert",
+    "verify_bundle",
+    "verify_evidence",
+]

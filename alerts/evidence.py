@@ -1,0 +1,324 @@
+"""The evidence ledger: hash-chained evidence records, their verification and export.
+
+An alert may end up in front of a platform's legal team or a court, so its
+evidence must show it was not changed after the fact. When an alert is
+appended to the store, each evidence item becomes a record holding the
+SHA-256 of its canonical JSON, of the whole alert, and of its snapshot's bytes
+as they were on disk at that moment. Records of one stream form a hash chain:
+
+    record_hash = sha256(prev_hash + canonical(record))
+
+so editing, deleting or re-ordering any record breaks every later link.
+``verify_evidence`` recomputes all of it and re-reads the snapshot files.
+(A chain proves internal consistency; to also catch someone rewriting the
+whole chain, publish or countersign ``chain_heads()`` elsewhere.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+from events import LivewatchError, utc_now_iso
+
+if TYPE_CHECKING:
+    from alerts.store import AlertStore
+
+GENESIS_HASH = "0" * 64
+BUNDLE_FORMAT = "livewatch-evidence-bundle/1"
+
+LEDGER_DDL = """
+CREATE TABLE IF NOT EXISTS evidence_records (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream_id TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    alert_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    item INTEGER NOT NULL,
+    modality TEXT NOT NULL,
+    content TEXT NOT NULL,
+    content_sha256 TEXT NOT NULL,
+    alert_sha256 TEXT NOT NULL,
+    snapshot_path TEXT,
+    snapshot_sha256 TEXT,
+    recorded_at TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    record_hash TEXT NOT NULL,
+    UNIQUE (alert_id, revision, item),
+    UNIQUE (stream_id, n)
+);
+"""
+
+# The fields a record hash covers, in the order they are stored.
+_HASHED = ("stream_id", "n", "alert_id", "revision", "item", "modality", "content_sha256", "alert_sha256",
+           "snapshot_path", "snapshot_sha256", "recorded_at")
+
+
+def canonical_json(value: Any) -> str:
+    """One byte-exact JSON form per value (sorted keys, no spaces, UTF-8), so hashes are reproducible."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def record_hash(prev_hash: str, record: Mapping[str, Any]) -> str:
+    return sha256_text(prev_hash + canonical_json({k: record[k] for k in _HASHED}))
+
+
+def resolve_snapshot(path: str, root: Path | None) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() or root is None else root / p
+
+
+def ledger_rows(db: sqlite3.Connection, alert: Mapping[str, Any], alert_sha256: str,
+                snapshot_root: Path | None) -> list[dict[str, Any]]:
+    """The evidence records for a newly appended alert, chained after its stream's last record.
+
+    Runs inside the store's append transaction, so the chain tip it reads
+    cannot move before the rows are inserted.
+    """
+    stream_id = alert["stream_id"]
+    tip = db.execute(
+        "SELECT n, record_hash FROM evidence_records WHERE stream_id = ? ORDER BY n DESC LIMIT 1", (stream_id,)
+    ).fetchone()
+    n, prev = (tip[0] + 1, tip[1]) if tip else (0, GENESIS_HASH)
+    recorded_at = utc_now_iso()
+    rows = []
+    for item, ev in enumerate(alert["evidence"]):
+        content = canonical_json(ev)
+        row = {
+            "stream_id": stream_id,
+            "n": n,
+            "alert_id": alert["alert_id"],
+            "revision": alert["revision"],
+            "item": item,
+            "modality": ev["modality"],
+            "content_sha256": sha256_text(content),
+            "alert_sha256": alert_sha256,
+            "snapshot_path": ev.get("snapshot_path"),
+            "snapshot_sha256": _snapshot_sha256(ev, snapshot_root),
+            "recorded_at": recorded_at,
+        }
+        row["record_hash"] = record_hash(prev, row)
+        row["prev_hash"] = prev
+        row["content"] = content
+        rows.append(row)
+        n, prev = n + 1, row["record_hash"]
+    return rows
+
+
+def _snapshot_sha256(ev: Mapping[str, Any], root: Path | None) -> str | None:
+    """Hash of the snapshot bytes as they are now; the declared hash if the file is not readable here."""
+    if not ev.get("snapshot_path"):
+        return ev.get("snapshot_sha256")
+    try:
+        return sha256_file(resolve_snapshot(ev["snapshot_path"], root))
+    except OSError:
+        return ev.get("snapshot_sha256")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing ``verify_evidence`` found wrong.
+
+    kind: ``record_changed`` (a record's fields or text no longer match its
+    hashes), ``chain_broken`` (a record was removed, inserted or re-linked),
+    ``alert_changed`` (the stored alert no longer matches what was recorded),
+    ``unrecorded_alert`` (an alert without evidence records),
+    ``snapshot_missing``, ``snapshot_changed``.
+    """
+
+    kind: str
+    stream_id: str
+    alert_id: str
+    detail: str
+    record_seq: int | None = None
+
+    def __str__(self) -> str:
+        where = f" record {self.record_seq}" if self.record_seq is not None else ""
+        return f"{self.kind}: stream {self.stream_id} alert {self.alert_id}{where}: {self.detail}"
+
+
+def verify_evidence(store: AlertStore, snapshot_root: str | Path | None = None, *,
+                    alert_id: str | None = None) -> list[Problem]:
+    """Recompute every hash and link of the ledger and re-read every snapshot; [] means intact."""
+    root = Path(snapshot_root) if snapshot_root is not None else store.snapshot_root
+    payloads = {(r["alert_id"], r["revision"]): r["payload"]
+                for r in store.query("SELECT alert_id, revision, payload FROM alerts")}
+    problems: list[Problem] = []
+    recorded: set[tuple[str, int]] = set()
+    prev_by_stream: dict[str, tuple[int, str]] = {}
+    for row in store.query("SELECT * FROM evidence_records ORDER BY stream_id, n, seq"):
+        rec = dict(row)
+        key = (rec["alert_id"], rec["revision"])
+        recorded.add(key)
+        expected_n, expected_prev = prev_by_stream.get(rec["stream_id"], (0, GENESIS_HASH))
+        prev_by_stream[rec["stream_id"]] = (rec["n"] + 1, rec["record_hash"])
+        if alert_id is not None and rec["alert_id"] != alert_id:
+            continue
+        problems.extend(_check_record(rec, expected_n, expected_prev, payloads.get(key), root))
+    if alert_id is None:
+        for (aid, rev), payload in payloads.items():
+            if (aid, rev) not in recorded:
+                problems.append(Problem("unrecorded_alert", json.loads(payload)["stream_id"], aid,
+                                        f"revision {rev} has no evidence records"))
+    return problems
+
+
+def _check_record(rec: Mapping[str, Any], expected_n: int, expected_prev: str, payload: str | None,
+                  root: Path | None) -> Iterable[Problem]:
+    def problem(kind: str, detail: str) -> Problem:
+        return Problem(kind, rec["stream_id"], rec["alert_id"], detail, rec["seq"])
+
+    if rec["n"] != expected_n or rec["prev_hash"] != expected_prev:
+        yield problem("chain_broken", f"expected link #{expected_n} after {expected_prev[:12]}, "
+                                      f"found #{rec['n']} after {rec['prev_hash'][:12]}")
+    if record_hash(rec["prev_hash"], rec) != rec["record_hash"]:
+        yield problem("record_changed", "record fields no longer match its hash")
+    if sha256_text(rec["content"]) != rec["content_sha256"]:
+        yield problem("record_changed", "evidence text/JSON no longer matches its SHA-256")
+    if payload is None:
+        yield problem("alert_changed", f"revision {rec['revision']} is gone from the store")
+    elif sha256_text(payload) != rec["alert_sha256"]:
+        yield problem("alert_changed", f"revision {rec['revision']} no longer matches its recorded SHA-256")
+    declared = _declared_snapshot_sha256(rec["content"])
+    if declared and rec["snapshot_sha256"] and declared != rec["snapshot_sha256"]:
+        yield problem("snapshot_changed", "snapshot bytes already differed from the alert's SHA-256 when recorded")
+    if rec["snapshot_path"]:
+        path = resolve_snapshot(rec["snapshot_path"], root)
+        if not path.is_file():
+            yield problem("snapshot_missing", f"{path} is missing")
+        elif rec["snapshot_sha256"] and sha256_file(path) != rec["snapshot_sha256"]:
+            yield problem("snapshot_changed", f"{path} bytes no longer match SHA-256 {rec['snapshot_sha256']}")
+
+
+def _declared_snapshot_sha256(content: str) -> str | None:
+    try:
+        value = json.loads(content)
+    except ValueError:
+        return None  # already reported: the content no longer matches its hash
+    return value.get("snapshot_sha256") if isinstance(value, dict) else None
+
+
+def chain_heads(store: AlertStore) -> dict[str, str]:
+    """The last record hash of each stream's chain: publish it to anchor the ledger."""
+    rows = store.query(
+        "SELECT stream_id, record_hash FROM evidence_records e WHERE n = "
+        "(SELECT MAX(n) FROM evidence_records WHERE stream_id = e.stream_id)"
+    )
+    return {r["stream_id"]: r["record_hash"] for r in rows}
+
+
+def export_bundle(store: AlertStore, alert_id: str, out: str | Path, *,
+                  snapshot_root: str | Path | None = None) -> Path:
+    """Write a self-contained evidence bundle for one alert: a directory, or a zip if ``out`` ends in .zip.
+
+    Contents: ``alert.json`` (latest revision), ``revisions/<n>.json``,
+    ``evidence.json`` (the ledger records with their chain hashes),
+    ``snapshots/<name>``, ``verification.json`` (what ``verify_evidence``
+    found for this alert at export time) and ``manifest.json`` (SHA-256 of every
+    other file). Anyone can check it with ``verify_bundle`` or ``sha256sum``.
+    """
+    out = Path(out)
+    root = Path(snapshot_root) if snapshot_root is not None else store.snapshot_root
+    revisions = store.query("SELECT revision, payload FROM alerts WHERE alert_id = ? ORDER BY revision", (alert_id,))
+    if not revisions:
+        raise LivewatchError(f"no alert {alert_id} in the alert store {store.path}: check the id with `livewatch evidence list`")
+    records = [dict(r) for r in store.query(
+        "SELECT * FROM evidence_records WHERE alert_id = ? ORDER BY revision, item", (alert_id,))]
+    problems = verify_evidence(store, root, alert_id=alert_id)
+    with tempfile.TemporaryDirectory(prefix="lw-bundle-") as tmp:
+        staging = Path(tmp) / "bundle"
+        (staging / "revisions").mkdir(parents=True)
+        latest = json.loads(revisions[-1]["payload"])
+        _write_json(staging / "alert.json", latest)
+        for r in revisions:
+            (staging / "revisions" / f"{r['revision']}.json").write_text(r["payload"], encoding="utf-8")
+        _write_json(staging / "evidence.json", records)
+        missing = _copy_snapshots(records, root, staging / "snapshots")
+        _write_json(staging / "verification.json", {
+            "verified_at": utc_now_iso(),
+            "problems": [str(p) for p in problems],
+            "missing_snapshots": missing,
+        })
+        files = sorted(p for p in staging.rglob("*") if p.is_file())
+        _write_json(staging / "manifest.json", {
+            "format": BUNDLE_FORMAT,
+            "alert_id": alert_id,
+            "revision": latest["revision"],
+            "stream_id": latest["stream_id"],
+            "exported_at": utc_now_iso(),
+            "files": {p.relative_to(staging).as_posix(): sha256_file(p) for p in files},
+        })
+        return _place(staging, out)
+
+
+def _copy_snapshots(records: list[dict[str, Any]], root: Path | None, dest: Path) -> list[str]:
+    dest.mkdir()
+    missing = []
+    for rec in records:
+        if not rec["snapshot_path"]:
+            continue
+        src = resolve_snapshot(rec["snapshot_path"], root)
+        target = dest / src.name
+        if target.exists():
+            continue
+        if src.is_file():
+            shutil.copyfile(src, target)
+        else:
+            missing.append(rec["snapshot_path"])
+    return missing
+
+
+def _write_json(path: Path, value: Any) -> None:
+    path.write_text(json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _place(staging: Path, out: Path) -> Path:
+    if out.suffix.lower() == ".zip":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+            for p in sorted(staging.rglob("*")):
+                if p.is_file():
+                    zf.write(p, p.relative_to(staging).as_posix())
+        return out
+    if out.exists() and any(out.iterdir()):
+        raise LivewatchError(f"bundle directory {out} is not empty: choose a new directory or a .zip path")
+    shutil.copytree(staging, out, dirs_exist_ok=True)
+    return out
+
+
+def verify_bundle(bundle: str | Path) -> list[str]:
+    """Check an exported bundle (directory or zip) against its manifest; [] means every file matches."""
+    bundle = Path(bundle)
+    if bundle.suffix.lower() == ".zip":
+        with zipfile.ZipFile(bundle) as zf:
+            blobs = {name: zf.read(name) for name in zf.namelist() if not name.endswith("/")}
+    else:
+        blobs = {p.relative_to(bundle).as_posix(): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
+    manifest = json.loads(blobs.pop("manifest.json"))
+    found = []
+    for name, digest in manifest["files"].items():
+        if name not in blobs:
+            found.append(f"{name}: missing from the bundle")
+        elif hashlib.sha256(blobs[name]).hexdigest() != digest:
+            found.append(f"{name}: SHA-256 does not match the manifest")
+    found.extend(f"{name}: not listed in the manifest" for name in sorted(set(blobs) - set(manifest["files"])))
+    return found

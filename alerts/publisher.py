@@ -1,0 +1,346 @@
+"""Delivery of stored alerts to Kafka: in order, acknowledged, exactly once by alert id.
+
+The worker appends to the ``AlertStore`` (durable first); a background thread
+here sends unsent rows in append order with an idempotent ``acks=all``
+producer and marks each row sent only once the broker acknowledged it. When the
+broker is unreachable, rows stay in the store and the thread retries with
+exponential backoff.
+
+Why "exactly once" needs more than the idempotent producer: its de-duplication
+holds only within one producer session. When a send fails or times out we
+must throw the producer away (its connection and producer id may be dead, or
+the broker restarted), and a new producer gets a new id, so re-sending a record
+the broker did store would duplicate it. Rows whose send outcome is unknown
+(``attempts > 0``, not sent) are therefore first looked up on the topic by
+their ``alert_id``/``revision`` headers; only those not found are sent again.
+Attempts are recorded in SQLite before the send, so this also holds across a
+crash of the whole process.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from events import Alert, LivewatchError, Mode
+
+from alerts.store import AlertStore, StoredAlert
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TOPIC = "livewatch.alerts"
+DEFAULT_SHADOW_TOPIC = "livewatch.alerts.shadow"
+
+
+@dataclass(frozen=True)
+class PublisherOptions:
+    """Tuning of the delivery thread; the defaults suit a local or LAN broker."""
+
+    partitions: int = 3  # for topics the publisher creates
+    replication_factor: int = 1
+    batch_size: int = 200
+    send_timeout_s: float = 10.0  # a batch not acknowledged by then is "in doubt" and retried
+    connect_timeout_s: float = 5.0
+    initial_backoff_s: float = 0.2
+    max_backoff_s: float = 5.0
+    idle_poll_s: float = 0.5  # the store also wakes the thread on every append
+    reconcile_timeout_s: float = 10.0
+    create_topics: bool = True
+    client_id: str = "livewatch-alerts"
+    linger_ms: int = 5
+
+
+class AlertPublisher:
+    """Sends the store's unsent alerts to ``topic`` (shadow-mode ones to ``shadow_topic``).
+
+    Starts its delivery thread at once. ``emit(alert)`` appends to the store
+    (so the publisher can serve as the worker's alert sink); ``flush`` waits for
+    delivery, ``close`` drains and stops. Undelivered alerts stay in the store
+    and go out when a publisher next runs on it.
+    """
+
+    def __init__(
+        self,
+        store: AlertStore,
+        bootstrap_servers: str,
+        *,
+        topic: str = DEFAULT_TOPIC,
+        shadow_topic: str = DEFAULT_SHADOW_TOPIC,
+        options: PublisherOptions = PublisherOptions(),
+    ) -> None:
+        self.store = store
+        self.bootstrap_servers = bootstrap_servers
+        self.topic = topic
+        self.shadow_topic = shadow_topic
+        self.options = options
+        self.delivered = 0
+        self.last_error: str | None = None
+        self._producer: Any = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="alert-publisher", daemon=True)
+        self._thread.start()
+
+    # -- public --------------------------------------------------------------
+
+    def emit(self, alert: Alert) -> bool:
+        """Append ``alert`` to the store; the delivery thread picks it up. False if already stored."""
+        return self.store.append(alert)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every alert stored before this call is acknowledged; False on timeout."""
+        newest = self.store.list(after_seq=0, limit=1 << 62)
+        mark = newest[-1].seq if newest else 0
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            pending = self.store.unsent(limit=1)
+            if not pending or pending[0].seq > mark:
+                return True
+            if not self._thread.is_alive() or (deadline is not None and time.monotonic() >= deadline):
+                return False
+            time.sleep(0.02)
+
+    def close(self, timeout: float | None = 10.0) -> bool:
+        """Drain for up to ``timeout`` s, then stop the thread; returns whether everything went out."""
+        drained = self.flush(timeout)
+        self._stop.set()
+        self._thread.join(self.options.send_timeout_s + self.options.reconcile_timeout_s + 5)
+        return drained
+
+    @property
+    def connected(self) -> bool:
+        return self._producer is not None
+
+    def __enter__(self) -> AlertPublisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- delivery thread -----------------------------------------------------
+
+    def _run(self) -> None:
+        backoff = self.options.initial_backoff_s
+        outage_logged = False
+        try:
+            while not self._stop.is_set():
+                batch = self.store.unsent(self.options.batch_size)
+                if not batch:
+                    self.store.wait_for_append(self.options.idle_poll_s)
+                    continue
+                try:
+                    self._deliver(batch)
+                except Exception as exc:  # any broker trouble: keep the rows, back off, start over
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    self._discard_producer()
+                    level = logging.DEBUG if outage_logged else logging.WARNING
+                    log.log(level, "cannot deliver %d alert(s) to Kafka at %s, retrying in %.1fs: %s",
+                            len(batch), self.bootstrap_servers, backoff, self.last_error)
+                    outage_logged = True
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, self.options.max_backoff_s)
+                    continue
+                if outage_logged:
+                    log.info("delivering alerts to Kafka at %s again", self.bootstrap_servers)
+                outage_logged, backoff = False, self.options.initial_backoff_s
+        finally:
+            self._discard_producer(graceful=True)
+
+    def _deliver(self, batch: list[StoredAlert]) -> None:
+        producer = self._ensure_producer()
+        in_doubt = [r for r in batch if r.attempts > 0]
+        if in_doubt:
+            found = self._already_on_topic(in_doubt)
+            for row in in_doubt:
+                if (row.alert_id, row.revision) in found:
+                    topic, partition, offset = found[(row.alert_id, row.revision)]
+                    self.store.mark_sent(row.seq, topic=topic, partition=partition, offset=offset)
+            batch = [r for r in batch if (r.alert_id, r.revision) not in found]
+            if found:
+                log.info("%d alert(s) already on the topic from an earlier attempt, not sent again", len(found))
+        if not batch:
+            return
+        self.store.mark_attempt([r.seq for r in batch])
+        futures = [(row, producer.send(self._topic_for(row), key=row.stream_id.encode("utf-8"),
+                                       value=row.payload.encode("utf-8"), headers=_headers(row)))
+                   for row in batch]
+        producer.flush(self.options.send_timeout_s)
+        failure = None
+        for row, future in futures:
+            if future.succeeded():
+                md = future.value
+                self.store.mark_sent(row.seq, topic=md.topic, partition=md.partition, offset=md.offset)
+                self.delivered += 1
+            else:
+                failure = failure or future.exception or TimeoutError("no acknowledgement")
+        if failure is not None:
+            self.store.mark_failed([r.seq for r, f in futures if not f.succeeded()], str(failure))
+            raise failure
+
+    def _topic_for(self, row: StoredAlert) -> str:
+        return self.shadow_topic if row.mode == Mode.SHADOW.value else self.topic
+
+    def _ensure_producer(self) -> Any:
+        if self._producer is not None:
+            return self._producer
+        from kafka import KafkaProducer
+
+        opts = self.options
+        send_ms = int(opts.send_timeout_s * 1000)
+        producer = KafkaProducer(
+            bootstrap_servers=self.bootstrap_servers,
+            client_id=opts.client_id,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=opts.linger_ms,
+            request_timeout_ms=max(1000, send_ms // 2),
+            delivery_timeout_ms=send_ms + opts.linger_ms,
+            max_block_ms=send_ms,
+            bootstrap_timeout_ms=int(opts.connect_timeout_s * 1000),
+            reconnect_backoff_max_ms=1000,
+        )
+        try:
+            if opts.create_topics:
+                ensure_topics(self.bootstrap_servers, [self.topic, self.shadow_topic], opts)
+        except Exception:
+            _close_quietly(producer)
+            raise
+        self._producer = producer
+        return producer
+
+    def _discard_producer(self, graceful: bool = False) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            _close_quietly(producer, timeout=1.0 if graceful else 0.0)
+
+    def _already_on_topic(self, rows: list[StoredAlert]) -> dict[tuple[str, int], tuple[str, int, int]]:
+        """Find in-doubt rows on their topics by header; returns {(alert_id, revision): (topic, partition, offset)}."""
+        wanted = {(r.alert_id, r.revision) for r in rows}
+        topics = sorted({self._topic_for(r) for r in rows})
+        start = self._acked_offsets(topics, before_seq=min(r.seq for r in rows))
+        return find_on_topics(self.bootstrap_servers, topics, wanted, start, self.options)
+
+    def _acked_offsets(self, topics: Iterable[str], before_seq: int) -> dict[tuple[str, int], int]:
+        """Per partition, the offset after the last acknowledged row appended before ``before_seq``.
+
+        Rows are sent in append order, so an in-doubt row can only have
+        landed after those: the scan starts there instead of at the beginning.
+        """
+        rows = self.store.query(
+            "SELECT topic, partition, MAX(\"offset\") AS last FROM alerts "
+            "WHERE sent_at IS NOT NULL AND \"offset\" IS NOT NULL AND seq < ? GROUP BY topic, partition",
+            (before_seq,),
+        )
+        wanted = set(topics)
+        return {(r["topic"], r["partition"]): r["last"] + 1 for r in rows if r["topic"] in wanted}
+
+
+def _headers(row: StoredAlert) -> list[tuple[str, bytes]]:
+    return [("alert_id", row.alert_id.encode()), ("revision", str(row.revision).encode()),
+            ("schema_version", row.record.get("schema_version", "").encode())]
+
+
+def _close_quietly(producer: Any, timeout: float = 0.0) -> None:
+    """Close a producer and make sure its sender thread is gone, so it cannot send behind our back."""
+    try:
+        producer.close(timeout=timeout)
+    except Exception:
+        pass
+    sender = getattr(producer, "_sender", None)  # kafka-python internals: close() may leave it running
+    if sender is not None and sender.is_alive():
+        sender.force_close()
+        sender.join(5.0)
+
+
+def ensure_topics(bootstrap_servers: str, topics: list[str], options: PublisherOptions = PublisherOptions()) -> None:
+    """Create the topics that do not exist yet (an existing topic is left as it is)."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id=options.client_id,
+                             request_timeout_ms=int(options.connect_timeout_s * 1000),
+                             bootstrap_timeout_ms=int(options.connect_timeout_s * 1000))
+    try:
+        missing = [t for t in topics if t not in set(admin.list_topics())]
+        for topic in missing:
+            try:
+                admin.create_topics([NewTopic(topic, options.partitions, options.replication_factor)])
+                log.info("created Kafka topic %s", topic)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()
+
+
+def find_on_topics(bootstrap_servers: str, topics: list[str], wanted: set[tuple[str, int]],
+                   start: dict[tuple[str, int], int], options: PublisherOptions) -> dict[tuple[str, int], tuple[str, int, int]]:
+    """Scan ``topics`` (from ``start`` offsets, else the beginning) for records whose headers name ``wanted`` rows.
+
+    Reads until every partition is past its end offset and a poll comes back
+    empty (some Kafka-protocol brokers under-report end offsets, so the empty
+    poll is what really ends the scan). Raises TimeoutError if that takes
+    longer than ``reconcile_timeout_s``: the caller then retries later rather
+    than risk sending twice.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None, enable_auto_commit=False,
+                             auto_offset_reset="earliest", client_id=options.client_id + "-reconcile",
+                             request_timeout_ms=max(1000, int(options.connect_timeout_s * 1000)),
+                             bootstrap_timeout_ms=int(options.connect_timeout_s * 1000))
+    found: dict[tuple[str, int], tuple[str, int, int]] = {}
+    try:
+        parts = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+        if not parts:
+            return found
+        consumer.assign(parts)
+        ends = consumer.end_offsets(parts)
+        for tp in parts:
+            begin = start.get((tp.topic, tp.partition), 0)
+            consumer.seek(tp, begin if begin <= ends[tp] else 0)  # past the end: the log was reset
+        deadline = time.monotonic() + options.reconcile_timeout_s
+        while True:
+            batch = consumer.poll(timeout_ms=300)
+            for records in batch.values():
+                for rec in records:
+                    headers = dict(rec.headers or ())
+                    key = (headers.get("alert_id", b"").decode(), int(headers.get("revision", b"0") or 0))
+                    if key in wanted:
+                        found[key] = (rec.topic, rec.partition, rec.offset)
+            if not batch and all(consumer.position(tp) >= ends[tp] for tp in parts):
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read {', '.join(topics)} to check in-doubt alerts")
+    finally:
+        consumer.close()
+
+
+def check_broker(bootstrap_servers: str, timeout: float = 5.0) -> None:
+    """Fail fast with one clear line when the configured Kafka cannot be reached."""
+    hint = "start it or unset --kafka / LIVEWATCH_KAFKA to use the embedded broker"
+    addresses = [a.strip() for a in bootstrap_servers.split(",") if a.strip()]
+    reasons = []
+    for address in addresses:
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise LivewatchError(f"bad Kafka address {address!r}: use HOST:PORT[,HOST:PORT...]")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+            break
+        except OSError as exc:
+            reasons.append(f"{address}: {exc.strerror or exc}")
+    else:
+        raise LivewatchError(f"cannot reach Kafka at {bootstrap_servers}: {'; '.join(reasons) or 'no address'}; {hint}")
+    from kafka import KafkaAdminClient
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000),
+                                 bootstrap_timeout_ms=int(timeout * 1000))
+        admin.list_topics()
+        admin.close()
+    except Exception as exc:
+        raise LivewatchError(f"cannot reach Kafka at {bootstrap_servers}: {type(exc).__name__}: {exc}; {hint}") from exc
