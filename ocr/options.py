@@ -1,0 +1,62 @@
+"""OCR options: one typed, frozen object with safe defaults (see docs/ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from events import ConfigError
+
+ENGINES = ("paddle", "rapid")
+
+
+@dataclass(frozen=True)
+class OcrOptions:
+    """How the OCR stage reads frames and follows text over time.
+
+    Engine and weights:
+      ``engine``: "paddle" (PaddleOCR, PP-OCRv5 mobile) or "rapid" (RapidOCR on ONNX Runtime,
+      PP-OCRv6 small, bundled). ``model_dir``: a directory holding ``PP-OCRv5_mobile_det/`` and
+      ``PP-OCRv5_mobile_rec/`` for paddle; None looks where scripts/setup.d/30-ocr-models.sh puts
+      them (``<venv>/share/livewatch/ocr``).
+
+    Worker processes (CPU PaddleOCR grows in memory over hours, so it runs in processes that are
+    replaced after ``recycle_after_frames`` frames or above ``recycle_above_mb`` resident MB):
+      ``workers=0`` runs the engine in the calling process (tests, quick scans).
+      ``queue_size`` bounds the queue that ``OcrStage.submit`` shares across all streams.
+
+    Frames: images whose longer side exceeds ``max_side_px`` are scaled down first; when the
+    sampler's ``changed_box`` covers at most ``crop_max_fraction`` of the frame only that box
+    (plus ``crop_margin_px``) is read.
+
+    Text over time: readings of one line in consecutive frames are one observation when their
+    normalised texts are equal, or at least ``same_text_similarity`` alike with the same digits and
+    overlapping boxes. An observation ends when it is missed by two reads of its area or stays
+    unseen for ``end_grace_s``; while it lasts, an update is emitted every ``refresh_s`` seconds.
+    """
+
+    engine: str = "paddle"
+    model_dir: str | None = None
+    workers: int = 1
+    threads_per_worker: int = 2
+    recycle_after_frames: int = 2000
+    recycle_above_mb: float = 2048.0
+    start_timeout_s: float = 180.0
+    queue_size: int = 16
+    max_side_px: int = 1280
+    min_confidence: float = 0.6
+    crop_changed: bool = True
+    crop_max_fraction: float = 0.5
+    crop_margin_px: int = 32
+    same_text_similarity: float = 0.75
+    end_grace_s: float = 2.0
+    refresh_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ConfigError(f"OCR engine {self.engine!r} is unknown: use one of {', '.join(ENGINES)}")
+        if self.workers < 0 or self.threads_per_worker < 1 or self.queue_size < 1:
+            raise ConfigError("OCR workers must be >= 0, threads_per_worker and queue_size >= 1: fix OcrOptions")
+        if self.recycle_after_frames < 1 or self.recycle_above_mb <= 0:
+            raise ConfigError("OCR recycle_after_frames and recycle_above_mb must be positive: fix OcrOptions")
+        if self.max_side_px < 32:
+            raise ConfigError(f"OCR max_side_px={self.max_side_px} is too small: use 640 or more")

@@ -1,0 +1,44 @@
+"""RapidOCR 3.x on ONNX Runtime with its bundled PP-OCRv6 small det/rec models.
+
+Only the bundled models load offline (any other choice downloads on first
+use), so the engine is warmed up with one tiny image at load: a broken
+install fails at start, not on the first live frame. The angle classifier is
+off: live-commerce text is upright and it costs a model call per line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ocr.engine import ModelInfo, TextLine, quad_to_box
+from ocr.options import OcrOptions
+
+
+class RapidEngine:
+    name = "rapid"
+
+    def __init__(self, model: ModelInfo, options: OcrOptions) -> None:
+        from rapidocr import RapidOCR
+
+        self._ocr = RapidOCR(
+            params={
+                "Global.use_cls": False,
+                "Global.log_level": "error",
+                "Global.text_score": 0.3,
+                "Det.model_path": model.det,
+                "Rec.model_path": model.rec,
+                "EngineConfig.onnxruntime.intra_op_num_threads": options.threads_per_worker,
+                "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+            }
+        )
+        self.read(np.full((48, 160, 3), 255, np.uint8))
+
+    def read(self, image: np.ndarray) -> list[TextLine]:
+        out = self._ocr(np.ascontiguousarray(image))
+        if out.txts is None or out.boxes is None:
+            return []
+        return [
+            TextLine(text, float(score), quad_to_box(box))
+            for text, score, box in zip(out.txts, out.scores, out.boxes)
+            if text.strip()
+        ]
