@@ -13,13 +13,15 @@ class IngestOptions:
 
     ``sample_interval_s`` is the frame grid (1 s: the per-second slicing the
     platforms use); ``realtime`` paces a local file at its own speed so it
-    behaves like a live stream. Reconnects back off from
+    behaves like a live stream, and ``loop`` replays it forever (media time
+    keeps counting up). Reconnects back off from
     ``initial_backoff_s`` doubling to ``max_backoff_s`` and stop after
     ``give_up_after_s`` of failing; ``stall_timeout_s`` without a packet
     counts as a drop.
     """
 
     realtime: bool = False
+    loop: bool = False
     sample_interval_s: float = 1.0
     audio: bool = True
     audio_chunk_s: float = 0.5
@@ -82,6 +84,7 @@ class IngestStats:
     audio_chunks: int = 0
     audio_seconds: float = 0.0
     reconnects: int = 0
+    loops: int = 0
     has_audio: bool = False
     keyframe_interval_s: float | None = None
     media_time: float = 0.0

@@ -56,6 +56,11 @@ class KeyframeGate:
         self.skipping = False
         self.waiting_key = True
 
+    def restart(self) -> None:
+        """A new connection or lap: wait for its first keyframe, keep what was learnt about spacing."""
+        self.last_key = None
+        self.waiting_key = True
+
     @property
     def spacing(self) -> float | None:
         """Largest recent keyframe spacing in seconds (None until two keyframes were seen)."""

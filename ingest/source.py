@@ -42,7 +42,6 @@ class _Connection:
     audio: av.audio.stream.AudioStream | None
     origin: float | None  # source timestamp (s) that maps to ``base``
     base: float | None = None  # media time of ``origin``; set at the first packet
-    gate: KeyframeGate | None = None
     resampler: av.AudioResampler | None = None
     chunker: AudioChunker | None = None
     tracks: tuple[str, ...] = field(default=("video",))
@@ -73,6 +72,7 @@ class StreamSource:
         self._queue: queue.Queue = queue.Queue(maxsize=options.queue_size)
         self._thread: threading.Thread | None = None
         self._grid = FrameGrid(options.sample_interval_s)
+        self._gate = KeyframeGate(options.sample_interval_s)
         self._interleaver: Interleaver | None = None
         self._last_packet_mono = 0.0
         self._outage_start = 0.0
@@ -163,7 +163,7 @@ class StreamSource:
             raise
         start = container.start_time
         conn = _Connection(container, video, audio, origin=start / 1e6 if start is not None else None)
-        conn.gate = KeyframeGate(opts.sample_interval_s)
+        self._gate.restart()
         if audio is not None and opts.audio:
             conn.resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
             conn.chunker = AudioChunker(AUDIO_RATE, opts.audio_chunk_s)
@@ -194,7 +194,7 @@ class StreamSource:
     # -- reader thread ---------------------------------------------------------------
 
     def _run(self) -> None:
-        conn, reason = self._conn, "eof"
+        conn, reason, packets_before = self._conn, "eof", 0
         try:
             while conn is not None:
                 reason, error = self._read_connection(conn)
@@ -205,6 +205,11 @@ class StreamSource:
                     if error is not None:
                         reason = "error"
                         raise SourceError(f"{redact(self.source)}: read failed ({_describe_exc(error)}); check the file or stream")
+                    if self.options.loop and not self._info.is_live and self._stats.packets > packets_before:
+                        packets_before = self._stats.packets
+                        self._stats.loops += 1
+                        conn = self._connect()
+                        continue
                     break
                 log.warning("%s: stream %s; reconnecting", redact(self.source),
                             "ended" if error is None else f"dropped ({_describe_exc(error)})", extra=self._extra)
@@ -279,9 +284,12 @@ class StreamSource:
         After a drop the new connection's timestamps may restart anywhere, so
         it continues from the last media time plus the wall-clock outage: media
         time stays monotonic and keeps tracking live time (lag stays honest).
+        A looped file's next lap starts one frame after the last.
         """
         if self._stats.packets == 0:
             return 0.0
+        if not self._info.is_live:  # a looped file: the next lap follows on directly
+            return self._stats.media_time + 1.0 / (self._info.fps or 25.0)
         return self._stats.media_time + max(1e-3, time.monotonic() - self._outage_start)
 
     def _pace(self, t: float) -> None:
@@ -297,10 +305,10 @@ class StreamSource:
 
     def _on_video(self, conn: _Connection, packet: av.Packet, t: float) -> None:
         self._stats.video_packets += 1
-        if not conn.gate.needs_decode(t, packet.is_keyframe):
+        if not self._gate.needs_decode(t, packet.is_keyframe):
             self._stats.packets_skipped += 1
             return
-        self._stats.keyframe_interval_s = conn.gate.spacing
+        self._stats.keyframe_interval_s = self._gate.spacing
         try:
             frames = conn.video.decode(packet)
         except av.FFmpegError as exc:

@@ -72,7 +72,7 @@ def _file_url(url: str) -> str:
     """``file:///abs/path`` -> ``/abs/path``; refuses hosts and ``..`` segments."""
     parts = urlsplit(url)
     if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
-        raise SourceError(f"{_show(url)}: file URLs must be file:///absolute/path on this machine")
+        raise SourceError(f"{_show(url)}: remote or relative file URL; use file:///absolute/path for a file on this machine")
     if ".." in parts.path.split("/") or parts.query or parts.fragment:
         raise SourceError(f"{_show(url)}: '..', '?' or '#' in a file URL; give the plain absolute path instead")
     return os.path.normpath(parts.path)

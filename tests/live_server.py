@@ -7,6 +7,7 @@
         url = server.rtmp_url("shop1")             # rtmp://127.0.0.1:PORT/live/shop1
         hls = server.hls_url("shop1")              # http://127.0.0.1:PORT/hls/shop1.m3u8
         pusher.stop(); pusher.start()              # the stream drops and comes back
+        pusher.pause(); pusher.resume()            # the stream stalls (connected, no data)
 
 nginx runs in the foreground on free localhost ports with a config, pid file,
 logs and temp dirs in its own temporary directory. When started as root its
@@ -87,8 +88,19 @@ class Pusher:
 
     def stop(self) -> None:
         """Drop the stream (the publisher goes away as if the broadcaster lost its uplink)."""
+        if self.running:
+            os.kill(self.proc.pid, signal.SIGCONT)  # a paused ffmpeg must wake to die
         _stop(self.proc, signal.SIGKILL)
         self.proc = None
+
+    def pause(self) -> None:
+        """Stall the stream: the publisher stays connected but sends nothing (SIGSTOP to our ffmpeg)."""
+        if self.running:
+            os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.running:
+            os.kill(self.proc.pid, signal.SIGCONT)
 
     def restart(self) -> Pusher:
         self.stop()
