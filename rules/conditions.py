@@ -1,0 +1,285 @@
+"""Rules as plain data, and the evaluation of their conditions over a window of facts.
+
+A *fact* is one thing a detector established in one stream: a lexicon term said or shown, a
+brand (logo, name or nickname), a selling price, a fingerprint run. A condition tree decides
+whether the facts of a window amount to a violation, and for which *subject*: a brand
+("brand:chanel") or a protected content ("content:match-0412"). Subjects are how one rule yields
+one alert per brand, and how "brand AND price below 30 % of that brand's lowest genuine price"
+compares each price with the right brand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Mapping, Protocol
+
+from events import Action, Brand, Category, Evidence, Mode, Modality, Severity
+
+TEXT_MODALITIES = (Modality.ASR, Modality.OCR)
+BRAND_MODALITIES = (Modality.LOGO, Modality.OCR, Modality.ASR)
+
+
+@dataclass(slots=True)
+class Fact:
+    """One matched item of one piece of evidence; ``media_end`` grows while it stays in view."""
+
+    kind: str  # "term", "brand", "price" or "fingerprint"
+    group: str  # lexicon name for terms; "" otherwise
+    value: str  # the term, brand id, price text or content id
+    label: str  # what an alert's matched_terms shows
+    modality: Modality
+    media_start: float
+    media_end: float
+    confidence: float
+    evidence: Evidence
+    seq: int  # which evidence observation it came from (one AlertEvidence per seq)
+    amount: float = 0.0
+    currency: str = "CNY"
+
+    @property
+    def duration(self) -> float:
+        return self.media_end - self.media_start
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What a condition established: for any subject (``universal``) and/or per subject."""
+
+    universal: tuple[Fact, ...] | None = None
+    bound: Mapping[str, tuple[Fact, ...]] = field(default_factory=dict)
+
+    @property
+    def satisfied(self) -> bool:
+        return self.universal is not None or bool(self.bound)
+
+
+FAILED = Result()
+
+
+class Window:
+    """The facts of one stream that one rule may use: inside its window and above its thresholds."""
+
+    def __init__(self, facts: list[Fact], brands: Mapping[str, Brand]) -> None:
+        self.brands = brands
+        self._by_kind: dict[str, list[Fact]] = {}
+        for f in facts:
+            self._by_kind.setdefault(f.kind, []).append(f)
+
+    def of(self, kind: str, modalities: tuple[Modality, ...]) -> list[Fact]:
+        return [f for f in self._by_kind.get(kind, ()) if f.modality in modalities]
+
+
+class Condition(Protocol):
+    def evaluate(self, window: Window) -> Result: ...
+
+    def kinds(self) -> frozenset[str]: ...
+
+    def explain(self, window: Window, depth: int = 0) -> list[str]: ...
+
+
+def _line(depth: int, ok: bool, text: str) -> str:
+    return f"{'  ' * depth}[{'x' if ok else ' '}] {text}"
+
+
+def _labels(facts: tuple[Fact, ...] | list[Fact]) -> str:
+    return ", ".join(dict.fromkeys(f"{f.label} [{f.modality.value} {f.media_start:.1f}s]" for f in facts))
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """Terms of the given lexicons said or shown; ``min_count`` distinct terms."""
+
+    lexicons: tuple[str, ...]
+    modalities: tuple[Modality, ...] = TEXT_MODALITIES
+    min_count: int = 1
+
+    def evaluate(self, window: Window) -> Result:
+        hits = [f for f in window.of("term", self.modalities) if f.group in self.lexicons]
+        return Result(universal=tuple(hits)) if len({f.value for f in hits}) >= self.min_count else FAILED
+
+    def kinds(self) -> frozenset[str]:
+        return frozenset({"term"})
+
+    def explain(self, window: Window, depth: int = 0) -> list[str]:
+        result = self.evaluate(window)
+        what = f"terms from {'/'.join(self.lexicons)}" + (f" (at least {self.min_count})" if self.min_count > 1 else "")
+        return [_line(depth, result.satisfied, f"{what}: {_labels(result.universal or ()) or 'none'}")]
+
+
+@dataclass(frozen=True, slots=True)
+class BrandSeen:
+    """A protected brand's logo, name or nickname (optionally only the listed brands)."""
+
+    modalities: tuple[Modality, ...] = BRAND_MODALITIES
+    brands: tuple[str, ...] = ()
+
+    def evaluate(self, window: Window) -> Result:
+        bound: dict[str, list[Fact]] = {}
+        for f in window.of("brand", self.modalities):
+            if not self.brands or f.value in self.brands:
+                bound.setdefault(f"brand:{f.value}", []).append(f)
+        return Result(bound={k: tuple(v) for k, v in bound.items()})
+
+    def kinds(self) -> frozenset[str]:
+        return frozenset({"brand"})
+
+    def explain(self, window: Window, depth: int = 0) -> list[str]:
+        result = self.evaluate(window)
+        found = _labels([f for facts in result.bound.values() for f in facts])
+        return [_line(depth, result.satisfied, f"brand in {'/'.join(m.value for m in self.modalities)}: {found or 'none'}")]
+
+
+@dataclass(frozen=True, slots=True)
+class PriceBelow:
+    """A selling price below ``fraction`` of the lowest genuine price of a brand seen in the window."""
+
+    fraction: float
+    modalities: tuple[Modality, ...] = TEXT_MODALITIES
+
+    def evaluate(self, window: Window) -> Result:
+        bound: dict[str, tuple[Fact, ...]] = {}
+        prices = window.of("price", self.modalities)
+        for brand_id in dict.fromkeys(f.value for f in window.of("brand", BRAND_MODALITIES)):
+            brand = window.brands.get(brand_id)
+            if brand is None or not brand.min_price or not prices:
+                continue
+            limit = self.fraction * brand.min_price
+            cheap = tuple(
+                dataclasses.replace(
+                    p, label=f"price {p.amount:g} {p.currency} < {self.fraction:g} x {brand.min_price:g} ({brand_id})"
+                )
+                for p in prices
+                if 0 < p.amount < limit and p.currency == brand.currency
+            )
+            if cheap:
+                bound[f"brand:{brand_id}"] = cheap
+        return Result(bound=bound)
+
+    def kinds(self) -> frozenset[str]:
+        return frozenset({"price", "brand"})
+
+    def explain(self, window: Window, depth: int = 0) -> list[str]:
+        result = self.evaluate(window)
+        seen = _labels(window.of("price", self.modalities))
+        found = _labels([f for facts in result.bound.values() for f in facts])
+        text = f"price below {self.fraction:g} x brand's lowest genuine price: {found or 'none'}"
+        return [_line(depth, result.satisfied, text + (f" (prices seen: {seen})" if seen and not found else ""))]
+
+
+@dataclass(frozen=True, slots=True)
+class FingerprintRun:
+    """Protected content matched continuously for at least ``min_duration_s``."""
+
+    min_duration_s: float
+    contents: tuple[str, ...] = ()
+
+    def evaluate(self, window: Window) -> Result:
+        bound: dict[str, list[Fact]] = {}
+        for f in window.of("fingerprint", (Modality.FINGERPRINT,)):
+            if f.duration >= self.min_duration_s and (not self.contents or f.value in self.contents):
+                bound.setdefault(f"content:{f.value}", []).append(f)
+        return Result(bound={k: tuple(v) for k, v in bound.items()})
+
+    def kinds(self) -> frozenset[str]:
+        return frozenset({"fingerprint"})
+
+    def explain(self, window: Window, depth: int = 0) -> list[str]:
+        runs = ", ".join(f"{f.value} {f.duration:.1f}s" for f in window.of("fingerprint", (Modality.FINGERPRINT,)))
+        ok = self.evaluate(window).satisfied
+        return [_line(depth, ok, f"fingerprint run >= {self.min_duration_s:g}s: {runs or 'none'}")]
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    children: tuple[Condition, ...]
+
+    def evaluate(self, window: Window) -> Result:
+        results = [c.evaluate(window) for c in self.children]
+        if not all(r.satisfied for r in results):
+            return FAILED
+        bound_only = [r for r in results if r.universal is None]
+        if not bound_only:
+            return Result(universal=tuple(f for r in results for f in r.universal or ()))
+        subjects = set.intersection(*(set(r.bound) for r in bound_only))
+        return Result(bound={s: tuple(f for r in results for f in (r.universal or ()) + r.bound.get(s, ())) for s in sorted(subjects)})
+
+    def kinds(self) -> frozenset[str]:
+        return frozenset().union(*(c.kinds() for c in self.children))
+
+    def explain(self, window: Window, depth: int = 0) -> list[str]:
+        head = _line(depth, self.evaluate(window).satisfied, "all of:")
+        return [head, *(line for c in self.children for line in c.explain(window, depth + 1))]
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    children: tuple[Condition, ...]
+
+    def evaluate(self, window: Window) -> Result:
+        results = [c.evaluate(window) for c in self.children]
+        universal = [r.universal for r in results if r.universal is not None]
+        bound: dict[str, tuple[Fact, ...]] = {}
+        for r in results:
+            for subject, facts in r.bound.items():
+                bound[subject] = bound.get(subject, ()) + facts
+        return Result(universal=tuple(f for u in universal for f in u) if universal else None, bound=bound)
+
+    def kinds(self) -> frozenset[str]:
+        return frozenset().union(*(c.kinds() for c in self.children))
+
+    def explain(self, window: Window, depth: int = 0) -> list[str]:
+        head = _line(depth, self.evaluate(window).satisfied, "any of:")
+        return [head, *(line for c in self.children for line in c.explain(window, depth + 1))]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    child: Condition
+
+    def evaluate(self, window: Window) -> Result:
+        return FAILED if self.child.evaluate(window).satisfied else Result(universal=())
+
+    def kinds(self) -> frozenset[str]:
+        return self.child.kinds()
+
+    def explain(self, window: Window, depth: int = 0) -> list[str]:
+        return [_line(depth, self.evaluate(window).satisfied, "none of:"), *self.child.explain(window, depth + 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One rule file's rule. ``source`` is 'file:line' for messages."""
+
+    id: str
+    version: int
+    category: Category
+    severity: Severity
+    description: str
+    condition: Condition
+    window_s: float = 30.0
+    cooldown_s: float = 300.0
+    mode: Mode = Mode.ENFORCE
+    action: Action = Action.REVIEW
+    min_confidence: Mapping[Modality, float] = field(default_factory=dict)
+    title: str = ""
+    source: str = ""
+
+    def window_facts(self, facts: list[Fact], now: float, default_confidence: Mapping[Modality, float]) -> list[Fact]:
+        """Facts inside this rule's window and above its per-modality confidence thresholds."""
+        since = now - self.window_s
+        return [
+            f
+            for f in facts
+            if f.media_end >= since and f.confidence >= self.min_confidence.get(f.modality, default_confidence.get(f.modality, 0.0))
+        ]
+
+    def matches(self, window: Window) -> dict[str | None, tuple[Fact, ...]]:
+        """Subject -> supporting facts (subject None: the rule binds no brand or content)."""
+        result = self.condition.evaluate(window)
+        if result.bound:
+            extra = result.universal or ()
+            return {s: extra + facts for s, facts in result.bound.items()}
+        if result.universal:
+            return {None: result.universal}
+        return {}

@@ -1,0 +1,201 @@
+"""Lexicons and the matcher: every term, exemption and brand name in two Aho-Corasick automata.
+
+One automaton holds the normalised spelling of every entry, the other its pinyin codings, so
+one pass over each form of a text finds all entries whatever the lexicon size. An exemption is
+an entry too: a term hit that overlaps an exemption hit of its own lexicon does not count
+("最佳" inside "最佳食用时间"), but stays visible in explanations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ahocorasick
+
+from events import Brand
+from rules.normalize import Normalized, Normalizer, syllable_count, term_pinyin_variants
+
+TERM, EXEMPT, BRAND = "term", "exempt", "brand"
+
+
+@dataclass(frozen=True, slots=True)
+class LexiconTerm:
+    term: str
+    aliases: tuple[str, ...] = ()
+    pinyin: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Exemption:
+    phrase: str
+    reason: str = ""
+    pinyin: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    """A named list of terms ops edit (``lexicons/<name>.yaml``), with its exemptions."""
+
+    name: str
+    terms: tuple[LexiconTerm, ...]
+    exemptions: tuple[Exemption, ...] = ()
+    description: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    kind: str  # TERM, EXEMPT or BRAND
+    group: str  # lexicon name, or brand id
+    canonical: str  # the lexicon term, the exemption phrase or the brand id
+    spelling: str  # the name or alias that matched, as written in the lexicon
+    reason: str = ""
+    canonical_form: str = ""  # the canonical spelling, normalised
+    ascii_start: bool = False  # needs a word boundary before (Latin letter or digit)
+    ascii_end: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One entry found in one text: ``surface`` is what the (normalised) text says there."""
+
+    kind: str
+    group: str
+    canonical: str
+    spelling: str
+    surface: str
+    start: int
+    end: int
+    via: str  # "text" or "pinyin"
+    label: str  # '高仿', or '高仿 (as 高访)' when the text said something else
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TextMatch:
+    hits: tuple[Hit, ...]  # counting hits: terms outside exemptions, and brands
+    exempted: tuple[tuple[Hit, Hit], ...]  # (term hit, exemption hit that covers it)
+    exemptions: tuple[Hit, ...]
+
+
+def _is_word_char(c: str) -> bool:
+    return c.isascii() and c.isalnum()
+
+
+def _same_class(a: str, b: str) -> bool:
+    return (a.isdigit() and b.isdigit()) or (a.isalpha() and b.isalpha())
+
+
+class Matcher:
+    """Finds lexicon terms, exemptions and brand names in normalised text."""
+
+    def __init__(
+        self,
+        normalizer: Normalizer,
+        lexicons: tuple[Lexicon, ...],
+        brands: tuple[Brand, ...] = (),
+        pinyin_min_syllables: int = 2,
+        brand_pinyin_min_syllables: int = 3,
+    ) -> None:
+        self._normalizer = normalizer
+        self._entries: list[_Entry] = []
+        self._text = ahocorasick.Automaton()
+        self._pinyin = ahocorasick.Automaton()
+        text_keys: dict[str, list[int]] = {}
+        pinyin_keys: dict[str, list[int]] = {}
+
+        def add(entry: _Entry, spelling: str, pinyin: bool, min_syllables: int) -> None:
+            norm = normalizer.normalize(spelling)
+            if not norm.compact:
+                return
+            index = len(self._entries)
+            self._entries.append(
+                _Entry(
+                    entry.kind, entry.group, entry.canonical, spelling, entry.reason,
+                    normalizer.compact(entry.canonical), _is_word_char(norm.compact[0]), _is_word_char(norm.compact[-1]),
+                )
+            )
+            text_keys.setdefault(norm.compact, []).append(index)
+            if pinyin and syllable_count(norm.pinyin) >= min_syllables:
+                for variant in term_pinyin_variants(norm):
+                    if variant != norm.compact:
+                        pinyin_keys.setdefault(variant, []).append(index)
+
+        for lex in lexicons:
+            for t in lex.terms:
+                for spelling in (t.term, *t.aliases):
+                    add(_Entry(TERM, lex.name, t.term, spelling), spelling, t.pinyin, pinyin_min_syllables)
+            for ex in lex.exemptions:
+                add(_Entry(EXEMPT, lex.name, ex.phrase, ex.phrase, ex.reason), ex.phrase, ex.pinyin, pinyin_min_syllables)
+        for brand in brands:
+            for name in brand.all_names:
+                add(_Entry(BRAND, brand.brand_id, brand.brand_id, name), name, True, brand_pinyin_min_syllables)
+        for automaton, keys in ((self._text, text_keys), (self._pinyin, pinyin_keys)):
+            for key, indices in keys.items():
+                automaton.add_word(key, (len(key), tuple(indices)))
+            automaton.make_automaton()
+        self.term_count = len(self._entries)
+
+    def match(self, norm: Normalized) -> TextMatch:
+        """All hits in one normalised text, with exemptions applied per lexicon."""
+        found: dict[tuple, Hit] = {}
+        compact = norm.compact
+        for automaton, text, via in ((self._text, compact, "text"), (self._pinyin, norm.pinyin, "pinyin")):
+            if not text or automaton.kind == ahocorasick.EMPTY:
+                continue
+            for end, (length, indices) in automaton.iter(text):
+                start, stop = end + 1 - length, end + 1
+                if via == "pinyin":
+                    start, stop = norm.compact_span(start, stop)
+                self._add_hits(found, norm, indices, start, stop, via)
+        return self._apply_exemptions(tuple(found.values()))
+
+    def _add_hits(
+        self, found: dict[tuple, Hit], norm: Normalized, indices: tuple[int, ...], start: int, stop: int, via: str
+    ) -> None:
+        for index in indices:
+            entry = self._entries[index]
+            key = (entry.kind, entry.group, entry.canonical, start, stop)
+            if key in found or not self._bounded(entry, norm, start, stop):
+                continue
+            surface = norm.compact[start:stop]
+            label = entry.canonical if surface == entry.canonical_form else f"{entry.canonical} (as {surface})"
+            found[key] = Hit(entry.kind, entry.group, entry.canonical, entry.spelling, surface, start, stop, via, label, entry.reason)
+
+    @staticmethod
+    def _bounded(entry: _Entry, norm: Normalized, start: int, stop: int) -> bool:
+        """Latin/digit ends need a word boundary: no 'lv' in 'silver', no '1:1' in '1100'."""
+        text = norm.compact
+        if entry.ascii_start and start > 0 and start not in norm.gaps and _same_class(text[start - 1], text[start]):
+            return False
+        if entry.ascii_end and stop < len(text) and stop not in norm.gaps and _same_class(text[stop - 1], text[stop]):
+            return False
+        return True
+
+    @staticmethod
+    def _apply_exemptions(hits: tuple[Hit, ...]) -> TextMatch:
+        exemptions = tuple(h for h in hits if h.kind == EXEMPT)
+        counting: list[Hit] = []
+        exempted: list[tuple[Hit, Hit]] = []
+        for hit in hits:
+            if hit.kind == EXEMPT:
+                continue
+            cover = next(
+                (e for e in exemptions if hit.kind == TERM and e.group == hit.group and e.start < hit.end and hit.start < e.end),
+                None,
+            )
+            if cover is None:
+                counting.append(hit)
+            else:
+                exempted.append((hit, cover))
+        # "全网最低价" also contains 最低价 and 全网最低: keep the longest hit of a lexicon.
+        maximal = [
+            h
+            for h in counting
+            if not any(
+                o is not h and o.kind == h.kind and o.group == h.group and o.start <= h.start and h.end <= o.end
+                and (o.end - o.start) > (h.end - h.start)
+                for o in counting
+            )
+        ]
+        return TextMatch(tuple(maximal), tuple(exempted), exemptions)

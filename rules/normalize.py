@@ -1,0 +1,256 @@
+"""Text normalisation and pinyin coding, so evasions and ASR homophones still match.
+
+Sellers write "高 仿", "ＧＵＣＣＩ", "高.仿" or Traditional "專櫃" to dodge keyword filters, and
+Whisper writes 高仿 as "高访" or 赔十 as "陪时" (right syllables, wrong characters). Both sides of
+a match (the lexicon term and the incoming text) go through the same pipeline:
+
+1. ``compact``: NFKC (full width -> half width, circled digits...), zero-width characters
+   removed, lower case, OpenCC Traditional -> Simplified, Chinese numerals before a price unit
+   or around 比 turned into digits, then every separator (space, punctuation, symbols, emoji)
+   removed. ``gaps`` remembers where separators were, so Latin and digit terms still need a
+   word boundary ("lv" must not match inside "silver", "1:1" not inside "1100").
+2. ``pinyin``: the compact text with every Chinese character replaced by one private-use code
+   point per toneless syllable, and Latin runs that spell pinyin ("gaofang", "gao fang")
+   replaced by the same codes. One code per syllable keeps matching exact (no partial-syllable
+   hits) and lets one Aho-Corasick automaton find homophones.
+
+Everything here is pure and cached per character; a :class:`Normalizer` holds no per-stream
+state and is safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import opencc
+from pypinyin.constants import PINYIN_DICT
+
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"))
+_WORD_RE = re.compile(r"[^\W_]+")
+_LATIN_RUN_RE = re.compile(r"[a-z]+")
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000, "亿": 100_000_000}
+_CN_NUM = "零〇一二两三四五六七八九十百千万亿"
+# A Chinese numeral run counts as a number only where it cannot be a word: before a price or
+# discount unit (九十九元, 三折) or around 比 (一比一). "假一赔十" and "一模一样" stay as they are,
+# so homophones of their characters still match in pinyin.
+_CN_PRICE_RE = re.compile(rf"([{_CN_NUM}]+)(?=[\W_]*(?:元|块|圆|折|rmb|人民币))")
+_CN_RATIO_RE = re.compile(rf"(?<![{_CN_NUM}])([一二三四五六七八九十])([\W_]*比[\W_]*)([一二三四五六七八九十])(?![{_CN_NUM}])")
+_PINYIN_CODE_BASE = 0xF0000  # supplementary private use area A: never in real text
+_NON_SYLLABLES = {"m", "n", "ng", "hm", "hng", "r", "ê"}
+MAX_TERM_VARIANTS = 16
+
+
+def _toneless(syllable: str) -> str:
+    """'lǘ' -> 'lv', 'zhǎng' -> 'zhang' (pypinyin's NORMAL style, computed without its phrase engine)."""
+    decomposed = unicodedata.normalize("NFD", syllable).replace("u\u0308", "v")
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _build_syllables() -> tuple[dict[str, str], dict[int, tuple[str, ...]]]:
+    """Map each toneless syllable to its code point, and each character to its readings."""
+    readings: dict[int, tuple[str, ...]] = {}
+    names: set[str] = set()
+    for cp, value in PINYIN_DICT.items():
+        toneless = tuple(dict.fromkeys(_toneless(p) for p in value.split(",")))
+        readings[cp] = toneless
+        names.update(toneless)
+    codes = {name: chr(_PINYIN_CODE_BASE + i) for i, name in enumerate(sorted(names))}
+    return codes, readings
+
+
+_SYLLABLE_CODES, _READINGS = _build_syllables()
+_CODE_NAMES = {code: name for name, code in _SYLLABLE_CODES.items()}
+_SEGMENTABLE = {s for s in _SYLLABLE_CODES if s.isascii() and s not in _NON_SYLLABLES}
+_MAX_SYLLABLE_LEN = max(map(len, _SEGMENTABLE))
+
+
+class _PinyinTable(dict):
+    """``str.translate`` table: a Chinese character -> the code of its first reading, else itself.
+
+    Filled lazily (``__missing__``) so the first use of each character pays once.
+    """
+
+    def __missing__(self, cp: int) -> str:
+        readings = _READINGS.get(cp)
+        value = _SYLLABLE_CODES[readings[0]] if readings and chr(cp).isalpha() else chr(cp)
+        self[cp] = value
+        return value
+
+
+_PINYIN_TABLE = _PinyinTable()
+
+
+def cn_to_int(numeral: str) -> int | None:
+    """'九十九' -> 99, '一百零五' -> 105, '三千' -> 3000, '一二三' -> 123; None if not a number."""
+    if all(c in _CN_DIGITS for c in numeral):
+        return int("".join(str(_CN_DIGITS[c]) for c in numeral))
+    total, section, digit = 0, 0, None
+    for c in numeral:
+        if c in _CN_DIGITS:
+            digit = _CN_DIGITS[c]
+        elif c in _CN_UNITS:
+            unit = _CN_UNITS[c]
+            if unit >= 10_000:
+                total = (total + section + (digit or 0)) * unit
+                section = 0
+            else:
+                section += (1 if digit is None else digit) * unit
+            digit = None
+        else:
+            return None
+    return total + section + (digit or 0)
+
+
+def _convert_numerals(text: str) -> str:
+    def price(m: re.Match[str]) -> str:
+        value = cn_to_int(m.group(1))
+        return m.group(1) if value is None else str(value)
+
+    text = _CN_PRICE_RE.sub(price, text)
+    return _CN_RATIO_RE.sub(lambda m: f"{cn_to_int(m.group(1))}{m.group(2)}{cn_to_int(m.group(3))}", text)
+
+
+@lru_cache(maxsize=64)
+def _segment(run: str) -> tuple[str, ...] | None:
+    """Split a Latin run into pinyin syllables ('gaofang' -> gao, fang), fewest syllables first."""
+    n = len(run)
+    best: list[tuple[str, ...] | None] = [None] * (n + 1)
+    best[n] = ()
+    for i in range(n - 1, -1, -1):
+        for j in range(min(n, i + _MAX_SYLLABLE_LEN), i, -1):
+            rest = best[j]
+            if rest is not None and run[i:j] in _SEGMENTABLE and (best[i] is None or len(rest) + 1 < len(best[i])):
+                best[i] = (run[i:j], *rest)
+    return best[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """One text, normalised for matching.
+
+    ``compact``: what terms are matched against. ``gaps``: compact indices that had a separator
+    before them. ``pinyin``: the coded pinyin string; ``pinyin_spans[i]`` is the compact span of
+    its i-th code point (None when it maps 1:1, the usual case).
+    """
+
+    compact: str
+    gaps: frozenset[int]
+    pinyin: str
+    pinyin_spans: tuple[tuple[int, int], ...] | None
+
+    def compact_span(self, start: int, end: int) -> tuple[int, int]:
+        """The compact-text span of pinyin code points [start, end)."""
+        if self.pinyin_spans is None:
+            return start, end
+        return self.pinyin_spans[start][0], self.pinyin_spans[end - 1][1]
+
+    def readable_pinyin(self) -> str:
+        return " ".join(_CODE_NAMES.get(c, c) for c in self.pinyin)
+
+
+class Normalizer:
+    """The normalisation pipeline (owns one OpenCC converter; thread-safe for reading)."""
+
+    def __init__(self) -> None:
+        self._t2s = opencc.OpenCC("t2s")
+
+    def clean(self, text: str) -> str:
+        """Width, case, zero-width, Traditional and numerals; separators are kept."""
+        text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).lower()
+        return _convert_numerals(self._t2s.convert(text))
+
+    def normalize(self, text: str) -> Normalized:
+        words = _WORD_RE.findall(self.clean(text))
+        compact = "".join(words)
+        gaps = frozenset(itertools.accumulate(map(len, words[:-1]))) if len(words) > 1 else frozenset()
+        pinyin, spans = self._pinyin(compact, gaps)
+        return Normalized(compact, gaps, pinyin, spans)
+
+    def compact(self, text: str) -> str:
+        """Normalised text without separators: idempotent (``compact(compact(x)) == compact(x)``)."""
+        return self.normalize(text).compact
+
+    @staticmethod
+    def _pinyin(compact: str, gaps: frozenset[int]) -> tuple[str, tuple[tuple[int, int], ...] | None]:
+        coded = compact.translate(_PINYIN_TABLE)
+        if not compact.isascii() and _LATIN_RUN_RE.search(compact) is None:
+            return coded, None
+        pieces: list[str] = []
+        spans: list[tuple[int, int]] = []
+        pos = 0
+        for run_start, run_end in _latin_runs(compact, gaps):
+            syllables = _segment(compact[run_start:run_end])
+            if not syllables:
+                continue
+            pieces.append(coded[pos:run_start])
+            spans.extend((i, i + 1) for i in range(pos, run_start))
+            at = run_start
+            for s in syllables:
+                pieces.append(_SYLLABLE_CODES[s])
+                spans.append((at, at + len(s)))
+                at += len(s)
+            pos = run_end
+        if not pieces:
+            return coded, None
+        pieces.append(coded[pos:])
+        spans.extend((i, i + 1) for i in range(pos, len(compact)))
+        return "".join(pieces), tuple(spans)
+
+
+def _latin_runs(compact: str, gaps: frozenset[int]):
+    """Latin letter runs, also split where a separator was ('gao fang' -> 'gao', 'fang')."""
+    for m in _LATIN_RUN_RE.finditer(compact):
+        start = m.start()
+        for cut in sorted(g for g in gaps if m.start() < g < m.end()):
+            yield start, cut
+            start = cut
+        yield start, m.end()
+
+
+def term_pinyin_variants(normalized: Normalized) -> list[str]:
+    """Every pinyin coding of a lexicon term, over all readings of polyphonic characters.
+
+    Text is coded with each character's first reading; the term with all of them, so "长" in a
+    term matches a homophone of either zhang or chang. Capped at ``MAX_TERM_VARIANTS``.
+    """
+    options: list[tuple[str, ...]] = []
+    for i, code in enumerate(normalized.pinyin):
+        start, end = normalized.compact_span(i, i + 1)
+        char = normalized.compact[start:end]
+        readings = _READINGS.get(ord(char)) if len(char) == 1 and char.isalpha() else None
+        options.append(tuple(_SYLLABLE_CODES[r] for r in readings) if readings else (code,))
+    return ["".join(p) for p in itertools.islice(itertools.product(*options), MAX_TERM_VARIANTS)]
+
+
+def syllable_count(pinyin: str) -> int:
+    """How many code points of a pinyin string are syllables (not raw letters or digits)."""
+    return sum(1 for c in pinyin if c in _CODE_NAMES)
+
+
+_PRICE_RE = re.compile(
+    r"(?:(?P<cur>[¥$])|rmb)\s*(?P<a>\d+(?:\.\d+)?)"
+    r"|(?P<b>\d+(?:\.\d+)?)\s*(?:元|块钱|块|rmb)(?P<jiao>\d(?!\d))?"
+)
+_ORIGINAL_PRICE_RE = re.compile(r"(?:原价|专柜价|吊牌价|市场价|官网价|划线价|门店价|指导价)[^\d]{0,3}$")
+
+
+def text_prices(cleaned: str) -> list[tuple[float, str, str, str]]:
+    """(amount, currency, role, text) of the prices written in a cleaned text ('¥99', '九十九元', '9块9').
+
+    A fallback for evidence that arrives without parsed prices (the OCR stage parses them
+    itself); a price right after 原价/专柜价 is the anchor, not what the buyer pays.
+    """
+    found = []
+    for m in _PRICE_RE.finditer(cleaned):
+        amount = float(m.group("a") or m.group("b"))
+        if m.group("jiao"):
+            amount += int(m.group("jiao")) / 10
+        role = "original" if _ORIGINAL_PRICE_RE.search(cleaned[max(0, m.start() - 8) : m.start()]) else "selling"
+        currency = "USD" if m.group("cur") == "$" else "CNY"
+        found.append((amount, currency, role, m.group(0).strip()))
+    return found
