@@ -1,0 +1,123 @@
+"""A real live stream: ffmpeg pushing to Debian's nginx-rtmp, read over RTMP and HLS.
+
+The RTMP test walks one stream through a stall (publisher connected, no
+data), a drop (publisher gone) with its return, and a final end: the source
+reconnects each time, keeps media time monotonic, and finishes cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from events import AudioChunk, VideoFrame
+from ingest import IngestOptions, StreamSource
+from tests.live_server import LiveServer
+
+pytestmark = pytest.mark.slow
+
+LIVE_OPTIONS = IngestOptions(
+    stall_timeout_s=1.5,
+    open_timeout_s=4.0,
+    initial_backoff_s=0.2,
+    max_backoff_s=1.0,
+    give_up_after_s=2.5,
+)
+
+
+def test_rtmp_survives_stall_and_drop_then_ends_cleanly(
+    live_server: LiveServer, live_clip: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ingest")
+    pusher = live_server.push(live_clip, "shop1")
+    pusher.wait_publishing()
+    src = StreamSource(live_server.rtmp_url("shop1"), "shop1", LIVE_OPTIONS)
+    info = src.open()
+    assert info.is_live and info.has_audio and (info.width, info.height) == (640, 360)
+
+    phases = [threading.Event() for _ in range(3)]
+    failed: list[str] = []
+
+    def broadcaster() -> None:
+        """The other side: stall, drop and return, end. Each step waits for the reader to catch up."""
+        steps = [
+            lambda: (pusher.pause(), time.sleep(3.0), pusher.resume()),
+            lambda: (pusher.stop(), time.sleep(1.0), pusher.start()),
+            lambda: pusher.stop(),
+        ]
+        for phase, step in zip(phases, steps):
+            if not phase.wait(40):
+                failed.append(f"reader never reached phase {phases.index(phase)}")
+                src.close()
+                return
+            step()
+
+    thread = threading.Thread(target=broadcaster, daemon=True)
+    thread.start()
+    frames: list[VideoFrame] = []
+    chunks: list[AudioChunk] = []
+    frames_at_phase = 0
+    for event in src:
+        if isinstance(event, AudioChunk):
+            chunks.append(event)
+            continue
+        frames.append(event)
+        phase = min(src.stats.reconnects, 2)
+        if phase == 0 and len(frames) >= 2 or phase > 0 and len(frames) - frames_at_phase >= 2:
+            if not phases[phase].is_set():
+                phases[phase].set()
+                frames_at_phase = len(frames)
+    thread.join(10)
+
+    assert not failed, failed
+    stats = src.stats
+    assert stats.end_reason == "gave_up"
+    assert stats.reconnects == 2
+    times = [f.media_time for f in frames]
+    assert times == sorted(times) and len(set(times)) == len(times)
+    starts = [c.media_start for c in chunks]
+    assert starts == sorted(starts) and chunks
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("dropped" in m and "no data within the stall timeout" in m for m in messages)
+    assert any("reconnect attempt" in m for m in messages)
+    assert any("gave up after" in m for m in messages)
+    assert all(getattr(r, "stream_id", None) == "shop1" for r in caplog.records if r.name.startswith("ingest"))
+
+
+def test_hls_over_http_is_read_as_live(live_server: LiveServer, live_clip: Path) -> None:
+    pusher = live_server.push(live_clip, "hls1")
+    pusher.wait_publishing()
+    pusher.wait_hls(segments=2)
+    src = StreamSource(live_server.hls_url("hls1"), "hls1", LIVE_OPTIONS)
+    info = src.open()
+    assert info.is_live and info.format_name == "hls"
+    frames = []
+    for event in src:
+        if isinstance(event, VideoFrame):
+            frames.append(event)
+            if len(frames) == 3:
+                break
+    src.close()
+    pusher.stop()
+    assert [f.image.shape for f in frames] == [(360, 640, 3)] * 3
+    assert src.stats.end_reason in ("closed", "")
+
+
+def test_close_interrupts_a_stalled_live_read(live_server: LiveServer, live_clip: Path) -> None:
+    pusher = live_server.push(live_clip, "stall1")
+    pusher.wait_publishing()
+    src = StreamSource(live_server.rtmp_url("stall1"), "stall1", IngestOptions(stall_timeout_s=60))
+    src.open()
+    it = iter(src)
+    next(it)
+    pusher.pause()  # FFmpeg now blocks in a read that would only time out after 60 s
+    threading.Timer(1.0, src.close).start()
+    start = time.monotonic()
+    for _ in it:
+        pass
+    assert time.monotonic() - start < 10
+    pusher.stop()
