@@ -1,0 +1,48 @@
+"""The moderators' dashboard: live alert feed, review loop, ops pages and takedown hooks.
+
+Public face (the top floor wires ``livewatch dashboard`` with these):
+
+- ``DashboardSettings`` / ``HookOptions`` / ``Topics``: the typed settings, built by the caller.
+- ``create_app(settings) -> FastAPI``: the ASGI app (store, workers and routes).
+- ``serve(settings)``: run it with uvicorn until SIGINT/SIGTERM.
+- ``create_user(settings, username, password, role)``: add a user from a CLI.
+- ``hooks.verify(secret, headers, body)``: what a takedown receiver runs to check a call.
+"""
+
+from dashboard.settings import DashboardSettings, HookOptions, Topics
+
+__all__ = ["DashboardSettings", "HookOptions", "Topics", "create_app", "create_user", "serve"]
+
+
+def create_app(settings: DashboardSettings):  # noqa: ANN201 - FastAPI imported lazily
+    """The dashboard ASGI app (see ``dashboard.app``)."""
+    from dashboard.app import create_app as _create_app
+
+    return _create_app(settings)
+
+
+def serve(settings: DashboardSettings) -> None:
+    """Serve the dashboard on ``settings.host:settings.port`` until interrupted."""
+    import uvicorn
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
+                proxy_headers=False, timeout_graceful_shutdown=3)
+
+
+def create_user(settings: DashboardSettings, username: str, password: str, role: str) -> None:
+    """Add (or re-password) a user; raises ConfigError with the reason when refused."""
+    from dashboard import auth
+    from dashboard.store import Store
+    from events import ConfigError
+
+    problem = auth.check_new_password(password)
+    if problem or role not in auth.ROLES:
+        raise ConfigError(f"user {username}: {problem or 'role must be one of ' + ', '.join(auth.ROLES)}")
+    store = Store(settings.db_url)
+    try:
+        store.migrate()
+        hashed = auth.hash_password(password)
+        if not store.set_password(username, hashed):
+            store.create_user(username, hashed, role)
+    finally:
+        store.close()

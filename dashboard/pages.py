@@ -1,0 +1,261 @@
+"""HTML pages: sign-in, the live feed, the alert page, ops and admin.
+
+Server-rendered with Jinja2 (autoescaped); the only script is
+``static/app.js`` (live feed over server-sent events, evidence check).
+Forms post back with the session's CSRF token; actions call the same
+functions as the JSON API (``dashboard.app.decide`` and friends).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dashboard import auth, evidence, hooks, stages
+from dashboard.app import (Admin, Ctx, Moderator, Ops, _alert_or_404, _feed_row, _public_hook, _query, add_user,
+                           decide, principal, save_file, set_rule_mode)
+from dashboard.store import STATUSES, AlertFilter
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+STATIC = HERE / "static"
+FILTERS = ("category", "severity", "stream", "brand", "status", "mode")
+CATEGORIES = ("counterfeit", "false_claim", "piracy")
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+def render(request: Request, name: str, who: auth.Principal | None, status_code: int = 200,
+           **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, {"who": who, **context}, status_code=status_code,
+                                      headers={"cache-control": "no-store"})
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths, so sign-in cannot redirect elsewhere."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+def install_pages(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        from fastapi.exception_handlers import http_exception_handler
+
+        if request.url.path.startswith("/api/") or request.url.path == "/health":
+            return await http_exception_handler(request, exc)
+        detail = exc.detail if isinstance(exc.detail, str) else exc.detail.get("message", str(exc.detail))
+        return render(request, "error.html", None, status_code=exc.status_code, status=exc.status_code,
+                      detail=detail)
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str, _who: Moderator) -> FileResponse:
+        if name not in ("app.js",):
+            raise HTTPException(404, "not found")
+        return FileResponse(STATIC / name, media_type="text/javascript")
+
+    # -- sign in ----------------------------------------------------------------------
+
+    @app.get("/login", include_in_schema=False)
+    def login_form(request: Request, c: Ctx, next: str = "/", error: str = "") -> HTMLResponse:
+        nonce = secrets.token_urlsafe(16)
+        resp = render(request, "login.html", None, next=_safe_next(next), error=error,
+                      csrf=auth.login_csrf(c.settings.secret_key, nonce))
+        resp.set_cookie(auth.LOGIN_COOKIE, nonce, max_age=3600, httponly=True, samesite="strict",
+                        secure=c.settings.secure_cookies)
+        return resp
+
+    @app.post("/login", include_in_schema=False)
+    async def login(request: Request, c: Ctx) -> Response:
+        form = await form_of(request)
+        nonce = request.cookies.get(auth.LOGIN_COOKIE, "")
+        target = _safe_next(form.get("next"))
+        if not nonce or not auth.tokens_match(auth.login_csrf(c.settings.secret_key, nonce), form.get("csrf_token")):
+            raise HTTPException(403, "the sign-in form expired: reload it and try again")
+        user = c.store.user_by_name(form.get("username", "")[:64])
+        if user is None or not auth.verify_password(form.get("password", ""), user["password_hash"]):
+            if user is None:  # spend the same time as a real check, so names cannot be probed
+                auth.verify_password("x", auth.hash_password("y"))
+            return render(request, "login.html", None, status_code=401, next=target,
+                          error="wrong user name or password", csrf=auth.login_csrf(c.settings.secret_key, nonce))
+        session_id = auth.new_session_id()
+        c.store.create_session(auth.session_key(c.settings.secret_key, session_id), user["id"],
+                               secrets.token_urlsafe(24), time.time() + c.settings.session_ttl_s)
+        resp = RedirectResponse(target, status_code=303)
+        resp.set_cookie(auth.SESSION_COOKIE, session_id, max_age=c.settings.session_ttl_s, httponly=True,
+                        samesite="lax", secure=c.settings.secure_cookies)
+        resp.delete_cookie(auth.LOGIN_COOKIE)
+        return resp
+
+    @app.post("/logout", include_in_schema=False)
+    def logout(request: Request, c: Ctx, _who: Moderator) -> Response:
+        cookie = request.cookies.get(auth.SESSION_COOKIE)
+        if cookie:
+            c.store.delete_session(auth.session_key(c.settings.secret_key, cookie))
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(auth.SESSION_COOKIE)
+        return resp
+
+    # -- moderators ---------------------------------------------------------------------
+
+    @app.get("/", include_in_schema=False)
+    def feed(request: Request, c: Ctx, who: Moderator) -> HTMLResponse:
+        chosen = {k: _query(request.query_params.get(k)) for k in FILTERS}
+        rows = c.store.list_alerts(AlertFilter(**chosen), limit=200)
+        return render(request, "feed.html", who, alerts=[_feed_row(r) for r in rows], chosen=chosen,
+                      facets=c.store.facet_values(), categories=CATEGORIES, severities=SEVERITIES,
+                      statuses=STATUSES)
+
+    @app.get("/alerts/{alert_id}", include_in_schema=False)
+    def alert_page(request: Request, alert_id: str, c: Ctx, who: Moderator) -> HTMLResponse:
+        row = _alert_or_404(c, alert_id)
+        alert = row["alert"]
+        root = Path(c.settings.data_dir)
+        neighbours = [r["alert"] for r in c.store.list_alerts(AlertFilter(stream=row["stream_id"]), limit=200)
+                      if r["alert_id"] != alert_id]
+        return render(request, "alert.html", who, row=row, alert=alert,
+                      snapshots=evidence.snapshots(alert, root),
+                      transcript=evidence.transcript(alert, neighbours),
+                      screen_text=evidence.screen_text(alert),
+                      stream_link=evidence.safe_stream_link(alert.get("stream_url")),
+                      decisions=c.store.decisions_for(alert_id),
+                      takedowns=c.store.list_deliveries(alert_id),
+                      evidence_ledger=c.settings.alert_store is not None)
+
+    @app.post("/alerts/{alert_id}/decide", include_in_schema=False)
+    async def decide_form(request: Request, alert_id: str, c: Ctx, who: Moderator) -> Response:
+        form = await form_of(request)
+        decision = form.get("decision", "")
+        if decision not in ("confirm", "dismiss", "escalate"):
+            raise HTTPException(422, "choose confirm, dismiss or escalate")
+        note = (form.get("note") or "")[:4000].replace("\x00", "")
+        decide(c, alert_id, decision, note, who)
+        return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
+
+    # -- ops ------------------------------------------------------------------------------
+
+    @app.get("/ops", include_in_schema=False)
+    def ops(request: Request, c: Ctx, who: Ops) -> HTMLResponse:
+        s = c.settings
+        files = {k: stages.list_files(d) if d else [] for k, d in (("rules", s.rules_dir), ("lexicons", s.lexicon_dir))}
+        return render(request, "ops.html", who, rules=stages.list_rules(s.rules_dir), files=files,
+                      figures=c.store.rule_figures(since=time.time() - 30 * 86400))
+
+    @app.post("/ops/rules/{rule_id}/mode", include_in_schema=False)
+    async def ops_mode(request: Request, rule_id: str, c: Ctx, who: Ops) -> Response:
+        mode = (await form_of(request)).get("mode", "")
+        if mode not in ("enforce", "shadow"):
+            raise HTTPException(422, "mode must be enforce or shadow")
+        set_rule_mode(c, rule_id, mode, who)
+        return RedirectResponse("/ops", status_code=303)
+
+    @app.get("/ops/files/{kind}/{name}", include_in_schema=False)
+    def ops_file(request: Request, kind: str, name: str, c: Ctx, who: Ops) -> HTMLResponse:
+        from dashboard.app import _data_file
+
+        path = _data_file(c, _kind(kind), name)
+        content = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+        return render(request, "file.html", who, kind=kind, name=name, content=content, errors=[], saved=False)
+
+    @app.post("/ops/files/{kind}/{name}", include_in_schema=False)
+    async def ops_file_save(request: Request, kind: str, name: str, c: Ctx, who: Ops) -> HTMLResponse:
+        content = (await form_of(request)).get("content", "").replace("\r\n", "\n")
+        try:
+            save_file(c, _kind(kind), name, content, who)
+        except HTTPException as exc:
+            if exc.status_code != 422:
+                raise
+            return render(request, "file.html", who, status_code=422, kind=kind, name=name, content=content,
+                          errors=exc.detail["errors"], saved=False)
+        return render(request, "file.html", who, kind=kind, name=name, content=content, errors=[], saved=True)
+
+    @app.get("/ops/explain", include_in_schema=False)
+    def ops_explain_form(request: Request, who: Ops) -> HTMLResponse:
+        return render(request, "explain.html", who, text="", result=None, error=None)
+
+    @app.post("/ops/explain", include_in_schema=False)
+    async def ops_explain(request: Request, c: Ctx, who: Ops) -> HTMLResponse:
+        import json
+
+        text = (await form_of(request)).get("text", "")[:20000]
+        result, error = None, None
+        try:
+            result = json.dumps(stages.explain(c.settings.rules_dir, c.settings.lexicon_dir, text),
+                                ensure_ascii=False, indent=2)
+        except Exception as exc:  # shown to the ops user, who can fix the rules
+            error = str(exc)
+        return render(request, "explain.html", who, text=text, result=result, error=error)
+
+    # -- admin ------------------------------------------------------------------------------
+
+    @app.get("/admin", include_in_schema=False)
+    def admin(request: Request, c: Ctx, who: Admin, created: str = "") -> HTMLResponse:
+        return render(request, "admin.html", who, hooks=[_public_hook(h) for h in c.store.list_hooks()],
+                      tokens=c.store.list_tokens(), users=c.store.list_users(),
+                      deliveries=c.store.list_deliveries(limit=100), created=None)
+
+    @app.post("/admin/hooks", include_in_schema=False)
+    async def admin_hook(request: Request, c: Ctx, who: Admin) -> HTMLResponse:
+        form = await form_of(request)
+        url = form.get("url", "").strip()
+        if not url.startswith(("http://", "https://")):
+            raise HTTPException(422, "the hook URL must start with http:// or https://")
+        secret = hooks.generate_secret()
+        brands = [b.strip() for b in form.get("brands", "").split(",") if b.strip()]
+        c.store.create_hook(form.get("name", "hook")[:128] or "hook", url, secret, brands)
+        return _admin_created(request, c, who, f"hook secret (shown once): {secret}")
+
+    @app.post("/admin/hooks/{hook_id}/delete", include_in_schema=False)
+    def admin_hook_delete(hook_id: int, c: Ctx, _who: Admin) -> Response:
+        c.store.deactivate_hook(hook_id)
+        return RedirectResponse("/admin", status_code=303)
+
+    @app.post("/admin/tokens", include_in_schema=False)
+    async def admin_token(request: Request, c: Ctx, who: Admin) -> HTMLResponse:
+        form = await form_of(request)
+        role = form.get("role", "")
+        if role not in auth.ROLES:
+            raise HTTPException(422, "choose a role")
+        token = auth.new_api_token()
+        c.store.create_token(form.get("name", "token")[:128] or "token", auth.token_key(token), role, who.name)
+        return _admin_created(request, c, who, f"API token (shown once): {token}")
+
+    @app.post("/admin/tokens/{token_id}/revoke", include_in_schema=False)
+    def admin_token_revoke(token_id: int, c: Ctx, _who: Admin) -> Response:
+        c.store.revoke_token(token_id)
+        return RedirectResponse("/admin", status_code=303)
+
+    @app.post("/admin/users", include_in_schema=False)
+    async def admin_user(request: Request, c: Ctx, who: Admin) -> HTMLResponse:
+        form = await form_of(request)
+        user = add_user(c, form.get("username", "")[:64], form.get("password", ""), form.get("role", ""))
+        return _admin_created(request, c, who, f"user {user['username']} ({user['role']}) created")
+
+    @app.post("/admin/deliveries/{delivery_id}/retry", include_in_schema=False)
+    def admin_retry(delivery_id: int, c: Ctx, _who: Admin) -> Response:
+        c.store.requeue_delivery(delivery_id)
+        return RedirectResponse("/admin", status_code=303)
+
+
+def _kind(kind: str) -> str:
+    if kind not in ("rules", "lexicons"):
+        raise HTTPException(404, "no such kind of file")
+    return kind
+
+
+def _admin_created(request: Request, c: Any, who: auth.Principal, message: str) -> HTMLResponse:
+    return render(request, "admin.html", who, hooks=[_public_hook(h) for h in c.store.list_hooks()],
+                  tokens=c.store.list_tokens(), users=c.store.list_users(),
+                  deliveries=c.store.list_deliveries(limit=100), created=message)

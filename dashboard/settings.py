@@ -1,0 +1,90 @@
+"""The dashboard's one typed configuration object, built by the caller.
+
+The top floor (``livewatch dashboard``) reads ``LIVEWATCH_*`` variables and
+builds a :class:`DashboardSettings`; nothing in ``dashboard/`` reads the
+environment, so tests build settings directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from events import ConfigError
+
+
+@dataclass(frozen=True)
+class HookOptions:
+    """Takedown webhook delivery: retries with exponential backoff, then the DLQ.
+
+    Attempt ``n`` (1-based) that fails is retried after
+    ``min(max_backoff_s, initial_backoff_s * 2 ** (n - 1))``; after
+    ``max_attempts`` failed attempts the call is given up onto the DLQ topic.
+    """
+
+    max_attempts: int = 6
+    initial_backoff_s: float = 2.0
+    max_backoff_s: float = 600.0
+    timeout_s: float = 10.0
+    poll_interval_s: float = 0.5
+
+
+@dataclass(frozen=True)
+class Topics:
+    alerts: str = "livewatch.alerts"
+    shadow_alerts: str = "livewatch.alerts.shadow"
+    decisions: str = "livewatch.decisions"
+    takedowns: str = "livewatch.takedowns"
+    takedowns_dlq: str = "livewatch.takedowns.dlq"
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    """Everything ``create_app`` needs.
+
+    ``secret_key`` signs the login CSRF cookie and keys session-id hashing:
+    it must come from the environment (``LIVEWATCH_SECRET_KEY``), at least 16
+    characters. ``data_dir`` is the snapshot root: relative snapshot paths in
+    alert evidence resolve under it, and no file outside it is ever served.
+    ``alert_store`` is the worker's SQLite alert store (evidence ledger):
+    when set, alert pages verify the evidence chain and offer bundles.
+    ``kafka`` None runs without a broker (decisions and takedown logs wait in
+    the outbox until one is configured).
+    """
+
+    secret_key: str
+    db_url: str = "sqlite:///var/dashboard.sqlite3"
+    kafka: str | None = None
+    data_dir: Path = Path("var/snapshots")
+    rules_dir: Path | None = None
+    lexicon_dir: Path | None = None
+    alert_store: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    topics: Topics = field(default_factory=Topics)
+    hooks: HookOptions = field(default_factory=HookOptions)
+    deliver_hooks: bool = True
+    consumer_group: str = "livewatch-dashboard"
+    kafka_session_timeout_ms: int = 6000
+    kafka_heartbeat_interval_ms: int = 2000
+    session_ttl_s: int = 12 * 3600
+    secure_cookies: bool = False
+    initial_admin: tuple[str, str] | None = None
+    outbox_poll_s: float = 0.5
+    sse_keepalive_s: float = 15.0
+
+    def validate(self) -> DashboardSettings:
+        """Raise ConfigError for settings that would make the dashboard unsafe or unusable."""
+        if len(self.secret_key or "") < 16:
+            raise ConfigError(
+                "dashboard secret key is missing or shorter than 16 characters: "
+                "set LIVEWATCH_SECRET_KEY to a long random string"
+            )
+        if not self.db_url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+            raise ConfigError(
+                f"dashboard database URL {self.db_url!r} is not supported: "
+                "use sqlite:///path.sqlite3 or postgresql://user:pass@host/db"
+            )
+        if self.hooks.max_attempts < 1:
+            raise ConfigError("takedown hook max_attempts must be at least 1")
+        return self

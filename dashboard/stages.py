@@ -1,0 +1,253 @@
+"""The one place the dashboard calls the pipeline's stages: ``rules`` and ``alerts``.
+
+Ops pages validate rule and lexicon edits with the rules engine's own
+``check_rules`` (the same check ``livewatch rules check`` runs on the files),
+explain text with ``explain``, and show evidence integrity and bundles with
+``alerts.verify_evidence`` / ``alerts.export_bundle``. Everything else in the
+dashboard is independent of the stages, so a change of their public faces
+lands here only. When a stage is not installed, its feature says so instead
+of failing the page.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from events import ConfigError
+
+log = logging.getLogger(__name__)
+
+EDITABLE_SUFFIXES = (".yaml", ".yml", ".txt", ".json")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+
+
+class Unavailable(RuntimeError):
+    """A stage feature the dashboard needs is not installed or not configured."""
+
+
+def _rules_module() -> Any:
+    try:
+        import rules
+    except ImportError as exc:
+        raise Unavailable(f"the rules engine is not installed: {exc}") from exc
+    return rules
+
+
+def _alerts_module() -> Any:
+    try:
+        import alerts
+    except ImportError as exc:
+        raise Unavailable(f"the alerts stage is not installed: {exc}") from exc
+    return alerts
+
+
+# -- rule and lexicon files -----------------------------------------------------------
+
+
+def data_dir(rules_dir: Path | None, lexicon_dir: Path | None, kind: str) -> Path:
+    folder = {"rules": rules_dir, "lexicons": lexicon_dir}.get(kind)
+    if folder is None:
+        raise Unavailable(f"no {kind} directory is configured: set LIVEWATCH_RULES_DIR / LIVEWATCH_LEXICON_DIR")
+    return Path(folder)
+
+
+def list_files(folder: Path) -> list[str]:
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix in EDITABLE_SUFFIXES)
+
+
+def file_path(folder: Path, name: str) -> Path:
+    """The file ``name`` directly inside ``folder``; refuses anything that could leave it."""
+    if not _NAME_RE.match(name) or Path(name).suffix not in EDITABLE_SUFFIXES:
+        raise KeyError(name)
+    return folder / name
+
+
+def check_edit(rules_dir: Path | None, lexicon_dir: Path | None, kind: str, name: str, content: str) -> list[str]:
+    """Errors the edited file set would have, with the rules engine's own validation.
+
+    The edit is tried on a copy of both directories, so the live files never
+    hold a broken state. Without a rules engine only YAML syntax is checked.
+    """
+    errors = _yaml_errors(name, content)
+    if errors:
+        return errors
+    try:
+        rules = _rules_module()
+    except Unavailable:
+        return []
+    with tempfile.TemporaryDirectory(prefix="lw-rules-check-") as tmp:
+        copies = {}
+        for k, folder in (("rules", rules_dir), ("lexicons", lexicon_dir)):
+            dst = Path(tmp) / k
+            if folder is not None and Path(folder).is_dir():
+                shutil.copytree(folder, dst)
+            else:
+                dst.mkdir()
+            copies[k] = dst
+        (copies[kind] / name).write_text(content, encoding="utf-8")
+        try:
+            found = rules.check_rules(copies["rules"], copies["lexicons"])
+        except Exception as exc:  # a crash of the check is a refusal, not a 500
+            return [f"{name}: {exc}"]
+    return [_relabel(str(e), tmp) for e in (found or [])]
+
+
+def write_file(path: Path, content: str) -> None:
+    """Atomic replace, so the engine's hot reload never reads half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(content)
+    os.replace(tmp, path)
+
+
+def list_rules(rules_dir: Path | None) -> list[dict[str, Any]]:
+    """Every rule found in the rule files: id, mode, action, version, file."""
+    if rules_dir is None:
+        return []
+    found = []
+    for name in list_files(Path(rules_dir)):
+        try:
+            doc = yaml.safe_load((Path(rules_dir) / name).read_text(encoding="utf-8"))
+        except (yaml.YAMLError, OSError, UnicodeDecodeError):
+            continue
+        for rule in _rule_mappings(doc):
+            found.append({
+                "rule_id": str(rule["id"]),
+                "mode": str(rule.get("mode", "enforce")),
+                "action": str(rule.get("action", "review")),
+                "version": rule.get("version"),
+                "category": rule.get("category"),
+                "file": name,
+            })
+    return sorted(found, key=lambda r: r["rule_id"])
+
+
+def set_mode_text(content: str, rule_id: str, mode: str) -> str:
+    """``content`` with the rule's ``mode:`` set, editing the text so comments survive."""
+    lines = content.splitlines(keepends=True)
+    id_re = re.compile(r"^(\s*)(-\s+)?id:\s*['\"]?" + re.escape(rule_id) + r"['\"]?\s*(#.*)?$")
+    for i, line in enumerate(lines):
+        m = id_re.match(line.rstrip("\n"))
+        if not m:
+            continue
+        indent = m.group(1) + (" " * len(m.group(2)) if m.group(2) else "")
+        j = i + 1
+        while j < len(lines):
+            cur = lines[j]
+            stripped = cur.strip()
+            cur_indent = cur[: len(cur) - len(cur.lstrip())]
+            if stripped and (len(cur_indent) < len(indent) or cur.lstrip().startswith("- ")
+                             and len(cur_indent) <= len(indent) - 2):
+                break
+            if len(cur_indent) == len(indent) and re.match(r"mode:\s", cur.lstrip() + " "):
+                lines[j] = f"{indent}mode: {mode}\n"
+                return "".join(lines)
+            j += 1
+        lines.insert(i + 1, f"{indent}mode: {mode}\n")
+        return "".join(lines)
+    raise KeyError(rule_id)
+
+
+def explain(rules_dir: Path | None, lexicon_dir: Path | None, text: str) -> Any:
+    """What the current rules make of ``text``, as plain JSON values."""
+    rules = _rules_module()
+    if rules_dir is None:
+        raise Unavailable("no rules directory is configured: set LIVEWATCH_RULES_DIR")
+    engine = _load_engine(rules, Path(rules_dir), Path(lexicon_dir) if lexicon_dir else None)
+    if hasattr(rules, "explain"):
+        return to_jsonable(rules.explain(engine, text))
+    return to_jsonable(engine.explain(text))
+
+
+def _load_engine(rules: Any, rules_dir: Path, lexicon_dir: Path | None) -> Any:
+    try:
+        if hasattr(rules, "load_engine"):
+            return rules.load_engine(rules_dir, lexicon_dir)
+        return rules.RuleEngine(rules_dir, lexicon_dir, [])
+    except Exception as exc:
+        raise ConfigError(f"{rules_dir}: the rules do not load: {exc}") from exc
+
+
+# -- evidence ----------------------------------------------------------------------
+
+
+def verify_evidence(alert_store: Path | None, snapshot_root: Path) -> list[str]:
+    """Problems in the evidence hash chain (empty: intact)."""
+    alerts = _alerts_module()
+    if alert_store is None or not hasattr(alerts, "verify_evidence"):
+        raise Unavailable("evidence verification needs the worker's alert store: set alert_store in the settings")
+    store = alerts.AlertStore(alert_store)
+    try:
+        return [str(p) for p in alerts.verify_evidence(store, snapshot_root)]
+    finally:
+        store.close()
+
+
+def evidence_bundle(alert_store: Path | None, alert_id: str, out_dir: Path) -> Path:
+    """A zip of the alert's self-contained evidence bundle (JSON + snapshots + hashes)."""
+    alerts = _alerts_module()
+    if alert_store is None or not hasattr(alerts, "export_bundle"):
+        raise Unavailable("evidence bundles need the worker's alert store: set alert_store in the settings")
+    store = alerts.AlertStore(alert_store)
+    try:
+        path = Path(alerts.export_bundle(store, alert_id, out_dir))
+    finally:
+        store.close()
+    if path.is_file():
+        return path
+    archive = out_dir / f"evidence-{alert_id}.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for item in sorted(path.rglob("*")):
+            if item.is_file():
+                zf.write(item, item.relative_to(path))
+    return archive
+
+
+# -- helpers -------------------------------------------------------------------------
+
+
+def to_jsonable(value: Any) -> Any:
+    if hasattr(value, "to_dict"):
+        return to_jsonable(value.to_dict())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _yaml_errors(name: str, content: str) -> list[str]:
+    if Path(name).suffix not in (".yaml", ".yml"):
+        return []
+    try:
+        yaml.safe_load(content)
+    except yaml.YAMLError as exc:
+        return [f"{name}: not valid YAML: {' '.join(str(exc).split())}"]
+    return []
+
+
+def _rule_mappings(doc: Any) -> list[dict[str, Any]]:
+    items = doc.get("rules", [doc]) if isinstance(doc, dict) else doc if isinstance(doc, list) else []
+    return [r for r in items if isinstance(r, dict) and "id" in r]
+
+
+def _relabel(message: str, tmp: str) -> str:
+    """Error messages name the temp copy; show the file name the user edited."""
+    return message.replace(tmp + os.sep + "rules" + os.sep, "").replace(tmp + os.sep + "lexicons" + os.sep, "")
