@@ -1,0 +1,50 @@
+"""A dummy stream worker for the assignment tests: a real StreamAssigner in its own process.
+
+    python assigner_proc.py BOOTSTRAP GROUP TOPIC NAME
+
+Prints one JSON line per event to stdout: {"event": "start"|"stop"|"ready",
+"worker": NAME, "stream_id": ..., "t": time.monotonic()} (the monotonic clock
+is shared by all processes of the machine, so the parent can order events of
+different workers). SIGTERM closes it cleanly; SIGKILL is the crash.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+
+from livewatch.assignment import AssignmentOptions, StreamAssigner
+
+_print_lock = threading.Lock()
+
+
+def emit(name: str, event: str, **fields: object) -> None:
+    with _print_lock:
+        print(json.dumps({"event": event, "worker": name, "t": time.monotonic(), **fields}), flush=True)
+
+
+def main(bootstrap: str, group: str, topic: str, name: str) -> None:
+    assigner = StreamAssigner(
+        bootstrap,
+        group,
+        on_start=lambda stream_id, url: emit(name, "start", stream_id=stream_id, url=url),
+        on_stop=lambda stream_id: emit(name, "stop", stream_id=stream_id),
+        options=AssignmentOptions(topic=topic),
+    )
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    assigner.start()
+    emit(name, "up")
+    while not done.wait(0.2):
+        if assigner.error is not None:
+            emit(name, "error", error=repr(assigner.error))
+            sys.exit(1)
+    assigner.close()
+    emit(name, "closed")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:5])

@@ -1,0 +1,170 @@
+"""Stream assignment through a consumer group, on Tansu and on Apache Kafka.
+
+Two dummy workers (real StreamAssigner processes that only record their
+callbacks) share six streams; one is killed with SIGKILL; the survivor must
+take its streams over, and at no moment may two live workers watch one stream.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from events import ConfigError
+from livewatch.assignment import AssignmentOptions, StreamControl, apply_request, encode_request
+
+HELPER = Path(__file__).with_name("assigner_proc.py")
+SETTLE_TIMEOUT_S = 45.0
+
+
+@dataclass
+class Worker:
+    """One dummy worker process and the events it printed."""
+
+    name: str
+    proc: subprocess.Popen
+    events: list[dict] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    killed_at: float | None = None
+
+    def owned(self) -> set[str]:
+        owned: set[str] = set()
+        with self.lock:
+            for event in self.events:
+                if event["event"] == "start":
+                    owned.add(event["stream_id"])
+                elif event["event"] == "stop":
+                    owned.discard(event["stream_id"])
+        return owned
+
+    def snapshot(self) -> list[dict]:
+        with self.lock:
+            return list(self.events)
+
+
+def spawn(bootstrap: str, group: str, topic: str, name: str) -> Worker:
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.Popen(
+        [sys.executable, str(HELPER), bootstrap, group, topic, name],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+    )
+    worker = Worker(name, proc)
+
+    def read() -> None:
+        for line in proc.stdout:
+            event = json.loads(line)
+            with worker.lock:
+                worker.events.append(event)
+
+    threading.Thread(target=read, daemon=True).start()
+    return worker
+
+
+def wait_until(condition, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def intervals(worker: Worker) -> dict[str, list[tuple[float, float]]]:
+    """Per stream, the [start, stop) spans this worker watched it; a kill ends every open span."""
+    spans: dict[str, list[tuple[float, float]]] = {}
+    open_: dict[str, float] = {}
+    for event in worker.snapshot():
+        if event["event"] == "start":
+            open_[event["stream_id"]] = event["t"]
+        elif event["event"] == "stop" and event["stream_id"] in open_:
+            spans.setdefault(event["stream_id"], []).append((open_.pop(event["stream_id"]), event["t"]))
+    end = worker.killed_at if worker.killed_at is not None else float("inf")
+    for stream_id, start in open_.items():
+        spans.setdefault(stream_id, []).append((start, end))
+    return spans
+
+
+def assert_never_watched_twice(workers: list[Worker]) -> None:
+    a, b = (intervals(w) for w in workers)
+    for stream_id in set(a) & set(b):
+        for s1, e1 in a[stream_id]:
+            for s2, e2 in b[stream_id]:
+                assert e1 <= s2 or e2 <= s1, f"{stream_id} watched by both workers at once"
+
+
+def test_six_streams_survive_a_dead_worker(any_broker: str) -> None:
+    topic = f"livewatch.streams.test-{uuid.uuid4().hex[:8]}"
+    group = f"workers-{uuid.uuid4().hex[:8]}"
+    streams = {f"shop-{i}": f"rtmp://live.example/app/shop-{i}" for i in range(6)}
+    workers = [spawn(any_broker, group, topic, name) for name in ("a", "b")]
+    try:
+        with StreamControl(any_broker, AssignmentOptions(topic=topic)) as control:
+            for stream_id, url in streams.items():
+                control.add(stream_id, url)
+            assert control.list() == streams
+
+            def shared_exactly_once() -> bool:
+                owned = [w.owned() for w in workers]
+                return owned[0] | owned[1] == set(streams) and not owned[0] & owned[1] and all(owned)
+
+            # Both workers own some (12 partitions: a 6-0 split is possible but then we wait and check again).
+            wait_until(lambda: workers[0].owned() | workers[1].owned() == set(streams)
+                       and not workers[0].owned() & workers[1].owned(), SETTLE_TIMEOUT_S, "six streams shared")
+            victim = max(workers, key=lambda w: len(w.owned()))
+            survivor = workers[1 - workers.index(victim)]
+            time.sleep(1.0)  # let any pending rebalance finish so the victim's share is stable
+            wait_until(lambda: victim.owned() | survivor.owned() == set(streams)
+                       and not victim.owned() & survivor.owned(), SETTLE_TIMEOUT_S, "a stable split")
+            assert victim.owned(), "the victim owns nothing to hand over"
+
+            victim.killed_at = time.monotonic()
+            os.kill(victim.proc.pid, signal.SIGKILL)
+            victim.proc.wait(10)
+            wait_until(lambda: survivor.owned() == set(streams), SETTLE_TIMEOUT_S, "the survivor to own all six")
+
+            # The survivor keeps following requests.
+            control.remove("shop-0")
+            control.add("shop-6", "rtmp://live.example/app/shop-6")
+            expected = (set(streams) - {"shop-0"}) | {"shop-6"}
+            wait_until(lambda: survivor.owned() == expected, SETTLE_TIMEOUT_S, "remove and add to reach the survivor")
+            assert control.list() == {s: u for s, u in streams.items() if s != "shop-0"} | {
+                "shop-6": "rtmp://live.example/app/shop-6"
+            }
+        assert_never_watched_twice(workers)
+
+        survivor.proc.send_signal(signal.SIGTERM)
+        survivor.proc.wait(30)
+        assert survivor.owned() == set(), "a closing worker stops all its streams"
+    finally:
+        for worker in workers:
+            if worker.proc.poll() is None:
+                worker.proc.kill()
+                worker.proc.wait(10)
+
+
+def test_control_records_fold_to_latest_request() -> None:
+    desired: dict[str, str] = {}
+    for action, stream_id, url in [("start", "s1", "rtmp://h/a"), ("start", "s2", "rtmp://h/b"),
+                                   ("stop", "s1", None), ("start", "s2", "rtmp://h/c")]:
+        apply_request(desired, *encode_request(action, stream_id, url))
+    apply_request(desired, b"s3", b"not json")  # skipped, not fatal
+    apply_request(desired, b"s2", None)  # a tombstone is a stop
+    assert desired == {}
+    apply_request(desired, *encode_request("start", "s4", "rtmp://h/d"))
+    assert desired == {"s4": "rtmp://h/d"}
+
+
+@pytest.mark.parametrize("bad", ["", "has space", "../etc", "x" * 129, "-lead"])
+def test_bad_stream_ids_are_refused(bad: str) -> None:
+    with pytest.raises(ConfigError, match="stream id"):
+        StreamControl("127.0.0.1:1").add(bad, "rtmp://h/a")
