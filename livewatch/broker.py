@@ -85,8 +85,8 @@ def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
 class EmbeddedBroker:
     """A Tansu broker process on ``host:port`` (``port=0``: a free port), memory storage.
 
-    Start with ``start()`` or ``with``; ``stop()`` sends SIGTERM to this
-    process's own PID only (then SIGKILL if it lingers). Restarting on the same
+    Start with ``start()`` or ``with``; ``stop()`` signals this process's own
+    PID only (SIGINT, then SIGTERM/SIGKILL if it lingers). Restarting on the same
     port (``EmbeddedBroker(port=old.port)``) gives an empty broker at the same
     address, which is how tests simulate a broker outage.
     """
@@ -165,17 +165,23 @@ class EmbeddedBroker:
         return self
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """SIGTERM our own process, SIGKILL after ``timeout_s``; idempotent."""
+        """Stop our own process (by PID); idempotent.
+
+        SIGINT (Tansu's Ctrl-C path) exits at once; SIGTERM would wait ~5 s
+        for connected clients to leave, and memory storage has nothing to save
+        anyway. SIGTERM, then SIGKILL, only if SIGINT did not work.
+        """
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
-            try:
-                os.kill(proc.pid, signal.SIGTERM)
-                proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout_s)
-            except ProcessLookupError:
-                pass
+            for sig, wait_s in ((signal.SIGINT, timeout_s), (signal.SIGTERM, 1.0), (signal.SIGKILL, timeout_s)):
+                try:
+                    os.kill(proc.pid, sig)
+                    proc.wait(wait_s)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+                except ProcessLookupError:
+                    break
             log.info("embedded Kafka broker stopped", extra={"bootstrap": self.bootstrap, "pid": proc.pid})
         if self._log_file is not None:
             self._log_file.close()
