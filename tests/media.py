@@ -67,8 +67,10 @@ def render_card(text: str, size: tuple[int, int], position: tuple[int, int] | No
     return overlay
 
 
-def _frames(seconds: float, fps: int, size: tuple[int, int], cards: Sequence[TextCard], motion: bool) -> Iterable[np.ndarray]:
-    """RGB frames: background + the cards active at each frame's time (+ a moving badge)."""
+def _frames(
+    seconds: float, fps: int, size: tuple[int, int], cards: Sequence[TextCard], motion: bool, pan_px_s: float = 0.0
+) -> Iterable[np.ndarray]:
+    """RGB frames: background + the cards active at each frame's time (+ a moving badge, + a camera pan)."""
     base = Image.fromarray(busy_background(size))
     overlays = [render_card(c[2], size, c[3] if len(c) > 3 else None) for c in cards]
     cache: dict[tuple[int, ...], np.ndarray] = {}
@@ -83,6 +85,8 @@ def _frames(seconds: float, fps: int, size: tuple[int, int], cards: Sequence[Tex
                 img.paste(overlays[k], (0, 0), overlays[k])
             cache[active] = np.asarray(img.convert("RGB"))
         frame = cache[active]
+        if pan_px_s:
+            frame = np.roll(frame, int(t * pan_px_s) % w, axis=1)
         if motion:
             frame = frame.copy()
             x = int((w - 4 * badge) + badge * (1 + np.sin(t * 2.0)))
@@ -141,6 +145,7 @@ def make_clip(
     tone_hz: float = 440.0,
     motion: bool = True,
     preset: str = "ultrafast",
+    pan_px_s: float = 0.0,
 ) -> Path:
     """Write an H.264 (+AAC) clip; the container follows the suffix (.mp4, .flv, .mkv, .ts).
 
@@ -148,6 +153,8 @@ def make_clip(
     (any format PyAV reads, padded/trimmed to the clip) or else a quiet tone;
     ``with_audio=False`` and no wav gives a video-only file. Keyframes fall
     exactly every ``gop_s`` seconds (no scene-cut keyframes, no B-frames).
+    ``pan_px_s`` scrolls the whole picture sideways (a moving camera), which
+    makes inter frames as costly to decode as in a real broadcast.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -166,7 +173,7 @@ def make_clip(
             as_ = out.add_stream("aac", rate=AUDIO_RATE)
             as_.layout = "mono"
         a_pos = 0
-        for i, rgb in enumerate(_frames(seconds, fps, size, text_cards, motion)):
+        for i, rgb in enumerate(_frames(seconds, fps, size, text_cards, motion, pan_px_s)):
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts = i
             frame.time_base = Fraction(1, fps)
