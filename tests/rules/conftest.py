@@ -1,0 +1,73 @@
+"""Fixtures for the rules engine tests: a brand registry, evidence factories, a copied rule set."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+import rules
+from events import Brand, Evidence, Modality, Price
+
+BRANDS = (
+    Brand("chanel", ("Chanel", "香奈儿"), ("香奶奶", "小香"), min_price=8000.0),
+    Brand("lv", ("LV", "Louis Vuitton", "路易威登"), ("驴牌",), min_price=6000.0),
+    Brand("gucci", ("GUCCI", "古驰"), ("古奇",), min_price=5000.0),
+)
+
+
+def make_evidence(
+    text: str = "",
+    modality: Modality = Modality.ASR,
+    t: float = 0.0,
+    duration: float = 2.0,
+    stream: str = "s1",
+    confidence: float = 0.9,
+    brand: str | None = None,
+    prices: tuple[Price, ...] = (),
+    observation_id: str = "",
+) -> Evidence:
+    return Evidence(
+        stream_id=stream,
+        modality=modality,
+        media_start=t,
+        media_end=t + duration,
+        text=text,
+        confidence=confidence,
+        wall_time=1_700_000_000.0 + t,
+        brand=brand,
+        prices=prices,
+        observation_id=observation_id,
+    )
+
+
+@pytest.fixture(scope="session")
+def brands() -> tuple[Brand, ...]:
+    return BRANDS
+
+
+@pytest.fixture
+def ev() -> Callable[..., Evidence]:
+    return make_evidence
+
+
+@pytest.fixture(scope="session")
+def default_engine() -> rules.RuleEngine:
+    """The bundled rule set (shared, read-only use: explain only)."""
+    return rules.load_engine(brands=BRANDS, options=rules.RulesOptions(hot_reload=False))
+
+
+@pytest.fixture
+def engine() -> rules.RuleEngine:
+    """A fresh engine on the bundled rule set (own per-stream state)."""
+    return rules.load_engine(brands=BRANDS, options=rules.RulesOptions(hot_reload=False))
+
+
+@pytest.fixture
+def ruleset(tmp_path: Path) -> Path:
+    """A writable copy of the bundled rule set (rules/ + lexicons/)."""
+    target = tmp_path / "ruleset"
+    shutil.copytree(rules.DEFAULT_RULES_DIR, target)
+    return target
