@@ -92,8 +92,7 @@ class AlertPublisher:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every alert stored before this call is acknowledged; False on timeout."""
-        newest = self.store.list(after_seq=0, limit=1 << 62)
-        mark = newest[-1].seq if newest else 0
+        mark = self.store.last_seq()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             pending = self.store.unsent(limit=1)
@@ -127,13 +126,14 @@ class AlertPublisher:
         outage_logged = False
         try:
             while not self._stop.is_set():
-                batch = self.store.unsent(self.options.batch_size)
-                if not batch:
-                    self.store.wait_for_append(self.options.idle_poll_s)
-                    continue
+                batch: list[StoredAlert] = []
                 try:
+                    batch = self.store.unsent(self.options.batch_size)
+                    if not batch:
+                        self.store.wait_for_append(self.options.idle_poll_s)
+                        continue
                     self._deliver(batch)
-                except Exception as exc:  # any broker trouble: keep the rows, back off, start over
+                except Exception as exc:  # broker (or store) trouble: keep the rows, back off, start over
                     self.last_error = f"{type(exc).__name__}: {exc}"
                     self._discard_producer()
                     level = logging.DEBUG if outage_logged else logging.WARNING
@@ -154,10 +154,8 @@ class AlertPublisher:
         in_doubt = [r for r in batch if r.attempts > 0]
         if in_doubt:
             found = self._already_on_topic(in_doubt)
-            for row in in_doubt:
-                if (row.alert_id, row.revision) in found:
-                    topic, partition, offset = found[(row.alert_id, row.revision)]
-                    self.store.mark_sent(row.seq, topic=topic, partition=partition, offset=offset)
+            self.store.mark_sent_many([(row.seq, *found[(row.alert_id, row.revision)])
+                                       for row in in_doubt if (row.alert_id, row.revision) in found])
             batch = [r for r in batch if (r.alert_id, r.revision) not in found]
             if found:
                 log.info("%d alert(s) already on the topic from an earlier attempt, not sent again", len(found))
@@ -167,16 +165,17 @@ class AlertPublisher:
         futures = [(row, producer.send(self._topic_for(row), key=row.stream_id.encode("utf-8"),
                                        value=row.payload.encode("utf-8"), headers=_headers(row)))
                    for row in batch]
-        producer.flush(self.options.send_timeout_s)
-        failure = None
-        for row, future in futures:
-            if future.succeeded():
-                md = future.value
-                self.store.mark_sent(row.seq, topic=md.topic, partition=md.partition, offset=md.offset)
-                self.delivered += 1
-            else:
-                failure = failure or future.exception or TimeoutError("no acknowledgement")
-        if failure is not None:
+        failure: Exception | None = None
+        try:
+            producer.flush(self.options.send_timeout_s)
+        except Exception as exc:  # timed out: keep what was acknowledged, the rest is in doubt
+            failure = exc
+        acked = [(row, f.value) for row, f in futures if f.succeeded()]
+        self.store.mark_sent_many([(row.seq, md.topic, md.partition, md.offset) for row, md in acked])
+        self.delivered += len(acked)
+        if len(acked) < len(futures):
+            failure = failure or next((f.exception for _, f in futures if f.failed()), None)
+            failure = failure or TimeoutError("no acknowledgement")
             self.store.mark_failed([r.seq for r, f in futures if not f.succeeded()], str(failure))
             raise failure
 

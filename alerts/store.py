@@ -165,11 +165,16 @@ class AlertStore:
     def mark_sent(self, seq: int, *, topic: str | None = None, partition: int | None = None,
                   offset: int | None = None) -> None:
         """The broker acknowledged row ``seq`` (at topic/partition/offset when known)."""
+        self.mark_sent_many([(seq, topic, partition, offset)])
+
+    def mark_sent_many(self, acks: list[tuple[int, str | None, int | None, int | None]]) -> None:
+        """``mark_sent`` for many (seq, topic, partition, offset) in one transaction (one fsync)."""
+        now = time.time()
         with self._lock, self._transaction():
-            self._db.execute(
+            self._db.executemany(
                 "UPDATE alerts SET sent_at = ?, topic = ?, partition = ?, \"offset\" = ?, last_error = NULL "
                 "WHERE seq = ? AND sent_at IS NULL",
-                (time.time(), topic, partition, offset, seq),
+                [(now, topic, partition, offset, seq) for seq, topic, partition, offset in acks],
             )
 
     def mark_failed(self, seqs: list[int], error: str) -> None:
@@ -200,6 +205,11 @@ class AlertStore:
         if unsent_only:
             where.append("sent_at IS NULL")
         return self._select(f"WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?", (*args, limit))
+
+    def last_seq(self) -> int:
+        """Sequence number of the newest row (0 when empty)."""
+        with self._lock:
+            return int(self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM alerts").fetchone()[0])
 
     def counts(self) -> dict[str, int]:
         with self._lock:
