@@ -309,12 +309,7 @@ class StreamSource:
             self._stats.packets_skipped += 1
             return
         self._stats.keyframe_interval_s = self._gate.spacing
-        try:
-            frames = conn.video.decode(packet)
-        except av.FFmpegError as exc:
-            self._decode_error(exc)
-            return
-        for frame in frames:
+        for frame in self._decode(conn.video, packet):
             self._on_frame(conn, frame, t)
 
     def _on_frame(self, conn: _Connection, frame: av.VideoFrame, packet_t: float) -> None:
@@ -329,15 +324,22 @@ class StreamSource:
 
     def _on_audio(self, conn: _Connection, packet: av.Packet, t: float) -> None:
         self._stats.audio_packets += 1
+        for frame in self._decode(conn.audio, packet):
+            self._on_audio_frame(conn, frame, self._frame_time(conn, frame, t))
+
+    def _on_audio_frame(self, conn: _Connection, frame: av.AudioFrame | None, t: float) -> None:
+        """Resample to 16 kHz mono and chunk; ``frame=None`` drains the resampler."""
+        for out in conn.resampler.resample(frame):
+            self._chunks(conn.chunker.add(t, out.to_ndarray().reshape(-1)))
+
+    def _decode(self, stream: av.stream.Stream, packet: av.Packet | None) -> list:
+        """Decode one packet (None: drain); a corrupt packet is counted and skipped, not fatal."""
         try:
-            frames = conn.audio.decode(packet)
+            return stream.decode(packet)
         except av.FFmpegError as exc:
-            self._decode_error(exc)
-            return
-        for frame in frames:
-            ft = self._frame_time(conn, frame, t)
-            for out in conn.resampler.resample(frame):
-                self._chunks(conn.chunker.add(ft, out.to_ndarray().reshape(-1)))
+            self._stats.decode_errors += 1
+            log.debug("decode error: %s", exc, extra=self._extra)
+            return []
 
     def _frame_time(self, conn: _Connection, frame: av.frame.Frame, fallback: float) -> float:
         if frame.pts is None or frame.time_base is None:
@@ -355,24 +357,18 @@ class StreamSource:
         """Drain decoders, the resampler and the chunker of a finished connection, in order."""
         self._outage_start = time.monotonic()
         try:
-            for frame in conn.video.decode(None):
+            for frame in self._decode(conn.video, None):
                 self._on_frame(conn, frame, self._stats.media_time)
             if conn.chunker is not None:
-                for frame in conn.audio.decode(None):
-                    for out in conn.resampler.resample(frame):
-                        self._chunks(conn.chunker.add(self._frame_time(conn, frame, 0.0), out.to_ndarray().reshape(-1)))
-                tail = conn.chunker.position
-                for out in conn.resampler.resample(None) if tail is not None else ():
-                    self._chunks(conn.chunker.add(tail, out.to_ndarray().reshape(-1)))
+                for frame in self._decode(conn.audio, None):
+                    self._on_audio_frame(conn, frame, self._frame_time(conn, frame, 0.0))
+                if conn.chunker.position is not None:
+                    self._on_audio_frame(conn, None, conn.chunker.position)
                 self._chunks(conn.chunker.flush())
         except (av.FFmpegError, OSError, ValueError) as exc:
             log.debug("flush after drop: %s", exc, extra=self._extra)
         for item in self._interleaver.drain():
             self._put(item)
-
-    def _decode_error(self, exc: Exception) -> None:
-        self._stats.decode_errors += 1
-        log.debug("decode error: %s", exc, extra=self._extra)
 
     def _reconnect(self) -> _Connection | None:
         """Reopen with exponential backoff; None when closed or after ``give_up_after_s`` of failures."""
