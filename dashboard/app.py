@@ -342,8 +342,8 @@ def _install_api(app: FastAPI) -> None:
 
     @app.post("/api/explain", tags=["ops"])
     def explain(body: ExplainIn, c: Ctx, _who: Ops) -> dict[str, Any]:
-        return {"text": body.text, "explanation": _stage_call(stages.explain, c.settings.rules_dir,
-                                                              c.settings.lexicon_dir, body.text)}
+        s = c.settings
+        return {"text": body.text, **_stage_call(stages.explain, s.rules_dir, s.lexicon_dir, body.text, s.brands_dir)}
 
     @app.get("/api/figures", tags=["ops"])
     def figures(c: Ctx, _who: Ops, days: Annotated[int, Query(ge=1, le=3650)] = 30) -> list[dict[str, Any]]:

@@ -31,9 +31,9 @@ CATEGORIES = ("counterfeit", "false_claim", "piracy")
 SEVERITIES = ("low", "medium", "high", "critical")
 
 
-def render(request: Request, name: str, who: auth.Principal | None, status_code: int = 200,
+def render(request: Request, template: str, who: auth.Principal | None, status_code: int = 200,
            **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, {"who": who, **context}, status_code=status_code,
+    return templates.TemplateResponse(request, template, {"who": who, **context}, status_code=status_code,
                                       headers={"cache-control": "no-store"})
 
 
@@ -187,13 +187,11 @@ def install_pages(app: FastAPI) -> None:
 
     @app.post("/ops/explain", include_in_schema=False)
     async def ops_explain(request: Request, c: Ctx, who: Ops) -> HTMLResponse:
-        import json
-
         text = (await form_of(request)).get("text", "")[:20000]
+        s = c.settings
         result, error = None, None
         try:
-            result = json.dumps(stages.explain(c.settings.rules_dir, c.settings.lexicon_dir, text),
-                                ensure_ascii=False, indent=2)
+            result = stages.explain(s.rules_dir, s.lexicon_dir, text, s.brands_dir)["summary"]
         except Exception as exc:  # shown to the ops user, who can fix the rules
             error = str(exc)
         return render(request, "explain.html", who, text=text, result=result, error=error)

@@ -58,6 +58,7 @@ class DashboardSettings:
     data_dir: Path = Path("var/snapshots")
     rules_dir: Path | None = None
     lexicon_dir: Path | None = None
+    brands_dir: Path | None = None
     alert_store: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8080

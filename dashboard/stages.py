@@ -161,24 +161,29 @@ def set_mode_text(content: str, rule_id: str, mode: str) -> str:
     raise KeyError(rule_id)
 
 
-def explain(rules_dir: Path | None, lexicon_dir: Path | None, text: str) -> Any:
-    """What the current rules make of ``text``, as plain JSON values."""
+def explain(rules_dir: Path | None, lexicon_dir: Path | None, text: str,
+            brands_dir: Path | None = None) -> dict[str, Any]:
+    """What the current rules make of ``text``: a readable summary and the same as JSON values."""
     rules = _rules_module()
     if rules_dir is None:
         raise Unavailable("no rules directory is configured: set LIVEWATCH_RULES_DIR")
-    engine = _load_engine(rules, Path(rules_dir), Path(lexicon_dir) if lexicon_dir else None)
-    if hasattr(rules, "explain"):
-        return to_jsonable(rules.explain(engine, text))
-    return to_jsonable(engine.explain(text))
-
-
-def _load_engine(rules: Any, rules_dir: Path, lexicon_dir: Path | None) -> Any:
     try:
-        if hasattr(rules, "load_engine"):
-            return rules.load_engine(rules_dir, lexicon_dir)
-        return rules.RuleEngine(rules_dir, lexicon_dir, [])
+        engine = rules.load_engine(rules_dir, lexicon_dir, _brands(brands_dir))
     except Exception as exc:
         raise ConfigError(f"{rules_dir}: the rules do not load: {exc}") from exc
+    result = rules.explain(engine, text)
+    return {"summary": str(result), "details": to_jsonable(result)}
+
+
+def _brands(brands_dir: Path | None) -> list[Any]:
+    """The brand registry, so brand conditions can match names in the text."""
+    if brands_dir is None:
+        return []
+    try:
+        from logos import load_brand_registry
+    except ImportError:
+        return []
+    return list(load_brand_registry(brands_dir))
 
 
 # -- evidence ----------------------------------------------------------------------

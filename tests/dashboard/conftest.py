@@ -26,25 +26,6 @@ SECRET = "test-secret-key-0123456789"
 ADMIN = ("admin", "admin-password-1")
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
-RULES_YAML = """\
-# Counterfeit promotion rules (test copy)
-rules:
-  - id: counterfeit.replica_terms
-    version: 3
-    category: counterfeit
-    severity: high
-    action: takedown
-    mode: enforce   # switched from the ops page
-    terms: [高仿, 原单]
-  - id: false_claim.cure
-    version: 1
-    category: false_claim
-    severity: medium
-    action: review
-    terms: [治愈癌症]
-"""
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -99,12 +80,14 @@ def data_root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def rules_dirs(tmp_path: Path) -> tuple[Path, Path]:
-    rules = tmp_path / "rules"
-    lexicons = tmp_path / "lexicons"
-    rules.mkdir()
-    lexicons.mkdir()
-    (rules / "counterfeit.yaml").write_text(RULES_YAML, encoding="utf-8")
-    (lexicons / "replica.yaml").write_text("terms:\n  - 高仿\n  - 原单\n", encoding="utf-8")
+    """A copy of the bundled rule set (the real rules engine validates and explains it)."""
+    from rules import DEFAULT_RULES_DIR
+
+    rules, lexicons = tmp_path / "rules", tmp_path / "lexicons"
+    shutil.copytree(Path(DEFAULT_RULES_DIR) / "rules", rules)
+    shutil.copytree(Path(DEFAULT_RULES_DIR) / "lexicons", lexicons)
+    cue = rules / "counterfeit_brand_cue.yaml"
+    cue.write_text("# Counterfeit promotion (test copy)\n" + cue.read_text(encoding="utf-8"), encoding="utf-8")
     return rules, lexicons
 
 
