@@ -240,7 +240,7 @@ def export_bundle(store: AlertStore, alert_id: str, out: str | Path, *,
     root = Path(snapshot_root) if snapshot_root is not None else store.snapshot_root
     revisions = store.query("SELECT revision, payload FROM alerts WHERE alert_id = ? ORDER BY revision", (alert_id,))
     if not revisions:
-        raise LivewatchError(f"no alert {alert_id} in the alert store {store.path}: check the id with `livewatch evidence list`")
+        raise LivewatchError(f"no alert {alert_id} in the alert store {store.path}: check the alert id and the store path")
     records = [dict(r) for r in store.query(
         "SELECT * FROM evidence_records WHERE alert_id = ? ORDER BY revision, item", (alert_id,))]
     problems = verify_evidence(store, root, alert_id=alert_id)

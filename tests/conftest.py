@@ -101,10 +101,8 @@ def kafka_broker() -> Iterator[str]:
 @pytest.fixture
 def fresh_kafka_broker() -> Iterator[EmbeddedBroker]:
     """A Tansu broker for this test alone; the test may stop() and restart it."""
-    broker = EmbeddedBroker()
-    with broker:
+    with EmbeddedBroker() as broker:
         yield broker
-    broker.stop()
 
 
 @pytest.fixture(name="read_topic")
