@@ -74,7 +74,6 @@ class StreamSource:
         self._grid = FrameGrid(options.sample_interval_s)
         self._gate = KeyframeGate(options.sample_interval_s)
         self._interleaver: Interleaver | None = None
-        self._last_packet_mono = 0.0
         self._outage_start = 0.0
         self._pace_origin: float | None = None
 
@@ -271,7 +270,6 @@ class StreamSource:
 
     def _media_time(self, conn: _Connection, seconds: float) -> float:
         """Source timestamp -> media time: starts near 0 and never goes back across reconnects."""
-        self._last_packet_mono = time.monotonic()
         if conn.base is None:
             if conn.origin is None or not math.isfinite(conn.origin):
                 conn.origin = seconds
@@ -423,6 +421,9 @@ def _open_error(source: str, exc: BaseException, timeout_s: float) -> SourceErro
         return SourceError(f"{name}: no such video file; check the path")
     if isinstance(exc, IsADirectoryError):
         return SourceError(f"{name}: is a directory; give a video file inside it")
+    if isinstance(exc, av.error.ProtocolNotFoundError):
+        scheme = source.split(":", 1)[0]
+        return SourceError(f"{name}: PyAV's FFmpeg cannot open {scheme}:// here; relay the stream to RTMP or HLS")
     if isinstance(exc, av.error.InvalidDataError):
         return SourceError(f"{name}: not a video file or stream FFmpeg can read; check it is a video (or a live stream URL)")
     if isinstance(exc, (av.error.ExitError, TimeoutError)):

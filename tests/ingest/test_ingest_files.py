@@ -138,3 +138,13 @@ def test_close_from_another_thread_stops_iteration_promptly(clip: Path) -> None:
     assert elapsed < 4.5  # the paced file would take 6 s
     assert seen and src.stats.end_reason == "closed"
     src.close()  # idempotent
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("rtmp://127.0.0.1:9/live/none", "connection refused"),
+    ("srt://127.0.0.1:9/x", "relay the stream to RTMP or HLS"),
+])
+def test_unreachable_or_unsupported_live_source_is_one_clear_line(url: str, expected: str) -> None:
+    with pytest.raises(SourceError) as err:
+        StreamSource(url, "s", IngestOptions(open_timeout_s=2)).open()
+    assert str(err.value).startswith(url) and expected in str(err.value) and "\n" not in str(err.value)
