@@ -20,7 +20,7 @@ from frames import DedupOptions
 from ingest import IngestOptions
 from logos import LogoOptions
 from ocr import OcrOptions
-from livewatch.paths import DEFAULT_BRANDS_DIR, DEFAULT_LEXICON_DIR, DEFAULT_RULES_DIR
+from livewatch.paths import DEFAULT_BRANDS_DIR, DEFAULT_RULES_DIR
 
 
 ENV_PREFIX = "LIVEWATCH_"
@@ -43,7 +43,7 @@ class Config:
     data_dir: Path = Path("var")
     kafka: str | None = None
     rules_dir: Path = DEFAULT_RULES_DIR
-    lexicon_dir: Path = DEFAULT_LEXICON_DIR
+    lexicon_dir: Path | None = None  # None: the rule set's own lexicons/
     brands_dir: Path = DEFAULT_BRANDS_DIR
     protected_dir: Path | None = None
     detectors: Detectors = field(default_factory=Detectors)

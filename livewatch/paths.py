@@ -3,6 +3,6 @@
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_RULES_DIR = REPO_ROOT / "rules" / "default" / "rules"
-DEFAULT_LEXICON_DIR = REPO_ROOT / "rules" / "default" / "lexicons"
+# A rule set: rules/ (the rules) beside lexicons/ (the term lists they name).
+DEFAULT_RULES_DIR = REPO_ROOT / "rules" / "default"
 DEFAULT_BRANDS_DIR = REPO_ROOT / "logos" / "brands"

@@ -16,7 +16,7 @@ from alerts import AlertPublisher, AlertStore, check_broker, export_bundle, veri
 from events import Alert, LivewatchError, StreamState, StreamStatus
 from livewatch.broker import EmbeddedBroker
 from livewatch.config import Config
-from livewatch.sinks import CollectingSink, KafkaSink
+from livewatch.sinks import CollectingSink
 from livewatch.stages import Stages
 from livewatch.worker import Pipeline
 
@@ -74,12 +74,12 @@ def run_live(
     """Watch sources until they all end, a signal arrives, or ``max_seconds`` pass."""
     with contextlib.ExitStack() as stack:
         bootstrap = stack.enter_context(kafka_bootstrap(cfg))
-        store = AlertStore(cfg.store_path)
+        store = AlertStore(cfg.store_path, snapshot_root=cfg.snapshot_dir)
         stack.callback(store.close)
         publisher = AlertPublisher(store, bootstrap)
         stack.callback(publisher.close, 30.0)
         stages = Stages.load(cfg)
-        pipeline = Pipeline(cfg, stages, KafkaSink(store, publisher))
+        pipeline = Pipeline(cfg, stages, publisher)  # the publisher appends to the store first
         stop = stack.enter_context(_stop_on_signals())
         started = 0
         for stream_id, url in sources:
@@ -156,7 +156,7 @@ def explain_text(cfg: Config, text: str) -> str:
 
 
 def evidence_verify(cfg: Config) -> int:
-    store = AlertStore(cfg.store_path)
+    store = AlertStore(cfg.store_path, snapshot_root=cfg.snapshot_dir)
     try:
         problems = verify_evidence(store, cfg.snapshot_dir)
     finally:
@@ -168,7 +168,7 @@ def evidence_verify(cfg: Config) -> int:
 
 
 def evidence_export(cfg: Config, alert_id: str, out: Path) -> int:
-    store = AlertStore(cfg.store_path)
+    store = AlertStore(cfg.store_path, snapshot_root=cfg.snapshot_dir)
     try:
         path = export_bundle(store, alert_id, out)
     finally:

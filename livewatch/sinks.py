@@ -6,24 +6,7 @@ import json
 import threading
 from pathlib import Path
 
-from alerts import AlertPublisher, AlertStore
 from events import Alert
-
-
-class KafkaSink:
-    """Append to the local store first, then let the publisher deliver.
-
-    The store is the outbox: an alert exists once it is appended, whatever
-    the broker is doing; the publisher delivers unsent alerts in order.
-    """
-
-    def __init__(self, store: AlertStore, publisher: AlertPublisher) -> None:
-        self._store = store
-        self._publisher = publisher
-
-    def emit(self, alert: Alert) -> None:
-        self._store.append(alert)
-        self._publisher.notify()
 
 
 class CollectingSink:

@@ -259,7 +259,7 @@ class Pipeline:
         """Called by a runner when its source has ended: flush what is pending."""
         if self._vision is not None and not self._vision.drain(stream_id, timeout=60):
             log.warning("vision queue not drained at stream end", extra={"stream_id": stream_id})
-        self.emit_evidence(self.stages.flush_audio(stream_id))
+        self.emit_evidence(self.stages.finish_stream(stream_id))
         if self._inline:
             for alert in self.stages.rules.finish(stream_id):
                 self._raise(alert)

@@ -1,0 +1,123 @@
+"""The detectors and the rules engine of one process, built from the config.
+
+This is where the stages' public faces meet: the worker only calls ``see``
+(a sampled frame through OCR and logos), ``hear`` (an audio chunk through
+ASR), ``match_fingerprints`` and ``rules``. A detector turned off in the
+config is simply absent. The brand registry is loaded once here and handed
+to the three stages that need it (logos, ASR hot words, rules), which never
+import each other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from asr import AsrStage
+from events import AudioChunk, Brand, Evidence, SampledFrame
+from frames import SnapshotStore
+from livewatch.config import Config
+from logos import LogoStage, load_brand_registry
+from ocr import OcrStage
+from rules import RuleEngine
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".flv", ".ts", ".mov", ".webm")
+
+
+@dataclass
+class Stages:
+    """Live detector instances; ``close()`` stops their worker processes."""
+
+    brands: list[Brand]
+    rules: RuleEngine
+    ocr: OcrStage | None = None
+    logos: LogoStage | None = None
+    asr: AsrStage | None = None
+    fingerprints: object | None = None
+    _closed: bool = field(default=False, repr=False)
+
+    @classmethod
+    def load(cls, cfg: Config, *, inline: bool = False, rules_only: bool = False) -> Stages:
+        """Build every enabled stage. ``inline`` runs models in this process (``scan``)."""
+        brands = load_brand_registry(cfg.brands_dir)
+        rules = RuleEngine(cfg.rules_dir, cfg.lexicon_dir, brands)
+        stages = cls(brands=brands, rules=rules)
+        if rules_only:
+            return stages
+        try:
+            stages._load_detectors(cfg, inline)
+        except BaseException:
+            stages.close()
+            raise
+        return stages
+
+    def _load_detectors(self, cfg: Config, inline: bool) -> None:
+        on = cfg.detectors
+        snapshots = SnapshotStore(cfg.snapshot_dir)
+        if on.ocr:
+            ocr_opts = dataclasses.replace(cfg.ocr, workers=0) if inline else cfg.ocr
+            self.ocr = OcrStage(ocr_opts)
+        if on.logos:
+            self.logos = LogoStage(self.brands, cfg.logos, snapshotter=snapshots.save)
+        if on.asr:
+            names = tuple(dict.fromkeys(n for b in self.brands for n in b.names))
+            asr_opts = dataclasses.replace(cfg.asr, hotwords=cfg.asr.hotwords or names)
+            if inline:
+                asr_opts = dataclasses.replace(asr_opts, workers=0)
+            self.asr = AsrStage(asr_opts)
+        if on.fingerprints and cfg.protected_dir is not None:
+            self.fingerprints = load_protected(cfg.protected_dir)
+
+    # --- what the worker calls ------------------------------------------
+    def see(self, frame: SampledFrame) -> list[Evidence]:
+        found: list[Evidence] = []
+        if self.ocr is not None:
+            found += self.ocr.process(frame)
+        if self.logos is not None:
+            found += self.logos.process(frame)
+        return found
+
+    def hear(self, chunk: AudioChunk) -> list[Evidence]:
+        return self.asr.feed(chunk) if self.asr is not None else []
+
+    def match_fingerprints(self, frame: SampledFrame) -> list[Evidence]:
+        return self.fingerprints.match(frame) if self.fingerprints is not None else []  # type: ignore[attr-defined]
+
+    def finish_stream(self, stream_id: str) -> list[Evidence]:
+        """The stream ended: what each detector still holds (open observations, speech)."""
+        found: list[Evidence] = []
+        if self.ocr is not None:
+            found += self.ocr.flush(stream_id)
+        if self.logos is not None:
+            found += self.logos.finish(stream_id)
+        if self.asr is not None:
+            found += self.asr.flush(stream_id)
+        if self.fingerprints is not None:
+            found += self.fingerprints.finish(stream_id)  # type: ignore[attr-defined]
+        return found
+
+    def asr_degraded(self, stream_id: str) -> bool:
+        return self.asr.status(stream_id).degraded if self.asr is not None else False
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for stage in (self.ocr, self.asr):
+            if stage is not None:
+                stage.close()
+
+
+def load_protected(directory: Path) -> object:
+    """Fingerprint every video in ``directory`` (protected content), id = file stem."""
+    from frames.fingerprint import FingerprintIndex
+
+    index = FingerprintIndex()
+    for path in sorted(p for p in directory.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES):
+        index.register_video(path.stem, path)
+    log.info("protected content registered: %d item(s) from %s", len(index), directory)
+    return index
