@@ -99,6 +99,39 @@ def server_properties(node_id: int, port: int, controller_port: int, log_dir: Pa
     }
 
 
+def java_command(main: str, *args: str, heap: str = "512m", log_dir: Path | None = None) -> list[str]:
+    """``java ... -cp <the Maven-resolved jars> main args`` with a small heap, tuned for a quick start."""
+    classpath = os.pathsep.join(sorted(str(p) for p in ensure_libs().glob("*.jar")))
+    return [
+        java_binary(),
+        f"-Xmx{heap}",
+        "-Xms64m",
+        "-XX:+UseSerialGC",  # 2 shared cores: no parallel GC threads
+        "-XX:TieredStopAtLevel=1",  # C1 only: faster start, plenty for tests
+        "-Djava.awt.headless=true",
+        *([f"-Dkafka.logs.dir={log_dir}"] if log_dir else []),
+        "-Dorg.slf4j.simpleLogger.showDateTime=true",
+        "-cp", classpath,
+        main, *args,
+    ]
+
+
+def write_properties(path: Path, props: dict[str, str]) -> Path:
+    path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+    return path
+
+
+def storage_format(config: Path, cluster_id: str, timeout_s: float = 60.0) -> None:
+    """Format the KRaft log dirs of ``config`` with Kafka's own storage tool (kafka-storage format)."""
+    proc = subprocess.run(
+        java_command("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config), heap="256m"),
+        capture_output=True, text=True, timeout=timeout_s,
+    )
+    if proc.returncode != 0:
+        detail = " ".join((proc.stderr or proc.stdout).split())[-300:]
+        raise LivewatchError(f"kafka-storage format of {config} failed: {detail}")
+
+
 class ApacheKafka:
     """An Apache Kafka KRaft node started with ``java -cp`` from the Maven-resolved jars.
 
@@ -140,19 +173,7 @@ class ApacheKafka:
         return self.workdir / "kafka.log"
 
     def _java(self, main: str, *args: str) -> list[str]:
-        classpath = os.pathsep.join(sorted(str(p) for p in ensure_libs().glob("*.jar")))
-        return [
-            java_binary(),
-            f"-Xmx{self.heap}",
-            "-Xms64m",
-            "-XX:+UseSerialGC",  # 2 shared cores: no parallel GC threads
-            "-XX:TieredStopAtLevel=1",  # C1 only: faster start, plenty for tests
-            "-Djava.awt.headless=true",
-            f"-Dkafka.logs.dir={self.workdir}",
-            "-Dorg.slf4j.simpleLogger.showDateTime=true",
-            "-cp", classpath,
-            main, *args,
-        ]
+        return java_command(main, *args, heap=self.heap, log_dir=self.workdir)
 
     def _write_config(self) -> Path:
         self.port = free_port()
@@ -162,21 +183,14 @@ class ApacheKafka:
         data = self.workdir / "data"
         shutil.rmtree(data, ignore_errors=True)
         props = server_properties(1, self.port, self.controller_port, data) | self.extra_properties
-        path = self.workdir / "server.properties"
-        path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
-        return path
+        return write_properties(self.workdir / "server.properties", props)
 
     def start(self) -> ApacheKafka:
         if self._proc is not None and self._proc.poll() is None:
             return self
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = self._write_config()
-        fmt = subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", "-t", random_cluster_id(), "-c", str(config)),
-            capture_output=True, text=True, timeout=self.ready_timeout_s,
-        )
-        if fmt.returncode != 0:
-            raise LivewatchError(f"kafka-storage format failed in {self.workdir}: {fmt.stderr.strip()[-300:]}")
+        storage_format(config, random_cluster_id(), self.ready_timeout_s)
         self._log = open(self.log_path, "wb")
         self._proc = subprocess.Popen(
             self._java("kafka.Kafka", str(config)),
