@@ -37,7 +37,7 @@ _ROLE_WORD_RE = re.compile("|".join(sorted(map(re.escape, _ROLE_OF_WORD), key=le
 _JOINER = r"[\s:：是为只要仅需才就]*"
 # Words whose number is a price even without a currency ("到手价199"), i.e. the explicit *价 words.
 _BARE_OK = re.compile(
-    "(?:" + "|".join(map(re.escape, sorted({w for w in _ROLE_OF_WORD if w.endswith("价")} | {"价格", "只要", "仅需", "仅售", "价值"}, key=len, reverse=True))) + ")" + _JOINER + "$"
+    "(?:" + "|".join(map(re.escape, sorted({w for w in _ROLE_OF_WORD if w.endswith("价")} | {"价格", "只要", "仅需", "仅售", "价值", "专柜"}, key=len, reverse=True))) + ")" + _JOINER + "$"
 )
 
 _PREFIX_CURRENCY = (

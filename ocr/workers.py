@@ -43,6 +43,7 @@ class PoolStats:
     recycled: int
     workers: int
     rss_mb: tuple[float, ...]
+    pids: tuple[int, ...]
 
 
 class WorkerPool:
@@ -104,6 +105,7 @@ class WorkerPool:
                 recycled=self._recycled,
                 workers=len(workers) if self._inline is None else 0,
                 rss_mb=tuple(round(w.rss_mb, 1) for w in workers),
+                pids=tuple(w.pid for w in workers),
             )
 
     def close(self) -> None:
@@ -155,6 +157,7 @@ class _Worker:
             target=_serve, args=(child, options, factory), name=f"livewatch-ocr-{index}", daemon=True
         )
         self._proc.start()
+        self.pid = self._proc.pid
         child.close()
 
     def wait_ready(self, timeout: float) -> None:

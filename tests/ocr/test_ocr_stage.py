@@ -1,0 +1,138 @@
+"""OcrStage with a small fake engine: which frames are read, cropping, scaling, the shared queue."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from events import Box, SampledFrame, VideoFrame
+from ocr import OcrOptions, OcrStage
+from ocr.engine import TextLine
+from ocr.stage import FrameQueue
+
+
+class FakeEngine:
+    """Reads the text "字幕<k>" where pixel (0, 0) holds k; records the image shapes it got."""
+
+    name = "fake"
+
+    def __init__(self, delay: float = 0.0, gate: threading.Event | None = None) -> None:
+        self.shapes: list[tuple[int, int]] = []
+        self.delay = delay
+        self.gate = gate
+
+    def read(self, image: np.ndarray) -> list[TextLine]:
+        if self.gate is not None:
+            self.gate.wait(10)
+        time.sleep(self.delay)
+        self.shapes.append(image.shape[:2])
+        if int(image[0, 0, 0]) == 255:
+            raise RuntimeError("unreadable")
+        h, w = image.shape[:2]
+        return [TextLine(f"字幕{int(image[0, 0, 0])} ¥99", 0.9, Box(w // 4, h // 4, w // 2, h // 4))]
+
+
+def frame(t: float, key: int, changed: bool = True, box: Box | None = None, stream: str = "s1", size=(720, 1280)) -> SampledFrame:
+    image = np.zeros((*size, 3), np.uint8)
+    image[:, :, 0] = key
+    return SampledFrame(VideoFrame(stream, int(t), t, 1000.0 + t, image), phash=0, changed=changed, changed_box=box)
+
+
+def make_stage(engine: FakeEngine, **opts) -> OcrStage:
+    return OcrStage(OcrOptions(engine="rapid", workers=0, **opts), engine_factory=lambda _options: engine)
+
+
+def test_only_changed_frames_are_read_and_unchanged_ones_extend():
+    engine = FakeEngine()
+    with make_stage(engine) as stage:
+        first = stage.process(frame(0.0, 1))
+        assert [e.text for e in first] == ["字幕1 ¥99"] and first[0].details["event"] == "start"
+        assert stage.process(frame(1.0, 1, changed=False)) == []
+        assert stage.process(frame(2.0, 1, changed=False)) == []
+        assert len(engine.shapes) == 1
+        end = stage.flush("s1")
+        assert [(e.details["event"], e.media_start, e.media_end) for e in end] == [("end", 0.0, 2.0)]
+        stats = stage.stats()
+        assert (stats.frames_read, stats.frames_unchanged) == (1, 2)
+
+
+def test_small_changed_region_is_cropped_with_margin_and_boxes_map_back():
+    engine = FakeEngine()
+    with make_stage(engine, crop_margin_px=10) as stage:
+        ev = stage.process(frame(0.0, 2, box=Box(100, 200, 400, 80)))
+    assert engine.shapes == [(100, 420)]
+    assert ev[0].box == Box(90 + 420 // 4, 190 + 100 // 4, 420 // 2, 100 // 4)
+
+
+def test_large_changed_region_reads_the_whole_frame_scaled_to_max_side():
+    engine = FakeEngine()
+    with make_stage(engine, max_side_px=640) as stage:
+        ev = stage.process(frame(0.0, 3, box=Box(0, 0, 1200, 700)))
+    assert engine.shapes == [(360, 640)]
+    assert ev[0].box == Box(320, 180, 640, 180)
+
+
+def test_a_failed_read_is_counted_and_the_stream_goes_on():
+    engine = FakeEngine()
+    with make_stage(engine) as stage:
+        assert stage.process(frame(0.0, 255)) == []
+        assert [e.text for e in stage.process(frame(1.0, 4))] == ["字幕4 ¥99"]
+        assert stage.stats().frames_failed == 1
+
+
+def test_full_queue_drops_oldest_unchanged_frame_first():
+    q = FrameQueue(3)
+    a1, a2, b1 = frame(0, 1, stream="a"), frame(1, 1, changed=False, stream="a"), frame(0, 2, stream="b")
+    for f in (a1, a2, b1):
+        assert q.put(f) is None
+    assert q.put(frame(1, 2, stream="b")) is a2
+    assert q.put(frame(2, 2, stream="b")) is a1  # no unchanged frame left: the oldest goes
+    assert q.count("a") == 0 and q.count("b") == 3
+
+
+def test_submit_never_blocks_and_counts_drops_per_stream():
+    gate = threading.Event()
+    engine = FakeEngine(gate=gate)
+    with make_stage(engine, queue_size=3) as stage:
+        started = time.monotonic()
+        stage.submit(frame(0.0, 1, stream="busy"))  # taken by the dispatcher, which waits on the gate
+        time.sleep(0.2)
+        for t in range(1, 7):
+            stage.submit(frame(float(t), 1, changed=False, stream="busy"))
+        stage.submit(frame(0.0, 7, stream="quiet"))
+        assert time.monotonic() - started < 2.0
+        gate.set()
+        assert stage.drain(timeout=10)
+        texts = [e.text for e in stage.poll()]
+        assert "字幕1 ¥99" in texts and "字幕7 ¥99" in texts  # the changed frames survived
+        assert stage.dropped("busy") == 4 and stage.dropped("quiet") == 0
+        assert stage.stats().dropped == 4
+
+
+def test_concurrent_callers_apply_each_streams_frames_in_order():
+    engine = FakeEngine(delay=0.01)
+    with make_stage(engine) as stage:
+        results: dict[str, list] = {"a": [], "b": []}
+
+        def run(stream: str, key: int) -> None:
+            for t in range(5):
+                results[stream] += stage.process(frame(float(t), key + (t >= 3), stream=stream))
+
+        threads = [threading.Thread(target=run, args=(s, k)) for s, k in (("a", 10), ("b", 20))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for stream, key in (("a", 10), ("b", 20)):
+            starts = [(e.text, e.media_start) for e in results[stream] if e.details["event"] == "start"]
+            assert starts == [(f"字幕{key} ¥99", 0.0), (f"字幕{key + 1} ¥99", 3.0)]
+
+
+def test_unknown_engine_is_a_config_error():
+    from events import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown"):
+        OcrOptions(engine="tesseract")
