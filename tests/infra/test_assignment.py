@@ -168,3 +168,59 @@ def test_control_records_fold_to_latest_request() -> None:
 def test_bad_stream_ids_are_refused(bad: str) -> None:
     with pytest.raises(ConfigError, match="stream id"):
         StreamControl("127.0.0.1:1").add(bad, "rtmp://h/a")
+
+
+class Recorder:
+    """In-process dummy worker callbacks: (event, stream_id, url, time) in call order."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.events: list[tuple[str, str, str | None, float]] = []
+        self.lock = threading.Lock()
+        self.fail_on = fail_on
+
+    def start(self, stream_id: str, url: str) -> None:
+        if stream_id == self.fail_on:
+            raise RuntimeError("cannot open")
+        with self.lock:
+            self.events.append(("start", stream_id, url, time.monotonic()))
+
+    def stop(self, stream_id: str) -> None:
+        with self.lock:
+            self.events.append(("stop", stream_id, None, time.monotonic()))
+
+    def last(self, stream_id: str) -> tuple[str, str, str | None, float] | None:
+        with self.lock:
+            return next((e for e in reversed(self.events) if e[1] == stream_id), None)
+
+
+def test_graceful_leave_hands_streams_over_and_url_changes_restart(any_broker: str) -> None:
+    from livewatch.assignment import StreamAssigner
+
+    options = AssignmentOptions(topic=f"livewatch.streams.test-{uuid.uuid4().hex[:8]}")
+    group = f"workers-{uuid.uuid4().hex[:8]}"
+    recorders = [Recorder(fail_on="broken"), Recorder(fail_on="broken")]
+    assigners = [StreamAssigner(any_broker, group, r.start, r.stop, options).start() for r in recorders]
+    streams = {f"s{i}": f"rtmp://h/app/s{i}" for i in range(4)}
+    try:
+        with StreamControl(any_broker, options) as control:
+            for stream_id, url in streams.items():
+                control.add(stream_id, url)
+            control.add("broken", "rtmp://h/app/broken")  # its on_start raises: logged, others unharmed
+            wait_until(lambda: assigners[0].owned() | assigners[1].owned() == streams
+                       and all(a.ready for a in assigners), SETTLE_TIMEOUT_S, "four streams shared, both ready")
+            leaving, staying = assigners
+            moved = set(leaving.owned())
+            leaving.close()
+            assert leaving.owned() == {}
+            wait_until(lambda: staying.owned() == streams, SETTLE_TIMEOUT_S, "the stayer to take all four")
+            for stream_id in moved:  # the leaver stopped each moved stream before the stayer started it
+                assert recorders[0].last(stream_id)[0] == "stop"
+                assert recorders[0].last(stream_id)[3] <= recorders[1].last(stream_id)[3]
+
+            control.add("s1", "rtmp://h/app/s1-new")
+            wait_until(lambda: staying.owned().get("s1") == "rtmp://h/app/s1-new", SETTLE_TIMEOUT_S, "the new URL")
+            assert staying.error is None and staying.ready
+    finally:
+        for assigner in assigners:
+            assigner.close()
+    assert all(a.owned() == {} for a in assigners)
