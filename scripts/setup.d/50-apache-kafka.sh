@@ -5,7 +5,7 @@
 # kafka.Kafka (KRaft) from that classpath. Apache Kafka is on no other registry.
 #
 # Idempotent: skips when the libs of the pom's version are complete.
-# Cost: ~45 MB, about 10 s with a cold ~/.m2 on a fast link, ~2 s warm.
+# Cost: ~25 s and ~56 MB with a cold ~/.m2 (jars + Maven plugins), ~3 s warm, 0 s when done.
 # Needs: java (17+) and maven; both are Debian packages (requirements/apt.txt).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
