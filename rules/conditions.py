@@ -10,7 +10,6 @@ compares each price with the right brand.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Mapping, Protocol
 
@@ -40,6 +39,13 @@ class Fact:
     @property
     def duration(self) -> float:
         return self.media_end - self.media_start
+
+    def relabelled(self, label: str) -> Fact:
+        """A copy with another label (dataclasses.replace is ten times slower on the hot path)."""
+        return Fact(
+            self.kind, self.group, self.value, label, self.modality, self.media_start, self.media_end,
+            self.confidence, self.evidence, self.seq, self.amount, self.currency,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +79,13 @@ class Window:
 class Condition(Protocol):
     def evaluate(self, window: Window) -> Result: ...
 
-    def kinds(self) -> frozenset[str]: ...
+    def kinds(self) -> frozenset[str]:
+        """Kinds of facts that can change this condition's outcome (what triggers evaluation)."""
+        ...
+
+    def needs(self) -> frozenset[str]:
+        """Kinds of facts that must be in the window for this condition to hold (cheap skip)."""
+        ...
 
     def explain(self, window: Window, depth: int = 0) -> list[str]: ...
 
@@ -101,6 +113,8 @@ class Terms:
     def kinds(self) -> frozenset[str]:
         return frozenset({"term"})
 
+    needs = kinds
+
     def explain(self, window: Window, depth: int = 0) -> list[str]:
         result = self.evaluate(window)
         what = f"terms from {'/'.join(self.lexicons)}" + (f" (at least {self.min_count})" if self.min_count > 1 else "")
@@ -124,6 +138,8 @@ class BrandSeen:
     def kinds(self) -> frozenset[str]:
         return frozenset({"brand"})
 
+    needs = kinds
+
     def explain(self, window: Window, depth: int = 0) -> list[str]:
         result = self.evaluate(window)
         found = _labels([f for facts in result.bound.values() for f in facts])
@@ -146,9 +162,7 @@ class PriceBelow:
                 continue
             limit = self.fraction * brand.min_price
             cheap = tuple(
-                dataclasses.replace(
-                    p, label=f"price {p.amount:g} {p.currency} < {self.fraction:g} x {brand.min_price:g} ({brand_id})"
-                )
+                p.relabelled(f"price {p.amount:g} {p.currency} < {self.fraction:g} x {brand.min_price:g} ({brand_id})")
                 for p in prices
                 if 0 < p.amount < limit and p.currency == brand.currency
             )
@@ -158,6 +172,8 @@ class PriceBelow:
 
     def kinds(self) -> frozenset[str]:
         return frozenset({"price", "brand"})
+
+    needs = kinds
 
     def explain(self, window: Window, depth: int = 0) -> list[str]:
         result = self.evaluate(window)
@@ -184,6 +200,8 @@ class FingerprintRun:
     def kinds(self) -> frozenset[str]:
         return frozenset({"fingerprint"})
 
+    needs = kinds
+
     def explain(self, window: Window, depth: int = 0) -> list[str]:
         runs = ", ".join(f"{f.value} {f.duration:.1f}s" for f in window.of("fingerprint", (Modality.FINGERPRINT,)))
         ok = self.evaluate(window).satisfied
@@ -207,6 +225,9 @@ class AllOf:
     def kinds(self) -> frozenset[str]:
         return frozenset().union(*(c.kinds() for c in self.children))
 
+    def needs(self) -> frozenset[str]:
+        return frozenset().union(*(c.needs() for c in self.children))
+
     def explain(self, window: Window, depth: int = 0) -> list[str]:
         head = _line(depth, self.evaluate(window).satisfied, "all of:")
         return [head, *(line for c in self.children for line in c.explain(window, depth + 1))]
@@ -228,6 +249,9 @@ class AnyOf:
     def kinds(self) -> frozenset[str]:
         return frozenset().union(*(c.kinds() for c in self.children))
 
+    def needs(self) -> frozenset[str]:
+        return frozenset.intersection(*(c.needs() for c in self.children))
+
     def explain(self, window: Window, depth: int = 0) -> list[str]:
         head = _line(depth, self.evaluate(window).satisfied, "any of:")
         return [head, *(line for c in self.children for line in c.explain(window, depth + 1))]
@@ -242,6 +266,9 @@ class Not:
 
     def kinds(self) -> frozenset[str]:
         return self.child.kinds()
+
+    def needs(self) -> frozenset[str]:
+        return frozenset()
 
     def explain(self, window: Window, depth: int = 0) -> list[str]:
         return [_line(depth, self.evaluate(window).satisfied, "none of:"), *self.child.explain(window, depth + 1)]

@@ -7,15 +7,15 @@ normalisation and two automaton passes per event.
 
 Alert life-cycle: a rule that matches for a subject (brand, protected content, or none) opens
 one alert per stream x rule x subject. Later matches with new evidence update it (same
-``alert_id``, ``revision`` + 1) as long as they come within ``cooldown_s`` of the previous
-evidence; after a quiet gap longer than that, a new match raises a new alert. Evidence that
-only stays longer in view (same observation) extends the alert silently; that extension is
-published when the alert closes or the stream finishes.
+``alert_id``, ``revision`` + 1, at most one revision per ``min_revision_interval_s``) as long as
+they come within ``cooldown_s`` of the previous evidence; after a quiet gap longer than that, a
+new match raises a new alert. Evidence that only stays longer in view (same observation)
+extends the alert silently; that extension is published when the alert closes or the stream
+finishes.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
 import threading
@@ -66,6 +66,7 @@ class RulesOptions:
     max_facts_per_stream: int = 2000
     max_streams: int = 10_000  # least recently seen streams beyond this are forgotten
     max_alert_evidence: int = 20
+    min_revision_interval_s: float = 5.0  # media seconds between two revisions of one alert
     escalate_score: float = 0.95  # score (and >= 2 modalities) that raises severity one level
 
 
@@ -78,7 +79,8 @@ class _RuleSet:
     matcher: Matcher
     brands: Mapping[str, Brand]
     brand_ids: Mapping[str, str]  # normalised brand id / name -> brand id, for logo labels
-    rule_kinds: Mapping[str, frozenset[str]]
+    rule_kinds: Mapping[str, frozenset[str]]  # fact kinds that trigger a rule's evaluation
+    rule_needs: Mapping[str, frozenset[str]]  # fact kinds a rule cannot hold without
     max_window_s: float
     files: tuple[tuple[str, int, int], ...]
 
@@ -92,8 +94,10 @@ class _OpenAlert:
     revision: int
     facts: dict[int, dict[tuple[str, str], Fact]]  # seq -> (kind, value) -> fact
     last_seen: float
-    dirty: bool = False
+    pending: bool = False  # new evidence not yet published (revision held back by the interval)
+    extended: bool = False  # known evidence stayed longer in view than last published
     emitted: Alert | None = None
+    emitted_at: float = float("-inf")  # stream media time of the last revision
 
 
 @dataclass
@@ -194,8 +198,9 @@ class RuleEngine:
             stream.now = max(stream.now, evidence.media_end)
             out = self._expire(evidence.stream_id, stream, rs)
             kinds = {f.kind for f in changed}
+            present = {f.kind for f in stream.facts}
             for rule in rs.rules:
-                if rs.rule_kinds[rule.id] & kinds:
+                if rs.rule_kinds[rule.id] & kinds and rs.rule_needs[rule.id] <= present:
                     out += self._evaluate(evidence.stream_id, stream, rule, rs)
             return out
 
@@ -205,7 +210,7 @@ class RuleEngine:
             stream = self._streams.pop(stream_id, None)
             if stream is None:
                 return []
-            return [self._emit(stream_id, a) for a in stream.alerts.values() if a.dirty]
+            return [self._emit(stream_id, a, stream.now) for a in stream.alerts.values() if a.pending or a.extended]
 
     def explain(self, text: str, modality: Modality = Modality.OCR, logos: Iterable[str] = ()) -> Explanation:
         """Which rules this text (plus optional logo brands) would fire on its own, and why."""
@@ -262,6 +267,7 @@ class RuleEngine:
                 brands=MappingProxyType({b.brand_id: b for b in self._brands}),
                 brand_ids=MappingProxyType(brand_ids),
                 rule_kinds=MappingProxyType({r.id: r.condition.kinds() for r in rules}),
+                rule_needs=MappingProxyType({r.id: r.condition.needs() for r in rules}),
                 max_window_s=max(r.window_s for r in rules),
                 files=files,
             ),
@@ -291,12 +297,13 @@ class RuleEngine:
 
         facts: dict[tuple[str, str, str], Fact] = {}
         if ev.modality in _TEXT and ev.text:
-            for hit in rs.matcher.match(self._normalizer.normalize(ev.text)).hits:
+            norm = self._normalizer.normalize(ev.text)
+            for hit in rs.matcher.match(norm).hits:
                 if hit.kind == BRAND:
                     facts.setdefault(("brand", "", hit.group), fact("brand", "", hit.group, f"brand:{hit.label}"))
                 elif hit.kind != EXEMPT:
                     facts.setdefault(("term", hit.group, hit.canonical), fact("term", hit.group, hit.canonical, hit.label))
-            for amount, currency, role, text in self._prices(ev):
+            for amount, currency, role, text in self._prices(ev, norm.cleaned):
                 if role != "original":
                     label = f"price {amount:g} {currency}"
                     facts.setdefault(("price", "", label), fact("price", "", text or label, label, amount=amount, currency=currency))
@@ -310,12 +317,10 @@ class RuleEngine:
             facts[("fingerprint", "", ev.text)] = fact("fingerprint", "", ev.text, f"fingerprint:{ev.text} {duration:.1f}s")
         return list(facts.values())
 
-    def _prices(self, ev: Evidence) -> list[tuple[float, str, str, str]]:
+    def _prices(self, ev: Evidence, cleaned: str) -> list[tuple[float, str, str, str]]:
         if ev.prices:
             return [(p.amount, p.currency, p.role, p.text) for p in ev.prices]
-        if self._options.prices_from_text:
-            return text_prices(self._normalizer.clean(ev.text))
-        return []
+        return text_prices(cleaned) if self._options.prices_from_text else []
 
     def _stream(self, stream_id: str) -> _Stream:
         stream = self._streams.get(stream_id)
@@ -369,8 +374,10 @@ class RuleEngine:
         for key, alert in list(stream.alerts.items()):
             if stream.now - alert.last_seen > alert.rule.cooldown_s:
                 del stream.alerts[key]
-                if alert.dirty:
-                    out.append(self._emit(stream_id, alert))
+                if alert.pending or alert.extended:
+                    out.append(self._emit(stream_id, alert, stream.now))
+            elif alert.pending and stream.now - alert.emitted_at >= self._options.min_revision_interval_s:
+                out.append(self._emit(stream_id, alert, stream.now))
         return out
 
     # -- alerts --------------------------------------------------------------------------
@@ -404,34 +411,28 @@ class RuleEngine:
             slot = current.facts.setdefault(f.seq, {})
             new_seq |= not slot
             slot[(f.kind, f.value)] = f
+        self._trim(current)
         current.rule = rule
         current.last_seen = max(current.last_seen, latest)
-        if new_seq:
-            return self._emit(stream_id, current)
-        current.dirty = current.dirty or (current.emitted is not None and latest > current.emitted.media_end)
+        current.pending |= new_seq
+        current.extended |= current.emitted is not None and latest > current.emitted.media_end
+        if current.emitted is None or (current.pending and stream.now - current.emitted_at >= self._options.min_revision_interval_s):
+            return self._emit(stream_id, current, stream.now)
         return None
 
-    def _emit(self, stream_id: str, current: _OpenAlert) -> Alert:
+    def _trim(self, current: _OpenAlert) -> None:
+        """Keep an alert's evidence bounded: the first items (the onset) and the latest ones."""
+        cap = self._options.max_alert_evidence
+        if len(current.facts) > cap:
+            seqs = list(current.facts)
+            head = cap // 4
+            for seq in seqs[head : len(seqs) - (cap - head)]:
+                del current.facts[seq]
+
+    def _emit(self, stream_id: str, current: _OpenAlert, now: float) -> Alert:
         """The next revision of an open alert, built from all the evidence it gathered."""
         rule = current.rule
-        items = []
-        for facts in current.facts.values():
-            fs = list(facts.values())
-            ev = fs[-1].evidence
-            item = AlertEvidence.from_evidence(ev, tuple(dict.fromkeys(f.label for f in fs)))
-            items.append(
-                dataclasses.replace(
-                    item,
-                    media_start=min(f.media_start for f in fs),
-                    media_end=max(f.media_end for f in fs),
-                    confidence=max(f.confidence for f in fs),
-                )
-            )
-        items.sort(key=lambda e: (e.media_start, e.media_end))
-        cap = self._options.max_alert_evidence
-        if len(items) > cap:
-            head = cap // 4
-            items = items[:head] + items[len(items) - (cap - head) :]
+        items = sorted((_alert_evidence(list(facts.values())) for facts in current.facts.values()), key=lambda e: (e.media_start, e.media_end))
         all_facts = [f for facts in current.facts.values() for f in facts.values()]
         score = _score(all_facts)
         severity = rule.severity
@@ -440,7 +441,8 @@ class RuleEngine:
         subject_value = current.subject.split(":", 1)[1] if current.subject else None
         title = rule.title or rule.description.split("\n")[0] or rule.id
         current.revision += 1
-        current.dirty = False
+        current.pending = current.extended = False
+        current.emitted_at = now
         alert = Alert(
             alert_id=current.alert_id,
             stream_id=stream_id,
@@ -464,6 +466,25 @@ class RuleEngine:
             extra={"stream_id": stream_id, "rule_id": rule.id, "mode": rule.mode.value},
         )
         return alert
+
+
+def _alert_evidence(facts: list[Fact]) -> AlertEvidence:
+    """One evidence item of an alert: what one observation contributed, over its whole span."""
+    ev = facts[-1].evidence
+    snapshot = ev.snapshot
+    return AlertEvidence(
+        modality=ev.modality,
+        text=ev.text,
+        matched_terms=tuple(dict.fromkeys(f.label for f in facts)),
+        media_start=min(f.media_start for f in facts),
+        media_end=max(f.media_end for f in facts),
+        confidence=max(f.confidence for f in facts),
+        snapshot_path=snapshot.path if snapshot else None,
+        snapshot_sha256=snapshot.sha256 if snapshot else None,
+        brand=ev.brand,
+        box=ev.box,
+        prices=ev.prices,
+    )
 
 
 def _score(facts: list[Fact]) -> float:

@@ -1,7 +1,9 @@
 """Lexicons and the matcher: every term, exemption and brand name in two Aho-Corasick automata.
 
 One automaton holds the normalised spelling of every entry, the other its pinyin codings, so
-one pass over each form of a text finds all entries whatever the lexicon size. An exemption is
+one pass over each form of a text finds all entries whatever the lexicon size. The automata
+are ``ahocorasick_rs`` (Rust): pyahocorasick scans a node's children linearly, and a Chinese
+lexicon's root has thousands of them (10,000 terms: 60 us per short text instead of ~1.5 us). An exemption is
 an entry too: a term hit that overlaps an exemption hit of its own lexicon does not count
 ("最佳" inside "最佳食用时间"), but stays visible in explanations.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import ahocorasick
+import ahocorasick_rs
 
 from events import Brand
 from rules.normalize import Normalized, Normalizer, syllable_count, term_pinyin_variants
@@ -86,6 +88,18 @@ def _same_class(a: str, b: str) -> bool:
     return (a.isdigit() and b.isdigit()) or (a.isalpha() and b.isalpha())
 
 
+_NOTHING = TextMatch((), (), ())
+
+
+def _automaton(keys: dict[str, list[int]]) -> tuple[ahocorasick_rs.AhoCorasick | None, list[tuple[int, ...]]]:
+    """An automaton over the keys, and the entries behind each pattern index."""
+    if not keys:
+        return None, []
+    patterns = list(keys)
+    automaton = ahocorasick_rs.AhoCorasick(patterns, matchkind=ahocorasick_rs.MatchKind.Standard)
+    return automaton, [tuple(keys[p]) for p in patterns]
+
+
 class Matcher:
     """Finds lexicon terms, exemptions and brand names in normalised text."""
 
@@ -99,8 +113,6 @@ class Matcher:
     ) -> None:
         self._normalizer = normalizer
         self._entries: list[_Entry] = []
-        self._text = ahocorasick.Automaton()
-        self._pinyin = ahocorasick.Automaton()
         text_keys: dict[str, list[int]] = {}
         pinyin_keys: dict[str, list[int]] = {}
 
@@ -130,24 +142,23 @@ class Matcher:
         for brand in brands:
             for name in brand.all_names:
                 add(_Entry(BRAND, brand.brand_id, brand.brand_id, name), name, True, brand_pinyin_min_syllables)
-        for automaton, keys in ((self._text, text_keys), (self._pinyin, pinyin_keys)):
-            for key, indices in keys.items():
-                automaton.add_word(key, (len(key), tuple(indices)))
-            automaton.make_automaton()
+        self._text, self._text_entries = _automaton(text_keys)
+        self._pinyin, self._pinyin_entries = _automaton(pinyin_keys)
         self.term_count = len(self._entries)
 
     def match(self, norm: Normalized) -> TextMatch:
         """All hits in one normalised text, with exemptions applied per lexicon."""
         found: dict[tuple, Hit] = {}
         compact = norm.compact
-        for automaton, text, via in ((self._text, compact, "text"), (self._pinyin, norm.pinyin, "pinyin")):
-            if not text or automaton.kind == ahocorasick.EMPTY:
-                continue
-            for end, (length, indices) in automaton.iter(text):
-                start, stop = end + 1 - length, end + 1
-                if via == "pinyin":
-                    start, stop = norm.compact_span(start, stop)
-                self._add_hits(found, norm, indices, start, stop, via)
+        if compact and self._text is not None:
+            for key, start, stop in self._text.find_matches_as_indexes(compact, overlapping=True):
+                self._add_hits(found, norm, self._text_entries[key], start, stop, "text")
+        if norm.pinyin and self._pinyin is not None:
+            for key, start, stop in self._pinyin.find_matches_as_indexes(norm.pinyin, overlapping=True):
+                start, stop = norm.compact_span(start, stop)
+                self._add_hits(found, norm, self._pinyin_entries[key], start, stop, "pinyin")
+        if not found:
+            return _NOTHING
         return self._apply_exemptions(tuple(found.values()))
 
     def _add_hits(
