@@ -172,9 +172,6 @@ class ApacheKafka:
     def log_path(self) -> Path:
         return self.workdir / "kafka.log"
 
-    def _java(self, main: str, *args: str) -> list[str]:
-        return java_command(main, *args, heap=self.heap, log_dir=self.workdir)
-
     def _write_config(self) -> Path:
         self.port = free_port()
         self.controller_port = free_port()
@@ -193,7 +190,7 @@ class ApacheKafka:
         storage_format(config, random_cluster_id(), self.ready_timeout_s)
         self._log = open(self.log_path, "wb")
         self._proc = subprocess.Popen(
-            self._java("kafka.Kafka", str(config)),
+            java_command("kafka.Kafka", str(config), heap=self.heap, log_dir=self.workdir),
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
