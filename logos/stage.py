@@ -1,0 +1,196 @@
+"""The logo stage: sampled frames in, ``logo`` evidence out.
+
+Runs only on frames the sampler marked as changed (a near-duplicate frame
+shows the same logos, so it just extends what is already in view), matches
+every method, keeps the best of overlapping hits across brands, and tracks
+each brand's appearance as one observation: one event when it appears, an
+update every ``reemit_interval_s`` while it stays, and a last one with the
+final span when it has been gone for ``max_gap_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from events import Box, Brand, ConfigError, Evidence, Modality, SampledFrame, Snapshot
+from logos.matcher import LogoHit, LogoMatcher, box_iou, keep_best, load_references
+from logos.shape import ShapeMatcher, ShapeParams
+from logos.sift import SiftMatcher, SiftParams
+
+log = logging.getLogger(__name__)
+
+METHODS = ("sift", "shape")
+_OBS_NAMESPACE = uuid.UUID("0b3c5e0e-3f7e-4a8e-9a39-1f5d8c2b7a61")
+
+
+@dataclass(frozen=True, slots=True)
+class LogoOptions:
+    """``max_side``: frames are downscaled to this longest side before matching (1280 keeps 720p
+    as is; 640 is ~4x cheaper and loses small logos)."""
+
+    methods: tuple[str, ...] = METHODS
+    max_side: int = 1280
+    reference_max_side: int = 400
+    min_confidence: float = 0.5
+    max_overlap: float = 0.3
+    changed_only: bool = True
+    max_gap_s: float = 5.0
+    reemit_interval_s: float = 10.0
+    sift: SiftParams = SiftParams()
+    shape: ShapeParams = ShapeParams()
+
+    def __post_init__(self) -> None:
+        unknown = set(self.methods) - set(METHODS)
+        if unknown or not self.methods:
+            raise ConfigError(f"logos.methods {list(self.methods)}: choose one or more of {list(METHODS)}")
+        if self.max_side < 160 or self.reference_max_side < 64:
+            raise ConfigError("logos.max_side must be >= 160 and reference_max_side >= 64 pixels")
+        if not 0 <= self.min_confidence <= 1 or not 0 < self.max_overlap <= 1:
+            raise ConfigError("logos.min_confidence must be in [0, 1] and max_overlap in (0, 1]")
+
+
+@dataclass
+class _Observation:
+    observation_id: str
+    hit: LogoHit
+    first: float
+    last: float
+    emitted_until: float
+    last_emit: float
+    snapshot: Snapshot | None
+    in_view: bool = True
+
+
+@dataclass
+class _StreamState:
+    open: list[_Observation] = field(default_factory=list)
+
+
+class LogoStage:
+    """Finds registered brands' logos in sampled frames.
+
+    ``snapshotter`` (optional) turns a BGR frame into a stored JPEG; the top
+    floor passes ``SnapshotStore.save`` so evidence carries its snapshot.
+    Frames of one stream must be processed in order (the vision pool does);
+    different streams may be processed concurrently.
+    """
+
+    def __init__(self, brands: Sequence[Brand], options: LogoOptions = LogoOptions(),
+                 snapshotter: Callable[[np.ndarray], Snapshot] | None = None):
+        self.options = options
+        self._labels = {b.brand_id: b.names[0] for b in brands}
+        refs = load_references(brands, options.reference_max_side)
+        self.matchers: list[LogoMatcher] = []
+        if "sift" in options.methods:
+            self.matchers.append(SiftMatcher(refs, options.sift))
+        if "shape" in options.methods:
+            self.matchers.append(ShapeMatcher(refs, options.shape))
+        self._snapshotter = snapshotter
+        self._streams: dict[str, _StreamState] = {}
+        self._lock = threading.Lock()
+
+    def detect(self, image: np.ndarray) -> list[LogoHit]:
+        """Hits in one BGR image, boxes in its own pixels, best of overlapping hits only."""
+        scale = min(1.0, self.options.max_side / max(image.shape[:2]))
+        work = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+        gray = cv2.cvtColor(work, cv2.COLOR_BGR2GRAY)
+        hits = [h for m in self.matchers for h in m.match(gray, work) if h.score >= self.options.min_confidence]
+        kept = keep_best(hits, self.options.max_overlap)
+        if scale < 1:
+            kept = [_rescale(h, 1 / scale) for h in kept]
+        return kept
+
+    def process(self, frame: SampledFrame) -> list[Evidence]:
+        with self._lock:
+            state = self._streams.setdefault(frame.stream_id, _StreamState())
+        t = frame.media_time
+        if self.options.changed_only and not frame.changed:
+            for obs in state.open:
+                if obs.in_view:
+                    obs.last = t
+            return []
+        out = []
+        hits = self.detect(frame.image)
+        seen = set()
+        for hit in hits:
+            obs = _find(state.open, hit, seen)
+            if obs is None:
+                obs = self._open(frame, hit)
+                state.open.append(obs)
+                out.append(self._evidence(frame, obs))
+                log.info("logo %s in view", hit.brand_id, extra={"stream_id": frame.stream_id, "score": round(hit.score, 3)})
+            else:
+                obs.hit = hit if hit.score >= obs.hit.score else replace(obs.hit, box=hit.box)
+                obs.last = t
+                if t - obs.last_emit >= self.options.reemit_interval_s:
+                    out.append(self._evidence(frame, obs))
+            seen.add(id(obs))
+        for obs in list(state.open):
+            obs.in_view = id(obs) in seen
+            if not obs.in_view and t - obs.last > self.options.max_gap_s:
+                state.open.remove(obs)
+                if obs.last > obs.emitted_until:
+                    out.append(self._evidence(frame, obs))
+        return out
+
+    def finish(self, stream_id: str) -> list[Evidence]:
+        """The stream ended: final spans of logos still in view, and forget the stream."""
+        with self._lock:
+            state = self._streams.pop(stream_id, None)
+        if state is None:
+            return []
+        return [self._evidence(None, obs, stream_id) for obs in state.open if obs.last > obs.emitted_until]
+
+    def _open(self, frame: SampledFrame, hit: LogoHit) -> _Observation:
+        t = frame.media_time
+        oid = str(uuid.uuid5(_OBS_NAMESPACE, f"{frame.stream_id}|{hit.brand_id}|{frame.frame.index}|{t:.3f}"))
+        snapshot = self._snapshotter(frame.image) if self._snapshotter else None
+        return _Observation(oid, hit, t, t, -1.0, t, snapshot)
+
+    def _evidence(self, frame: SampledFrame | None, obs: _Observation, stream_id: str = "") -> Evidence:
+        obs.emitted_until = obs.last
+        if frame is not None:
+            obs.last_emit = frame.media_time
+        hit = obs.hit
+        details = {"method": hit.method, "logo": hit.logo_path, **hit.details}
+        if frame is not None:
+            details["frame_index"] = frame.frame.index
+        return Evidence(
+            stream_id=frame.stream_id if frame is not None else stream_id,
+            modality=Modality.LOGO,
+            media_start=obs.first,
+            media_end=obs.last,
+            text=self._labels.get(hit.brand_id, hit.brand_id),
+            confidence=round(float(hit.score), 4),
+            wall_time=frame.frame.wall_time if frame is not None else 0.0,
+            brand=hit.brand_id,
+            box=hit.box,
+            snapshot=obs.snapshot,
+            observation_id=obs.observation_id,
+            details=details,
+        )
+
+
+def _find(open_obs: list[_Observation], hit: LogoHit, taken: set[int]) -> _Observation | None:
+    """The open observation this hit continues: same brand, and the box overlaps (or is the only one)."""
+    same = [o for o in open_obs if o.hit.brand_id == hit.brand_id and id(o) not in taken]
+    overlapping = [o for o in same if box_iou(o.hit.box, hit.box) > 0.1]
+    if overlapping:
+        return overlapping[0]
+    return same[0] if len(same) == 1 and not any(o.hit.brand_id == hit.brand_id for o in open_obs if id(o) in taken) else None
+
+
+def _rescale(hit: LogoHit, f: float) -> LogoHit:
+    b = hit.box
+    box = Box(int(round(b.x * f)), int(round(b.y * f)), int(round(b.w * f)), int(round(b.h * f)))
+    details = dict(hit.details)
+    if "quad" in details:
+        details["quad"] = [[round(x * f, 1), round(y * f, 1)] for x, y in details["quad"]]
+    return replace(hit, box=box, details=details)
