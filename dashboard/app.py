@@ -293,7 +293,7 @@ def _install_api(app: FastAPI) -> None:
     @app.get("/api/alerts/{alert_id}/evidence/verify", tags=["alerts"])
     def verify(alert_id: str, c: Ctx, _who: Moderator) -> dict[str, Any]:
         _alert_or_404(c, alert_id)
-        problems = _stage_call(stages.verify_evidence, c.settings.alert_store, Path(c.settings.data_dir))
+        problems = _stage_call(stages.verify_evidence, c.settings.alert_store, Path(c.settings.data_dir), alert_id)
         return {"intact": not problems, "problems": problems}
 
     @app.get("/api/alerts/{alert_id}/bundle", tags=["alerts"], responses={200: {"content": {"application/zip": {}}}})
@@ -301,7 +301,8 @@ def _install_api(app: FastAPI) -> None:
         _alert_or_404(c, alert_id)
         tmp = tempfile.TemporaryDirectory(prefix="lw-bundle-")
         try:
-            path = _stage_call(stages.evidence_bundle, c.settings.alert_store, alert_id, Path(tmp.name))
+            path = _stage_call(stages.evidence_bundle, c.settings.alert_store, Path(c.settings.data_dir), alert_id,
+                               Path(tmp.name))
         except BaseException:
             tmp.cleanup()
             raise

@@ -18,7 +18,7 @@ import logging
 import threading
 from typing import Any, Callable
 
-from events import Alert
+from dashboard.stages import check_alert
 from dashboard.store import Store
 
 log = logging.getLogger(__name__)
@@ -129,8 +129,8 @@ class AlertConsumer(_Loop):
         """Store one alert record; True when it was new or a newer revision."""
         try:
             data = json.loads(raw or b"")
-            Alert.from_dict(data)  # refuses records that are not alerts
-        except (ValueError, KeyError, TypeError) as exc:
+            check_alert(data)  # refuses records that are not alerts
+        except ValueError as exc:
             log.warning("skipping a record that is not an alert on %s: %s", topic, exc)
             return False
         if not self.store.upsert_alert(data):

@@ -25,6 +25,7 @@ from dashboard.store import STATUSES, AlertFilter
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.filters["utc"] = lambda ts: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(ts)))
 STATIC = HERE / "static"
 FILTERS = ("category", "severity", "stream", "brand", "status", "mode")
 CATEGORIES = ("counterfeit", "false_claim", "piracy")

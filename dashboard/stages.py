@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +48,27 @@ def _alerts_module() -> Any:
     except ImportError as exc:
         raise Unavailable(f"the alerts stage is not installed: {exc}") from exc
     return alerts
+
+
+# -- alerts ------------------------------------------------------------------------
+
+
+def check_alert(record: Any) -> None:
+    """Raise ValueError unless ``record`` is an alert under the published JSON Schema."""
+    from events import Alert
+
+    try:
+        from alerts import validate_alert
+    except ImportError:  # without the schema, the event type's own parsing still checks the shape
+        validate_alert = None
+    try:
+        if not isinstance(record, dict):
+            raise TypeError("record is not a JSON object")
+        if validate_alert is not None:
+            validate_alert(record)
+        Alert.from_dict(record)
+    except Exception as exc:  # AlertSchemaError, KeyError, TypeError...: all mean "not an alert"
+        raise ValueError(f"not an alert: {exc}") from exc
 
 
 # -- rule and lexicon files -----------------------------------------------------------
@@ -189,36 +209,31 @@ def _brands(brands_dir: Path | None) -> list[Any]:
 # -- evidence ----------------------------------------------------------------------
 
 
-def verify_evidence(alert_store: Path | None, snapshot_root: Path) -> list[str]:
-    """Problems in the evidence hash chain (empty: intact)."""
+def verify_evidence(alert_store: Path | None, snapshot_root: Path, alert_id: str) -> list[str]:
+    """Problems in this alert's part of the evidence hash chain (empty: intact)."""
     alerts = _alerts_module()
-    if alert_store is None or not hasattr(alerts, "verify_evidence"):
+    if alert_store is None:
         raise Unavailable("evidence verification needs the worker's alert store: set alert_store in the settings")
-    store = alerts.AlertStore(alert_store)
+    store = alerts.AlertStore(alert_store, snapshot_root=snapshot_root)
     try:
-        return [str(p) for p in alerts.verify_evidence(store, snapshot_root)]
+        return [str(p) for p in alerts.verify_evidence(store, snapshot_root, alert_id=alert_id)]
     finally:
         store.close()
 
 
-def evidence_bundle(alert_store: Path | None, alert_id: str, out_dir: Path) -> Path:
-    """A zip of the alert's self-contained evidence bundle (JSON + snapshots + hashes)."""
+def evidence_bundle(alert_store: Path | None, snapshot_root: Path, alert_id: str, out_dir: Path) -> Path:
+    """The alert's self-contained evidence bundle (JSON + snapshots + hashes), as a zip file."""
     alerts = _alerts_module()
-    if alert_store is None or not hasattr(alerts, "export_bundle"):
+    if alert_store is None:
         raise Unavailable("evidence bundles need the worker's alert store: set alert_store in the settings")
-    store = alerts.AlertStore(alert_store)
+    store = alerts.AlertStore(alert_store, snapshot_root=snapshot_root)
     try:
-        path = Path(alerts.export_bundle(store, alert_id, out_dir))
+        if store.get(alert_id) is None:
+            raise KeyError(f"alert {alert_id} is not in the worker's alert store")
+        return Path(alerts.export_bundle(store, alert_id, out_dir / f"evidence-{alert_id}.zip",
+                                         snapshot_root=snapshot_root))
     finally:
         store.close()
-    if path.is_file():
-        return path
-    archive = out_dir / f"evidence-{alert_id}.zip"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for item in sorted(path.rglob("*")):
-            if item.is_file():
-                zf.write(item, item.relative_to(path))
-    return archive
 
 
 # -- helpers -------------------------------------------------------------------------

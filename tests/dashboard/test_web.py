@@ -201,3 +201,35 @@ def test_figures_page_counts_decisions(client: Any) -> None:
     assert figs[0]["precision"] == 0.5 and figs[0]["confirmed"] == 1
     assert '<tr data-rule="counterfeit.replica_terms"><td>counterfeit.replica_terms</td><td>2</td><td>1</td><td>1</td>' \
         in client.get("/ops").text
+
+
+def test_evidence_chain_check_and_bundle_from_the_worker_store(make_settings: Any, data_root: Path,
+                                                               tmp_path: Path) -> None:
+    import hashlib
+    import io
+    import zipfile
+
+    from fastapi.testclient import TestClient
+
+    from alerts import AlertStore
+    from dashboard import create_app
+
+    alert = make_alert(snapshot_path="ab/logo.jpg")
+    alert["evidence"][2]["snapshot_sha256"] = hashlib.sha256((data_root / "ab/logo.jpg").read_bytes()).hexdigest()
+    worker_store = AlertStore(tmp_path / "alerts.sqlite3", snapshot_root=data_root)
+    worker_store.append(alert)
+    worker_store.close()
+    settings = make_settings(deliver_hooks=False, alert_store=tmp_path / "alerts.sqlite3")
+    with TestClient(create_app(settings)) as client:
+        client.app.state.ctx.store.upsert_alert(alert)
+        login(client, *ADMIN)
+        assert 'id="verify-evidence"' in client.get(f"/alerts/{alert['alert_id']}").text
+        ok = client.get(f"/api/alerts/{alert['alert_id']}/evidence/verify").json()
+        assert ok == {"intact": True, "problems": []}
+        bundle = client.get(f"/api/alerts/{alert['alert_id']}/bundle")
+        assert bundle.status_code == 200 and bundle.headers["content-type"] == "application/zip"
+        names = zipfile.ZipFile(io.BytesIO(bundle.content)).namelist()
+        assert "alert.json" in names and any(n.startswith("snapshots/") for n in names)
+        write_jpeg(data_root / "ab" / "logo.jpg", size=(321, 180))  # tampered after the fact
+        bad = client.get(f"/api/alerts/{alert['alert_id']}/evidence/verify").json()
+        assert bad["intact"] is False and bad["problems"]

@@ -1,0 +1,62 @@
+"""Kafka in and out: bad records are skipped, redeliveries are quiet, the outbox survives a broker outage."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from dashboard.bus import AlertConsumer, LiveHub, OutboxPublisher
+from dashboard.store import Store
+from livewatch.broker import EmbeddedBroker
+from tests.conftest import read_topic
+from tests.dashboard.conftest import make_alert
+
+
+def test_consumer_stores_valid_alerts_once_and_skips_garbage(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    store.migrate()
+    seen: list[dict[str, Any]] = []
+    hub = LiveHub()
+
+    async def listen() -> list[Any]:
+        queue = hub.subscribe()
+        consumer = AlertConsumer(store, hub, "unused:9092", [], "g", {}, seen.append)
+        alert = make_alert()
+        results = [consumer.handle(raw, "t") for raw in (
+            b"not json", b'{"alert_id": "x"}', json.dumps({**alert, "severity": "apocalyptic"}).encode(),
+            json.dumps(alert).encode(), json.dumps(alert).encode())]
+        event = await asyncio.wait_for(queue.get(), 1)
+        return [results, event]
+
+    results, event = asyncio.run(listen())
+    assert results == [False, False, False, True, False]
+    assert event["type"] == "alert" and event["alert"]["title"] == "Replica bags promoted"
+    assert len(seen) == 1 and len(store.list_alerts()) == 1
+    store.close()
+
+
+def test_outbox_waits_for_the_broker_and_loses_nothing(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    store.migrate()
+    broker = EmbeddedBroker().start()
+    port = broker.port
+    broker.stop()  # down before the first record
+    for i in range(3):
+        store.enqueue("livewatch.decisions.outage", "alert-1", {"n": i})  # one key: ordered
+    publisher = OutboxPublisher(store, f"127.0.0.1:{port}", poll_s=0.1).start()
+    try:
+        time.sleep(1.0)
+        assert len(store.unsent()) == 3
+        with EmbeddedBroker(port=port) as back:
+            deadline = time.monotonic() + 30
+            while store.unsent() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert store.unsent() == []
+            records = read_topic(back.bootstrap, "livewatch.decisions.outage", min_records=3)
+            assert [r.json()["n"] for r in records] == [0, 1, 2]
+    finally:
+        publisher.stop()
+        store.close()
