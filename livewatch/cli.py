@@ -71,8 +71,12 @@ def _cmd_run(args: argparse.Namespace, cfg: Config) -> int:
         args.loop = True
     if not args.sources:
         raise LivewatchError("no source given: pass one or more stream URLs or files, or --demo")
-    if args.realtime or args.loop:
-        cfg = cfg.replace(ingest=dataclasses.replace(cfg.ingest, realtime=True, loop=args.loop))
+    ingest = dataclasses.replace(cfg.ingest, realtime=args.realtime or args.loop, loop=args.loop)
+    if args.give_up_after is not None:
+        ingest = dataclasses.replace(ingest, give_up_after_s=args.give_up_after)
+    if args.stall_timeout is not None:
+        ingest = dataclasses.replace(ingest, stall_timeout_s=args.stall_timeout)
+    cfg = cfg.replace(ingest=ingest)
     return run_live(cfg, parse_sources(args.sources), status_every=args.status_every, max_seconds=args.max_seconds)
 
 
@@ -142,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--demo", action="store_true", help="watch the bundled demo stream (generated on first use)")
     run.add_argument("--realtime", action="store_true", help="replay local files at real-time pace")
     run.add_argument("--loop", action="store_true", help="replay local files forever, like a live stream")
+    run.add_argument("--give-up-after", type=float, help="seconds a dropped live source is retried before it counts as ended (default 300)")
+    run.add_argument("--stall-timeout", type=float, help="seconds without data before a live source counts as dropped (default 10)")
     run.add_argument("--status-every", type=float, default=5.0, help="seconds between status lines")
     run.add_argument("--max-seconds", type=float, help="stop by itself after this long")
     run.set_defaults(func=_cmd_run)

@@ -357,10 +357,7 @@ class StreamRunner(threading.Thread):
             counters.state, counters.error = StreamState.FAILED, str(exc)
             log.error("%s", exc, extra=extra)
             return
-        if not info.has_audio:
-            warning = f"{self.url}: no audio track, speech is not covered for this stream"
-            counters.warnings += (warning,)
-            log.warning("%s", warning, extra=extra)
+        counters.warnings += tuple(info.warnings)  # ingest has logged them (e.g. no audio track)
         counters.state = StreamState.LIVE
         try:
             for item in self._source:

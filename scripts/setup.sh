@@ -28,11 +28,15 @@ if [[ ! -x .venv/bin/python ]]; then
   log "creating .venv"
   "$PY" -m venv .venv
 fi
+pip_reqs=()
+for f in requirements/*.txt; do
+  [[ "$f" == requirements/apt.txt ]] || pip_reqs+=("$f")
+done
 stamp=.venv/.requirements.sha256
-want=$(cat requirements/*.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat "${pip_reqs[@]}" pyproject.toml | sha256sum | cut -d' ' -f1)
 if [[ ! -f $stamp || "$(cat "$stamp")" != "$want" ]]; then
   log "installing Python packages"
-  .venv/bin/pip install -q --disable-pip-version-check $(printf -- '-r %s ' requirements/*.txt)
+  .venv/bin/pip install -q --disable-pip-version-check $(printf -- '-r %s ' "${pip_reqs[@]}")
   .venv/bin/pip install -q --disable-pip-version-check --no-deps -e .
   echo "$want" > "$stamp"
 fi

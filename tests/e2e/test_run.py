@@ -1,0 +1,226 @@
+"""End to end: the ``livewatch`` command against a real broker, real models and a real stream server.
+
+These run the CLI as a user would (a subprocess), read what reached Kafka with
+confluent-kafka (not the client livewatch uses), and check the bad inputs get
+their one-line message while the other streams keep going.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from livewatch.broker import EmbeddedBroker, free_port
+from tests.conftest import read_topic
+from tests.live_server import LiveServer
+from tests.media import make_clip, make_not_video, make_video_without_audio
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+COUNTERFEIT_CARD = "高仿LV包 1:1 原单 ¥99"
+
+
+class Cli:
+    """A running ``livewatch`` process whose stderr is collected as it comes."""
+
+    def __init__(self, *args: str, data_dir: Path) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.pop("LIVEWATCH_KAFKA", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "livewatch", "--data-dir", str(data_dir), *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, pattern: str, timeout_s: float) -> re.Match[str]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if m := re.search(pattern, line):
+                    return m
+            if self.proc.poll() is not None and not self._reader.is_alive():
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"no line matching {pattern!r} within {timeout_s}s; output:\n{self.output[-4000:]}")
+
+    def stop(self, timeout_s: float = 60.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        code = self.proc.wait(timeout_s)
+        self._reader.join(5)
+        return code
+
+    def wait(self, timeout_s: float) -> int:
+        code = self.proc.wait(timeout_s)
+        self._reader.join(5)
+        return code
+
+
+def alerts_for(bootstrap: str, stream_id: str, *, min_records: int = 1, timeout_s: float = 60.0) -> list[dict]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        records = read_topic(bootstrap, "livewatch.alerts", timeout_s=5.0)
+        mine = [r.json() for r in records if r.key == stream_id.encode()]
+        if len(mine) >= min_records or time.monotonic() > deadline:
+            return mine
+        time.sleep(1.0)
+
+
+@pytest.fixture(scope="module")
+def counterfeit_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("media") / "counterfeit.mp4", 8, text_cards=[(0, 8, COUNTERFEIT_CARD)])
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Shared across this module so the demo clip is generated once."""
+    return tmp_path_factory.mktemp("data")
+
+
+def test_demo_run_puts_an_alert_on_kafka_readable_by_another_client(data_dir: Path) -> None:
+    cli = Cli("run", "--demo", "--status-every", "2", data_dir=data_dir)
+    try:
+        bootstrap = cli.wait_for(r"embedded Kafka broker on (127\.0\.0\.1:\d+)", timeout_s=240).group(1)
+        alerts = alerts_for(bootstrap, "demo", timeout_s=120)
+        assert alerts, f"no alert for the demo stream on livewatch.alerts; output:\n{cli.output[-4000:]}"
+        categories = {a["category"] for a in alerts}
+        assert "counterfeit" in categories
+        cli.wait_for(r"\[demo\] live .*alerts [1-9]", timeout_s=30)
+    finally:
+        code = cli.stop()
+    assert code == 0, cli.output[-3000:]
+    assert "draining" in cli.output
+
+
+def test_run_follows_a_live_rtmp_stream_through_a_drop_and_ends_cleanly(
+    counterfeit_clip: Path, kafka_broker: str, tmp_path: Path
+) -> None:
+    with LiveServer() as server:
+        pusher = server.push(counterfeit_clip, "shop1")
+        pusher.wait_publishing()
+        cli = Cli(
+            "--no-asr", "--kafka", kafka_broker, "run", f"shop1={server.rtmp_url('shop1')}",
+            "--status-every", "1", "--give-up-after", "8", "--stall-timeout", "3",
+            data_dir=tmp_path,
+        )
+        try:
+            cli.wait_for(r"\[shop1\] live .* sampled", timeout_s=60)
+            pusher.stop()
+            time.sleep(4)
+            pusher.restart()
+            pusher.wait_publishing()
+            assert alerts_for(kafka_broker, "shop1", timeout_s=90), cli.output[-4000:]
+            pusher.stop()
+            code = cli.wait(120)
+        finally:
+            if cli.proc.poll() is None:
+                cli.stop()
+    assert code == 0, cli.output[-3000:]
+    assert re.search(r"reconnect", cli.output, re.IGNORECASE), cli.output[-3000:]
+    assert "[shop1] ended" in cli.output
+
+
+def test_bad_sources_get_one_line_each_and_the_good_stream_is_still_watched(
+    counterfeit_clip: Path, kafka_broker: str, tmp_path: Path
+) -> None:
+    not_video = make_not_video(tmp_path / "notes.mp4")
+    silent = make_video_without_audio(tmp_path / "silent.mp4", 4)
+    missing = tmp_path / "missing.mp4"
+    cli = Cli(
+        "--no-asr", "--kafka", kafka_broker, "run",
+        f"good={counterfeit_clip}", f"gone={missing}", f"junk={not_video}", f"mute={silent}",
+        "--status-every", "1",
+        data_dir=tmp_path / "data",
+    )
+    code = cli.wait(240)
+    out = cli.output
+    assert code == 0, out[-3000:]
+    assert re.search(rf"{re.escape(str(missing))}.*(no such file|not found)", out, re.IGNORECASE), out[-3000:]
+    assert re.search(rf"{re.escape(str(not_video))}.*not .*video|{re.escape(str(not_video))}.*(invalid|cannot)", out, re.IGNORECASE), out[-3000:]
+    assert re.search(r"no audio", out, re.IGNORECASE), out[-3000:]
+    assert re.search(r"\[mute\] ended .* [1-9]\d* sampled", out), out[-3000:]
+    assert alerts_for(kafka_broker, "good", timeout_s=30), out[-3000:]
+
+
+def test_unreachable_broker_given_explicitly_fails_fast_with_one_line(counterfeit_clip: Path, tmp_path: Path) -> None:
+    port = free_port()
+    started = time.monotonic()
+    cli = Cli("--kafka", f"127.0.0.1:{port}", "run", str(counterfeit_clip), data_dir=tmp_path)
+    code = cli.wait(60)
+    assert code == 1
+    assert time.monotonic() - started < 45
+    assert re.search(rf"cannot reach Kafka at 127\.0\.0\.1:{port}", cli.output), cli.output
+
+
+def test_alerts_raised_while_the_broker_is_down_are_delivered_once_when_it_returns(
+    counterfeit_clip: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    broker = EmbeddedBroker(port=port).start()
+    cli = Cli(
+        "--no-asr", "--kafka", broker.bootstrap, "run", f"outage={counterfeit_clip}", "--realtime",
+        "--status-every", "1",
+        data_dir=tmp_path,
+    )
+    try:
+        cli.wait_for(r"\[outage\] live", timeout_s=90)
+        broker.stop()
+        cli.wait_for(r"\[outage\] .*alerts [1-9]", timeout_s=90)
+        time.sleep(2)
+        broker = EmbeddedBroker(port=port).start()
+        alerts = alerts_for(broker.bootstrap, "outage", timeout_s=90)
+        code = cli.wait(120)
+        assert code == 0, cli.output[-3000:]
+        alerts = alerts_for(broker.bootstrap, "outage", timeout_s=10)
+    finally:
+        if cli.proc.poll() is None:
+            cli.stop()
+        broker.stop()
+    assert alerts, cli.output[-3000:]
+    keys = [(a["alert_id"], a["revision"]) for a in alerts]
+    assert len(keys) == len(set(keys)), f"duplicated alerts: {keys}"
+
+
+def test_scan_writes_the_same_records_as_kafka_gets(counterfeit_clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "alerts.jsonl"
+    cli = Cli("--no-asr", "scan", str(counterfeit_clip), "--out", str(out), data_dir=tmp_path)
+    assert cli.wait(240) == 0, cli.output
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert records and all(r["stream_id"] == "counterfeit" for r in records)
+    from alerts import validate_alert
+
+    for record in records:
+        validate_alert(record)
+    assert any(r["category"] == "counterfeit" for r in records)
+
+
+def test_scan_of_a_missing_file_says_so_in_one_line(tmp_path: Path) -> None:
+    cli = Cli("scan", str(tmp_path / "nope.mp4"), data_dir=tmp_path)
+    assert cli.wait(60) == 1
+    errors = [line for line in cli.lines if line.startswith("livewatch:")]
+    assert len(errors) == 1 and "nope.mp4" in errors[0], cli.output
