@@ -20,7 +20,7 @@ import itertools
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -103,6 +103,7 @@ class _OpenAlert:
 @dataclass
 class _Stream:
     facts: list[Fact] = field(default_factory=list)
+    kinds: Counter[str] = field(default_factory=Counter)  # how many facts of each kind
     by_observation: dict[tuple, Fact] = field(default_factory=dict)
     alerts: dict[tuple[str, str | None], _OpenAlert] = field(default_factory=dict)
     now: float = float("-inf")
@@ -192,17 +193,23 @@ class RuleEngine:
             rs = self._ruleset
             facts = self._extract(evidence, rs)
             if not facts:
-                return []
+                # Nothing new, but media time moves on: held revisions may be due.
+                stream = self._streams.get(evidence.stream_id)
+                if stream is None or not stream.alerts:
+                    return []
+                stream.now = max(stream.now, evidence.media_end)
+                return self._flush(evidence.stream_id, stream)
             stream = self._stream(evidence.stream_id)
             changed = self._merge(stream, facts)
             stream.now = max(stream.now, evidence.media_end)
-            out = self._expire(evidence.stream_id, stream, rs)
+            self._evict(stream, rs)
+            out: list[Alert] = []
             kinds = {f.kind for f in changed}
-            present = {f.kind for f in stream.facts}
+            present = {k for k, n in stream.kinds.items() if n}
             for rule in rs.rules:
                 if rs.rule_kinds[rule.id] & kinds and rs.rule_needs[rule.id] <= present:
                     out += self._evaluate(evidence.stream_id, stream, rule, rs)
-            return out
+            return out + self._flush(evidence.stream_id, stream)
 
     def finish(self, stream_id: str) -> list[Alert]:
         """End of a stream: final revisions of alerts extended since last published; state dropped."""
@@ -349,6 +356,7 @@ class RuleEngine:
                 changed.append(old)
                 continue
             stream.facts.append(f)
+            stream.kinds[f.kind] += 1
             if key:
                 stream.by_observation[key] = f
             changed.append(f)
@@ -362,14 +370,18 @@ class RuleEngine:
             return (f.modality, "", f.kind, f.group, f.value)
         return None
 
-    def _expire(self, stream_id: str, stream: _Stream, rs: _RuleSet) -> list[Alert]:
-        """Drop facts older than the widest window; close alerts quiet for longer than their cool-down."""
+    def _evict(self, stream: _Stream, rs: _RuleSet) -> None:
+        """Drop facts older than the widest window (and the oldest beyond the cap)."""
         since = stream.now - rs.max_window_s
         cap = self._options.max_facts_per_stream
         if (stream.facts and stream.facts[0].media_end < since) or len(stream.facts) > cap:
             stream.facts = [f for f in stream.facts if f.media_end >= since][-cap:]
+            stream.kinds = Counter(f.kind for f in stream.facts)
             alive = {id(f) for f in stream.facts}
             stream.by_observation = {k: f for k, f in stream.by_observation.items() if id(f) in alive}
+
+    def _flush(self, stream_id: str, stream: _Stream) -> list[Alert]:
+        """Publish held revisions whose interval has passed; close alerts quiet beyond their cool-down."""
         out = []
         for key, alert in list(stream.alerts.items()):
             if stream.now - alert.last_seen > alert.rule.cooldown_s:
@@ -388,17 +400,19 @@ class RuleEngine:
             return []
         out = []
         for subject, support in rule.matches(Window(facts, rs.brands)).items():
-            alert = self._update(stream_id, stream, rule, subject, support)
-            if alert is not None:
-                out.append(alert)
+            out += self._update(stream_id, stream, rule, subject, support)
         return out
 
-    def _update(self, stream_id: str, stream: _Stream, rule: Rule, subject: str | None, support: tuple[Fact, ...]) -> Alert | None:
+    def _update(self, stream_id: str, stream: _Stream, rule: Rule, subject: str | None, support: tuple[Fact, ...]) -> list[Alert]:
         key = (rule.id, subject)
         latest = max(f.media_end for f in support)
         current = stream.alerts.get(key)
+        out = []
         if current is not None and latest - current.last_seen > rule.cooldown_s:
-            current = None  # quiet for longer than the cool-down: a new violation
+            # Quiet for longer than the cool-down: that violation is over, this is a new one.
+            if current.pending or current.extended:
+                out.append(self._emit(stream_id, current, stream.now))
+            current = None
         if current is None:
             onset = min(f.media_start for f in support)
             subject_value = subject.split(":", 1)[1] if subject else None
@@ -417,8 +431,8 @@ class RuleEngine:
         current.pending |= new_seq
         current.extended |= current.emitted is not None and latest > current.emitted.media_end
         if current.emitted is None or (current.pending and stream.now - current.emitted_at >= self._options.min_revision_interval_s):
-            return self._emit(stream_id, current, stream.now)
-        return None
+            out.append(self._emit(stream_id, current, stream.now))
+        return out
 
     def _trim(self, current: _OpenAlert) -> None:
         """Keep an alert's evidence bounded: the first items (the onset) and the latest ones."""

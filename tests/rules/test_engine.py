@@ -272,3 +272,22 @@ def test_concurrent_streams_from_threads(ev) -> None:
     for t in threads:
         t.join()
     assert all([a.revision for a in only(results[f"t{i}"], CUE)] == [1, 2, 3, 4] for i in range(4))
+
+
+def test_revisions_are_held_back_by_the_interval_and_flushed(engine, ev) -> None:
+    first = only(run(engine, ev(modality=Modality.LOGO, brand="lv", t=0), ev("高仿", t=1)), CUE)
+    held = only(run(engine, ev("A货", t=2), ev("尾单", t=3)), CUE)
+    flushed = only(run(engine, ev("随便说说 但是 复刻", t=9)), CUE)
+    assert [a.revision for a in first] == [1] and held == []
+    assert [a.revision for a in flushed] == [2]
+    assert {t for e in flushed[0].evidence for t in e.matched_terms} >= {"A货", "尾单", "复刻"}
+    run(engine, ev("精仿", t=10))
+    (last,) = only(engine.finish("s1"), CUE)
+    assert last.revision == 3 and "精仿" in {t for e in last.evidence for t in e.matched_terms}
+
+
+def test_held_revision_is_published_as_media_time_moves_on(engine, ev) -> None:
+    run(engine, ev(modality=Modality.LOGO, brand="lv", t=0), ev("高仿", t=1), ev("A货", t=2))
+    assert run(engine, ev("大家好", t=4)) == []
+    (alert,) = run(engine, ev("欢迎来到直播间", t=8))
+    assert alert.revision == 2 and alert.rule_id == CUE
