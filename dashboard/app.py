@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import tempfile
 import urllib.parse
 from contextlib import asynccontextmanager
@@ -451,6 +452,8 @@ def set_rule_mode(c: Context, rule_id: str, mode: str, who: auth.Principal) -> d
 
 
 def add_user(c: Context, username: str, password: str, role: str) -> dict[str, Any]:
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", username):
+        raise HTTPException(422, "user names are 1-64 letters, digits, '.', '_' or '-'")
     problem = auth.check_new_password(password)
     if problem:
         raise HTTPException(422, problem)

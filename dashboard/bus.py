@@ -60,7 +60,7 @@ def _offer(queue: asyncio.Queue, event: dict[str, Any] | None) -> None:
     queue.put_nowait(event)
 
 
-class _Loop:
+class Worker:
     """A daemon thread running ``step`` until stopped, backing off after errors."""
 
     name = "loop"
@@ -69,7 +69,7 @@ class _Loop:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> _Loop:
+    def start(self) -> Worker:
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
         return self
@@ -99,7 +99,7 @@ class _Loop:
         """Drop the Kafka client so the next step reconnects."""
 
 
-class AlertConsumer(_Loop):
+class AlertConsumer(Worker):
     """Consumes alert topics into the store and the live feed."""
 
     name = "alert-consumer"
@@ -148,7 +148,7 @@ class AlertConsumer(_Loop):
                 pass
 
 
-class OutboxPublisher(_Loop):
+class OutboxPublisher(Worker):
     """Sends queued records to Kafka in order, marking each sent once the broker acked it."""
 
     name = "outbox-publisher"

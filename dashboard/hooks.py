@@ -22,13 +22,13 @@ import hmac
 import json
 import logging
 import secrets
-import threading
 import time
 import uuid
 from typing import Any, Mapping
 
 import httpx
 
+from dashboard.bus import Worker
 from dashboard.settings import HookOptions, Topics
 from dashboard.store import Store
 
@@ -172,36 +172,28 @@ def backoff_s(options: HookOptions, attempts: int) -> float:
     return min(options.max_backoff_s, options.initial_backoff_s * 2 ** max(0, attempts - 1))
 
 
-class HookDeliverer:
+class HookDeliverer(Worker):
     """Background thread that makes due takedown calls and records their outcomes."""
 
+    name = "takedown-hooks"
+
     def __init__(self, store: Store, options: HookOptions, topics: Topics) -> None:
+        super().__init__()
         self.store = store
         self.options = options
         self.topics = topics
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._client: httpx.Client | None = None
 
-    def start(self) -> HookDeliverer:
-        self._thread = threading.Thread(target=self._run, name="takedown-hooks", daemon=True)
-        self._thread.start()
-        return self
+    def step(self) -> None:
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.options.timeout_s, follow_redirects=False, trust_env=False)
+        if not self.run_once(self._client):
+            self._stop.wait(self.options.poll_interval_s)
 
-    def stop(self, timeout_s: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=self.options.timeout_s, follow_redirects=False, trust_env=False) as client:
-            while not self._stop.is_set():
-                try:
-                    worked = self.run_once(client)
-                except Exception:
-                    log.exception("takedown delivery loop failed; retrying")
-                    worked = 0
-                if not worked:
-                    self._stop.wait(self.options.poll_interval_s)
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     def run_once(self, client: httpx.Client) -> int:
         """Make every call that is due now; returns how many were attempted."""

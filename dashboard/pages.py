@@ -11,16 +11,17 @@ from __future__ import annotations
 import secrets
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dashboard import auth, evidence, hooks, stages
-from dashboard.app import (Admin, Ctx, Moderator, Ops, _alert_or_404, _feed_row, _public_hook, _query, add_user,
-                           decide, principal, save_file, set_rule_mode)
+from dashboard.app import (Admin, Ctx, HookIn, Moderator, Ops, _alert_or_404, _data_file, _feed_row, _public_hook,
+                           _query, add_user, decide, save_file, set_rule_mode)
 from dashboard.store import STATUSES, AlertFilter
 
 HERE = Path(__file__).resolve().parent
@@ -164,8 +165,6 @@ def install_pages(app: FastAPI) -> None:
 
     @app.get("/ops/files/{kind}/{name}", include_in_schema=False)
     def ops_file(request: Request, kind: str, name: str, c: Ctx, who: Ops) -> HTMLResponse:
-        from dashboard.app import _data_file
-
         path = _data_file(c, _kind(kind), name)
         content = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
         return render(request, "file.html", who, kind=kind, name=name, content=content, errors=[], saved=False)
@@ -200,21 +199,20 @@ def install_pages(app: FastAPI) -> None:
     # -- admin ------------------------------------------------------------------------------
 
     @app.get("/admin", include_in_schema=False)
-    def admin(request: Request, c: Ctx, who: Admin, created: str = "") -> HTMLResponse:
-        return render(request, "admin.html", who, hooks=[_public_hook(h) for h in c.store.list_hooks()],
-                      tokens=c.store.list_tokens(), users=c.store.list_users(),
-                      deliveries=c.store.list_deliveries(limit=100), created=None)
+    def admin(request: Request, c: Ctx, who: Admin) -> HTMLResponse:
+        return _admin_page(request, c, who, None)
 
     @app.post("/admin/hooks", include_in_schema=False)
     async def admin_hook(request: Request, c: Ctx, who: Admin) -> HTMLResponse:
         form = await form_of(request)
-        url = form.get("url", "").strip()
-        if not url.startswith(("http://", "https://")):
-            raise HTTPException(422, "the hook URL must start with http:// or https://")
+        try:
+            hook = HookIn(name=form.get("name", ""), url=form.get("url", "").strip(),
+                          brands=[b.strip() for b in form.get("brands", "").split(",") if b.strip()])
+        except ValidationError as exc:
+            raise HTTPException(422, f"endpoint refused: {exc.errors()[0]['msg']}") from None
         secret = hooks.generate_secret()
-        brands = [b.strip() for b in form.get("brands", "").split(",") if b.strip()]
-        c.store.create_hook(form.get("name", "hook")[:128] or "hook", url, secret, brands)
-        return _admin_created(request, c, who, f"hook secret (shown once): {secret}")
+        c.store.create_hook(hook.name, hook.url, secret, hook.brands)
+        return _admin_page(request, c, who, f"hook secret (shown once): {secret}")
 
     @app.post("/admin/hooks/{hook_id}/delete", include_in_schema=False)
     def admin_hook_delete(hook_id: int, c: Ctx, _who: Admin) -> Response:
@@ -229,7 +227,7 @@ def install_pages(app: FastAPI) -> None:
             raise HTTPException(422, "choose a role")
         token = auth.new_api_token()
         c.store.create_token(form.get("name", "token")[:128] or "token", auth.token_key(token), role, who.name)
-        return _admin_created(request, c, who, f"API token (shown once): {token}")
+        return _admin_page(request, c, who, f"API token (shown once): {token}")
 
     @app.post("/admin/tokens/{token_id}/revoke", include_in_schema=False)
     def admin_token_revoke(token_id: int, c: Ctx, _who: Admin) -> Response:
@@ -240,7 +238,7 @@ def install_pages(app: FastAPI) -> None:
     async def admin_user(request: Request, c: Ctx, who: Admin) -> HTMLResponse:
         form = await form_of(request)
         user = add_user(c, form.get("username", "")[:64], form.get("password", ""), form.get("role", ""))
-        return _admin_created(request, c, who, f"user {user['username']} ({user['role']}) created")
+        return _admin_page(request, c, who, f"user {user['username']} ({user['role']}) created")
 
     @app.post("/admin/deliveries/{delivery_id}/retry", include_in_schema=False)
     def admin_retry(delivery_id: int, c: Ctx, _who: Admin) -> Response:
@@ -254,7 +252,7 @@ def _kind(kind: str) -> str:
     return kind
 
 
-def _admin_created(request: Request, c: Any, who: auth.Principal, message: str) -> HTMLResponse:
+def _admin_page(request: Request, c: Any, who: auth.Principal, message: str | None) -> HTMLResponse:
     return render(request, "admin.html", who, hooks=[_public_hook(h) for h in c.store.list_hooks()],
                   tokens=c.store.list_tokens(), users=c.store.list_users(),
                   deliveries=c.store.list_deliveries(limit=100), created=message)
