@@ -233,3 +233,19 @@ def test_evidence_chain_check_and_bundle_from_the_worker_store(make_settings: An
         write_jpeg(data_root / "ab" / "logo.jpg", size=(321, 180))  # tampered after the fact
         bad = client.get(f"/api/alerts/{alert['alert_id']}/evidence/verify").json()
         assert bad["intact"] is False and bad["problems"]
+
+
+def test_the_app_runs_on_postgresql(make_settings: Any, postgres_url: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from dashboard import create_app
+
+    with TestClient(create_app(make_settings(deliver_hooks=False, db_url=postgres_url))) as client:
+        alert = make_alert()
+        client.app.state.ctx.store.upsert_alert(alert)
+        csrf = login(client, *ADMIN)
+        resp = client.post(f"/api/alerts/{alert['alert_id']}/decisions", json={"decision": "escalate", "note": "法务"},
+                           headers={"x-csrf-token": csrf})
+        assert resp.status_code == 201
+        assert client.get("/api/alerts", params={"status": "escalated"}).json()[0]["alert_id"] == alert["alert_id"]
+        assert client.get("/health").json()["schema_version"] == 2
