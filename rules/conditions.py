@@ -11,7 +11,7 @@ compares each price with the right brand.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol
+from typing import Iterable, Mapping, Protocol
 
 from events import Action, Brand, Category, Evidence, Mode, Modality, Severity
 
@@ -90,6 +90,14 @@ class Condition(Protocol):
     def explain(self, window: Window, depth: int = 0) -> list[str]: ...
 
 
+def _bound(prefix: str, facts: Iterable[Fact]) -> Result:
+    """Facts grouped by subject ('brand:lv', 'content:match-0412')."""
+    bound: dict[str, list[Fact]] = {}
+    for f in facts:
+        bound.setdefault(f"{prefix}:{f.value}", []).append(f)
+    return Result(bound={k: tuple(v) for k, v in bound.items()})
+
+
 def _line(depth: int, ok: bool, text: str) -> str:
     return f"{'  ' * depth}[{'x' if ok else ' '}] {text}"
 
@@ -129,11 +137,7 @@ class BrandSeen:
     brands: tuple[str, ...] = ()
 
     def evaluate(self, window: Window) -> Result:
-        bound: dict[str, list[Fact]] = {}
-        for f in window.of("brand", self.modalities):
-            if not self.brands or f.value in self.brands:
-                bound.setdefault(f"brand:{f.value}", []).append(f)
-        return Result(bound={k: tuple(v) for k, v in bound.items()})
+        return _bound("brand", (f for f in window.of("brand", self.modalities) if not self.brands or f.value in self.brands))
 
     def kinds(self) -> frozenset[str]:
         return frozenset({"brand"})
@@ -191,11 +195,8 @@ class FingerprintRun:
     contents: tuple[str, ...] = ()
 
     def evaluate(self, window: Window) -> Result:
-        bound: dict[str, list[Fact]] = {}
-        for f in window.of("fingerprint", (Modality.FINGERPRINT,)):
-            if f.duration >= self.min_duration_s and (not self.contents or f.value in self.contents):
-                bound.setdefault(f"content:{f.value}", []).append(f)
-        return Result(bound={k: tuple(v) for k, v in bound.items()})
+        runs = window.of("fingerprint", (Modality.FINGERPRINT,))
+        return _bound("content", (f for f in runs if f.duration >= self.min_duration_s and (not self.contents or f.value in self.contents)))
 
     def kinds(self) -> frozenset[str]:
         return frozenset({"fingerprint"})
