@@ -28,6 +28,7 @@ from asr.transcript import Transcript
 log = logging.getLogger(__name__)
 
 _STATUS_EVERY_S = 0.5
+_RESTART_EVERY_S = 2.0  # a worker that keeps dying is not respawned in a tight loop
 
 
 class _Worker:
@@ -42,14 +43,16 @@ class _Worker:
             target=_worker_main, args=(options, info, self.inbox, self.outbox), name=f"livewatch-asr-{index}", daemon=True
         )
         self.process.start()
+        self.started = time.monotonic()
         self.ready = False
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        try:
-            self.inbox.put(("stop",), timeout=1.0)
-        except (queue.Full, ValueError, OSError):
-            pass
-        self.process.join(timeout_s)
+        if self.process.is_alive():
+            try:
+                self.inbox.put(("stop",), timeout=1.0)
+            except (queue.Full, ValueError, OSError):
+                pass
+            self.process.join(timeout_s)
         if self.process.is_alive():
             self.process.terminate()
             self.process.join(timeout_s)
@@ -98,6 +101,7 @@ class AsrStage:
                 while self._engine.has_pending():
                     self._collect(self._engine.step())
             else:
+                self._pump()  # first: a dead worker is replaced before it is handed the chunk
                 worker = self._worker_for(chunk.stream_id)
                 try:
                     worker.inbox.put_nowait(("audio", chunk))
@@ -208,7 +212,7 @@ class AsrStage:
                 except queue.Empty:
                     break
                 self._handle(worker, msg)
-            if not worker.process.is_alive():
+            if not worker.process.is_alive() and time.monotonic() >= worker.started + _RESTART_EVERY_S:
                 if not restart:
                     self.close()
                     raise ConfigError(f"ASR worker exited with code {worker.process.exitcode} while loading {self.model_info.path}")
@@ -216,6 +220,7 @@ class AsrStage:
                 worker.stop(timeout_s=0.5)
                 self._workers[i] = _Worker(self._o, self.model_info, i)
                 self._restarts += 1
+                self._flushed.update(sid for sid, k in self._assigned.items() if k == i)  # no flush waits on the dead
 
     def _handle(self, worker: _Worker, msg: tuple) -> None:
         kind = msg[0]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import os
+import signal
 import re
 import time
 from dataclasses import replace
@@ -14,7 +16,7 @@ import pytest
 from pypinyin import lazy_pinyin
 
 from asr import AsrOptions, AsrStage
-from events import Evidence, Modality
+from events import ConfigError, Evidence, Modality
 
 from tests.asr.conftest import SENTENCES, chunks, music, silence
 
@@ -154,6 +156,16 @@ def test_worker_process_two_streams(mandarin):
         assert st.speech_s > 1.0 and st.segments >= 1 and not st.degraded
         assert stage.transcript("zh", 0, 10)
 
+        # a worker that dies is replaced; later streams are transcribed as before
+        os.kill(stage._workers[0].process.pid, signal.SIGKILL)
+        stage._workers[0].process.join(10)
+        again: list[Evidence] = []
+        for chunk in chunks(zh, "again"):
+            again += stage.feed(chunk)
+        again += stage.flush("again")
+        assert "癌症" in "".join(e.text for e in again)
+        assert stage.status("again").worker_restarts == 1
+
 
 def test_worker_degrades_under_lag(english_speech):
     """Fed far faster than real time with a tiny lag budget: degraded passes (beam 1), status says so."""
@@ -168,3 +180,9 @@ def test_worker_degrades_under_lag(english_speech):
         assert out and any(e.details["degraded"] for e in out)
         assert seen_degraded or st.dropped_audio_s > 0
         assert st.audio_s + st.dropped_audio_s >= 29.0  # every chunk accounted for: heard or counted as dropped
+
+
+def test_worker_reports_a_broken_model_as_one_clear_error(tmp_path):
+    (tmp_path / "model.bin").write_bytes(b"not a model")
+    with pytest.raises(ConfigError, match=r"failed to load.*model_path"):
+        AsrStage(AsrOptions(workers=1, model_path=str(tmp_path)))
