@@ -291,3 +291,12 @@ def test_held_revision_is_published_as_media_time_moves_on(engine, ev) -> None:
     assert run(engine, ev("大家好", t=4)) == []
     (alert,) = run(engine, ev("欢迎来到直播间", t=8))
     assert alert.revision == 2 and alert.rule_id == CUE
+
+
+def test_fingerprint_observation_growing_like_the_fingerprint_stage(engine, ev) -> None:
+    """frames.fingerprint re-sends one observation with a fixed start and a growing end."""
+    growing = [ev("match-7", modality=Modality.FINGERPRINT, t=0, duration=d, observation_id="run-1") for d in (5, 15, 25, 31, 40)]
+    alerts = [(a.revision, a.media_end) for a in run(engine, *growing)]
+    assert alerts == [(1, 31)]
+    (final,) = engine.finish("s1")
+    assert (final.revision, final.media_end) == (2, 40)
