@@ -85,10 +85,11 @@ def _cmd_scan(args: argparse.Namespace, cfg: Config) -> int:
 
     if args.rules:
         cfg = cfg.replace(rules_dir=Path(args.rules))
-    alerts = scan_file(cfg, Path(args.file), out=Path(args.out) if args.out else None)
+    evidence: list | None = [] if args.compare else None
+    alerts = scan_file(cfg, Path(args.file), out=Path(args.out) if args.out else None, evidence=evidence)
     print(f"{len(alerts)} alert(s) from {args.file}" + (f", written to {args.out}" if args.out else ""))
     if args.compare:
-        print(compare_rule_sets(cfg, Path(args.file), alerts, Path(args.compare)))
+        print(compare_rule_sets(cfg, evidence or [], alerts, Path(args.compare)))
     return 0
 
 

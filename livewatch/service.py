@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from alerts import AlertPublisher, AlertStore, check_broker, export_bundle, verify_evidence
-from events import Alert, LivewatchError, StreamState, StreamStatus
+from events import Alert, Evidence, LivewatchError, StreamState, StreamStatus
 from livewatch.broker import EmbeddedBroker
 from livewatch.config import Config
 from livewatch.sinks import CollectingSink
@@ -110,14 +110,20 @@ def scan_file(
     out: Path | None = None,
     stages: Stages | None = None,
     sink: CollectingSink | None = None,
+    evidence: list[Evidence] | None = None,
 ) -> list[Alert]:
-    """Process a recording as fast as possible; the same alerts ``run`` would raise."""
+    """Process a recording as fast as possible; the same alerts ``run`` would raise.
+
+    ``evidence``, when given, collects every piece of evidence the detectors
+    produced, so other rule sets can be replayed over it (``--compare``).
+    """
     if not path.exists():
         raise LivewatchError(f"{path}: no such file: give the path of a recorded stream")
     own_stages = stages is None
     stages = stages or Stages.load(cfg, inline=True)
     sink = sink or CollectingSink()
-    pipeline = Pipeline(cfg, stages, sink, inline=True)
+    tap = evidence.append if evidence is not None else None
+    pipeline = Pipeline(cfg, stages, sink, inline=True, evidence_tap=tap)
     try:
         pipeline.add_stream(path.stem, str(path))
         failed = [s for s in pipeline.status() if s.state is StreamState.FAILED]
@@ -131,11 +137,13 @@ def scan_file(
     return sink.alerts
 
 
-def compare_rule_sets(cfg: Config, path: Path, alerts_a: list[Alert], rules_b: Path) -> str:
-    from rules import compare_alerts
+def compare_rule_sets(cfg: Config, evidence: list[Evidence], alerts_a: list[Alert], rules_b: Path) -> str:
+    """Replay the evidence of one scan through rule set B: alerts added and removed vs A."""
+    from rules import RuleEngine, compare_alerts, replay
 
-    alerts_b = scan_file(cfg.replace(rules_dir=rules_b), path)
-    return str(compare_alerts(alerts_a, alerts_b))
+    brands = Stages.load(cfg.replace(rules_dir=rules_b), rules_only=True).brands
+    engine_b = RuleEngine(rules_b, None, brands)
+    return str(compare_alerts(alerts_a, replay(engine_b, evidence)))
 
 
 def rules_check(cfg: Config) -> int:

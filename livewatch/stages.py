@@ -42,7 +42,7 @@ class Stages:
 
     @classmethod
     def load(cls, cfg: Config, *, inline: bool = False, rules_only: bool = False) -> Stages:
-        """Build every enabled stage. ``inline`` runs models in this process (``scan``)."""
+        """Build every enabled stage. ``inline`` runs ASR in this process (``scan``)."""
         brands = load_brand_registry(cfg.brands_dir)
         rules = RuleEngine(cfg.rules_dir, cfg.lexicon_dir, brands)
         stages = cls(brands=brands, rules=rules)
@@ -59,8 +59,9 @@ class Stages:
         on = cfg.detectors
         snapshots = SnapshotStore(cfg.snapshot_dir)
         if on.ocr:
-            ocr_opts = dataclasses.replace(cfg.ocr, workers=0) if inline else cfg.ocr
-            self.ocr = OcrStage(ocr_opts)
+            # OCR keeps its worker process even inline: Paddle and CTranslate2 (ASR)
+            # crash when they share a process (both bring their own OpenMP/oneDNN).
+            self.ocr = OcrStage(cfg.ocr)
         if on.logos:
             self.logos = LogoStage(self.brands, cfg.logos, snapshotter=snapshots.save)
         if on.asr:

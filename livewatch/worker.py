@@ -152,11 +152,21 @@ class VisionPool:
 class Pipeline:
     """Watches any number of streams; evidence -> rules -> alerts -> sink."""
 
-    def __init__(self, config: Config, stages: Stages, sink: AlertSink, *, inline: bool = False) -> None:
+    def __init__(
+        self,
+        config: Config,
+        stages: Stages,
+        sink: AlertSink,
+        *,
+        inline: bool = False,
+        evidence_tap: Callable[[Evidence], None] | None = None,
+    ) -> None:
+        """``evidence_tap`` sees every piece of evidence before the rules (back-testing records it)."""
         self.config = config
         self.stages = stages
         self._sink = sink
         self._inline = inline
+        self._tap = evidence_tap
         self._snapshots = SnapshotStore(config.snapshot_dir)
         self._recent: dict[str, RecentFrames] = {}
         self._counters: dict[str, _Counters] = {}
@@ -227,6 +237,8 @@ class Pipeline:
     # --- evidence flow -------------------------------------------------
     def emit_evidence(self, items: Iterable[Evidence]) -> None:
         for ev in items:
+            if self._tap is not None:
+                self._tap(ev)
             counters = self._counters.get(ev.stream_id)
             if counters is not None:
                 counters.evidence += 1
@@ -271,6 +283,8 @@ class Pipeline:
     def _raise(self, alert: Alert) -> None:
         alert = self._with_snapshots(alert)
         counters = self._counters.get(alert.stream_id)
+        if alert.stream_url is None and counters is not None:
+            alert = dataclasses.replace(alert, stream_url=counters.source)
         if counters is not None and alert.revision == 1:
             counters.alerts += 1
         log.info(
