@@ -149,8 +149,10 @@ class FingerprintIndex:
 
     def register_frames(self, content_id: str, frames: Iterable[tuple[float, np.ndarray]]) -> int:
         """Fingerprint (time_s, BGR image) pairs, one per ``register_interval_s`` of content time."""
-        if not content_id or content_id in self._content_ids:
-            raise ConfigError(f"protected content id {content_id!r}: must be non-empty and not registered yet")
+        if not content_id:
+            raise ConfigError("protected content id is empty; give each registered video a name")
+        if content_id in self._content_ids:
+            raise ConfigError(f"protected content id {content_id!r} is already registered; use another id")
         times, whole, quads = [], [], []
         next_t = -1e9
         for t, image in frames:
