@@ -85,6 +85,9 @@ def _is_word_char(c: str) -> bool:
 
 
 def _same_class(a: str, b: str) -> bool:
+    """Both ASCII digits, or both Latin letters (CJK counts as alphabetic to str.isalpha)."""
+    if not (a.isascii() and b.isascii()):
+        return False
     return (a.isdigit() and b.isdigit()) or (a.isalpha() and b.isalpha())
 
 

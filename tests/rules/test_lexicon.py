@@ -57,7 +57,7 @@ def test_terms_match_through_evasions_and_homophones(hits, text: str, expected: 
 
 @pytest.mark.parametrize(
     ("text", "brand"),
-    [("香奶奶家的", "chanel"), ("驴牌的包", "lv"), ("ＧＵＣＣＩ", "gucci"), ("g u c c i", "gucci"), ("香乃儿", "chanel"), ("路易威登", "lv"), ("LV", "lv"), ("i love lv", "lv")],
+    [("香奶奶家的", "chanel"), ("驴牌的包", "lv"), ("ＧＵＣＣＩ", "gucci"), ("g u c c i", "gucci"), ("香乃儿", "chanel"), ("路易威登", "lv"), ("LV", "lv"), ("i love lv", "lv"), ("高仿LV包", "lv"), ("GUCCI同款", "gucci")],
 )
 def test_brand_names_and_nicknames_map_to_brands(matcher: Matcher, text: str, brand: str) -> None:
     assert (brand, brand) in [(h.group, h.canonical) for h in matcher.match(N.normalize(text)).hits if h.kind == BRAND]
