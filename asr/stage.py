@@ -106,9 +106,10 @@ class AsrStage:
                 try:
                     worker.inbox.put_nowait(("audio", chunk))
                 except queue.Full:
-                    lost = chunk.media_end - chunk.media_start
-                    self._dropped_s[chunk.stream_id] = self._dropped_s.get(chunk.stream_id, 0.0) + lost
-                    log.warning("ASR queue full: dropped %.1fs of audio", lost, extra={"stream_id": chunk.stream_id})
+                    before = self._dropped_s.get(chunk.stream_id, 0.0)
+                    after = self._dropped_s[chunk.stream_id] = before + chunk.media_end - chunk.media_start
+                    if int(after / 10) != int(before / 10) or before == 0:  # one line per ~10 s lost, not per chunk
+                        log.warning("ASR queue full: %.1fs of audio dropped so far", after, extra={"stream_id": chunk.stream_id})
                 self._pump()
             return self._ready.pop(chunk.stream_id, [])
 
@@ -121,18 +122,22 @@ class AsrStage:
 
     def flush(self, stream_id: str, timeout_s: float | None = None) -> list[Evidence]:
         """End of ``stream_id``: transcribe what is left and return it (blocks until done)."""
-        deadline = time.monotonic() + (timeout_s if timeout_s is not None else 2 * self._o.max_backlog_s + 60)
+        timeout_s = timeout_s if timeout_s is not None else 2 * self._o.max_backlog_s + 60
+        deadline = time.monotonic() + timeout_s
         with self._lock:
             if self._engine is not None:
                 self._engine.end_stream(stream_id)
                 while self._engine.has_pending(stream_id):
                     self._collect(self._engine.step(stream_id))
-                self._status[stream_id] = self._engine.status(stream_id)
                 return self._ready.pop(stream_id, [])
             if stream_id not in self._assigned:
                 return self._ready.pop(stream_id, [])
             self._flushed.discard(stream_id)
-            self._workers[self._assigned[stream_id]].inbox.put(("flush", stream_id), timeout=max(0.1, deadline - time.monotonic()))
+            inbox = self._workers[self._assigned[stream_id]].inbox
+        try:
+            inbox.put(("flush", stream_id), timeout=timeout_s)
+        except queue.Full:
+            deadline = 0.0
         while time.monotonic() < deadline:
             with self._lock:
                 self._pump()
@@ -141,7 +146,7 @@ class AsrStage:
                     self._assigned.pop(stream_id, None)
                     return self._ready.pop(stream_id, [])
             time.sleep(0.02)
-        log.warning("ASR flush timed out after %.0fs", timeout_s or 0, extra={"stream_id": stream_id})
+        log.warning("ASR flush gave up after %.0fs: the rest of the stream's speech is lost", timeout_s, extra={"stream_id": stream_id})
         with self._lock:
             return self._ready.pop(stream_id, [])
 
