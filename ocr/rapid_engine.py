@@ -4,6 +4,8 @@ Only the bundled models load offline (any other choice downloads on first
 use), so the engine is warmed up with one tiny image at load: a broken
 install fails at start, not on the first live frame. The angle classifier is
 off: live-commerce text is upright and it costs a model call per line.
+Detection runs at the stage's ``max_side_px`` instead of RapidOCR's default
+upscaling, so 640 px frames cost what 640 px should.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ class RapidEngine:
                 "Global.text_score": 0.3,
                 "Det.model_path": model.det,
                 "Rec.model_path": model.rec,
+                # Detect at the size the stage hands over: the default ("min" side 736) would
+                # upscale a 640x360 frame to 1308x736 and make max_side_px pointless.
+                "Det.limit_type": "max",
+                "Det.limit_side_len": options.max_side_px,
                 "EngineConfig.onnxruntime.intra_op_num_threads": options.threads_per_worker,
                 "EngineConfig.onnxruntime.inter_op_num_threads": 1,
             }

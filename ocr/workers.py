@@ -206,8 +206,19 @@ class _Worker:
 
 
 def _serve(conn, options: OcrOptions, factory: EngineFactory) -> None:
-    """Worker process main loop: load the engine, then read images until told to stop."""
+    """Worker process main loop: load the engine, then read images until told to stop.
+
+    Engines print progress to stdout (paddlex, also from C++); the parent's
+    stdout may be a data channel (``python -m bench`` reads JSON from it), so
+    the worker's stdout is pointed at stderr first.
+    """
+    import os
+    import sys
+
     import psutil
+
+    sys.stdout.flush()
+    os.dup2(2, 1)
 
     me = psutil.Process()
     try:

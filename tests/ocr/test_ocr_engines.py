@@ -64,36 +64,32 @@ def test_caption_over_time_gives_start_and_end_with_prices(engine, request):
     assert len([e for e in evidence if e.details["event"] == "start"]) == 1 + len(others)
 
 
-@pytest.mark.parametrize("limit", [{"recycle_after_frames": 2}, {"recycle_above_mb": 1.0}])
-def test_workers_are_recycled_and_keep_reading(limit):
-    image = render_frame(1, "clean").image
+@pytest.mark.parametrize("limit, frames", [({"recycle_after_frames": 2}, 3), ({"recycle_above_mb": 1.0}, 1)])
+def test_workers_are_recycled_and_keep_reading(limit, frames):
+    """Tiny limits: the worker is replaced in the background and the next read waits for it."""
+    image = np.ascontiguousarray(render_frame(1, "clean").image[360:720, 0:1280])  # price card + caption
     with OcrStage(OcrOptions(engine="rapid", workers=1, **limit)) as stage:
         pids_before = set(stage.stats().pool.pids)
-        texts = []
-        for t in range(4):
-            lines, _ = stage._read(sampled(image, float(t), "recycle"))
-            texts.append(sorted(ln.text for ln in lines))
-        deadline = time.monotonic() + 60
-        while stage.stats().pool.recycled < (2 if "recycle_after_frames" in limit else 3) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        stats = stage.stats().pool
-        assert stats.frames == 4 and stats.failures == 0
-        assert stats.recycled >= (2 if "recycle_after_frames" in limit else 3)
-        assert all(t == texts[0] and t for t in texts)
-        assert set(stats.pids).isdisjoint(pids_before) and len(stats.pids) == 1
-
-
-def test_a_killed_worker_is_replaced():
-    image = render_frame(2, "clean").image
-    with OcrStage(OcrOptions(engine="rapid", workers=1)) as stage:
-        (pid,) = stage.stats().pool.pids
-        psutil.Process(pid).kill()
-        assert stage.process(sampled(image, 0.0, "killed")) == []  # the frame it held fails
+        texts = [sorted(ln.text for ln in stage._read(sampled(image, float(t), "recycle"))[0]) for t in range(frames)]
         deadline = time.monotonic() + 60
         while stage.stats().pool.recycled < 1 and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert stage.process(sampled(image, 1.0, "killed"))
-        assert stage.stats().frames_failed == 1
+        stats = stage.stats().pool
+        assert (stats.frames, stats.failures, stats.recycled) == (frames, 0, 1)
+        assert texts[0] and all(t == texts[0] for t in texts)
+        assert set(stats.pids).isdisjoint(pids_before) and len(stats.pids) == 1
+
+
+def test_a_killed_worker_is_replaced(rapid_stage):
+    image = render_frame(2, "clean").image
+    before = rapid_stage.stats()
+    (pid,) = before.pool.pids
+    psutil.Process(pid).kill()
+    assert rapid_stage.process(sampled(image, 0.0, "killed")) == []  # the frame it held fails
+    assert rapid_stage.process(sampled(image, 1.0, "killed"))  # waits for the replacement
+    after = rapid_stage.stats()
+    assert after.frames_failed == before.frames_failed + 1
+    assert after.pool.recycled == before.pool.recycled + 1 and after.pool.pids != (pid,)
 
 
 def test_missing_paddle_weights_say_how_to_get_them(tmp_path):
