@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import re
 import sys
 from pathlib import Path
@@ -131,11 +132,131 @@ def _cmd_demo(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get("LIVEWATCH_" + name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _service_options(args: argparse.Namespace, cfg: Config) -> dict:
+    """Options shared by ``worker`` and ``rules-service`` (metrics endpoint, shutdown budget)."""
+    port = args.metrics_port if args.metrics_port is not None else cfg.metrics_port
+    options = {"metrics_host": args.metrics_host, "drain_timeout_s": args.drain_timeout}
+    if port is not None:
+        options["metrics_port"] = port
+    return options
+
+
+def _cmd_worker(args: argparse.Namespace, cfg: Config) -> int:
+    from livewatch.assignment import AssignmentOptions
+    from livewatch.distributed import WorkerOptions, run_worker
+    from livewatch.service import _stop_on_signals
+
+    ingest = cfg.ingest
+    if args.loop:
+        ingest = dataclasses.replace(ingest, realtime=True, loop=True)
+    if not cfg.detectors.asr:
+        ingest = dataclasses.replace(ingest, audio=False)  # nobody listens: do not decode it
+    cfg = cfg.replace(ingest=ingest)
+    options = WorkerOptions(
+        **_service_options(args, cfg),
+        group_id=args.group,
+        split=args.split,
+        evidence_topic=args.evidence_topic,
+        assignment=AssignmentOptions(topic=args.streams_topic),
+    )
+    with _stop_on_signals() as stop:
+        return run_worker(cfg, options, stop)
+
+
+def _cmd_rules_service(args: argparse.Namespace, cfg: Config) -> int:
+    from livewatch.distributed import RulesServiceOptions, run_rules_service
+    from livewatch.service import _stop_on_signals
+
+    options = RulesServiceOptions(**_service_options(args, cfg), group_id=args.group, evidence_topic=args.evidence_topic)
+    with _stop_on_signals() as stop:
+        return run_rules_service(cfg, options, stop)
+
+
+def _cmd_dashboard(args: argparse.Namespace, cfg: Config) -> int:
+    from livewatch.dashboard_cmd import run_dashboard
+
+    return run_dashboard(cfg, host=args.host, port=args.port)
+
+
+def _cmd_streams(args: argparse.Namespace, cfg: Config) -> int:
+    from ingest import validate_source
+    from livewatch.assignment import AssignmentOptions, StreamControl
+
+    if not cfg.kafka:
+        raise LivewatchError("livewatch streams needs the workers' Kafka broker: set LIVEWATCH_KAFKA or --kafka HOST:PORT")
+    with StreamControl(cfg.kafka, AssignmentOptions(topic=args.topic), validate_url=validate_source) as control:
+        if args.streams_cmd == "add":
+            control.add(args.stream_id, args.url)
+            print(f"{args.stream_id}: start requested")
+        elif args.streams_cmd == "remove":
+            control.remove(args.stream_id)
+            print(f"{args.stream_id}: stop requested")
+        else:
+            for stream_id, url in sorted(control.list().items()):
+                print(f"{stream_id}\t{url}")
+    return 0
+
+
+def _add_service_commands(sub: argparse._SubParsersAction) -> None:
+    """``worker``, ``rules-service``, ``dashboard`` (the services of docker-compose.yml) and ``streams``."""
+    from livewatch.assignment import DEFAULT_GROUP, STREAMS_TOPIC
+    from livewatch.distributed import EVIDENCE_TOPIC, RULES_GROUP
+
+    def kafka_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--kafka", default=argparse.SUPPRESS, help="Kafka bootstrap HOST:PORT (default $LIVEWATCH_KAFKA)")
+
+    def service_flags(p: argparse.ArgumentParser) -> None:
+        kafka_flag(p)
+        p.add_argument("--metrics-host", default=os.environ.get("LIVEWATCH_METRICS_HOST") or "127.0.0.1",
+                       help="interface of /metrics, /healthz, /readyz (default $LIVEWATCH_METRICS_HOST or 127.0.0.1)")
+        p.add_argument("--metrics-port", type=int, help="default $LIVEWATCH_METRICS_PORT or 9464; 0 picks a free port")
+        p.add_argument("--drain-timeout", type=float, default=30.0, help="seconds SIGTERM may take to drain and flush")
+        p.add_argument("--evidence-topic", default=EVIDENCE_TOPIC, help=argparse.SUPPRESS)
+
+    worker = sub.add_parser("worker", help="watch this worker's share of the streams (consumer group on livewatch.streams)")
+    service_flags(worker)
+    worker.add_argument("--group", default=DEFAULT_GROUP, help=f"worker consumer group (default {DEFAULT_GROUP})")
+    worker.add_argument("--split", action="store_true", default=_env_flag("SPLIT"),
+                        help="publish evidence to livewatch.evidence for the rules service instead of judging it here ($LIVEWATCH_SPLIT=1)")
+    worker.add_argument("--loop", action="store_true", help="replay local files forever at real-time pace (test and demo streams)")
+    worker.add_argument("--streams-topic", default=STREAMS_TOPIC, help=argparse.SUPPRESS)
+    worker.set_defaults(func=_cmd_worker)
+
+    rules = sub.add_parser("rules-service", help="judge the split workers' evidence and publish alerts")
+    service_flags(rules)
+    rules.add_argument("--group", default=RULES_GROUP, help=f"rules consumer group (default {RULES_GROUP})")
+    rules.set_defaults(func=_cmd_rules_service)
+
+    dash = sub.add_parser("dashboard", help="the moderators' dashboard (LIVEWATCH_SECRET_KEY required)")
+    kafka_flag(dash)
+    dash.add_argument("--host", help="interface to serve on (default 127.0.0.1)")
+    dash.add_argument("--port", type=int, help="port (default 8080)")
+    dash.set_defaults(func=_cmd_dashboard)
+
+    streams = sub.add_parser("streams", help="add, remove or list the streams the workers watch")
+    kafka_flag(streams)
+    streams.add_argument("--topic", default=STREAMS_TOPIC, help=argparse.SUPPRESS)
+    streams_sub = streams.add_subparsers(dest="streams_cmd", required=True)
+    add = streams_sub.add_parser("add", help="watch URL as ID (a new URL for an ID replaces the old one)")
+    add.add_argument("stream_id")
+    add.add_argument("url")
+    rm = streams_sub.add_parser("remove", help="stop watching ID")
+    rm.add_argument("stream_id")
+    streams_sub.add_parser("list", help="the streams requested, ID<TAB>URL per line")
+    streams.set_defaults(func=_cmd_streams)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="livewatch", description="Livestream infringement monitoring.")
     parser.add_argument("--data-dir", help="where the alert store, snapshots and caches live (default ./var)")
     parser.add_argument("--kafka", help="Kafka bootstrap HOST:PORT (default: $LIVEWATCH_KAFKA, else embedded broker)")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--log-format", choices=("auto", "json", "text"), default="auto",
+                        help="auto: text on a terminal, JSON lines otherwise")
     parser.add_argument("--no-asr", action="store_true", help="do not transcribe speech")
     parser.add_argument("--no-ocr", action="store_true", help="do not read on-screen text")
     parser.add_argument("--no-logos", action="store_true", help="do not match brand logos")
@@ -188,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="generate the demo clip and print its path")
     demo.set_defaults(func=_cmd_demo)
+    _add_service_commands(sub)
     return parser
 
 
@@ -214,7 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from livewatch.logging import configure_logging
 
-    configure_logging(args.log_level)
+    configure_logging(args.log_level, json=args.log_format == "json" or (args.log_format == "auto" and not sys.stderr.isatty()))
+    logging.getLogger("kafka").setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         return args.func(args, config_from_args(args))
     except LivewatchError as exc:

@@ -52,6 +52,14 @@ class AlertSink(Protocol):
     def emit(self, alert: Alert) -> None: ...
 
 
+class EvidenceSink(Protocol):
+    """Where evidence goes instead of the local rules (split stages: a Kafka topic)."""
+
+    def publish(self, evidence: Evidence) -> None: ...
+
+    def finish(self, stream_id: str) -> None: ...
+
+
 @dataclass
 class _Counters:
     """Mutable per-stream figures behind ``StreamStatus``."""
@@ -104,6 +112,11 @@ class VisionPool:
     def dropped(self, stream_id: str) -> int:
         with self._cond:
             return self._dropped[stream_id]
+
+    def depth(self) -> int:
+        """Frames waiting, all streams together (for the queue-depth metric)."""
+        with self._cond:
+            return sum(len(q) for q in self._queues.values())
 
     def drain(self, stream_id: str, timeout: float) -> bool:
         """Wait until every frame of the stream has been processed."""
@@ -160,13 +173,20 @@ class Pipeline:
         *,
         inline: bool = False,
         evidence_tap: Callable[[Evidence], None] | None = None,
+        evidence_sink: EvidenceSink | None = None,
     ) -> None:
-        """``evidence_tap`` sees every piece of evidence before the rules (back-testing records it)."""
+        """``evidence_tap`` sees every piece of evidence before the rules (back-testing records it).
+
+        ``evidence_sink`` (split stages) receives the evidence *instead of* the
+        local rules, and ``finish(stream_id)`` when a stream ends; the rules then
+        run elsewhere (``livewatch rules-service``) and this pipeline raises no alerts.
+        """
         self.config = config
         self.stages = stages
         self._sink = sink
         self._inline = inline
         self._tap = evidence_tap
+        self._evidence_sink = evidence_sink
         self._snapshots = SnapshotStore(config.snapshot_dir)
         self._recent: dict[str, RecentFrames] = {}
         self._counters: dict[str, _Counters] = {}
@@ -208,6 +228,28 @@ class Pipeline:
         with self._lock:
             return list(self._runners)
 
+    def discard_stream(self, stream_id: str) -> bool:
+        """Forget a stream whose runner has finished (status, counters, recent frames); False if it still runs.
+
+        A long-lived worker hands streams over and back; without this its
+        bookkeeping would grow with every stream it ever watched.
+        """
+        with self._lock:
+            runner = self._runners.get(stream_id)
+            if runner is not None and runner.is_alive():
+                return False
+            self._runners.pop(stream_id, None)
+            self._counters.pop(stream_id, None)
+            self._recent.pop(stream_id, None)
+            return True
+
+    def queue_depths(self) -> dict[str, int]:
+        """Items waiting in the worker's queues: sampled frames for vision, evidence for the rules."""
+        return {
+            "vision": self._vision.depth() if self._vision is not None else 0,
+            "evidence": self._evidence.qsize(),
+        }
+
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every stream has ended; True if they all did in time."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -242,7 +284,9 @@ class Pipeline:
             counters = self._counters.get(ev.stream_id)
             if counters is not None:
                 counters.evidence += 1
-            if self._inline:
+            if self._evidence_sink is not None:
+                self._evidence_sink.publish(ev)
+            elif self._inline:
                 self._judge(ev)
             else:
                 self._evidence.put(ev)
@@ -272,7 +316,9 @@ class Pipeline:
         if self._vision is not None and not self._vision.drain(stream_id, timeout=60):
             log.warning("vision queue not drained at stream end", extra={"stream_id": stream_id})
         self.emit_evidence(self.stages.finish_stream(stream_id))
-        if self._inline:
+        if self._evidence_sink is not None:
+            self._evidence_sink.finish(stream_id)
+        elif self._inline:
             for alert in self.stages.rules.finish(stream_id):
                 self._raise(alert)
         else:

@@ -1,0 +1,58 @@
+"""``livewatch dashboard``: the moderators' web app, configured from the environment.
+
+Secrets come from the environment only (never flags, which show in ``ps``):
+
+- ``LIVEWATCH_SECRET_KEY`` (required, 16+ characters) signs sessions;
+- ``LIVEWATCH_ADMIN_PASSWORD`` (optional) creates the first admin user
+  (``LIVEWATCH_ADMIN_USER``, default ``admin``) when the database has no user;
+- ``LIVEWATCH_DB_URL`` (default: SQLite in the data directory) may hold a password.
+
+The rest follows :class:`livewatch.config.Config`: ``LIVEWATCH_KAFKA``,
+``LIVEWATCH_DATA_DIR`` (snapshots under ``data_dir/snapshots``, the alert
+store of a one-machine setup at ``data_dir/alerts.sqlite3``), ``LIVEWATCH_RULES_DIR``,
+``LIVEWATCH_LEXICON_DIR``, ``LIVEWATCH_BRANDS_DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping
+
+from dashboard import DashboardSettings
+from events import ConfigError
+from livewatch.config import ENV_PREFIX, Config
+
+
+def dashboard_settings(cfg: Config, env: Mapping[str, str], *, host: str | None = None, port: int | None = None) -> DashboardSettings:
+    """Settings for ``dashboard.serve`` from the config and the ``LIVEWATCH_*`` secrets in ``env``."""
+    secret = env.get(ENV_PREFIX + "SECRET_KEY", "")
+    if len(secret) < 16:
+        raise ConfigError("LIVEWATCH_SECRET_KEY is missing or shorter than 16 characters: set it to a long random string")
+    password = env.get(ENV_PREFIX + "ADMIN_PASSWORD")
+    admin = (env.get(ENV_PREFIX + "ADMIN_USER") or "admin", password) if password else None
+    defaults = DashboardSettings(secret_key=secret)
+    settings = DashboardSettings(
+        secret_key=secret,
+        db_url=env.get(ENV_PREFIX + "DB_URL") or f"sqlite:///{(cfg.data_dir / 'dashboard.sqlite3').resolve()}",
+        kafka=cfg.kafka,
+        data_dir=cfg.snapshot_dir,
+        rules_dir=cfg.rules_dir,
+        lexicon_dir=cfg.lexicon_dir,
+        brands_dir=cfg.brands_dir,
+        alert_store=cfg.store_path if cfg.store_path.is_file() else None,
+        host=host or defaults.host,
+        port=defaults.port if port is None else port,
+        secure_cookies=env.get(ENV_PREFIX + "SECURE_COOKIES", "") in ("1", "true", "yes"),
+        initial_admin=admin,
+    )
+    return settings.validate()
+
+
+def run_dashboard(cfg: Config, *, host: str | None = None, port: int | None = None, env: Mapping[str, str] | None = None) -> int:
+    """Serve the dashboard until SIGINT/SIGTERM."""
+    from dashboard import serve
+
+    settings = dashboard_settings(cfg, os.environ if env is None else env, host=host, port=port)
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    serve(settings)
+    return 0
