@@ -45,12 +45,15 @@ _WORK_WIDTH = 320  # frames are hashed from a grayscale copy this wide: 32x32 ha
 @dataclass(frozen=True, slots=True)
 class FingerprintOptions:
     """``max_hamming`` bounds a whole-picture match (of 64 bits); ``quadrant_max_hamming`` and
-    ``min_quadrants`` the partial match used when an overlay covers part of the picture."""
+    ``min_quadrants`` the partial match used when an overlay covers part of the picture. Flat
+    quadrants (black bars, a blank wall) carry no information and never count."""
 
     register_interval_s: float = 0.5
     max_hamming: int = 10
     quadrant_max_hamming: int = 8
     min_quadrants: int = 3
+    strict_quadrant_hamming: int = 4   # or this many bits in...
+    min_strict_quadrants: int = 2      # ...this many quadrants (an overlay in one corner, motion in another)
     min_run: int = 3
     offset_tolerance_s: float = 2.0
     max_gap_s: float = 6.0
@@ -118,6 +121,7 @@ class FingerprintIndex:
         self._times: np.ndarray = np.zeros(0, np.float64)
         self._whole: np.ndarray = np.zeros((0, len(_WHOLE_CROPS)), np.uint64)
         self._quads: np.ndarray = np.zeros((0, 4), np.uint64)
+        self._quad_ok: np.ndarray = np.zeros((0, 4), bool)
         self._streams: dict[str, _StreamState] = {}
         self._lock = threading.Lock()
 
@@ -153,16 +157,17 @@ class FingerprintIndex:
             raise ConfigError("protected content id is empty; give each registered video a name")
         if content_id in self._content_ids:
             raise ConfigError(f"protected content id {content_id!r} is already registered; use another id")
-        times, whole, quads = [], [], []
+        times, whole, quads, quad_ok = [], [], [], []
         next_t = -1e9
         for t, image in frames:
             if t + 1e-6 < next_t:
                 continue
             next_t = t + self.options.register_interval_s
-            w, q = region_hashes(trim_borders(work_gray(image)))
+            w, q, ok = region_hashes(trim_borders(work_gray(image)))
             times.append(t)
             whole.append(w)
             quads.append(q)
+            quad_ok.append(ok)
         if times:
             with self._lock:
                 self._content_ids.append(content_id)
@@ -170,12 +175,14 @@ class FingerprintIndex:
                 self._times = np.concatenate([self._times, times])
                 self._whole = np.vstack([self._whole, np.array(whole, np.uint64)])
                 self._quads = np.vstack([self._quads, np.array(quads, np.uint64)])
+                self._quad_ok = np.vstack([self._quad_ok, np.array(quad_ok, bool)])
         return len(times)
 
     def save(self, path: str | Path) -> None:
         """Store the index (numpy .npz, no pickles) so content is registered once."""
         np.savez_compressed(path, format=np.array(_FORMAT), content_ids=np.array(json.dumps(self._content_ids)),
-                            content=self._content, times=self._times, whole=self._whole, quads=self._quads)
+                            content=self._content, times=self._times, whole=self._whole, quads=self._quads,
+                            quad_ok=self._quad_ok)
 
     @classmethod
     def load(cls, path: str | Path, options: FingerprintOptions = FingerprintOptions()) -> FingerprintIndex:
@@ -186,7 +193,7 @@ class FingerprintIndex:
                 index = cls(options)
                 index._content_ids = list(json.loads(str(data["content_ids"])))
                 index._content, index._times = data["content"], data["times"]
-                index._whole, index._quads = data["whole"], data["quads"]
+                index._whole, index._quads, index._quad_ok = data["whole"], data["quads"], data["quad_ok"]
         except (OSError, KeyError, ValueError) as exc:
             raise ConfigError(f"{path}: not a readable fingerprint index ({exc}); register the content again") from exc
         return index
@@ -204,19 +211,22 @@ class FingerprintIndex:
             crop = gray[box.y : box.y + box.h, box.x : box.x + box.w]
             full_box = Box(round(box.x * scale), round(box.y * scale), round(box.w * scale), round(box.h * scale))
             for mirrored in (False, True) if self.options.mirror else (False,):
-                w, q = region_hashes(cv2.flip(crop, 1) if mirrored else crop)
-                for row, score in self._search(w, q):
+                w, q, ok = region_hashes(cv2.flip(crop, 1) if mirrored else crop)
+                for row, score in self._search(w, q, ok):
                     key = (int(self._content[row]), row)
                     if key not in found or score > found[key].score:
                         found[key] = FingerprintMatch(self._content_ids[key[0]], float(self._times[row]), score, full_box, mirrored, region)
         return self._best_per_content(found.values())
 
-    def _search(self, whole: np.ndarray, quads: np.ndarray) -> list[tuple[int, float]]:
+    def _search(self, whole: np.ndarray, quads: np.ndarray, quad_ok: np.ndarray) -> list[tuple[int, float]]:
         o = self.options
         dist = np.bitwise_count(self._whole[:, :, None] ^ whole[None, None, :]).min(axis=(1, 2))
-        quad_ok = (np.bitwise_count(self._quads ^ quads[None, :]) <= o.quadrant_max_hamming).sum(axis=1)
-        rows = np.flatnonzero((dist <= o.max_hamming) | (quad_ok >= o.min_quadrants))
-        return [(int(r), max(1.0 - dist[r] / 32.0, quad_ok[r] / 4.0 * 0.75)) for r in rows]
+        qd = np.where(self._quad_ok & quad_ok[None, :], np.bitwise_count(self._quads ^ quads[None, :]), 64)
+        near = (qd <= o.quadrant_max_hamming).sum(axis=1)
+        strict = (qd <= o.strict_quadrant_hamming).sum(axis=1)
+        partial = (near >= o.min_quadrants) | (strict >= o.min_strict_quadrants)
+        rows = np.flatnonzero((dist <= o.max_hamming) | partial)
+        return [(int(r), max(1.0 - dist[r] / 32.0, 0.5 + near[r] / 16.0 if partial[r] else 0.0)) for r in rows]
 
     def _best_per_content(self, matches: Iterable[FingerprintMatch]) -> list[FingerprintMatch]:
         by_content: dict[str, list[FingerprintMatch]] = {}
@@ -330,16 +340,18 @@ def phash(gray: np.ndarray) -> np.uint64:
     return np.uint64(int(np.packbits(bits).view(">u8")[0]))
 
 
-def region_hashes(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(whole-picture hashes at each centre crop, quadrant hashes) of one grayscale picture."""
+def region_hashes(gray: np.ndarray, min_std: float = 8.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(whole-picture hashes at each centre crop, quadrant hashes, which quadrants have texture)."""
     h, w = gray.shape
     whole = []
     for c in _WHOLE_CROPS:
         dy, dx = int(h * (1 - c) / 2), int(w * (1 - c) / 2)
         whole.append(phash(gray[dy : h - dy, dx : w - dx]))
     hy, hx = h // 2, w // 2
-    quads = [phash(gray[:hy, :hx]), phash(gray[:hy, hx:]), phash(gray[hy:, :hx]), phash(gray[hy:, hx:])]
-    return np.array(whole, np.uint64), np.array(quads, np.uint64)
+    parts = (gray[:hy, :hx], gray[:hy, hx:], gray[hy:, :hx], gray[hy:, hx:])
+    quads = np.array([phash(p) for p in parts], np.uint64)
+    textured = np.array([float(p.std()) >= min_std for p in parts], bool)
+    return np.array(whole, np.uint64), quads, textured
 
 
 def trim_borders(gray: np.ndarray, max_std: float = 6.0, max_frac: float = 0.4) -> np.ndarray:

@@ -32,7 +32,7 @@ class ShapeParams:
     max_side: int = 640             # works on a downscaled frame: outlines survive, cost drops
     colour_tolerance: float = 30.0  # CIELAB distance (8-bit OpenCV Lab units)
     max_hu_distance: float = 1.0    # cv2.matchShapes I1, a loose pre-filter
-    min_iou: float = 0.8            # aligned silhouette overlap needed to accept
+    min_iou: float = 0.85           # aligned silhouette overlap needed to accept (look-alikes reach ~0.81)
     min_area_px: int = 250          # at max_side
     max_area_frac: float = 0.5
 

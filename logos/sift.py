@@ -104,11 +104,16 @@ class SiftMatcher:
             if sel.sum() < self.params.min_matches:
                 continue
             src = self._points[ref_row[sel]]
-            hits += self._instances(self.refs[ref_i], src, pts[sel], shape)
+            hits += self.locate(self.refs[ref_i], src, pts[sel], shape)
         return hits
 
-    def _instances(self, ref: ReferenceLogo, src: np.ndarray, dst: np.ndarray, shape: tuple[int, int]) -> list[LogoHit]:
-        """Up to ``max_instances`` placements of one reference (the same logo printed twice)."""
+    def reference_features(self) -> list[tuple[ReferenceLogo, np.ndarray, np.ndarray]]:
+        """(reference, keypoint positions, descriptors) per indexed reference (for brute-force baselines)."""
+        return [(ref, self._points[self._owner == i], self._desc[self._owner == i])
+                for i, ref in enumerate(self.refs) if (self._owner == i).any()]
+
+    def locate(self, ref: ReferenceLogo, src: np.ndarray, dst: np.ndarray, shape: tuple[int, int]) -> list[LogoHit]:
+        """Homographies from matched points: up to ``max_instances`` placements of one reference."""
         p = self.params
         hits = []
         for _ in range(p.max_instances):

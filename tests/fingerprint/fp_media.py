@@ -134,21 +134,21 @@ TRANSFORMS: dict[str, tuple[tuple[int, int], Callable[[np.ndarray, float], np.nd
 
 @pytest.fixture(scope="session")
 def protected_clip(tmp_path_factory) -> Path:
-    """24 s of programme 1 at 10 fps, 640x360."""
+    """20 s of programme 1 at 10 fps, 640x360."""
     path = tmp_path_factory.mktemp("fp") / "protected.mp4"
-    return write_video(path, (programme_frame(i / FPS, 1) for i in range(24 * FPS)), SIZE)
+    return write_video(path, (programme_frame(i / FPS, 1) for i in range(20 * FPS)), SIZE)
 
 
 @pytest.fixture(scope="session")
 def rebroadcast(tmp_path_factory) -> Callable[[str], Path]:
-    """Re-broadcast of programme 1 from its 5th second, through one of TRANSFORMS, 12 s long."""
+    """Re-broadcast of programme 1 from its 5th second, through one of TRANSFORMS, 10 s long."""
     root = tmp_path_factory.mktemp("fp_re")
     made: dict[str, Path] = {}
 
     def make(name: str) -> Path:
         if name not in made:
             size, fn = TRANSFORMS[name]
-            frames = (fn(programme_frame(5 + i / FPS, 1), i / FPS) for i in range(12 * FPS))
+            frames = (fn(programme_frame(5 + i / FPS, 1), i / FPS) for i in range(10 * FPS))
             made[name] = write_video(root / f"{name}.mp4", frames, size)
         return made[name]
 
@@ -159,5 +159,5 @@ def rebroadcast(tmp_path_factory) -> Callable[[str], Path]:
 def unrelated_clip(tmp_path_factory) -> Path:
     """Another programme made the same way (a hard negative), shown in the same streamer layout."""
     path = tmp_path_factory.mktemp("fp_un") / "unrelated.mp4"
-    frames = (_picture_in_layout(programme_frame(i / FPS, 2), i / FPS) for i in range(12 * FPS))
+    frames = (_picture_in_layout(programme_frame(i / FPS, 2), i / FPS) for i in range(10 * FPS))
     return write_video(path, frames, (1280, 720))

@@ -36,7 +36,7 @@ def score(stage: LogoStage, cases, method: str) -> dict:
 @pytest.fixture(scope="module")
 def textured_cases(marks):
     textured = {b: (letters, [m for m in ms if m.ndim == 2 or m.shape[2] == 3]) for b, (letters, ms) in marks.items()}
-    return scene_cases(textured, 40, seed=11)
+    return scene_cases(textured, 30, seed=11)
 
 
 @pytest.fixture(scope="module")
