@@ -136,6 +136,12 @@ def _env_flag(name: str) -> bool:
     return os.environ.get("LIVEWATCH_" + name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _quiet_kafka(args: argparse.Namespace) -> None:
+    """kafka-python narrates every connection and offset reset at INFO: keep its warnings only."""
+    if str(args.log_level).upper() != "DEBUG":
+        logging.getLogger("kafka").setLevel(logging.WARNING)
+
+
 def _service_options(args: argparse.Namespace, cfg: Config) -> dict:
     """Options shared by ``worker`` and ``rules-service`` (metrics endpoint, shutdown budget)."""
     port = args.metrics_port if args.metrics_port is not None else cfg.metrics_port
@@ -146,6 +152,7 @@ def _service_options(args: argparse.Namespace, cfg: Config) -> dict:
 
 
 def _cmd_worker(args: argparse.Namespace, cfg: Config) -> int:
+    _quiet_kafka(args)
     from livewatch.assignment import AssignmentOptions
     from livewatch.distributed import WorkerOptions, run_worker
     from livewatch.service import _stop_on_signals
@@ -168,6 +175,7 @@ def _cmd_worker(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _cmd_rules_service(args: argparse.Namespace, cfg: Config) -> int:
+    _quiet_kafka(args)
     from livewatch.distributed import RulesServiceOptions, run_rules_service
     from livewatch.service import _stop_on_signals
 
@@ -183,6 +191,7 @@ def _cmd_dashboard(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _cmd_streams(args: argparse.Namespace, cfg: Config) -> int:
+    _quiet_kafka(args)
     from ingest import validate_source
     from livewatch.assignment import AssignmentOptions, StreamControl
 
