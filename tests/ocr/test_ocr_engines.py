@@ -23,8 +23,8 @@ def sampled(image: np.ndarray, t: float, stream: str, changed: bool = True) -> S
 def accuracy_by_variant(stage: OcrStage, frames, stream: str) -> dict[str, float]:
     totals: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
     for i, fr in enumerate(frames):
-        lines, _region = stage._read(sampled(fr.image, float(i), stream))  # the stage's own read path
-        correct, total = character_accuracy(fr, [(ln.text, ln.box.to_list()) for ln in lines])
+        evidence = stage.process(sampled(fr.image, 0.0, f"{stream}-{i}"))  # a fresh stream: every line starts
+        correct, total = character_accuracy(fr, [(e.text, e.box.to_list()) for e in evidence])
         totals[fr.variant][0] += correct
         totals[fr.variant][1] += total
     return {variant: c / t for variant, (c, t) in totals.items()}
@@ -70,7 +70,7 @@ def test_workers_are_recycled_and_keep_reading(limit, frames):
     image = np.ascontiguousarray(render_frame(1, "clean").image[360:720, 0:1280])  # price card + caption
     with OcrStage(OcrOptions(engine="rapid", workers=1, **limit)) as stage:
         pids_before = set(stage.stats().pool.pids)
-        texts = [sorted(ln.text for ln in stage._read(sampled(image, float(t), "recycle"))[0]) for t in range(frames)]
+        texts = [sorted(e.text for e in stage.process(sampled(image, 0.0, f"recycle-{t}"))) for t in range(frames)]
         deadline = time.monotonic() + 60
         while stage.stats().pool.recycled < 1 and time.monotonic() < deadline:
             time.sleep(0.1)
