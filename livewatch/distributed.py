@@ -151,6 +151,8 @@ class SessionAlertSink:
 
 
 def emit_alert(publisher: AlertPublisher, metrics: Metrics, alert: Alert) -> None:
+    """Count a new alert, then append it to the outbox (the publisher delivers it)."""
+    log.info("alert to outbox", extra={"stream_id": alert.stream_id, "alert_id": alert.alert_id, "revision": alert.revision})
     if alert.revision == 1:
         metrics.alerts.labels(stream_id=alert.stream_id, severity=alert.severity.value).inc()
     publisher.emit(alert)

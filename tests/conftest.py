@@ -25,6 +25,9 @@ import pytest
 
 from livewatch.broker import EmbeddedBroker
 
+# Apache Kafka fixtures (apache_kafka, any_broker) for every area; tests/ is on sys.path.
+pytest_plugins = ["kafka_apache.plugin"]
+
 
 @dataclass(frozen=True)
 class Record:
