@@ -291,9 +291,14 @@ class StreamWorker:
         if stream_id in self.pipeline.stream_ids():  # handed back before its old runner finished draining
             self.pipeline.remove_stream(stream_id, timeout=self.options.stop_join_s)
             self.pipeline.discard_stream(stream_id)
-        session = self.sessions.open(stream_id, url)
+        session = self.sessions.open(stream_id, url)  # before the runner starts: its first evidence needs it
         self._seen[stream_id] = _Seen(session)
-        self.pipeline.add_stream(stream_id, url)
+        try:
+            self.pipeline.add_stream(stream_id, url)
+        except BaseException:
+            self._seen.pop(stream_id, None)
+            self.sessions.drop(stream_id)
+            raise
         log.info("stream started on this worker", extra={"stream_id": stream_id, "session": session})
 
     def _on_stop(self, stream_id: str) -> None:

@@ -1,0 +1,92 @@
+"""The service commands' edges: settings from the environment, fail-fast errors, session-scoped alert ids."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from events import Alert, Category, ConfigError, Severity
+from livewatch.broker import free_port
+from livewatch.config import Config
+from livewatch.dashboard_cmd import dashboard_settings
+from livewatch.distributed import scoped_alert
+from tests.distributed.cluster import ROOT
+
+SECRET = "s" * 40
+
+
+def an_alert(alert_id: str = "a-1", revision: int = 1) -> Alert:
+    return Alert(alert_id=alert_id, stream_id="shop", rule_id="r", rule_version=1, category=Category.COUNTERFEIT,
+                 severity=Severity.HIGH, score=1.0, media_start=0.0, media_end=1.0, evidence=(), revision=revision)
+
+
+def test_alert_ids_are_scoped_by_the_watch_session() -> None:
+    one, two = scoped_alert(an_alert(), "s1", "rtmp://x/live/shop"), scoped_alert(an_alert(revision=2), "s1")
+    assert one.alert_id == two.alert_id != "a-1", "revisions of one alert in one session keep one id"
+    assert one.stream_url == "rtmp://x/live/shop"
+    assert scoped_alert(an_alert(), "s2").alert_id != one.alert_id, "a stream restarted elsewhere raises new alerts"
+    assert scoped_alert(an_alert(), "").alert_id == "a-1", "no session (an old producer): the id is kept"
+
+
+def test_dashboard_settings_come_from_the_environment(tmp_path: Path) -> None:
+    cfg = Config(data_dir=tmp_path, kafka="kafka:9092")
+    env = {"LIVEWATCH_SECRET_KEY": SECRET, "LIVEWATCH_ADMIN_PASSWORD": "a long admin password 1"}
+    settings = dashboard_settings(cfg, env, host="0.0.0.0", port=8081)
+    assert (settings.secret_key, settings.kafka, settings.host, settings.port) == (SECRET, "kafka:9092", "0.0.0.0", 8081)
+    assert settings.data_dir == tmp_path / "snapshots", "snapshots resolve where the workers write them"
+    assert settings.initial_admin == ("admin", env["LIVEWATCH_ADMIN_PASSWORD"])
+    assert settings.db_url.startswith("sqlite:///") and settings.alert_store is None
+    with_db = dashboard_settings(cfg, {**env, "LIVEWATCH_DB_URL": "postgresql://u:p@db/lw"})
+    assert with_db.db_url == "postgresql://u:p@db/lw" and with_db.host == "127.0.0.1" and with_db.port == 8080
+    with pytest.raises(ConfigError, match="LIVEWATCH_SECRET_KEY"):
+        dashboard_settings(cfg, {"LIVEWATCH_SECRET_KEY": "short"})
+
+
+@pytest.mark.slow
+def test_dashboard_command_serves_health_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEWATCH_")}
+    env.update(LIVEWATCH_SECRET_KEY=SECRET, LIVEWATCH_ADMIN_PASSWORD="a long admin password 1")
+    proc = subprocess.Popen([sys.executable, "-m", "livewatch", "--data-dir", str(tmp_path), "dashboard", "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, status = time.monotonic() + 60, None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as reply:
+                    status = reply.status
+                    break
+            except OSError:
+                time.sleep(0.3)
+        assert status == 200, proc.stdout.read() if proc.poll() is not None else "no /health answer"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
+def test_commands_fail_fast_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    from livewatch.cli import main
+
+    for name in [k for k in os.environ if k.startswith("LIVEWATCH_")]:
+        monkeypatch.delenv(name)
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))  # main() installs its JSON handler: undo it after
+    monkeypatch.setattr(root, "level", root.level)
+
+    def last_line(*argv: str) -> str:
+        assert main(list(argv)) == 1
+        return capsys.readouterr().err.strip().splitlines()[-1]
+
+    assert "LIVEWATCH_SECRET_KEY" in last_line("--data-dir", str(tmp_path), "dashboard")
+    assert "LIVEWATCH_KAFKA" in last_line("--data-dir", str(tmp_path), "worker")
+    assert "LIVEWATCH_KAFKA" in last_line("streams", "list")
+    assert "concat" in last_line("--kafka", "127.0.0.1:1", "streams", "add", "shop-1", "concat:/etc/passwd|x.mp4")
+    assert "stream id" in last_line("--kafka", "127.0.0.1:1", "streams", "remove", "../etc")
