@@ -193,7 +193,6 @@ class KafkaEvidenceSink:
             bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
             client_id="livewatch-evidence", max_block_ms=10_000,
         )
-        self.published = 0
 
     def publish(self, evidence: Evidence) -> None:
         session, url = self._sessions.get(evidence.stream_id)
@@ -203,11 +202,13 @@ class KafkaEvidenceSink:
         self._send(*finish_record(stream_id, self._sessions.get(stream_id)[0]))
 
     def _send(self, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> None:
+        extra = {"stream_id": key.decode(errors="replace")}
         try:
-            self._producer.send(self.topic, key=key, value=value, headers=headers)
-            self.published += 1
+            future = self._producer.send(self.topic, key=key, value=value, headers=headers)
         except Exception as exc:  # the broker's outage must not kill the stream's thread
-            log.error("evidence not published: %s", exc, extra={"stream_id": key.decode(errors="replace")})
+            log.error("evidence not published: %s", exc, extra=extra)
+            return
+        future.add_errback(lambda exc: log.error("evidence not published: %s", exc, extra=extra))
 
     def close(self, timeout_s: float) -> None:
         try:
@@ -241,7 +242,6 @@ class _TimedOcr:
 class _Seen:
     """The cumulative figures of one watch session at the last metrics update."""
 
-    session: str
     sampled: int = 0
     skipped: int = 0
     dropped: int = 0
@@ -250,8 +250,9 @@ class _Seen:
 class StreamWorker:
     """One worker of the group: assignment callbacks -> pipeline, pipeline status -> metrics.
 
-    Build it with :meth:`open` (it owns the stages, outbox and producer it
-    creates), ``start()`` joins the group, ``close()`` drains and leaves.
+    It owns what it builds around the loaded stages (outbox and publisher, or
+    the evidence producer); ``start()`` joins the group, ``close()`` drains and
+    leaves. :func:`run_worker` is the process around it.
     """
 
     def __init__(self, cfg: Config, bootstrap: str, options: WorkerOptions, metrics: Metrics, stages: Stages) -> None:
@@ -289,10 +290,10 @@ class StreamWorker:
 
     def _on_start(self, stream_id: str, url: str) -> None:
         if stream_id in self.pipeline.stream_ids():  # handed back before its old runner finished draining
-            self.pipeline.remove_stream(stream_id, timeout=self.options.stop_join_s)
+            self.pipeline.remove_stream(stream_id, timeout=self.options.drain_timeout_s)
             self.pipeline.discard_stream(stream_id)
         session = self.sessions.open(stream_id, url)  # before the runner starts: its first evidence needs it
-        self._seen[stream_id] = _Seen(session)
+        self._seen[stream_id] = _Seen()
         try:
             self.pipeline.add_stream(stream_id, url)
         except BaseException:
