@@ -1,0 +1,311 @@
+"""The whole pipeline on this machine: scan speed, live capacity, time to alert.
+
+Each figure has a baseline measured in the same run:
+
+- **scan speed** (issue 2): ``scan`` of a 60 s 720p live-commerce clip (cards changing every 5 s,
+  Mandarin host speech, a logo) with every detector on, against the clip's length and against
+  the same scan with every detector off; frames decoded vs sampled from the stream's status.
+- **live capacity**: N = 1, 2, ... concurrent real-time replays of that clip, looped, through
+  the full live pipeline (OCR, logos, ASR, rules, store, Kafka) until the first N it does not keep
+  up with (``bench.live_capacity``: p95 lag behind live < 6 s, not growing, < 10 % of changed
+  frames lost before OCR/logos, no speech dropped). CPU (cores) and RSS of the whole process
+  tree per stream. Baseline: the same sweep with OCR and ASR off (decode, dedup, logos, rules).
+- **time to alert**: short clips replayed at real-time pace whose violation starts at a known
+  media time (a card shown, a sentence spoken, a logo appearing); from that moment on the live
+  clock to the alert readable on ``livewatch.alerts`` (confluent-kafka reader), p50 and p95 per
+  modality. Baseline: when the detector's first evidence of it reached the rules (detector-only
+  latency); the media-time delay ``scan`` would report is in the notes.
+
+``python -m bench pipeline`` runs it (about 8 minutes, most of it real-time replay); media are
+rendered once into ``var/bench-media/``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from events import StreamState
+from livewatch.config import Config, Detectors
+from livewatch.sinks import CollectingSink
+from livewatch.stages import Stages
+from livewatch.synth import FPS, ClipSpec, Scene
+from livewatch.worker import Pipeline
+
+from bench.live_capacity import (
+    MEDIA_DIR,
+    Rig,
+    StepResult,
+    broadcast_spec,
+    capacity,
+    capacity_sweep,
+    live_config,
+    logo_path,
+    percentile,
+    render_cached,
+)
+
+TIME_LIMIT_S = 720  # bench/__main__.py reads this: the live parts run on the wall clock
+
+log = logging.getLogger(__name__)
+
+ALL_OFF = Detectors(ocr=False, logos=False, asr=False, fingerprints=False)
+LIGHT = Detectors(ocr=False, asr=False)  # decode, dedup, logos, rules
+
+
+def _figure(figure: str, value: float | None, unit: str, baseline: str, baseline_value: float | None, notes: str = "") -> dict:
+    ratio = value / baseline_value if value is not None and baseline_value else None
+    return {"figure": figure, "value": None if value is None else round(value, 3), "unit": unit, "baseline": baseline,
+            "baseline_value": None if baseline_value is None else round(baseline_value, 3),
+            "ratio": None if ratio is None else round(ratio, 3), "notes": notes}
+
+
+# --- 1. scan speed -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ScanRun:
+    seconds: float
+    load_s: float
+    frames_decoded: int
+    frames_sampled: int
+    frames_duplicate: int
+    alerts: int
+
+
+def scan_once(cfg: Config, clip: Path) -> ScanRun:
+    """``scan`` of one clip (the wiring of ``livewatch.service.scan_file``), timed apart from loading."""
+    started = time.perf_counter()
+    stages = Stages.load(cfg, inline=True)
+    load_s = time.perf_counter() - started
+    sink = CollectingSink()
+    pipeline = Pipeline(cfg, stages, sink, inline=True)
+    try:
+        started = time.perf_counter()
+        pipeline.add_stream(clip.stem, str(clip))
+        seconds = time.perf_counter() - started
+        [status] = pipeline.status()
+        if status.state is StreamState.FAILED:
+            raise RuntimeError(f"scan of {clip} failed: {status.error}")
+    finally:
+        pipeline.close()
+    return ScanRun(seconds, load_s, status.frames_decoded, status.frames_sampled, status.frames_duplicate, len(sink.alerts))
+
+
+def scan_figures(clip: Path, clip_s: float, data_dir: Path, detectors: Detectors = Detectors()) -> list[dict]:
+    cfg = Config(data_dir=data_dir, detectors=detectors)
+    on = scan_once(cfg, clip)
+    off = scan_once(cfg.replace(detectors=ALL_OFF), clip)
+    frames = int(clip_s * FPS)
+    return [
+        _figure(f"scan {clip_s:.0f} s 720p clip, all detectors", on.seconds, "s", "clip length", clip_s,
+                f"ratio = scan time / clip length; {on.alerts} alert(s); detectors loaded in {on.load_s:.1f} s (not counted)"),
+        _figure(f"scan {clip_s:.0f} s 720p clip, all detectors vs off", on.seconds, "s",
+                "same scan, detectors off (decode, dedup, rules)", off.seconds,
+                f"off: {off.seconds / clip_s:.3f} x clip length"),
+        _figure("scan: frames decoded", on.frames_decoded, "frames", "frames in the clip", frames,
+                f"{on.frames_sampled} sampled (1 s grid), {on.frames_duplicate} of them unchanged; "
+                f"detectors off: {off.frames_decoded} decoded, {off.frames_sampled} sampled"),
+    ]
+
+
+# --- 2. live capacity ----------------------------------------------------------------------
+
+def capacity_figures(full: list[StepResult], light: list[StepResult], idle_rss: tuple[float, float]) -> list[dict]:
+    n_full, n_light = capacity(full), capacity(light)
+    last_full = next((s for s in full if s.streams == n_full), full[0])
+    last_light = next((s for s in light if s.streams == n_light), light[0])
+    one_full, one_light = full[0], light[0]
+    fail = next((s for s in full if not s.kept_up), None)
+    light_fail = next((s for s in light if not s.kept_up), None)
+
+    def per_stream_rss(step: StepResult, idle: float) -> float:
+        return (step.rss_mb - idle) / step.streams
+
+    return [
+        _figure("live capacity: concurrent 720p streams kept up, full pipeline", n_full, "streams",
+                "decode + dedup + logos + rules only (OCR, ASR off)", n_light,
+                f"full stops at {fail.streams if fail else '>' + str(full[-1].streams)}: "
+                f"{'; '.join(fail.reasons) if fail else 'never fell behind'}; "
+                f"light stops at {light_fail.streams if light_fail else '>' + str(light[-1].streams)}"
+                f"{': ' + '; '.join(light_fail.reasons) if light_fail else ''}; {full[0].window_s:.0f} s windows"),
+        _figure("live: CPU per stream, full pipeline (1 stream)", one_full.cores, "cores",
+                "OCR, ASR off (1 stream)", one_light.cores,
+                f"at {last_full.streams} streams: {last_full.cores / last_full.streams:.2f} cores/stream; "
+                "whole process tree incl. ASR/OCR workers"),
+        _figure("live: RSS per stream, full pipeline", per_stream_rss(last_full, idle_rss[0]), "MB",
+                "OCR, ASR off", per_stream_rss(last_light, idle_rss[1]),
+                f"(RSS at {last_full.streams} streams - RSS with models loaded) / streams; "
+                f"totals {last_full.rss_mb:.0f} MB full, {last_light.rss_mb:.0f} MB light"),
+        _figure(f"live: p95 lag behind live at {last_full.streams} stream(s), full pipeline", last_full.lag_p95_s, "s",
+                "single stream", one_full.lag_p95_s,
+                f"p50 {last_full.lag_p50_s:.1f} s; growth over window {last_full.lag_growth_s:+.1f} s; "
+                "includes the 1 s sampling grid and ingest's ~2 s decoder delay"),
+    ]
+
+
+def sweep(cfg: Config, clip: Path, *, max_streams: int, warmup_s: float, window_s: float) -> tuple[list[StepResult], float]:
+    with Rig(cfg) as rig:
+        from bench.live_capacity import tree_rss_mb
+
+        idle = tree_rss_mb()
+        return capacity_sweep(rig, clip, max_streams=max_streams, warmup_s=warmup_s, window_s=window_s), idle
+
+
+# --- 3. time to alert ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OnsetClip:
+    """A clip whose violation starts at ``onset`` media seconds, seen or heard through ``modality``."""
+
+    modality: str
+    spec: ClipSpec
+    onset: float
+
+
+ASR_CLAIMS = ("这个茶喝了能治愈失眠，还能根治高血压。", "吃了这个护肝片，肝病都能治好。", "我们家的精华是全网最好的，销量第一。")
+
+
+def onset_clips(clean_s: tuple[float, ...] = (3.0, 4.0, 5.0), violation_s: float = 8.0) -> list[OnsetClip]:
+    """Per round: a card shown, a claim spoken, a logo appearing, each after a clean opening."""
+    out = []
+    for i, k in enumerate(clean_s):
+        seed = 300 + 10 * i
+        out.append(OnsetClip("ocr", ClipSpec(f"t2a-ocr{i}", (
+            Scene(k, "秋冬新款围巾", "¥89", "新人关注领优惠券", background_seed=seed),
+            Scene(violation_s, "LV 老花手袋", "¥99", "高仿 1:1 原单品质", background_seed=seed + 1))), k))
+        out.append(OnsetClip("asr", ClipSpec(f"t2a-asr{i}", (
+            Scene(k, "养生茶", "¥59", "冲泡方便", background_seed=seed + 2),
+            Scene(violation_s, "养生茶", "¥59", "冲泡方便", speech=ASR_CLAIMS[i % len(ASR_CLAIMS)],
+                  background_seed=seed + 2))), k + 0.5))  # synth starts a scene's sentence 0.5 s in
+        out.append(OnsetClip("logo", ClipSpec(f"t2a-logo{i}", (
+            Scene(k, "新款斜挎包", "¥99", "A货 顶级复刻", background_seed=seed + 3),
+            Scene(violation_s, "新款斜挎包", "¥99", "A货 顶级复刻", logo=logo_path("gucci"),
+                  background_seed=seed + 3))), k))
+    return out
+
+
+@dataclass(frozen=True)
+class Latency:
+    modality: str
+    stream_id: str
+    alert_s: float | None  # onset on the live clock -> alert readable on Kafka
+    detector_s: float | None  # onset -> first evidence of the modality at the rules
+    media_s: float | None  # alert's first media_end - onset (what scan reports)
+    category: str | None
+
+
+def time_to_alert(rig: Rig, cases: list[tuple[OnsetClip, Path]], *, concurrency: int, settle_s: float = 3.0) -> list[Latency]:
+    """Replay every case at real-time pace (``concurrency`` at once) and time its first alert."""
+    pipeline = rig.pipeline(rig.cfg.replace(ingest=replace(rig.cfg.ingest, loop=False)))
+    ids: list[tuple[OnsetClip, str]] = []
+    try:
+        pending = list(cases)
+        running: list[str] = []
+        run_id = f"{os.getpid()}-{int(time.time())}"
+        while pending or running:
+            states = {s.stream_id: s.state for s in pipeline.status()}
+            running = [sid for sid in running if states.get(sid) not in (StreamState.ENDED, StreamState.FAILED)]
+            while pending and len(running) < concurrency:
+                case, path = pending.pop(0)
+                sid = f"{case.spec.name}-{run_id}"
+                pipeline.add_stream(sid, str(path))
+                running.append(sid)
+                ids.append((case, sid))
+            time.sleep(0.2)
+        if rig.publisher is not None:
+            rig.publisher.flush(30.0)
+        time.sleep(settle_s)
+    finally:
+        pipeline.close(timeout=60.0)
+    return [_latency(rig, case, sid) for case, sid in ids]
+
+
+def _latency(rig: Rig, case: OnsetClip, sid: str) -> Latency:
+    origin = rig.stages.seen(sid).origin
+    onset_wall = origin + case.onset
+    arrivals = [(t, r) for t, r in rig.reader.for_stream(sid) if r.get("media_end", 0) >= case.onset - 1.0] if rig.reader else []
+    first = min(arrivals, key=lambda a: a[0], default=None)
+    evidence = [t for t, ev in list(rig.evidence)
+                if ev.stream_id == sid and ev.modality.value == case.modality and ev.media_end >= case.onset - 0.5]
+    return Latency(
+        case.modality,
+        sid,
+        round(first[0] - onset_wall, 3) if first else None,
+        round(min(evidence) - onset_wall, 3) if evidence else None,
+        round(first[1]["media_end"] - case.onset, 3) if first else None,
+        first[1].get("category") if first else None,
+    )
+
+
+def latency_figures(latencies: list[Latency], concurrency: int) -> list[dict]:
+    out = []
+    for modality in ("ocr", "asr", "logo"):
+        rows = [r for r in latencies if r.modality == modality]
+        alert = [r.alert_s for r in rows if r.alert_s is not None]
+        detector = [r.detector_s for r in rows if r.detector_s is not None]
+        media = [r.media_s for r in rows if r.media_s is not None]
+        med = percentile(media, 50)
+        notes = (f"{len(alert)}/{len(rows)} violations alerted ({', '.join(sorted({str(r.category) for r in rows}))}); "
+                 f"{concurrency} stream(s) at once; media-time delay p50 {'-' if med is None else f'{med:.1f} s'}")
+        for q in (50, 95):
+            out.append(_figure(f"time to alert, {modality}, p{q}", percentile(alert, q), "s",
+                               f"detector evidence at the rules, p{q}", percentile(detector, q), notes))
+    return out
+
+
+# --- run ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes of one run; ``run()`` uses the defaults, the smoke test tiny ones."""
+
+    clip_s: float = 60.0
+    max_streams: int = 5
+    warmup_s: float = 8.0
+    window_s: float = 40.0
+    light_window_s: float = 25.0
+    light_max_streams: int = 6
+    clean_s: tuple[float, ...] = (3.0, 4.0, 5.0)
+    violation_s: float = 8.0
+    speech: bool = True
+    full: Detectors = Detectors()  # the smoke test turns the heavy ones off
+
+
+def run(plan: Plan = Plan(), media_dir: Path = MEDIA_DIR) -> list[dict]:
+    logging.basicConfig(level=logging.WARNING)
+    import tempfile
+
+    cases = onset_clips(plan.clean_s, plan.violation_s) if plan.speech else [
+        c for c in onset_clips(plan.clean_s, plan.violation_s) if c.modality != "asr"]
+    paths = render_cached([broadcast_spec(plan.clip_s, speech=plan.speech)] + [c.spec for c in cases], media_dir)
+    clip, case_paths = paths[0], paths[1:]
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+        figures = scan_figures(clip, plan.clip_s, Path(tmp), plan.full)
+    scan_s = time.monotonic() - started
+    full_cfg = live_config(plan.full)
+    with Rig(full_cfg) as rig:
+        from bench.live_capacity import tree_rss_mb
+
+        idle_full = tree_rss_mb()
+        full = capacity_sweep(rig, clip, max_streams=plan.max_streams, warmup_s=plan.warmup_s, window_s=plan.window_s)
+        concurrency = max(1, min(3, capacity(full)))
+        latencies = time_to_alert(rig, list(zip(cases, case_paths)), concurrency=concurrency)
+    light, idle_light = sweep(live_config(LIGHT), clip, max_streams=plan.light_max_streams,
+                              warmup_s=plan.warmup_s, window_s=plan.light_window_s)
+    figures += capacity_figures(full, light, (idle_full, idle_light))
+    figures += latency_figures(latencies, concurrency)
+    load = os.getloadavg()[1]
+    for f in figures:
+        f["notes"] = f"{f['notes']}; load avg {load:.1f}".lstrip("; ")
+    log.warning("pipeline bench: scan part %.0f s, total %.0f s", scan_s, time.monotonic() - started)
+    return figures
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(), indent=2, ensure_ascii=False))

