@@ -18,6 +18,11 @@ test: setup
 bench: setup
 	$(PY) -m bench
 
+# 30 minutes of live streams: RSS and lag slopes (bench/soak.py); not part of `make bench`
+.PHONY: soak
+soak: setup
+	$(PY) -m bench.soak
+
 eval: setup
 	$(PY) -m livewatch eval var/corpus --generate --out bench/results/eval.json
 
