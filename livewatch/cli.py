@@ -263,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="livewatch", description="Livestream infringement monitoring.")
     parser.add_argument("--data-dir", help="where the alert store, snapshots and caches live (default ./var)")
     parser.add_argument("--kafka", help="Kafka bootstrap HOST:PORT (default: $LIVEWATCH_KAFKA, else embedded broker)")
+    parser.add_argument("--protected", help="directory of protected videos to detect re-broadcasts of (default: $LIVEWATCH_PROTECTED_DIR)")
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--log-format", choices=("auto", "json", "text"), default="auto",
                         help="auto: text on a terminal, JSON lines otherwise")
@@ -326,6 +327,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
     cfg = Config.from_env()
     if args.data_dir:
         cfg = cfg.replace(data_dir=Path(args.data_dir))
+    if args.protected:
+        cfg = cfg.replace(protected_dir=Path(args.protected))
     if getattr(args, "kafka", None):
         cfg = cfg.replace(kafka=args.kafka)
     detectors = dataclasses.replace(

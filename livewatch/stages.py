@@ -18,6 +18,7 @@ from pathlib import Path
 from asr import AsrStage
 from events import AudioChunk, Brand, Evidence, SampledFrame
 from frames import SnapshotStore
+from frames.fingerprint import FingerprintIndex
 from livewatch.config import Config
 from logos import LogoStage, load_brand_registry
 from ocr import OcrStage
@@ -37,7 +38,7 @@ class Stages:
     ocr: OcrStage | None = None
     logos: LogoStage | None = None
     asr: AsrStage | None = None
-    fingerprints: object | None = None
+    fingerprints: FingerprintIndex | None = None
     _closed: bool = field(default=False, repr=False)
 
     @classmethod
@@ -86,7 +87,7 @@ class Stages:
         return self.asr.feed(chunk) if self.asr is not None else []
 
     def match_fingerprints(self, frame: SampledFrame) -> list[Evidence]:
-        return self.fingerprints.match(frame) if self.fingerprints is not None else []  # type: ignore[attr-defined]
+        return self.fingerprints.process(frame) if self.fingerprints is not None else []
 
     def finish_stream(self, stream_id: str) -> list[Evidence]:
         """The stream ended: what each detector still holds (open observations, speech)."""
@@ -98,7 +99,7 @@ class Stages:
         if self.asr is not None:
             found += self.asr.flush(stream_id)
         if self.fingerprints is not None:
-            found += self.fingerprints.finish(stream_id)  # type: ignore[attr-defined]
+            found += self.fingerprints.finish(stream_id)
         return found
 
     def asr_degraded(self, stream_id: str) -> bool:
@@ -113,12 +114,10 @@ class Stages:
                 stage.close()
 
 
-def load_protected(directory: Path) -> object:
+def load_protected(directory: Path) -> FingerprintIndex:
     """Fingerprint every video in ``directory`` (protected content), id = file stem."""
-    from frames.fingerprint import FingerprintIndex
-
     index = FingerprintIndex()
     for path in sorted(p for p in directory.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES):
-        index.register_video(path.stem, path)
+        index.register_video(path, path.stem)
     log.info("protected content registered: %d item(s) from %s", len(index), directory)
     return index
