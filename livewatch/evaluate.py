@@ -85,7 +85,7 @@ def score_clip(
     alerts = [a for a in alerts if a.mode is Mode.ENFORCE]
     for alert in alerts:
         right = any(_matches(alert, label, slack_s) for label in labels)
-        modalities = {e.modality.value for e in alert.evidence}
+        modalities = {e.modality.value for e in alert.evidence if e.matched_terms}  # not context items
         for key in ("all", f"category:{alert.category.value}", *(f"modality:{m}" for m in modalities)):
             if right:
                 tallies[key].true_alerts += 1

@@ -102,6 +102,10 @@ class Stages:
             found += self.fingerprints.finish(stream_id)
         return found
 
+    def transcript(self, stream_id: str, start: float, end: float) -> list[Evidence]:
+        """What was said in the stream between two media times (kept by ASR, bounded)."""
+        return self.asr.transcript(stream_id, start, end) if self.asr is not None else []
+
     def asr_degraded(self, stream_id: str) -> bool:
         return self.asr.status(stream_id).degraded if self.asr is not None else False
 

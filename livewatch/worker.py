@@ -35,6 +35,7 @@ from events import (
     AudioChunk,
     Evidence,
     LivewatchError,
+    Modality,
     SampledFrame,
     StreamState,
     StreamStatus,
@@ -46,6 +47,10 @@ from livewatch.config import Config
 from livewatch.stages import Stages
 
 log = logging.getLogger(__name__)
+
+# Speech this long before and after an alert travels with it, so the moderator
+# reads what was said around the violation, not only the matching sentence.
+TRANSCRIPT_CONTEXT_S = 15.0
 
 
 class AlertSink(Protocol):
@@ -327,7 +332,7 @@ class Pipeline:
             done.wait(30)
 
     def _raise(self, alert: Alert) -> None:
-        alert = self._with_snapshots(alert)
+        alert = self._with_snapshots(self._with_transcript(alert))
         counters = self._counters.get(alert.stream_id)
         if alert.stream_url is None and counters is not None:
             alert = dataclasses.replace(alert, stream_url=counters.source)
@@ -341,6 +346,15 @@ class Pipeline:
             extra={"stream_id": alert.stream_id, "alert_id": alert.alert_id, "revision": alert.revision},
         )
         self._sink.emit(alert)
+
+    def _with_transcript(self, alert: Alert) -> Alert:
+        """Add the speech around the alert as context items (no matched terms), for the moderator."""
+        around = self.stages.transcript(
+            alert.stream_id, alert.media_start - TRANSCRIPT_CONTEXT_S, alert.media_end + TRANSCRIPT_CONTEXT_S
+        )
+        present = {(e.media_start, e.text) for e in alert.evidence if e.modality is Modality.ASR}
+        context = tuple(AlertEvidence.from_evidence(ev) for ev in around if (ev.media_start, ev.text) not in present)
+        return dataclasses.replace(alert, evidence=alert.evidence + context) if context else alert
 
     def _with_snapshots(self, alert: Alert) -> Alert:
         recent = self._recent.get(alert.stream_id)

@@ -28,32 +28,39 @@ def speech_only_cfg(tmp_path_factory: pytest.TempPathFactory) -> Config:
     return cfg.replace(detectors=dataclasses.replace(cfg.detectors, ocr=False, logos=False))
 
 
-def _clip(path: Path, seconds: float, speech: list[np.ndarray] | None, sentence: str = "") -> Path:
-    spec = ClipSpec(path.stem, (Scene(seconds=seconds, title="养生茶 秋季上新", price="¥59", speech=sentence),))
+def _clip(path: Path, scenes: list[tuple[float, str]], speech: list[np.ndarray] | None) -> Path:
+    spec = ClipSpec(path.stem, tuple(
+        Scene(seconds=seconds, title="养生茶 秋季上新", price="¥59", speech=sentence, background_seed=i)
+        for i, (seconds, sentence) in enumerate(scenes)
+    ))
     return render_clip(spec, path, speech=speech)
 
 
 def test_spoken_cure_claim_yields_an_alert_with_its_transcript(speech_only_cfg: Config, tmp_path: Path) -> None:
-    sentence = "这个茶喝了能治愈失眠，还能根治高血压。"
-    voices = synthesize([sentence], tmp_path / "tts")
+    greeting = "欢迎来到直播间，今天给大家推荐一款养生茶。"
+    claim = "这个茶喝了能治愈失眠，还能根治高血压。"
+    voices = synthesize([greeting, claim], tmp_path / "tts")
     assert voices is not None, "Mandarin TTS (.venv-tts) is not set up: run `make setup`"
-    clip = _clip(tmp_path / "claim.mp4", 10, voices, sentence)
+    clip = _clip(tmp_path / "claim.mp4", [(6, greeting), (10, claim)], voices)
     alerts = scan_file(speech_only_cfg, clip)
     claims = [a for a in alerts if a.category.value == "false_claim"]
     assert claims, f"no false_claim alert: {[a.to_dict() for a in alerts]}"
-    heard = [e for a in claims for e in a.evidence if e.modality is Modality.ASR]
+    alert = claims[0]
+    heard = [e for e in alert.evidence if e.modality is Modality.ASR and e.matched_terms]
     assert heard and all(e.text for e in heard)
     item = heard[0]
-    assert 0.0 <= item.media_start < item.media_end <= 10.5, item
-    assert item.media_start == pytest.approx(0.5, abs=1.0)  # the sentence starts 0.5 s into the scene
+    assert item.media_start == pytest.approx(6.5, abs=1.0)  # the claim starts 0.5 s into the second scene
+    assert item.media_start < item.media_end <= 16.5, item
     assert any("治愈" in t or "根治" in t for t in item.matched_terms), item.matched_terms
+    context = [e for e in alert.evidence if e.modality is Modality.ASR and not e.matched_terms]
+    assert context and context[0].media_start < item.media_start, "the greeting before the claim travels as context"
 
 
 @pytest.mark.parametrize("sound", ["music", "silence"])
 def test_music_and_silence_produce_no_speech_text(speech_only_cfg: Config, tmp_path: Path, sound: str) -> None:
     seconds = 12.0
     track = music(seconds) * 0.5 if sound == "music" else np.zeros(int(seconds * 16000), np.float32)
-    clip = _clip(tmp_path / f"{sound}.mp4", seconds, [track], sentence="(soundtrack)")
+    clip = _clip(tmp_path / f"{sound}.mp4", [(seconds, "(soundtrack)")], [track])
     evidence: list[Evidence] = []
     scan_file(speech_only_cfg, clip, evidence=evidence)
     assert [e.text for e in evidence if e.modality is Modality.ASR] == []
