@@ -225,3 +225,25 @@ def test_scan_of_a_missing_file_says_so_in_one_line(tmp_path: Path) -> None:
     assert cli.wait(60) == 1
     errors = [line for line in cli.lines if line.startswith("livewatch:")]
     assert len(errors) == 1 and "nope.mp4" in errors[0], cli.output
+
+
+def test_evidence_verify_catches_a_tampered_snapshot_and_export_bundles_an_alert(
+    counterfeit_clip: Path, kafka_broker: str, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    run = Cli("--no-asr", "--kafka", kafka_broker, "run", f"ledger={counterfeit_clip}", data_dir=data)
+    assert run.wait(240) == 0, run.output[-3000:]
+    intact = Cli("evidence", "verify", data_dir=data)
+    assert intact.wait(60) == 0, intact.output
+    assert "evidence intact" in intact.output
+
+    alert = alerts_for(kafka_broker, "ledger")[0]
+    bundle = Cli("evidence", "export", alert["alert_id"], "--out", str(tmp_path / "bundle"), data_dir=data)
+    assert bundle.wait(60) == 0, bundle.output
+    assert (tmp_path / "bundle" / "manifest.json").exists()
+
+    snapshot = Path(next(e["snapshot_path"] for e in alert["evidence"] if e["snapshot_path"]))
+    snapshot.write_bytes(snapshot.read_bytes() + b"edited")
+    tampered = Cli("evidence", "verify", data_dir=data)
+    assert tampered.wait(60) == 1
+    assert re.search(rf"snapshot_changed: stream ledger .*{re.escape(snapshot.name)}", tampered.output), tampered.output
