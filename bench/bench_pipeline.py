@@ -42,9 +42,11 @@ from bench.live_capacity import (
     broadcast_spec,
     capacity,
     capacity_sweep,
+    figure,
     live_config,
     logo_path,
     percentile,
+    slope,
     render_cached,
 )
 
@@ -54,13 +56,6 @@ log = logging.getLogger(__name__)
 
 ALL_OFF = Detectors(ocr=False, logos=False, asr=False, fingerprints=False)
 LIGHT = Detectors(ocr=False, asr=False)  # decode, dedup, logos, rules
-
-
-def _figure(figure: str, value: float | None, unit: str, baseline: str, baseline_value: float | None, notes: str = "") -> dict:
-    ratio = value / baseline_value if value is not None and baseline_value else None
-    return {"figure": figure, "value": None if value is None else round(value, 3), "unit": unit, "baseline": baseline,
-            "baseline_value": None if baseline_value is None else round(baseline_value, 3),
-            "ratio": None if ratio is None else round(ratio, 3), "notes": notes}
 
 
 # --- 1. scan speed -----------------------------------------------------------------------
@@ -100,12 +95,12 @@ def scan_figures(clip: Path, clip_s: float, data_dir: Path, detectors: Detectors
     off = scan_once(cfg.replace(detectors=ALL_OFF), clip)
     frames = int(clip_s * FPS)
     return [
-        _figure(f"scan {clip_s:.0f} s 720p clip, all detectors", on.seconds, "s", "clip length", clip_s,
+        figure(f"scan {clip_s:.0f} s 720p clip, all detectors", on.seconds, "s", "clip length", clip_s,
                 f"ratio = scan time / clip length; {on.alerts} alert(s); detectors loaded in {on.load_s:.1f} s (not counted)"),
-        _figure(f"scan {clip_s:.0f} s 720p clip, all detectors vs off", on.seconds, "s",
+        figure(f"scan {clip_s:.0f} s 720p clip, all detectors vs off", on.seconds, "s",
                 "same scan, detectors off (decode, dedup, rules)", off.seconds,
                 f"off: {off.seconds / clip_s:.3f} x clip length"),
-        _figure("scan: frames decoded", on.frames_decoded, "frames", "frames in the clip", frames,
+        figure("scan: frames decoded", on.frames_decoded, "frames", "frames in the clip", frames,
                 f"{on.frames_sampled} sampled (1 s grid), {on.frames_duplicate} of them unchanged; "
                 f"detectors off: {off.frames_decoded} decoded, {off.frames_sampled} sampled"),
     ]
@@ -113,45 +108,43 @@ def scan_figures(clip: Path, clip_s: float, data_dir: Path, detectors: Detectors
 
 # --- 2. live capacity ----------------------------------------------------------------------
 
-def capacity_figures(full: list[StepResult], light: list[StepResult], idle_rss: tuple[float, float]) -> list[dict]:
+def rss_per_stream(steps: list[StepResult], idle_mb: float) -> float:
+    """MB each added stream costs: the slope over the steps, or (first step - models loaded) for one step."""
+    if len(steps) >= 2:
+        return slope([float(s.streams) for s in steps], [s.rss_mb for s in steps])
+    return steps[0].rss_mb - idle_mb
+
+
+def _why(step: StepResult | None, last: StepResult) -> str:
+    if step is None:
+        return f"kept up to the largest step tried ({last.streams})"
+    return (f"falls behind at {step.streams}: {'; '.join(step.reasons)} (p95 runner {step.runner_p95_s:.1f} s, "
+            f"vision {step.vision_p95_s:.1f} s, ASR {step.asr_p95_s:.1f} s)")
+
+
+def capacity_figures(full: list[StepResult], light: list[StepResult], idle_full: float, idle_light: float) -> list[dict]:
     n_full, n_light = capacity(full), capacity(light)
-    last_full = next((s for s in full if s.streams == n_full), full[0])
-    last_light = next((s for s in light if s.streams == n_light), light[0])
-    one_full, one_light = full[0], light[0]
+    at_cap = next((s for s in full if s.streams == n_full), full[0])
     fail = next((s for s in full if not s.kept_up), None)
     light_fail = next((s for s in light if not s.kept_up), None)
-
-    def per_stream_rss(step: StepResult, idle: float) -> float:
-        return (step.rss_mb - idle) / step.streams
-
     return [
-        _figure("live capacity: concurrent 720p streams kept up, full pipeline", n_full, "streams",
-                "decode + dedup + logos + rules only (OCR, ASR off)", n_light,
-                f"full stops at {fail.streams if fail else '>' + str(full[-1].streams)}: "
-                f"{'; '.join(fail.reasons) if fail else 'never fell behind'}; "
-                f"light stops at {light_fail.streams if light_fail else '>' + str(light[-1].streams)}"
-                f"{': ' + '; '.join(light_fail.reasons) if light_fail else ''}; {full[0].window_s:.0f} s windows"),
-        _figure("live: CPU per stream, full pipeline (1 stream)", one_full.cores, "cores",
-                "OCR, ASR off (1 stream)", one_light.cores,
-                f"at {last_full.streams} streams: {last_full.cores / last_full.streams:.2f} cores/stream; "
-                "whole process tree incl. ASR/OCR workers"),
-        _figure("live: RSS per stream, full pipeline", per_stream_rss(last_full, idle_rss[0]), "MB",
-                "OCR, ASR off", per_stream_rss(last_light, idle_rss[1]),
-                f"(RSS at {last_full.streams} streams - RSS with models loaded) / streams; "
-                f"totals {last_full.rss_mb:.0f} MB full, {last_light.rss_mb:.0f} MB light"),
-        _figure(f"live: p95 lag behind live at {last_full.streams} stream(s), full pipeline", last_full.lag_p95_s, "s",
-                "single stream", one_full.lag_p95_s,
-                f"p50 {last_full.lag_p50_s:.1f} s; growth over window {last_full.lag_growth_s:+.1f} s; "
-                "includes the 1 s sampling grid and ingest's ~2 s decoder delay"),
+        figure("live capacity: concurrent 720p streams kept up, full pipeline", n_full, "streams",
+               "decode + dedup + logos + rules only (OCR, ASR off)", n_light,
+               f"full: {_why(fail, full[-1])}; light: {_why(light_fail, light[-1])}; "
+               f"{full[0].window_s:.0f} s windows after {len(full)} step(s)"),
+        figure("live: CPU per stream, full pipeline (1 stream)", full[0].cores, "cores",
+               "OCR, ASR off (1 stream)", light[0].cores,
+               "; ".join(f"{s.streams} streams {s.cores:.2f} cores" for s in full) + "; whole process tree incl. workers"),
+        figure("live: RSS per added stream, full pipeline", rss_per_stream(full, idle_full), "MB",
+               "OCR, ASR off", rss_per_stream(light, idle_light),
+               f"models loaded: {idle_full:.0f} MB full, {idle_light:.0f} MB light; "
+               + "; ".join(f"{s.streams} streams {s.rss_mb:.0f} MB" for s in full)),
+        figure(f"live: p95 lag behind live, {at_cap.streams} stream(s), full pipeline", at_cap.lag_p95_s, "s",
+               "OCR, ASR off, 1 stream", light[0].lag_p95_s,
+               f"p50 {at_cap.lag_p50_s:.1f} s, growth {at_cap.lag_growth_s:+.1f} s over the window; p95 runner "
+               f"{at_cap.runner_p95_s:.1f} / vision {at_cap.vision_p95_s:.1f} / ASR {at_cap.asr_p95_s:.1f} s; "
+               "includes the 1 s grid and ingest's ~2 s decoder delay"),
     ]
-
-
-def sweep(cfg: Config, clip: Path, *, max_streams: int, warmup_s: float, window_s: float) -> tuple[list[StepResult], float]:
-    with Rig(cfg) as rig:
-        from bench.live_capacity import tree_rss_mb
-
-        idle = tree_rss_mb()
-        return capacity_sweep(rig, clip, max_streams=max_streams, warmup_s=warmup_s, window_s=window_s), idle
 
 
 # --- 3. time to alert ----------------------------------------------------------------------
@@ -251,7 +244,7 @@ def latency_figures(latencies: list[Latency], concurrency: int) -> list[dict]:
         notes = (f"{len(alert)}/{len(rows)} violations alerted ({', '.join(sorted({str(r.category) for r in rows}))}); "
                  f"{concurrency} stream(s) at once; media-time delay p50 {'-' if med is None else f'{med:.1f} s'}")
         for q in (50, 95):
-            out.append(_figure(f"time to alert, {modality}, p{q}", percentile(alert, q), "s",
+            out.append(figure(f"time to alert, {modality}, p{q}", percentile(alert, q), "s",
                                f"detector evidence at the rules, p{q}", percentile(detector, q), notes))
     return out
 
@@ -270,6 +263,7 @@ class Plan:
     light_max_streams: int = 6
     clean_s: tuple[float, ...] = (3.0, 4.0, 5.0)
     violation_s: float = 8.0
+    settle_s: float = 3.0  # after the last replay, for the alert reader to catch up
     speech: bool = True
     full: Detectors = Detectors()  # the smoke test turns the heavy ones off
 
@@ -282,25 +276,24 @@ def run(plan: Plan = Plan(), media_dir: Path = MEDIA_DIR) -> list[dict]:
         c for c in onset_clips(plan.clean_s, plan.violation_s) if c.modality != "asr"]
     paths = render_cached([broadcast_spec(plan.clip_s, speech=plan.speech)] + [c.spec for c in cases], media_dir)
     clip, case_paths = paths[0], paths[1:]
-    started = time.monotonic()
+    started, load_at_start = time.monotonic(), os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         figures = scan_figures(clip, plan.clip_s, Path(tmp), plan.full)
     scan_s = time.monotonic() - started
-    full_cfg = live_config(plan.full)
-    with Rig(full_cfg) as rig:
-        from bench.live_capacity import tree_rss_mb
-
-        idle_full = tree_rss_mb()
+    with Rig(live_config(plan.full)) as rig:
+        idle_full = rig.loaded_rss_mb
         full = capacity_sweep(rig, clip, max_streams=plan.max_streams, warmup_s=plan.warmup_s, window_s=plan.window_s)
         concurrency = max(1, min(3, capacity(full)))
-        latencies = time_to_alert(rig, list(zip(cases, case_paths)), concurrency=concurrency)
-    light, idle_light = sweep(live_config(LIGHT), clip, max_streams=plan.light_max_streams,
-                              warmup_s=plan.warmup_s, window_s=plan.light_window_s)
-    figures += capacity_figures(full, light, (idle_full, idle_light))
+        latencies = time_to_alert(rig, list(zip(cases, case_paths)), concurrency=concurrency, settle_s=plan.settle_s)
+    with Rig(live_config(LIGHT)) as rig:
+        idle_light = rig.loaded_rss_mb
+        light = capacity_sweep(rig, clip, max_streams=plan.light_max_streams, warmup_s=plan.warmup_s,
+                               window_s=plan.light_window_s, prefix="light")
+    figures += capacity_figures(full, light, idle_full, idle_light)
     figures += latency_figures(latencies, concurrency)
-    load = os.getloadavg()[1]
+    load = f"machine load avg {load_at_start:.1f} at start, {os.getloadavg()[1]:.1f} (5 min) at end"
     for f in figures:
-        f["notes"] = f"{f['notes']}; load avg {load:.1f}".lstrip("; ")
+        f["notes"] = f"{f['notes']}; {load}".lstrip("; ")
     log.warning("pipeline bench: scan part %.0f s, total %.0f s", scan_s, time.monotonic() - started)
     return figures
 

@@ -131,6 +131,14 @@ def tree_rss_mb() -> float:
     return total / 2**20
 
 
+def figure(name: str, value: float | None, unit: str, baseline: str, baseline_value: float | None, notes: str = "") -> dict:
+    """One bench figure (docs/DEVELOPING.md), the ratio computed from value and baseline."""
+    ratio = value / baseline_value if value is not None and baseline_value else None
+    return {"figure": name, "value": None if value is None else round(value, 3), "unit": unit, "baseline": baseline,
+            "baseline_value": None if baseline_value is None else round(baseline_value, 3),
+            "ratio": None if ratio is None else round(ratio, 4), "notes": notes}
+
+
 def slope(xs: list[float], ys: list[float]) -> float:
     """Least-squares slope of ys over xs (0 with fewer than two points)."""
     if len(xs) < 2 or max(xs) == min(xs):
@@ -255,6 +263,7 @@ class Rig:
         started = time.perf_counter()
         self.stages = ObservedStages(Stages.load(self.cfg))
         self.load_s = time.perf_counter() - started
+        self.loaded_rss_mb = tree_rss_mb()  # models loaded, no stream yet
         self.evidence: list[tuple[float, Evidence]] = []  # (wall time at the rules, evidence)
         self._record = record_evidence
 
@@ -338,6 +347,9 @@ class StepResult:
     rss_mb: float
     changed_lost: float  # share of changed frames never seen by vision
     asr_dropped_s: float
+    runner_p95_s: float = 0.0
+    vision_p95_s: float = 0.0
+    asr_p95_s: float = 0.0
     samples: list[LagSample] = field(default_factory=list, repr=False)
 
     def summary(self) -> dict[str, object]:
@@ -422,8 +434,9 @@ def judge(
         reasons.append(f"{100 * changed_lost:.0f}% of changed frames never reached OCR/logos")
     if dropped > 0:
         reasons.append(f"ASR dropped {dropped:.1f}s of speech")
+    parts = [percentile([getattr(s, k) for s in samples], 95) or 0.0 for k in ("runner_s", "vision_s", "asr_s")]
     return StepResult(streams, window_s, not reasons, reasons, percentile(lags, 50), p95, round(growth, 3),
-                      round(cores, 3), round(rss_mb, 1), round(changed_lost, 3), round(dropped, 2), samples)
+                      round(cores, 3), round(rss_mb, 1), round(changed_lost, 3), round(dropped, 2), *parts, samples=samples)
 
 
 def capacity_sweep(

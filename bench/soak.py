@@ -26,6 +26,7 @@ from bench.live_capacity import (
     Rig,
     broadcast_spec,
     cpu_between,
+    figure,
     live_config,
     percentile,
     render_cached,
@@ -83,13 +84,6 @@ def soak(
     return samples
 
 
-def _figure(figure: str, value: float | None, unit: str, baseline: str, baseline_value: float | None, notes: str) -> dict:
-    ratio = value / baseline_value if value is not None and baseline_value else None
-    return {"figure": figure, "value": None if value is None else round(value, 3), "unit": unit, "baseline": baseline,
-            "baseline_value": None if baseline_value is None else round(baseline_value, 3),
-            "ratio": None if ratio is None else round(ratio, 4), "notes": notes}
-
-
 def figures(samples: list[SoakSample], streams: int, warmup_s: float) -> list[dict]:
     """Slopes after the warm-up (models warming, first allocations), each against a same-run baseline."""
     steady = [s for s in samples if s.at_s >= warmup_s] or samples
@@ -103,10 +97,10 @@ def figures(samples: list[SoakSample], streams: int, warmup_s: float) -> list[di
     where = f"make soak {datetime.now(timezone.utc):%Y-%m-%d}: {streams} streams, {minutes:.0f} min, sampled every {samples[1].at_s - samples[0].at_s:.0f} s" if len(samples) > 1 else ""
     mean_lag = sum(lags) / len(lags) if lags else None
     return [
-        _figure(f"soak: RSS slope ({streams} streams)", slope(hours, rss), "MB/hour", "RSS after warm-up", rss[0] if rss else None,
+        figure(f"soak: RSS slope ({streams} streams)", slope(hours, rss), "MB/hour", "RSS after warm-up", rss[0] if rss else None,
                 f"{where}; RSS {rss[0]:.0f} -> {rss[-1]:.0f} MB; second-half slope "
                 f"{slope(hours[half:], rss[half:]):.0f} MB/h; ratio = share of RSS per hour; whole process tree" if rss else where),
-        _figure(f"soak: lag slope ({streams} streams)", slope(lag_h, lags), "s/hour", "mean lag", mean_lag,
+        figure(f"soak: lag slope ({streams} streams)", slope(lag_h, lags), "s/hour", "mean lag", mean_lag,
                 f"{where}; worst-stream lag p95 {percentile(lags, 95) or 0:.1f} s, max {max(lags, default=0):.1f} s; "
                 f"mean {sum(s.cores for s in steady) / len(steady):.2f} cores; "
                 f"{samples[-1].alerts_delivered if samples else 0} alert revisions delivered"),

@@ -29,13 +29,13 @@ def media(tmp_path_factory) -> Path:
 
 
 def test_pipeline_bench_runs_on_tiny_clips(media: Path) -> None:
-    plan = Plan(clip_s=6.0, max_streams=1, warmup_s=1.0, window_s=3.0, light_window_s=2.0, light_max_streams=1,
-                clean_s=(1.0,), violation_s=2.5, speech=False, full=LIGHT)
+    plan = Plan(clip_s=3.0, max_streams=1, warmup_s=1.0, window_s=3.0, light_window_s=2.0, light_max_streams=1,
+                clean_s=(1.0,), violation_s=2.0, settle_s=1.0, speech=False, full=LIGHT)
     figures = {f["figure"]: f for f in run(plan, media_dir=media)}
 
     assert all(set(f) == KEYS for f in figures.values())
-    scan = figures["scan 6 s 720p clip, all detectors"]
-    assert scan["value"] > 0 and scan["baseline_value"] == 6.0
+    scan = figures["scan 3 s 720p clip, all detectors"]
+    assert scan["value"] > 0 and scan["baseline_value"] == 3.0
     decoded = figures["scan: frames decoded"]
     assert 0 < decoded["value"] <= decoded["baseline_value"]
     capacity = figures["live capacity: concurrent 720p streams kept up, full pipeline"]
