@@ -80,6 +80,8 @@ def test_commands_fail_fast_with_one_line(tmp_path: Path, monkeypatch: pytest.Mo
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", list(root.handlers))  # main() installs its JSON handler: undo it after
     monkeypatch.setattr(root, "level", root.level)
+    kafka_log = logging.getLogger("kafka")
+    monkeypatch.setattr(kafka_log, "setLevel", lambda level: None)  # the service commands would quiet it for good
 
     def last_line(*argv: str) -> str:
         assert main(list(argv)) == 1
