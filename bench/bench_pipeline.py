@@ -222,7 +222,7 @@ def _latency(rig: Rig, case: OnsetClip, sid: str) -> Latency:
     arrivals = [(t, r) for t, r in rig.reader.for_stream(sid) if r.get("media_end", 0) >= case.onset - 1.0] if rig.reader else []
     first = min(arrivals, key=lambda a: a[0], default=None)
     evidence = [t for t, ev in list(rig.evidence)
-                if ev.stream_id == sid and ev.modality.value == case.modality and ev.media_end >= case.onset - 0.5]
+                if ev.stream_id == sid and ev.modality.value == case.modality and ev.media_start >= case.onset - 0.5]
     return Latency(
         case.modality,
         sid,

@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import tempfile
 import threading
@@ -231,8 +232,6 @@ class AlertReader:
         self._thread.start()
 
     def _run(self) -> None:
-        import json
-
         while not self._stop.is_set():
             msg = self._consumer.poll(0.05)
             if msg is not None and not msg.error():
