@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts import AlertStore
+from alerts import AlertStore, validate_alert
 from tests.distributed.cluster import Service, alerts_on_topic, streams_cli, wait_until
 
 pytestmark = pytest.mark.slow
@@ -96,6 +96,8 @@ def test_two_workers_share_six_streams_and_survive_a_kill(any_broker: str, servi
     assert not doubled, f"alerts delivered more than once: {doubled}"
     assert {(a["alert_id"], a["revision"]) for a in before} <= set(keys), "an alert raised before the kill went missing"
     assert all(a["stream_url"] == str(counterfeit_clip) and a["category"] == "counterfeit" for a in after)
+    for alert in after:
+        validate_alert(alert)  # session-scoped ids still meet the alert schema the dashboard checks
 
     # Prometheus view of the survivor: lag and frames for every stream, all six watched.
     lag = survivor.samples("livewatch_stream_lag_seconds")
