@@ -155,7 +155,7 @@ def _cmd_worker(args: argparse.Namespace, cfg: Config) -> int:
     _quiet_kafka(args)
     from livewatch.assignment import AssignmentOptions
     from livewatch.distributed import WorkerOptions, run_worker
-    from livewatch.service import _stop_on_signals
+    from livewatch.service import stop_on_signals
 
     ingest = cfg.ingest
     if args.loop:
@@ -170,17 +170,17 @@ def _cmd_worker(args: argparse.Namespace, cfg: Config) -> int:
         evidence_topic=args.evidence_topic,
         assignment=AssignmentOptions(topic=args.streams_topic),
     )
-    with _stop_on_signals() as stop:
+    with stop_on_signals() as stop:
         return run_worker(cfg, options, stop)
 
 
 def _cmd_rules_service(args: argparse.Namespace, cfg: Config) -> int:
     _quiet_kafka(args)
     from livewatch.distributed import RulesServiceOptions, run_rules_service
-    from livewatch.service import _stop_on_signals
+    from livewatch.service import stop_on_signals
 
     options = RulesServiceOptions(**_service_options(args, cfg), group_id=args.group, evidence_topic=args.evidence_topic)
-    with _stop_on_signals() as stop:
+    with stop_on_signals() as stop:
         return run_rules_service(cfg, options, stop)
 
 

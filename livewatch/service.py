@@ -16,7 +16,7 @@ from alerts import AlertPublisher, AlertStore, check_broker, export_bundle, veri
 from events import Alert, Evidence, LivewatchError, StreamState, StreamStatus
 from livewatch.broker import EmbeddedBroker
 from livewatch.config import Config
-from livewatch.sinks import CollectingSink
+from livewatch.sinks import CollectingSink, SessionScopedSink
 from livewatch.stages import Stages
 from livewatch.worker import Pipeline
 
@@ -38,7 +38,7 @@ def kafka_bootstrap(cfg: Config) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def _stop_on_signals() -> Iterator[threading.Event]:
+def stop_on_signals() -> Iterator[threading.Event]:
     """SIGINT and SIGTERM set an event instead of killing the process mid-write."""
     stop = threading.Event()
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -79,8 +79,9 @@ def run_live(
         publisher = AlertPublisher(store, bootstrap)
         stack.callback(publisher.close, 30.0)
         stages = Stages.load(cfg)
-        pipeline = Pipeline(cfg, stages, publisher)  # the publisher appends to the store first
-        stop = stack.enter_context(_stop_on_signals())
+        # The publisher appends to the store (the outbox) first, then delivers.
+        pipeline = Pipeline(cfg, stages, SessionScopedSink(publisher))
+        stop = stack.enter_context(stop_on_signals())
         started = 0
         for stream_id, url in sources:
             try:
