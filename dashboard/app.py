@@ -139,6 +139,13 @@ class ModeIn(BaseModel):
     mode: Literal["enforce", "shadow"]
 
 
+class StreamIn(BaseModel):
+    url: str = Field(min_length=1, max_length=2048)
+
+
+StreamId = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")]  # as livewatch.assignment
+
+
 class ExplainIn(BaseModel):
     text: Annotated[Plain, Field(min_length=1, max_length=20_000)]
 
@@ -346,6 +353,20 @@ def _install_api(app: FastAPI) -> None:
     def explain(body: ExplainIn, c: Ctx, _who: Ops) -> dict[str, Any]:
         s = c.settings
         return {"text": body.text, **_stage_call(stages.explain, s.rules_dir, s.lexicon_dir, body.text, s.brands_dir)}
+
+    @app.get("/api/streams", tags=["ops"])
+    def streams_list(c: Ctx, _who: Ops) -> dict[str, str]:
+        return _stage_call(stages.list_streams, c.settings.kafka)
+
+    @app.put("/api/streams/{stream_id}", tags=["ops"], responses={422: {"description": "bad stream id or URL"}})
+    def streams_add(stream_id: StreamId, body: StreamIn, c: Ctx, _who: Ops) -> dict[str, str]:
+        _stage_call(stages.add_stream, c.settings.kafka, stream_id, body.url)
+        return {"stream_id": stream_id, "url": body.url}
+
+    @app.delete("/api/streams/{stream_id}", tags=["ops"], status_code=204)
+    def streams_remove(stream_id: StreamId, c: Ctx, _who: Ops) -> Response:
+        _stage_call(stages.remove_stream, c.settings.kafka, stream_id)
+        return Response(status_code=204)
 
     @app.get("/api/figures", tags=["ops"])
     def figures(c: Ctx, _who: Ops, days: Annotated[int, Query(ge=1, le=3650)] = 30) -> list[dict[str, Any]]:

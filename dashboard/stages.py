@@ -271,3 +271,32 @@ def _rule_mappings(doc: Any) -> list[dict[str, Any]]:
 def _relabel(message: str, tmp: str) -> str:
     """Error messages name the temp copy; show the file name the user edited."""
     return message.replace(tmp + os.sep + "rules" + os.sep, "").replace(tmp + os.sep + "lexicons" + os.sep, "")
+
+
+# -- streams to watch (the workers' control topic) -----------------------------------------------
+
+
+def _stream_control(kafka: str | None) -> Any:
+    if not kafka:
+        raise Unavailable("no Kafka broker configured (LIVEWATCH_KAFKA): streams are managed through livewatch.streams")
+    from ingest import validate_source
+    from livewatch.assignment import StreamControl
+
+    return StreamControl(kafka, validate_url=validate_source)
+
+
+def list_streams(kafka: str | None) -> dict[str, str]:
+    """{stream id: url} the workers are asked to watch."""
+    with _stream_control(kafka) as control:
+        return control.list()
+
+
+def add_stream(kafka: str | None, stream_id: str, url: str) -> None:
+    """Ask the workers to watch ``url`` (validated first) as ``stream_id``."""
+    with _stream_control(kafka) as control:
+        control.add(stream_id, url)
+
+
+def remove_stream(kafka: str | None, stream_id: str) -> None:
+    with _stream_control(kafka) as control:
+        control.remove(stream_id)

@@ -20,9 +20,12 @@ from tests.dashboard.conftest import SECRET, free_port, make_alert, wait_port, w
 
 @pytest.fixture(scope="module")
 def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """A dashboard on uvicorn (no broker, no hook delivery: fuzzed hook URLs are never called)."""
+    """A dashboard on uvicorn with a broker of its own (fuzzed stream requests stay there), no hook delivery."""
     import uvicorn
+    from livewatch.broker import EmbeddedBroker
     from rules import DEFAULT_RULES_DIR
+
+    broker = EmbeddedBroker().start()
 
     tmp = tmp_path_factory.mktemp("fuzz")
     shutil.copytree(Path(DEFAULT_RULES_DIR) / "rules", tmp / "rules")
@@ -31,7 +34,7 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     port = free_port()
     settings_ = DashboardSettings(secret_key=SECRET, db_url=f"sqlite:///{tmp / 'db.sqlite3'}",
                                   data_dir=tmp / "snapshots", rules_dir=tmp / "rules", lexicon_dir=tmp / "lexicons",
-                                  port=port, deliver_hooks=False)
+                                  port=port, deliver_hooks=False, kafka=broker.bootstrap)
     app = create_app(settings_)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=1))
@@ -45,6 +48,7 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     yield {"url": f"http://127.0.0.1:{port}", "token": token, "spec": app.openapi()}
     server.should_exit = True
     thread.join(15)
+    broker.stop()
 
 
 def _operations() -> dict[str, Any]:
