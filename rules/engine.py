@@ -58,7 +58,7 @@ class RulesOptions:
 
     min_confidence: Mapping[Modality, float] = field(default_factory=_default_confidence)
     pinyin_min_syllables: int = 2  # shorter terms match by characters only (too many homophones)
-    brand_pinyin_min_syllables: int = 3
+    brand_pinyin_min_syllables: int = 2  # 古驰 heard as 古迟; a brand alone never fires a rule
     hot_reload: bool = True
     reload_poll_s: float = 1.0  # wall-clock seconds between checks of the files' mtimes
     prices_from_text: bool = True  # parse prices from text when evidence carries none

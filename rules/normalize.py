@@ -228,17 +228,27 @@ def _latin_runs(compact: str, gaps: frozenset[int]):
         yield start, m.end()
 
 
-def term_pinyin_variants(normalized: Normalized) -> list[str]:
-    """Every pinyin coding of a lexicon term, over all readings of polyphonic characters.
+# Characters whose second reading is in everyday use. Only these expand a term into several
+# pinyin codings: the dictionary also lists rare and classical readings (治 chi, 癌 yan), and
+# expanding those let "支持验货" heard as "支持艳霍" match 治癌.
+COMMON_POLYPHONES = frozenset(
+    "长行重乐还好得地了着发为都和只量调降差传弹朝藏数省种转背便参曾处当斗干给更观几假间将教"
+    "解尽据看空累落难宁强切亲曲散色少舍盛宿提吐系鲜相兴血要应与载扎涨折正识率模薄剥供冲度"
+)
 
-    Text is coded with each character's first reading; the term with all of them, so "长" in a
-    term matches a homophone of either zhang or chang. Capped at ``MAX_TERM_VARIANTS``.
+
+def term_pinyin_variants(normalized: Normalized) -> list[str]:
+    """The pinyin codings of a lexicon term, over the readings of its common polyphones.
+
+    Text is coded with each character's first reading; the term with every reading of the
+    characters in ``COMMON_POLYPHONES``, so "长" in a term matches a homophone of either zhang
+    or chang. Capped at ``MAX_TERM_VARIANTS``.
     """
     options: list[tuple[str, ...]] = []
     for i, code in enumerate(normalized.pinyin):
         start, end = normalized.compact_span(i, i + 1)
         char = normalized.compact[start:end]
-        readings = _READINGS.get(ord(char)) if len(char) == 1 and char.isalpha() else None
+        readings = _READINGS.get(ord(char)) if len(char) == 1 and char in COMMON_POLYPHONES else None
         options.append(tuple(_SYLLABLE_CODES[r] for r in readings) if readings else (code,))
     return ["".join(p) for p in itertools.islice(itertools.product(*options), MAX_TERM_VARIANTS)]
 

@@ -57,7 +57,7 @@ def test_terms_match_through_evasions_and_homophones(hits, text: str, expected: 
 
 @pytest.mark.parametrize(
     ("text", "brand"),
-    [("香奶奶家的", "chanel"), ("驴牌的包", "lv"), ("ＧＵＣＣＩ", "gucci"), ("g u c c i", "gucci"), ("香乃儿", "chanel"), ("路易威登", "lv"), ("LV", "lv"), ("i love lv", "lv"), ("高仿LV包", "lv"), ("GUCCI同款", "gucci")],
+    [("香奶奶家的", "chanel"), ("驴牌的包", "lv"), ("ＧＵＣＣＩ", "gucci"), ("g u c c i", "gucci"), ("香乃儿", "chanel"), ("路易威登", "lv"), ("LV", "lv"), ("i love lv", "lv"), ("高仿LV包", "lv"), ("GUCCI同款", "gucci"), ("这款古迟包包", "gucci")],
 )
 def test_brand_names_and_nicknames_map_to_brands(matcher: Matcher, text: str, brand: str) -> None:
     assert (brand, brand) in [(h.group, h.canonical) for h in matcher.match(N.normalize(text)).hits if h.kind == BRAND]
@@ -130,6 +130,7 @@ def test_each_default_exemption_suppresses_its_terms(default_engine: rules.RuleE
         "元旦特惠 GUCCI 专场",
         "这款我们通常LV同款配色",
         "银饰 silver 925",
+        "这款路易威登时专贵正品，支持艳霍",  # ASR of 支持验货: a rare reading of 治癌 must not match
     ],
 )
 def test_look_alikes_raise_nothing(default_engine: rules.RuleEngine, text: str) -> None:
