@@ -112,7 +112,7 @@ class Matcher:
         lexicons: tuple[Lexicon, ...],
         brands: tuple[Brand, ...] = (),
         pinyin_min_syllables: int = 2,
-        brand_pinyin_min_syllables: int = 3,
+        brand_pinyin_min_syllables: int = 2,
     ) -> None:
         self._normalizer = normalizer
         self._entries: list[_Entry] = []
