@@ -25,6 +25,7 @@ soak: setup
 
 eval: setup
 	$(PY) -m livewatch eval var/corpus --generate --out bench/results/eval.json
+	$(PY) -m bench --readme-only
 
 clean:
 	rm -rf var .pytest_cache

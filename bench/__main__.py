@@ -24,6 +24,7 @@ ROOT = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "results"
 README = ROOT / "README.md"
 START, END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
+EVAL_START, EVAL_END = "<!-- eval-table:start -->", "<!-- eval-table:end -->"
 
 _CHILD = """
 import json, sys
@@ -94,11 +95,38 @@ def table(results: list[dict[str, object]], meta: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
-def update_readme(text: str) -> None:
+def update_readme(text: str, start: str = START, end: str = END) -> None:
     readme = README.read_text(encoding="utf-8")
-    head, _, rest = readme.partition(START)
-    _, _, tail = rest.partition(END)
-    README.write_text(f"{head}{START}\n{text}\n{END}{tail}", encoding="utf-8")
+    head, _, rest = readme.partition(start)
+    _, _, tail = rest.partition(end)
+    README.write_text(f"{head}{start}\n{text}\n{end}{tail}", encoding="utf-8")
+
+
+def eval_table(result: dict) -> str:
+    """The README's accuracy table from ``livewatch eval --out`` (bench/results/eval.json)."""
+    def pct(v: object) -> str:
+        return "-" if v is None else f"{100 * float(v):.0f}%"  # type: ignore[arg-type]
+
+    lines = [
+        f"Measured {result.get('date', '?')} with `{result.get('command', 'make eval')}` on {result['clips']} clips.",
+        "",
+        "| slice | precision | recall | alerts right | alerts wrong | violations missed | time to alert p50 (media s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, row in result["summary"].items():
+        t2a = row["time_to_alert_p50_s"]
+        lines.append(f"| {key} | {pct(row['precision'])} | {pct(row['recall'])} | {row['alerts_right']} | "
+                     f"{row['alerts_wrong']} | {row['violations_missed']} | {'-' if t2a is None else t2a} |")
+    return "\n".join(lines)
+
+
+def render_readme(meta: dict[str, object]) -> None:
+    """Both README tables from whatever results are on disk."""
+    everything = [r for p in sorted(RESULTS.glob("*.json")) if "figures" in (r := json.loads(p.read_text()))]
+    update_readme(table(everything, meta))
+    eval_json = RESULTS / "eval.json"
+    if eval_json.exists():
+        update_readme(eval_table(json.loads(eval_json.read_text())), EVAL_START, EVAL_END)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("areas", nargs="*", help=f"default: all of {', '.join(areas())}")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per area")
     parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--readme-only", action="store_true", help="only re-render the README tables from bench/results")
     args = parser.parse_args(argv)
     RESULTS.mkdir(exist_ok=True)
     meta = {
@@ -113,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "command": "make bench" if not args.areas else f"python -m bench {' '.join(args.areas)}",
     }
+    if args.readme_only:
+        render_readme(meta)
+        return 0
     results = []
     for area in args.areas or areas():
         print(f"bench: {area} ...", file=sys.stderr, flush=True)
@@ -125,8 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(res)
         print(f"bench: {area}: {len(res['figures'])} figure(s) {res.get('error', '')}", file=sys.stderr, flush=True)
     if not args.no_readme:
-        everything = [r for p in sorted(RESULTS.glob("*.json")) if "figures" in (r := json.loads(p.read_text()))]
-        update_readme(table(everything, meta))
+        render_readme(meta)
     return 0 if all(not r.get("error") for r in results) else 1
 
 

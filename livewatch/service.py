@@ -212,7 +212,14 @@ def run_eval(cfg: Config, corpus_dir: Path, *, generate: bool = False, out: Path
         stages.close()
     summary = summarise(tallies)
     print(format_report(summary))
-    result = {"corpus": str(corpus_dir), "clips": len(clips), "summary": summary, "per_clip": per_clip}
+    result = {
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "command": f"livewatch eval {corpus_dir}",
+        "corpus": str(corpus_dir),
+        "clips": len(clips),
+        "summary": summary,
+        "per_clip": per_clip,
+    }
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
