@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{f['figure']}: {f['value']} {f['unit']} (baseline {f['baseline']}: {f['baseline_value']}) {f['notes']}")
     if not args.no_readme:
         everything = [r for p in sorted(RESULTS.glob("*.json")) if "figures" in (r := json.loads(p.read_text()))]
-        update_readme(table(everything, {**meta, "command": "make bench` (soak rows: `make soak"}))
+        update_readme(table(everything, {**meta, "command": "make bench`; soak rows: `make soak"}))
     return 0
 
 
