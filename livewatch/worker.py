@@ -149,7 +149,9 @@ class VisionPool:
                     stream_id = self._order[0]
                     self._order.rotate(-1)
                     q = self._queues.get(stream_id)
-                    if q:
+                    # One frame of a stream at a time: detectors follow text and logos over
+                    # time and need each stream's frames in order; other streams go on meanwhile.
+                    if q and not self._busy[stream_id]:
                         self._busy[stream_id] += 1
                         return q.popleft()
                 self._cond.wait()

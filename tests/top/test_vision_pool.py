@@ -1,0 +1,83 @@
+"""The worker's vision pool: per-stream order, fairness between streams, what it drops when full."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from events import SampledFrame, VideoFrame
+from livewatch.worker import VisionPool
+
+
+def frame(stream_id: str, t: float, changed: bool = True) -> SampledFrame:
+    image = np.zeros((4, 4, 3), np.uint8)
+    return SampledFrame(VideoFrame(stream_id, int(t), t, time.time(), image), phash=0, changed=changed)
+
+
+def test_frames_of_one_stream_are_processed_in_order_one_at_a_time() -> None:
+    seen: list[float] = []
+    active: dict[str, int] = {"a": 0}
+    overlap = threading.Event()
+    lock = threading.Lock()
+
+    def process(f: SampledFrame) -> None:
+        with lock:
+            active[f.stream_id] += 1
+            if active[f.stream_id] > 1:
+                overlap.set()
+        time.sleep(0.005)
+        seen.append(f.media_time)
+        with lock:
+            active[f.stream_id] -= 1
+
+    pool = VisionPool(process, per_stream=100, threads=4)
+    for t in range(40):
+        pool.submit(frame("a", float(t)))
+    assert pool.drain("a", timeout=10)
+    pool.close()
+    assert seen == [float(t) for t in range(40)]
+    assert not overlap.is_set()
+
+
+def test_a_busy_stream_does_not_starve_another() -> None:
+    release = threading.Event()
+    done: list[str] = []
+
+    def process(f: SampledFrame) -> None:
+        if f.stream_id == "slow":
+            release.wait(5)
+        done.append(f.stream_id)
+
+    pool = VisionPool(process, per_stream=10, threads=2)
+    pool.submit(frame("slow", 0))
+    for t in range(5):
+        pool.submit(frame("fast", t))
+    assert pool.drain("fast", timeout=5)
+    assert done == ["fast"] * 5
+    release.set()
+    pool.close()
+
+
+def test_when_full_the_oldest_unchanged_frame_is_dropped_first() -> None:
+    gate = threading.Event()
+    processed: list[float] = []
+
+    def process(f: SampledFrame) -> None:
+        gate.wait(5)
+        processed.append(f.media_time)
+
+    pool = VisionPool(process, per_stream=3, threads=1)
+    pool.submit(frame("s", 0))  # taken by the worker, waits on the gate
+    time.sleep(0.05)
+    pool.submit(frame("s", 1, changed=True))
+    pool.submit(frame("s", 2, changed=False))
+    pool.submit(frame("s", 3, changed=True))
+    pool.submit(frame("s", 4, changed=True))  # full: drops 2 (unchanged), not 1
+    pool.submit(frame("s", 5, changed=True))  # full again, nothing unchanged left: drops the oldest (1)
+    gate.set()
+    assert pool.drain("s", timeout=5)
+    pool.close()
+    assert processed == [0, 3, 4, 5]
+    assert pool.dropped("s") == 2
