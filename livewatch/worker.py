@@ -218,7 +218,7 @@ class Pipeline:
                 raise LivewatchError(f"stream {stream_id!r} is already watched: remove it first or pick another id")
             self._counters[stream_id] = _Counters(source=url)
             self._recent[stream_id] = RecentFrames(max_age_s=self.config.recent_frames_s)
-            runner = StreamRunner(self, stream_id, url)
+            runner = StreamRunner(self, stream_id, url, self._counters[stream_id])
             self._runners[stream_id] = runner
         if self._inline:
             runner.run()
@@ -297,6 +297,19 @@ class Pipeline:
                 self._judge(ev)
             else:
                 self._evidence.put(ev)
+
+    def on_frame(self, frame: SampledFrame) -> None:
+        """A sampled frame from a runner: keep it for snapshots, fingerprint it, hand it to vision."""
+        self._recent[frame.stream_id].add(frame)
+        self.emit_evidence(self.stages.match_fingerprints(frame))
+        if self._vision is None:
+            self._see(frame)
+        else:
+            self._vision.submit(frame)
+
+    def on_audio(self, chunk: AudioChunk) -> None:
+        """An audio chunk from a runner: ASR takes it and returns whatever text is ready."""
+        self.emit_evidence(self.stages.hear(chunk))
 
     def _see(self, frame: SampledFrame) -> None:
         """OCR and logos on one sampled frame (vision pool or inline)."""
@@ -407,9 +420,10 @@ class _FinishMarker:
 class StreamRunner(threading.Thread):
     """Reads one stream: ingest -> dedup -> (vision pool, ASR, fingerprints)."""
 
-    def __init__(self, pipeline: Pipeline, stream_id: str, url: str) -> None:
+    def __init__(self, pipeline: Pipeline, stream_id: str, url: str, counters: _Counters) -> None:
         super().__init__(name=f"stream-{stream_id}", daemon=True)
         self._pipeline = pipeline
+        self._counters = counters
         self.stream_id = stream_id
         self.url = url
         cfg = pipeline.config
@@ -425,7 +439,7 @@ class StreamRunner(threading.Thread):
         return self._source.stats
 
     def run(self) -> None:
-        counters = self._pipeline._counters[self.stream_id]
+        counters = self._counters
         extra = {"stream_id": self.stream_id}
         try:
             info = self._source.open()
@@ -453,19 +467,13 @@ class StreamRunner(threading.Thread):
             log.info("stream finished: %s", counters.state.value, extra=extra)
 
     def _handle(self, item: VideoFrame | AudioChunk, counters: _Counters) -> None:
-        pipeline = self._pipeline
         if isinstance(item, AudioChunk):
             counters.audio_seconds += item.media_end - item.media_start
-            pipeline.emit_evidence(pipeline.stages.hear(item))
+            self._pipeline.on_audio(item)
             return
         sampled = self._deduper.process(item)
         counters.media_time = item.media_time
         counters.lag_s = max(0.0, time.time() - item.wall_time)
         counters.frames_sampled += 1
         counters.frames_duplicate += not sampled.changed
-        pipeline._recent[self.stream_id].add(sampled)
-        pipeline.emit_evidence(pipeline.stages.match_fingerprints(sampled))
-        if pipeline._vision is None:
-            pipeline._see(sampled)
-        else:
-            pipeline._vision.submit(sampled)
+        self._pipeline.on_frame(sampled)
