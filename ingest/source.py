@@ -307,7 +307,14 @@ class StreamSource:
             self._stats.packets_skipped += 1
             return
         self._stats.keyframe_interval_s = self._gate.spacing
-        for frame in self._decode(conn.video, packet):
+        frames = self._decode(conn.video, packet)
+        if self._gate.skipping and packet.is_keyframe:
+            # Keyframes only: no later packet refers to this one, so drain the decoder now
+            # rather than let its reorder buffer (B-frame streams) hold the frame for two
+            # more keyframes, which made every sampled frame ~2 s late on a live stream.
+            frames += self._decode(conn.video, None)
+            conn.video.codec_context.flush_buffers()
+        for frame in frames:
             self._on_frame(conn, frame, t)
 
     def _on_frame(self, conn: _Connection, frame: av.VideoFrame, packet_t: float) -> None:

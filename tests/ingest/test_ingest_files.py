@@ -114,6 +114,19 @@ def test_realtime_paces_a_file_like_a_live_stream(clip_no_audio: Path) -> None:
     assert arrivals[-1][0] >= 1.9
 
 
+def test_keyframe_only_decoding_does_not_hold_frames_in_the_reorder_buffer(tmp_path: Path) -> None:
+    """Broadcast encoders use B-frames; the decoder would keep each keyframe until two more arrive."""
+    from livewatch.synth import ClipSpec, Scene, render_clip
+
+    clip = render_clip(ClipSpec("bframes", (Scene(seconds=5, title="B-frames"),)), tmp_path / "bframes.mp4")
+    src = StreamSource(str(clip), "s", IngestOptions(realtime=True, audio=False))
+    start = time.monotonic()
+    late = [time.monotonic() - start - f.media_time for f in src if isinstance(f, VideoFrame)]
+    assert len(late) == 5
+    assert src.stats.packets_skipped > 0  # keyframes only
+    assert max(late[2:]) < 1.0, late  # was ~2 s: the frame waited for the next two keyframes
+
+
 def test_loop_replays_with_media_time_counting_up(clip_no_audio: Path) -> None:
     src = StreamSource(str(clip_no_audio), "s", IngestOptions(loop=True))
     times = []
