@@ -136,12 +136,6 @@ def _env_flag(name: str) -> bool:
     return os.environ.get("LIVEWATCH_" + name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _quiet_kafka(args: argparse.Namespace) -> None:
-    """kafka-python narrates every connection and offset reset at INFO: keep its warnings only."""
-    if str(args.log_level).upper() != "DEBUG":
-        logging.getLogger("kafka").setLevel(logging.WARNING)
-
-
 def _service_options(args: argparse.Namespace, cfg: Config) -> dict:
     """Options shared by ``worker`` and ``rules-service`` (metrics endpoint, shutdown budget)."""
     port = args.metrics_port if args.metrics_port is not None else cfg.metrics_port
@@ -152,7 +146,6 @@ def _service_options(args: argparse.Namespace, cfg: Config) -> dict:
 
 
 def _cmd_worker(args: argparse.Namespace, cfg: Config) -> int:
-    _quiet_kafka(args)
     from livewatch.assignment import AssignmentOptions
     from livewatch.distributed import WorkerOptions, run_worker
     from livewatch.service import stop_on_signals
@@ -175,7 +168,6 @@ def _cmd_worker(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _cmd_rules_service(args: argparse.Namespace, cfg: Config) -> int:
-    _quiet_kafka(args)
     from livewatch.distributed import RulesServiceOptions, run_rules_service
     from livewatch.service import stop_on_signals
 
@@ -191,7 +183,6 @@ def _cmd_dashboard(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _cmd_streams(args: argparse.Namespace, cfg: Config) -> int:
-    _quiet_kafka(args)
     from ingest import validate_source
     from livewatch.assignment import AssignmentOptions, StreamControl
 
@@ -349,7 +340,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from livewatch.logging import configure_logging
 
     configure_logging(args.log_level, json=args.log_format == "json" or (args.log_format == "auto" and not sys.stderr.isatty()))
-    logging.getLogger("kafka").setLevel(max(logging.WARNING, logging.getLogger().level))
+    if str(args.log_level).upper() != "DEBUG":
+        # kafka-python narrates every connection and offset reset at INFO: keep its warnings only.
+        logging.getLogger("kafka").setLevel(logging.WARNING)
     try:
         return args.func(args, config_from_args(args))
     except LivewatchError as exc:
