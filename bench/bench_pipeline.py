@@ -143,7 +143,7 @@ def capacity_figures(full: list[StepResult], light: list[StepResult], idle_full:
                "OCR, ASR off, 1 stream", light[0].lag_p95_s,
                f"p50 {at_cap.lag_p50_s:.1f} s, growth {at_cap.lag_growth_s:+.1f} s over the window; p95 runner "
                f"{at_cap.runner_p95_s:.1f} / vision {at_cap.vision_p95_s:.1f} / ASR {at_cap.asr_p95_s:.1f} s; "
-               "includes the 1 s grid and ingest's ~2 s decoder delay"),
+               "includes the 1 s sampling grid"),
     ]
 
 
