@@ -13,6 +13,10 @@ Data flows one way::
     rules -> Alert
     alerts -> Kafka / local store
 
+``parse_prices(text)`` lives here too: OCR, ASR and the rules must read a
+price ("原价2999 现价299", "九块九", "12,999元") the same way, and stages may
+share code only through this floor.
+
 Events are frozen dataclasses. The ones that cross a process or network
 boundary (Evidence, Alert, StreamStatus) round-trip through ``to_dict`` /
 ``from_dict`` as plain JSON values.
@@ -28,10 +32,12 @@ from events.types import (
     Brand,
     Category,
     Evidence,
+    MatchStrength,
     Modality,
     Mode,
     Price,
     SampledFrame,
+    Segment,
     Severity,
     Snapshot,
     StreamState,
@@ -41,6 +47,7 @@ from events.types import (
     utc_now_iso,
 )
 from events.errors import LivewatchError, SourceError, ConfigError
+from events.prices import parse_prices
 
 __all__ = [
     "ALERT_SCHEMA_VERSION",
@@ -53,11 +60,13 @@ __all__ = [
     "Category",
     "ConfigError",
     "Evidence",
+    "MatchStrength",
     "LivewatchError",
     "Modality",
     "Mode",
     "Price",
     "SampledFrame",
+    "Segment",
     "Severity",
     "Snapshot",
     "SourceError",
@@ -65,5 +74,6 @@ __all__ = [
     "StreamStatus",
     "VideoFrame",
     "alert_id_for",
+    "parse_prices",
     "utc_now_iso",
 ]

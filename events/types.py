@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-ALERT_SCHEMA_VERSION = "1.0"
+ALERT_SCHEMA_VERSION = "1.1"
 
 # Namespace for deterministic alert ids: the same violation onset seen twice
 # (a retry, a re-scan of a recording) gets the same id, so consumers dedupe.
@@ -190,6 +190,59 @@ class Brand:
         return self.names + self.aliases
 
 
+class MatchStrength(StrEnum):
+    """How a text matched a term or name, strongest first.
+
+    ``exact``: the characters as the lexicon writes them; ``normalized``: equal after
+    Traditional -> Simplified, width, case and separators; ``homophone``: only the toneless
+    pinyin agrees (an ASR mishearing, or an ordinary word that sounds alike). ``detected``:
+    not text (a logo or fingerprint match: its own confidence says how sure).
+    """
+
+    EXACT = "exact"
+    NORMALIZED = "normalized"
+    HOMOPHONE = "homophone"
+    DETECTED = "detected"
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One product segment of a stream: the span in which one product is on sale.
+
+    Live commerce is a sequence of products; a price or a counterfeit cue belongs to the
+    product it was shown or said with, not to whatever else the window holds. ``reason`` says
+    what opened the segment (``start`` of the stream, a product ``card`` change, a ``speech``
+    cue such as 下一款); ``title`` is the product card's title when one was read.
+    ``media_end`` is None while the segment is still open.
+    """
+
+    segment_id: str
+    media_start: float
+    media_end: float | None = None
+    title: str = ""
+    reason: str = "start"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "segment_id": self.segment_id,
+            "media_start": self.media_start,
+            "media_end": self.media_end,
+            "title": self.title,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Segment:
+        end = data.get("media_end")
+        return cls(
+            segment_id=str(data["segment_id"]),
+            media_start=float(data["media_start"]),
+            media_end=None if end is None else float(end),
+            title=str(data.get("title", "")),
+            reason=str(data.get("reason", "start")),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """Something a detector saw or heard in one stream, over a media-time span.
@@ -270,6 +323,8 @@ class AlertEvidence:
     brand: str | None = None
     box: Box | None = None
     prices: tuple[Price, ...] = ()
+    strength: MatchStrength | None = None  # the weakest match among matched_terms
+    segment_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -284,6 +339,8 @@ class AlertEvidence:
             "brand": self.brand,
             "box": self.box.to_list() if self.box else None,
             "prices": [p.to_dict() for p in self.prices],
+            "strength": self.strength.value if self.strength else None,
+            "segment_id": self.segment_id,
         }
 
     @classmethod
@@ -300,6 +357,8 @@ class AlertEvidence:
             brand=data.get("brand"),
             box=Box.from_list(data.get("box")),
             prices=tuple(Price.from_dict(p) for p in data.get("prices", ())),
+            strength=MatchStrength(data["strength"]) if data.get("strength") else None,
+            segment_id=data.get("segment_id"),
         )
 
     @classmethod
@@ -354,6 +413,9 @@ class Alert:
     title: str = ""
     stream_url: str | None = None
     revision: int = 1
+    confidence: float = 0.0
+    segment: Segment | None = None
+    price: Price | None = None  # the selling price that made a price rule fire
     schema_version: str = ALERT_SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -375,6 +437,9 @@ class Alert:
             "media_end": self.media_end,
             "detected_at": self.detected_at,
             "brand": self.brand,
+            "confidence": self.confidence,
+            "segment": self.segment.to_dict() if self.segment else None,
+            "price": self.price.to_dict() if self.price else None,
             "evidence": [e.to_dict() for e in self.evidence],
         }
 
@@ -398,6 +463,9 @@ class Alert:
             media_end=float(data["media_end"]),
             detected_at=str(data["detected_at"]),
             brand=data.get("brand"),
+            confidence=float(data.get("confidence", data["score"])),
+            segment=Segment.from_dict(data["segment"]) if data.get("segment") else None,
+            price=Price.from_dict(data["price"]) if data.get("price") else None,
             evidence=tuple(AlertEvidence.from_dict(e) for e in data.get("evidence", ())),
         )
 

@@ -29,10 +29,9 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 
-from events import Box, Evidence, Modality
+from events import Box, Evidence, Modality, parse_prices
 from ocr.engine import TextLine
 from ocr.options import OcrOptions
-from ocr.prices import parse_prices
 
 _ID_NAMESPACE = uuid.UUID("0c7d6a4e-2f4b-4b8e-9d0a-3e1f5c2b7a91")
 _DIGITS = re.compile(r"\d+")
