@@ -11,9 +11,9 @@ compares each price with the right brand.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Protocol
+from typing import Callable, Iterable, Mapping, Protocol
 
-from events import Action, Brand, Category, Evidence, Mode, Modality, Severity
+from events import Action, Brand, Category, Evidence, MatchStrength, Mode, Modality, Severity
 
 TEXT_MODALITIES = (Modality.ASR, Modality.OCR)
 BRAND_MODALITIES = (Modality.LOGO, Modality.OCR, Modality.ASR)
@@ -23,8 +23,8 @@ BRAND_MODALITIES = (Modality.LOGO, Modality.OCR, Modality.ASR)
 class Fact:
     """One matched item of one piece of evidence; ``media_end`` grows while it stays in view."""
 
-    kind: str  # "term", "brand", "price" or "fingerprint"
-    group: str  # lexicon name for terms; "" otherwise
+    kind: str  # "term", "brand", "price", "fingerprint" or "context"
+    group: str  # lexicon name for terms; the effect for context; "" otherwise
     value: str  # the term, brand id, price text or content id
     label: str  # what an alert's matched_terms shows
     modality: Modality
@@ -35,6 +35,10 @@ class Fact:
     seq: int  # which evidence observation it came from (one AlertEvidence per seq)
     amount: float = 0.0
     currency: str = "CNY"
+    strength: MatchStrength = MatchStrength.DETECTED
+    weak: bool = False  # a homophone of a short name: never stands alone (see the engine)
+    effect: str = ""  # the benign-context effect that cancels it for rules honouring it
+    note: str = ""  # why, for explanations ("negation 不是")
 
     @property
     def duration(self) -> float:
@@ -44,7 +48,8 @@ class Fact:
         """A copy with another label (dataclasses.replace is ten times slower on the hot path)."""
         return Fact(
             self.kind, self.group, self.value, label, self.modality, self.media_start, self.media_end,
-            self.confidence, self.evidence, self.seq, self.amount, self.currency,
+            self.confidence, self.evidence, self.seq, self.amount, self.currency, self.strength, self.weak,
+            self.effect, self.note,
         )
 
 
@@ -63,11 +68,21 @@ class Result:
 FAILED = Result()
 
 
-class Window:
-    """The facts of one stream that one rule may use: inside its window and above its thresholds."""
+def _no_card(observation_id: str) -> str | None:
+    return None
 
-    def __init__(self, facts: list[Fact], brands: Mapping[str, Brand]) -> None:
+
+class Window:
+    """The facts one rule may join: inside its window (or product segment) and above its thresholds.
+
+    ``card_of`` tells which product card a screen line belongs to (see rules.segments).
+    """
+
+    def __init__(
+        self, facts: list[Fact], brands: Mapping[str, Brand], card_of: Callable[[str], str | None] = _no_card
+    ) -> None:
         self.brands = brands
+        self.card_of = card_of
         self._by_kind: dict[str, list[Fact]] = {}
         for f in facts:
             self._by_kind.setdefault(f.kind, []).append(f)
@@ -150,29 +165,59 @@ class BrandSeen:
         return [_line(depth, result.satisfied, f"brand in {'/'.join(m.value for m in self.modalities)}: {found or 'none'}")]
 
 
+EVIDENCE, PRODUCT, SEGMENT = "evidence", "product", "segment"
+
+
 @dataclass(frozen=True, slots=True)
 class PriceBelow:
-    """A selling price below ``fraction`` of the lowest genuine price of a brand seen in the window."""
+    """A selling price below ``fraction`` of the lowest genuine price of a brand it is bound to.
+
+    ``bind`` says how the price must be tied to the brand, so a cheap price of one product is
+    never compared with a brand named for another: ``evidence`` (said in the same utterance or
+    shown in the same screen line), ``product`` (also: on the same product card, or the brand
+    said or written for the product of the segment, which a rule's scope makes the product on
+    sale: a logo in view does not name it), ``segment`` (anywhere in the same product segment).
+    """
 
     fraction: float
     modalities: tuple[Modality, ...] = TEXT_MODALITIES
+    bind: str = PRODUCT
 
     def evaluate(self, window: Window) -> Result:
         bound: dict[str, tuple[Fact, ...]] = {}
         prices = window.of("price", self.modalities)
-        for brand_id in dict.fromkeys(f.value for f in window.of("brand", BRAND_MODALITIES)):
+        brand_facts = window.of("brand", BRAND_MODALITIES)
+        for brand_id in dict.fromkeys(f.value for f in brand_facts):
             brand = window.brands.get(brand_id)
             if brand is None or not brand.min_price or not prices:
                 continue
             limit = self.fraction * brand.min_price
+            named = [b for b in brand_facts if b.value == brand_id]
             cheap = tuple(
-                p.relabelled(f"price {p.amount:g} {p.currency} < {self.fraction:g} x {brand.min_price:g} ({brand_id})")
+                p.relabelled(f"price {p.amount:g} {p.currency} < {self.fraction:g} x {brand.min_price:g} ({brand_id}, {how})")
                 for p in prices
                 if 0 < p.amount < limit and p.currency == brand.currency
+                for how in [self._binding(p, named, window)]
+                if how
             )
             if cheap:
                 bound[f"brand:{brand_id}"] = cheap
         return Result(bound=bound)
+
+    def _binding(self, price: Fact, named: list[Fact], window: Window) -> str:
+        """How ``price`` is tied to one of the brand's facts ('' when it is not)."""
+        if any(b.seq == price.seq for b in named):
+            return "same text"
+        if self.bind == EVIDENCE:
+            return ""
+        if self.bind == SEGMENT:
+            return "same segment"
+        card = window.card_of(price.evidence.observation_id) if price.modality is Modality.OCR else None
+        if card is not None and any(window.card_of(b.evidence.observation_id) == card for b in named if b.modality is Modality.OCR):
+            return "same product card"
+        if any(b.modality in TEXT_MODALITIES for b in named):
+            return "brand named for this product"
+        return ""  # a logo in view may be on the host's shirt: it does not name the product
 
     def kinds(self) -> frozenset[str]:
         return frozenset({"price", "brand"})
@@ -183,7 +228,7 @@ class PriceBelow:
         result = self.evaluate(window)
         seen = _labels(window.of("price", self.modalities))
         found = _labels([f for facts in result.bound.values() for f in facts])
-        text = f"price below {self.fraction:g} x brand's lowest genuine price: {found or 'none'}"
+        text = f"price below {self.fraction:g} x brand's lowest genuine price, bound to it ({self.bind}): {found or 'none'}"
         return [_line(depth, result.satisfied, text + (f" (prices seen: {seen})" if seen and not found else ""))]
 
 
@@ -292,6 +337,9 @@ class Rule:
     min_confidence: Mapping[Modality, float] = field(default_factory=dict)
     title: str = ""
     source: str = ""
+    scope: str = "window"  # "segment": facts join only within one product segment
+    benign_context: frozenset[str] = frozenset()  # context effects this rule honours
+    takedown_confidence: float = 0.8  # below it a takedown rule's alert goes to review
 
     def window_facts(self, facts: list[Fact], now: float, default_confidence: Mapping[Modality, float]) -> list[Fact]:
         """Facts inside this rule's window and above its per-modality confidence thresholds."""
@@ -302,6 +350,10 @@ class Rule:
             if f.media_end >= since and f.confidence >= self.min_confidence.get(f.modality, default_confidence.get(f.modality, 0.0))
         ]
 
+    def references(self) -> frozenset[str]:
+        """The lexicons this rule's conditions name, and "price" if it compares prices."""
+        return _references(self.condition)
+
     def matches(self, window: Window) -> dict[str | None, tuple[Fact, ...]]:
         """Subject -> supporting facts (subject None: the rule binds no brand or content)."""
         result = self.condition.evaluate(window)
@@ -311,3 +363,15 @@ class Rule:
         if result.universal:
             return {None: result.universal}
         return {}
+
+
+def _references(condition: Condition) -> frozenset[str]:
+    if isinstance(condition, Terms):
+        return frozenset(condition.lexicons)
+    if isinstance(condition, PriceBelow):
+        return frozenset({"price"})
+    if isinstance(condition, (AllOf, AnyOf)):
+        return frozenset().union(*(_references(c) for c in condition.children))
+    if isinstance(condition, Not):
+        return _references(condition.child)
+    return frozenset()

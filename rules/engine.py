@@ -27,20 +27,28 @@ from types import MappingProxyType
 from typing import Iterable, Mapping
 
 from events import (
+    Action,
     Alert,
     AlertEvidence,
     Brand,
     ConfigError,
     Evidence,
+    MatchStrength,
     Modality,
+    Price,
+    Segment,
     Severity,
     alert_id_for,
+    parse_prices,
 )
 from rules.conditions import Fact, Rule, Window
+from rules.context import ContextReader
 from rules.explain import Explanation, RuleVerdict
-from rules.lexicon import BRAND, EXEMPT, Lexicon, Matcher
+from rules.lexicon import BRAND, CONTEXT, CUE, TERM, Hit, Lexicon, Matcher
 from rules.loader import DEFAULT_DIR, RuleError, load_all, watched_files
-from rules.normalize import Normalizer, text_prices
+from rules.normalize import Normalized, Normalizer
+from rules.segments import SegmentOptions, SegmentTimeline
+from rules.words import WordDictionary
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +75,10 @@ class RulesOptions:
     max_streams: int = 10_000  # least recently seen streams beyond this are forgotten
     max_alert_evidence: int = 20
     min_revision_interval_s: float = 5.0  # media seconds between two revisions of one alert
-    escalate_score: float = 0.95  # score (and >= 2 modalities) that raises severity one level
+    escalate_score: float = 0.95  # confidence (and >= 2 modalities) that raises severity one level
+    short_name_syllables: int = 2  # a brand name this short heard only by sound never stands alone
+    ordinary_word_min_count: int = 100  # jieba count from which a word is everyday (rules.words)
+    segments: SegmentOptions = field(default_factory=SegmentOptions)
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,8 @@ class _RuleSet:
     brand_ids: Mapping[str, str]  # normalised brand id / name -> brand id, for logo labels
     rule_kinds: Mapping[str, frozenset[str]]  # fact kinds that trigger a rule's evaluation
     rule_needs: Mapping[str, frozenset[str]]  # fact kinds a rule cannot hold without
+    rule_refs: Mapping[str, frozenset[str]]  # lexicons (and "price") a rule's conditions name
+    context: ContextReader
     max_window_s: float
     files: tuple[tuple[str, int, int], ...]
 
@@ -98,10 +111,12 @@ class _OpenAlert:
     extended: bool = False  # known evidence stayed longer in view than last published
     emitted: Alert | None = None
     emitted_at: float = float("-inf")  # stream media time of the last revision
+    segment: Segment | None = None  # where the evidence was joined (segment-scoped rules)
 
 
 @dataclass
 class _Stream:
+    timeline: SegmentTimeline
     facts: list[Fact] = field(default_factory=list)
     kinds: Counter[str] = field(default_factory=Counter)  # how many facts of each kind
     by_observation: dict[tuple, Fact] = field(default_factory=dict)
@@ -140,6 +155,7 @@ class RuleEngine:
         self._brands = tuple(brands)
         self._options = options
         self._normalizer = Normalizer()
+        self._words = WordDictionary(options.ordinary_word_min_count)
         self._lock = threading.RLock()
         self._streams: OrderedDict[str, _Stream] = OrderedDict()
         self._seq = itertools.count(1)
@@ -180,21 +196,21 @@ class RuleEngine:
             log.info("rules reloaded: %d rules, changed: %s", len(ruleset.rules), ", ".join(changed) or "none")
             return []
 
-    def set_brands(self, brands: Iterable[Brand]) -> list[RuleError]:
-        """Swap the brand registry (names, nicknames, min prices) and rebuild the matcher."""
-        with self._lock:
-            self._brands = tuple(brands)
-            return self.reload()
-
     def process(self, evidence: Evidence) -> list[Alert]:
         """New alerts and new revisions of open alerts that this evidence causes."""
         with self._lock:
             self._poll()
             rs = self._ruleset
-            facts = self._extract(evidence, rs)
+            stream = self._streams.get(evidence.stream_id)
+            if evidence.modality is Modality.OCR:
+                stream = stream or self._stream(evidence.stream_id)
+                stream.timeline.observe_screen(evidence)
+            facts, cue = self._extract(evidence, rs)
+            if cue:
+                stream = stream or self._stream(evidence.stream_id)
+                stream.timeline.observe_cue(evidence)
             if not facts:
                 # Nothing new, but media time moves on: held revisions may be due.
-                stream = self._streams.get(evidence.stream_id)
                 if stream is None or not stream.alerts:
                     return []
                 stream.now = max(stream.now, evidence.media_end)
@@ -220,20 +236,25 @@ class RuleEngine:
             return [self._emit(stream_id, a, stream.now) for a in stream.alerts.values() if a.pending or a.extended]
 
     def explain(self, text: str, modality: Modality = Modality.OCR, logos: Iterable[str] = ()) -> Explanation:
-        """Which rules this text (plus optional logo brands) would fire on its own, and why."""
+        """Which rules this text (plus optional logo brands) would fire on its own, and why.
+
+        The text is one piece of evidence of one product segment, so segment-scoped rules join
+        only what it says itself; every match shows its strength and any context acting on it.
+        """
         with self._lock:
             rs = self._ruleset
             ev = Evidence("explain", modality, 0.0, 0.0, text, 1.0, 0.0)
-            facts = self._extract(ev, rs)
+            facts, _ = self._extract(ev, rs)
             for brand in logos:
                 logo = Evidence("explain", Modality.LOGO, 0.0, 0.0, brand, 1.0, 0.0, brand=brand)
-                facts += self._extract(logo, rs)
+                facts += self._extract(logo, rs)[0]
             norm = self._normalizer.normalize(text)
             found = rs.matcher.match(norm)
-            window = Window(facts, rs.brands)
             verdicts = []
             for rule in rs.rules:
-                matches = rule.matches(Window(rule.window_facts(facts, 0.0, {}), rs.brands))
+                usable = _usable(_honoured(facts, rule), rule, rs)
+                window = Window(rule.window_facts(usable, 0.0, {}), rs.brands)
+                matches = rule.matches(window)
                 subjects = tuple((s or "").split(":", 1)[-1] for s in matches)
                 verdicts.append(
                     RuleVerdict(rule.id, rule.version, rule.mode.value, bool(matches), subjects, tuple(rule.condition.explain(window)))
@@ -242,11 +263,11 @@ class RuleEngine:
                 text=text,
                 normalized=norm.compact,
                 pinyin=norm.readable_pinyin(),
-                matches=tuple(f"{h.group}: {h.label} via {h.via}" if h.kind != BRAND else f"brand: {h.label} via {h.via}" for h in found.hits),
+                matches=tuple(_describe(f) for f in facts if f.kind in ("term", "brand", "context")),
                 exempted=tuple(
                     f"{t.group}: {t.label} inside exemption {e.canonical}" + (f" ({e.reason})" if e.reason else "")
                     for t, e in found.exempted
-                ),
+                ) + tuple(self._refusals(norm, found.hits)),
                 prices=tuple(f.label for f in facts if f.kind == "price"),
                 verdicts=tuple(verdicts),
             )
@@ -275,6 +296,8 @@ class RuleEngine:
                 brand_ids=MappingProxyType(brand_ids),
                 rule_kinds=MappingProxyType({r.id: r.condition.kinds() for r in rules}),
                 rule_needs=MappingProxyType({r.id: r.condition.needs() for r in rules}),
+                rule_refs=MappingProxyType({r.id: r.references() for r in rules}),
+                context=ContextReader(lexicons),
                 max_window_s=max(r.window_s for r in rules),
                 files=files,
             ),
@@ -295,25 +318,38 @@ class RuleEngine:
 
     # -- facts ---------------------------------------------------------------------------
 
-    def _extract(self, ev: Evidence, rs: _RuleSet) -> list[Fact]:
-        """The facts one evidence event establishes (deduplicated within the event)."""
+    def _extract(self, ev: Evidence, rs: _RuleSet) -> tuple[list[Fact], bool]:
+        """The facts one evidence event establishes (deduplicated), and whether it says 下一款."""
         seq = next(self._seq)
 
         def fact(kind: str, group: str, value: str, label: str, **kw) -> Fact:
             return Fact(kind, group, value, label, ev.modality, ev.media_start, ev.media_end, ev.confidence, ev, seq, **kw)
 
         facts: dict[tuple[str, str, str], Fact] = {}
+        cue = False
         if ev.modality in _TEXT and ev.text:
             norm = self._normalizer.normalize(ev.text)
-            for hit in rs.matcher.match(norm).hits:
-                if hit.kind == BRAND:
-                    facts.setdefault(("brand", "", hit.group), fact("brand", "", hit.group, f"brand:{hit.label}"))
-                elif hit.kind != EXEMPT:
-                    facts.setdefault(("term", hit.group, hit.canonical), fact("term", hit.group, hit.canonical, hit.label))
-            for amount, currency, role, text in self._prices(ev, norm.cleaned):
-                if role != "original":
-                    label = f"price {amount:g} {currency}"
-                    facts.setdefault(("price", "", label), fact("price", "", text or label, label, amount=amount, currency=currency))
+            hits = rs.matcher.match(norm).hits
+            for hit in hits:
+                cue |= hit.kind == CUE
+                if hit.kind == CONTEXT:
+                    key = ("context", hit.reason, hit.canonical)
+                    facts.setdefault(key, fact("context", hit.reason, hit.canonical, f"{hit.reason}: {hit.label}"))
+                if hit.kind not in (BRAND, TERM) or (hit.kind == BRAND and self._ordinary(norm, hit)):
+                    continue
+                effect, note = rs.context.effect_on(hit, hits)
+                strength = _strength(hit, ev.text)
+                weak = hit.kind == BRAND and strength is MatchStrength.HOMOPHONE and hit.syllables <= self._options.short_name_syllables
+                kind, group, label = ("brand", "", f"brand:{hit.label}") if hit.kind == BRAND else ("term", hit.group, hit.label)
+                facts.setdefault(
+                    (kind, group, hit.group if hit.kind == BRAND else hit.canonical),
+                    fact(kind, group, hit.group if hit.kind == BRAND else hit.canonical, label,
+                         strength=strength, weak=weak, effect=effect, note=note),
+                )
+            for price in self._prices(ev):
+                if price.role != "original":
+                    label = f"price {price.amount:g} {price.currency}"
+                    facts.setdefault(("price", "", label), fact("price", "", price.text or label, label, amount=price.amount, currency=price.currency))
         elif ev.modality == Modality.LOGO:
             label = ev.brand or ev.text
             brand_id = rs.brand_ids.get(self._normalizer.compact(label), label) if label else ""
@@ -322,17 +358,28 @@ class RuleEngine:
         elif ev.modality == Modality.FINGERPRINT and ev.text:
             duration = ev.media_end - ev.media_start
             facts[("fingerprint", "", ev.text)] = fact("fingerprint", "", ev.text, f"fingerprint:{ev.text} {duration:.1f}s")
-        return list(facts.values())
+        return list(facts.values()), cue
 
-    def _prices(self, ev: Evidence, cleaned: str) -> list[tuple[float, str, str, str]]:
-        if ev.prices:
-            return [(p.amount, p.currency, p.role, p.text) for p in ev.prices]
-        return text_prices(cleaned) if self._options.prices_from_text else []
+    def _ordinary(self, norm: Normalized, hit: Hit) -> str | None:
+        """A brand heard only by sound in an everyday word (迪家 in 最低价) is no brand at all."""
+        return self._words.ordinary(norm.compact, hit.start, hit.end) if hit.via == "pinyin" else None
+
+    def _refusals(self, norm: Normalized, hits: tuple[Hit, ...]) -> list[str]:
+        return [
+            f"brand: {h.label} refused: sounds like the everyday word {word}"
+            for h in hits
+            if h.kind == BRAND and (word := self._ordinary(norm, h))
+        ]
+
+    def _prices(self, ev: Evidence) -> tuple[Price, ...]:
+        if ev.prices or not self._options.prices_from_text:
+            return ev.prices
+        return parse_prices(ev.text)
 
     def _stream(self, stream_id: str) -> _Stream:
         stream = self._streams.get(stream_id)
         if stream is None:
-            stream = self._streams[stream_id] = _Stream()
+            stream = self._streams[stream_id] = _Stream(SegmentTimeline(self._options.segments))
             while len(self._streams) > self._options.max_streams:
                 forgotten, _ = self._streams.popitem(last=False)
                 log.warning("forgetting rule state of idle stream", extra={"stream_id": forgotten})
@@ -395,15 +442,36 @@ class RuleEngine:
     # -- alerts --------------------------------------------------------------------------
 
     def _evaluate(self, stream_id: str, stream: _Stream, rule: Rule, rs: _RuleSet) -> list[Alert]:
-        facts = rule.window_facts(stream.facts, stream.now, self._options.min_confidence)
+        facts = _honoured(rule.window_facts(stream.facts, stream.now, self._options.min_confidence), rule)
         if not facts:
             return []
         out = []
-        for subject, support in rule.matches(Window(facts, rs.brands)).items():
-            out += self._update(stream_id, stream, rule, subject, support)
+        for segment, group in self._partitions(stream, rule, facts):
+            usable = _usable(group, rule, rs)
+            window = Window(usable, rs.brands, stream.timeline.card_of)
+            for subject, support in rule.matches(window).items():
+                out += self._update(stream_id, stream, rule, subject, support, segment)
         return out
 
-    def _update(self, stream_id: str, stream: _Stream, rule: Rule, subject: str | None, support: tuple[Fact, ...]) -> list[Alert]:
+    @staticmethod
+    def _partitions(stream: _Stream, rule: Rule, facts: list[Fact]) -> list[tuple[Segment | None, list[Fact]]]:
+        """The groups of facts a rule may join: all, one group per product segment, or per evidence."""
+        if rule.scope == "window":
+            return [(None, facts)]
+        if rule.scope == "evidence":
+            by_seq: dict[int, list[Fact]] = {}
+            for f in facts:
+                by_seq.setdefault(f.seq, []).append(f)
+            return [(None, group) for group in by_seq.values()]
+        groups: dict[str, tuple[Segment, list[Fact]]] = {}
+        for f in facts:
+            for segment in stream.timeline.segments_of(f.modality, f.media_start, f.media_end):
+                groups.setdefault(segment.segment_id, (segment, []))[1].append(f)
+        return list(groups.values())
+
+    def _update(
+        self, stream_id: str, stream: _Stream, rule: Rule, subject: str | None, support: tuple[Fact, ...], segment: Segment | None
+    ) -> list[Alert]:
         key = (rule.id, subject)
         latest = max(f.media_end for f in support)
         current = stream.alerts.get(key)
@@ -427,6 +495,8 @@ class RuleEngine:
             slot[(f.kind, f.value)] = f
         self._trim(current)
         current.rule = rule
+        if segment is not None:
+            current.segment = segment
         current.last_seen = max(current.last_seen, latest)
         current.pending |= new_seq
         current.extended |= current.emitted is not None and latest > current.emitted.media_end
@@ -446,9 +516,13 @@ class RuleEngine:
     def _emit(self, stream_id: str, current: _OpenAlert, now: float) -> Alert:
         """The next revision of an open alert, built from all the evidence it gathered."""
         rule = current.rule
-        items = sorted((_alert_evidence(list(facts.values())) for facts in current.facts.values()), key=lambda e: (e.media_start, e.media_end))
+        segment_id = current.segment.segment_id if current.segment else None
+        items = sorted(
+            (_alert_evidence(list(facts.values()), segment_id) for facts in current.facts.values()),
+            key=lambda e: (e.media_start, e.media_end),
+        )
         all_facts = [f for facts in current.facts.values() for f in facts.values()]
-        score = _score(all_facts)
+        score = _confidence(all_facts, _binding(rule))
         severity = rule.severity
         if score >= self._options.escalate_score and len({f.modality for f in all_facts}) >= 2:
             severity = _SEVERITIES[min(_SEVERITIES.index(severity) + 1, len(_SEVERITIES) - 1)]
@@ -470,19 +544,22 @@ class RuleEngine:
             evidence=tuple(items),
             brand=subject_value if current.subject and current.subject.startswith("brand:") else None,
             mode=rule.mode,
-            action=rule.action,
+            action=rule.action if rule.action is not Action.TAKEDOWN or score >= rule.takedown_confidence else Action.REVIEW,
             title=f"{title} ({subject_value})" if subject_value else title,
             revision=current.revision,
+            confidence=score,
+            segment=current.segment,
+            price=_fired_price(all_facts),
         )
         current.emitted = alert
         log.info(
-            "alert %s rev %d: %s %s", alert.alert_id, alert.revision, rule.id, subject_value or "",
-            extra={"stream_id": stream_id, "rule_id": rule.id, "mode": rule.mode.value},
+            "alert %s rev %d: %s %s (confidence %.2f)", alert.alert_id, alert.revision, rule.id, subject_value or "", score,
+            extra={"stream_id": stream_id, "rule_id": rule.id, "mode": rule.mode.value, "segment_id": segment_id},
         )
         return alert
 
 
-def _alert_evidence(facts: list[Fact]) -> AlertEvidence:
+def _alert_evidence(facts: list[Fact], segment_id: str | None) -> AlertEvidence:
     """One evidence item of an alert: what one observation contributed, over its whole span."""
     ev = facts[-1].evidence
     snapshot = ev.snapshot
@@ -498,19 +575,117 @@ def _alert_evidence(facts: list[Fact]) -> AlertEvidence:
         brand=ev.brand,
         box=ev.box,
         prices=ev.prices,
+        strength=max((f.strength for f in facts if f.kind != "price"), key=_STRENGTH_ORDER.index, default=None),
+        segment_id=segment_id,
     )
 
 
-def _score(facts: list[Fact]) -> float:
-    """Noisy-OR of the best confidence of each distinct item: corroboration raises the score."""
-    best: dict[tuple[str, str], float] = {}
-    for f in facts:
-        key = (f.kind, f.value)
-        best[key] = max(best.get(key, 0.0), min(max(f.confidence, 0.0), 1.0))
+# Weakest last; a match is worth its detector's confidence times its strength's weight.
+_STRENGTH_ORDER = [MatchStrength.DETECTED, MatchStrength.EXACT, MatchStrength.NORMALIZED, MatchStrength.HOMOPHONE]
+_STRENGTH_WEIGHT = {
+    MatchStrength.DETECTED: 1.0, MatchStrength.EXACT: 1.0, MatchStrength.NORMALIZED: 0.9, MatchStrength.HOMOPHONE: 0.6,
+}
+# How closely the joined evidence is tied together: one text, one product segment, a window.
+_BINDING_WEIGHT = {"evidence": 1.0, "segment": 0.9, "window": 0.75}
+
+
+def _confidence(facts: list[Fact], binding: float) -> float:
+    """How sure the evidence makes the violation, 0..1.
+
+    Each item weighs its detector's confidence times its match strength's weight (a homophone
+    counts 0.6 of an exact match). Within a role (the brand; the cue or price) independent items
+    corroborate each other (noisy-OR), those from other evidence than the role's best counting
+    ``binding`` times less. A brand-bound violation needs both roles, so their confidences
+    multiply, once more times ``binding`` when no single piece of evidence holds both.
+    """
+    items = [f for f in facts if f.kind != "context"]
+    brand = [f for f in items if f.kind == "brand"]
+    rest = [f for f in items if f.kind != "brand"]
+    if not brand or not rest:
+        return round(_noisy_or(items, binding), 4)
+    together = bool({f.seq for f in brand} & {f.seq for f in rest})
+    return round(_noisy_or(brand, binding) * _noisy_or(rest, binding) * (1.0 if together else binding), 4)
+
+
+def _noisy_or(items: list[Fact], binding: float) -> float:
+    if not items:
+        return 0.0
+
+    def weight(f: Fact) -> float:
+        return min(max(f.confidence, 0.0), 1.0) * _STRENGTH_WEIGHT[f.strength]
+
+    anchor = max(items, key=weight).seq
+    best: dict[tuple[str, str, Modality], float] = {}  # a logo and a spoken name are two signals
+    for f in items:
+        key = (f.kind, f.value, f.modality)
+        best[key] = max(best.get(key, 0.0), weight(f) * (1.0 if f.seq == anchor else binding))
     miss = 1.0
     for c in best.values():
         miss *= 1.0 - c
-    return round(1.0 - miss, 4)
+    return 1.0 - miss
+
+
+def _binding(rule: Rule) -> float:
+    return _BINDING_WEIGHT["segment" if rule.scope == "segment" else "evidence" if rule.scope == "evidence" else "window"]
+
+
+def _fired_price(facts: list[Fact]) -> Price | None:
+    """The lowest selling price a price condition bound (its label says what it was compared with)."""
+    cheap = [f for f in facts if f.kind == "price" and " < " in f.label]
+    if not cheap:
+        return None
+    low = min(cheap, key=lambda f: f.amount)
+    return Price(low.amount, low.currency, "selling", low.value)
+
+
+def _strength(hit: Hit, raw: str) -> MatchStrength:
+    if hit.via == "pinyin":
+        return MatchStrength.HOMOPHONE
+    return MatchStrength.EXACT if hit.spelling.casefold() in raw.casefold() else MatchStrength.NORMALIZED
+
+
+def _honoured(facts: list[Fact], rule: Rule) -> list[Fact]:
+    """Without the facts a benign context the rule honours cancels (我们不卖高仿: not a cue)."""
+    if not rule.benign_context:
+        return facts
+    return [f for f in facts if not (f.effect and f.effect in rule.benign_context)]
+
+
+def _usable(facts: list[Fact], rule: Rule, rs: _RuleSet) -> list[Fact]:
+    """The facts of one group a rule may join, after segment-wide context and corroboration.
+
+    - ``authorised``: an authorised or flagship store selling a brand at or above its lowest
+      genuine price cancels that brand for the rule; ``secondhand``: resale prices are not
+      compared with retail floors.
+    - A short name heard only by sound (weak) stands only with corroboration: the same brand
+      matched more strongly in the group, or something else the rule looks for said in the
+      same utterance.
+    """
+    effects = {f.group for f in facts if f.kind == "context"} & rule.benign_context
+    if "authorised" in effects:
+        genuine = {
+            b.value
+            for b in facts
+            if b.kind == "brand" and (brand := rs.brands.get(b.value)) and brand.min_price
+            and any(p.kind == "price" and p.amount >= brand.min_price for p in facts)
+        }
+        facts = [f for f in facts if not (f.kind == "brand" and f.value in genuine)]
+    if "secondhand" in effects:
+        facts = [f for f in facts if f.kind != "price"]
+    refs = rs.rule_refs[rule.id]
+    strong = {f.value for f in facts if f.kind == "brand" and not f.weak}
+    said_with = {f.seq for f in facts if (f.kind == "term" and f.group in refs) or (f.kind == "price" and "price" in refs)}
+    return [f for f in facts if not f.weak or f.value in strong or f.seq in said_with]
+
+
+def _describe(f: Fact) -> str:
+    """One match as explanations show it: what, how strongly, and any context acting on it."""
+    if f.kind == "context":
+        return f"context: {f.label}"
+    what = f"brand: {f.label.removeprefix('brand:')}" if f.kind == "brand" else f"{f.group}: {f.label}"
+    extra = " (short name by sound: needs corroboration)" if f.weak else ""
+    cancelled = f"; cancelled for rules honouring {f.effect}: {f.note}" if f.effect else ""
+    return f"{what} [{f.strength.value}]{extra}{cancelled}"
 
 
 def load_engine(

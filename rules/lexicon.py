@@ -6,6 +6,11 @@ are ``ahocorasick_rs`` (Rust): pyahocorasick scans a node's children linearly, a
 lexicon's root has thousands of them (10,000 terms: 60 us per short text instead of ~1.5 us). An exemption is
 an entry too: a term hit that overlaps an exemption hit of its own lexicon does not count
 ("最佳" inside "最佳食用时间"), but stays visible in explanations.
+
+A lexicon has a ``role``: ``terms`` (the default) lists what rules look for; ``context`` lists
+benign context (negation, a brand named only in a story or a comparison, an authorised store,
+second-hand goods) whose ``effect`` the rules that honour it apply; ``segment_cue`` lists what
+hosts say when they move on to the next product (下一款), which opens a product segment.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import ahocorasick_rs
 from events import Brand
 from rules.normalize import Normalized, Normalizer, syllable_count, term_pinyin_variants
 
-TERM, EXEMPT, BRAND = "term", "exempt", "brand"
+TERM, EXEMPT, BRAND, CONTEXT, CUE = "term", "exempt", "brand", "context", "cue"
+TERMS_ROLE, CONTEXT_ROLE, CUE_ROLE = "terms", "context", "segment_cue"
+_KIND_OF_ROLE = {TERMS_ROLE: TERM, CONTEXT_ROLE: CONTEXT, CUE_ROLE: CUE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +32,7 @@ class LexiconTerm:
     term: str
     aliases: tuple[str, ...] = ()
     pinyin: bool = True
+    effect: str = ""  # context lexicons: what the term does (see rules.context)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +51,14 @@ class Lexicon:
     exemptions: tuple[Exemption, ...] = ()
     description: str = ""
     source: str = ""
+    role: str = TERMS_ROLE
+    applies_to: tuple[str, ...] = ()  # context lexicons: the lexicons (and "brands") it acts on
+    scope: int = 8  # context lexicons: characters a negation or comparison reaches
 
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
-    kind: str  # TERM, EXEMPT or BRAND
+    kind: str  # TERM, EXEMPT, BRAND, CONTEXT or CUE
     group: str  # lexicon name, or brand id
     canonical: str  # the lexicon term, the exemption phrase or the brand id
     spelling: str  # the name or alias that matched, as written in the lexicon
@@ -55,6 +66,7 @@ class _Entry:
     canonical_form: str = ""  # the canonical spelling, normalised
     ascii_start: bool = False  # needs a word boundary before (Latin letter or digit)
     ascii_end: bool = False
+    syllables: int = 0  # of the spelling, in pinyin
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +82,8 @@ class Hit:
     end: int
     via: str  # "text" or "pinyin"
     label: str  # '高仿', or '高仿 (as 高访)' when the text said something else
-    reason: str = ""
+    reason: str = ""  # exemptions: why; context terms: their effect
+    syllables: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +141,7 @@ class Matcher:
                 _Entry(
                     entry.kind, entry.group, entry.canonical, spelling, entry.reason,
                     normalizer.compact(entry.canonical), _is_word_char(norm.compact[0]), _is_word_char(norm.compact[-1]),
+                    syllable_count(norm.pinyin),
                 )
             )
             text_keys.setdefault(norm.compact, []).append(index)
@@ -137,9 +151,10 @@ class Matcher:
                         pinyin_keys.setdefault(variant, []).append(index)
 
         for lex in lexicons:
+            kind = _KIND_OF_ROLE[lex.role]
             for t in lex.terms:
                 for spelling in (t.term, *t.aliases):
-                    add(_Entry(TERM, lex.name, t.term, spelling), spelling, t.pinyin, pinyin_min_syllables)
+                    add(_Entry(kind, lex.name, t.term, spelling, t.effect), spelling, t.pinyin, pinyin_min_syllables)
             for ex in lex.exemptions:
                 add(_Entry(EXEMPT, lex.name, ex.phrase, ex.phrase, ex.reason), ex.phrase, ex.pinyin, pinyin_min_syllables)
         for brand in brands:
@@ -174,7 +189,9 @@ class Matcher:
                 continue
             surface = norm.compact[start:stop]
             label = entry.canonical if surface == entry.canonical_form else f"{entry.canonical} (as {surface})"
-            found[key] = Hit(entry.kind, entry.group, entry.canonical, entry.spelling, surface, start, stop, via, label, entry.reason)
+            found[key] = Hit(
+                entry.kind, entry.group, entry.canonical, entry.spelling, surface, start, stop, via, label, entry.reason, entry.syllables
+            )
 
     @staticmethod
     def _bounded(entry: _Entry, norm: Normalized, start: int, stop: int) -> bool:
@@ -195,7 +212,7 @@ class Matcher:
             if hit.kind == EXEMPT:
                 continue
             cover = next(
-                (e for e in exemptions if hit.kind == TERM and e.group == hit.group and e.start < hit.end and hit.start < e.end),
+                (e for e in exemptions if hit.kind != BRAND and e.group == hit.group and e.start < hit.end and hit.start < e.end),
                 None,
             )
             if cover is None:

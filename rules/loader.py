@@ -30,7 +30,7 @@ from rules.conditions import (
     Rule,
     Terms,
 )
-from rules.lexicon import Exemption, Lexicon, LexiconTerm
+from rules.lexicon import CONTEXT_ROLE, TERMS_ROLE, Exemption, Lexicon, LexiconTerm
 
 _SCHEMA_DIR = Path(__file__).parent / "schema"
 DEFAULT_DIR = Path(__file__).parent / "default"
@@ -148,14 +148,30 @@ def _lexicon_from(name: str, data: dict[str, Any], source: str) -> Lexicon:
     terms = tuple(
         LexiconTerm(t, (), default_pinyin)
         if isinstance(t, str)
-        else LexiconTerm(t["term"], tuple(t.get("aliases", ())), bool(t.get("pinyin", default_pinyin)))
+        else LexiconTerm(t["term"], tuple(t.get("aliases", ())), bool(t.get("pinyin", default_pinyin)), str(t.get("effect", "")))
         for t in data.get("terms") or ()
     )
     exemptions = tuple(
         Exemption(e) if isinstance(e, str) else Exemption(e["phrase"], str(e.get("reason", "")), bool(e.get("pinyin", True)))
         for e in data.get("exemptions") or ()
     )
-    return Lexicon(name, terms, exemptions, str(data.get("description", "")), source)
+    return Lexicon(
+        name, terms, exemptions, str(data.get("description", "")), source,
+        role=str(data.get("role", TERMS_ROLE)), applies_to=tuple(data.get("applies_to", ())), scope=int(data.get("scope", 8)),
+    )
+
+
+def _role_errors(doc: _Doc) -> list[RuleError]:
+    """A context lexicon's terms each say their effect; other lexicons' terms have none."""
+    context = doc.data.get("role") == CONTEXT_ROLE
+    errors = []
+    for i, t in enumerate(doc.data.get("terms") or ()):
+        effect = isinstance(t, dict) and "effect" in t
+        if context and not effect:
+            errors.append(doc.error(("terms", i), f"terms.{i}: a context lexicon's term needs an effect (negation, comparison, mention, authorised, secondhand)"))
+        elif effect and not context:
+            errors.append(doc.error(("terms", i, "effect"), f"terms.{i}.effect: only lexicons with role: context give terms an effect"))
+    return errors
 
 
 def load_lexicons(directory: Path) -> tuple[tuple[Lexicon, ...], list[RuleError]]:
@@ -169,6 +185,7 @@ def load_lexicons(directory: Path) -> tuple[tuple[Lexicon, ...], list[RuleError]
         if doc is None:
             continue
         schema_errors = _schema_errors(doc, _LEXICON_VALIDATOR, doc.data, ())
+        schema_errors = schema_errors or _role_errors(doc)
         errors += schema_errors
         if not schema_errors:
             lexicons.append(_lexicon_from(path.stem, doc.data, str(path)))
@@ -195,7 +212,7 @@ def _condition(data: dict[str, Any]) -> Condition:
         return BrandSeen(modalities, tuple(body.get("brands", ())))
     if kind == "price_below":
         modalities = tuple(Modality(m) for m in body.get("modalities", TEXT_MODALITIES))
-        return PriceBelow(float(body["fraction"]), modalities)
+        return PriceBelow(float(body["fraction"]), modalities, str(body.get("bind", "product")))
     return FingerprintRun(float(body["min_duration_s"]), tuple(body.get("contents", ())))
 
 
@@ -225,6 +242,9 @@ def _rule_from(data: dict[str, Any], source: str) -> Rule:
         cooldown_s=float(data.get("cooldown_s", 300.0)),
         mode=Mode(data.get("mode", "enforce")),
         action=Action(data.get("action", "review")),
+        scope=str(data.get("scope", "window")),
+        benign_context=frozenset(data.get("benign_context", ())),
+        takedown_confidence=float(data.get("takedown_confidence", 0.8)),
         min_confidence={Modality(k): float(v) for k, v in (data.get("min_confidence") or {}).items()},
         title=str(data.get("title", "")),
         source=source,
@@ -281,8 +301,20 @@ def resolve_dirs(path: str | Path, lexicon_dir: str | Path | None = None) -> tup
 def load_all(path: str | Path, lexicon_dir: str | Path | None = None) -> tuple[tuple[Rule, ...], tuple[Lexicon, ...], list[RuleError]]:
     rules_dir, lex_dir = resolve_dirs(path, lexicon_dir)
     lexicons, errors = load_lexicons(lex_dir)
-    rules, rule_errors = load_rules(rules_dir, {lex.name for lex in lexicons})
+    errors += _applies_to_errors(lexicons)
+    rules, rule_errors = load_rules(rules_dir, {lex.name for lex in lexicons if lex.role == TERMS_ROLE})
     return rules, lexicons, errors + rule_errors
+
+
+def _applies_to_errors(lexicons: tuple[Lexicon, ...]) -> list[RuleError]:
+    """A context lexicon acts on term lexicons that exist, or on "brands"."""
+    known = {lex.name for lex in lexicons if lex.role == TERMS_ROLE} | {"brands"}
+    return [
+        RuleError(lex.source, 0, f"applies_to names unknown lexicon {name!r} (known: {', '.join(sorted(known))})")
+        for lex in lexicons
+        for name in lex.applies_to
+        if name not in known
+    ]
 
 
 def check_rules(path: str | Path, lexicon_dir: str | Path | None = None) -> list[RuleError]:

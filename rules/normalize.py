@@ -256,30 +256,3 @@ def term_pinyin_variants(normalized: Normalized) -> list[str]:
 def syllable_count(pinyin: str) -> int:
     """How many code points of a pinyin string are syllables (not raw letters or digits)."""
     return sum(1 for c in pinyin if c in _CODE_NAMES)
-
-
-_PRICE_RE = re.compile(
-    r"(?:(?P<cur>[¥$])|rmb)\s*(?P<a>\d+(?:\.\d+)?)"
-    r"|(?P<b>\d+(?:\.\d+)?)\s*(?:元|块钱|块|rmb)(?P<jiao>\d(?!\d))?"
-)
-_PRICE_HINT_RE = re.compile(r"[¥$元块]|rmb")
-_ORIGINAL_PRICE_RE = re.compile(r"(?:原价|专柜价|吊牌价|市场价|官网价|划线价|门店价|指导价)[^\d]{0,3}$")
-
-
-def text_prices(cleaned: str) -> list[tuple[float, str, str, str]]:
-    """(amount, currency, role, text) of the prices written in a cleaned text ('¥99', '九十九元', '9块9').
-
-    A fallback for evidence that arrives without parsed prices (the OCR stage parses them
-    itself); a price right after 原价/专柜价 is the anchor, not what the buyer pays.
-    """
-    found: list[tuple[float, str, str, str]] = []
-    if _PRICE_HINT_RE.search(cleaned) is None:
-        return found
-    for m in _PRICE_RE.finditer(cleaned):
-        amount = float(m.group("a") or m.group("b"))
-        if m.group("jiao"):
-            amount += int(m.group("jiao")) / 10
-        role = "original" if _ORIGINAL_PRICE_RE.search(cleaned[max(0, m.start() - 8) : m.start()]) else "selling"
-        currency = "USD" if m.group("cur") == "$" else "CNY"
-        found.append((amount, currency, role, m.group(0).strip()))
-    return found

@@ -33,16 +33,16 @@ def test_bad_enum_names_file_and_line(ruleset: Path) -> None:
 
 def test_unknown_key_points_at_that_key(ruleset: Path) -> None:
     path = ruleset / "rules" / "counterfeit_brand_cue.yaml"
-    text = path.read_text(encoding="utf-8").replace("window_s: 30", "widow_s: 30")
+    text = path.read_text(encoding="utf-8").replace("window_s: 90", "widow_s: 90")
     write(path, text)
     (err,) = rules.check_rules(ruleset)
-    line = text.splitlines().index("widow_s: 30") + 1
+    line = text.splitlines().index("widow_s: 90") + 1
     assert err.line == line and "unknown key 'widow_s'" in err.message
 
 
 def test_nested_condition_error_has_its_line(ruleset: Path) -> None:
     path = ruleset / "rules" / "counterfeit_brand_cue.yaml"
-    text = path.read_text(encoding="utf-8").replace("price_below: {fraction: 0.3}", "price_below: {fraction: 3}")
+    text = path.read_text(encoding="utf-8").replace("price_below: {fraction: 0.3, bind: product}", "price_below: {fraction: 3, bind: product}")
     write(path, text)
     (err,) = rules.check_rules(ruleset)
     assert err.line == next(i for i, l in enumerate(text.splitlines(), 1) if "fraction: 3" in l)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules.normalize import Normalizer, cn_to_int, text_prices
+from rules.normalize import Normalizer, cn_to_int
 
 N = Normalizer()
 SEPARATORS = [" ", ".", "·", "-", "_", "*", "/", "\u3000", "\u200b", "\u200d", "🔥", "|", "~", "，", "、"]
@@ -54,11 +54,6 @@ def test_gaps_remember_separators() -> None:
 @pytest.mark.parametrize(("numeral", "value"), [("九十九", 99), ("一百零五", 105), ("两万五千", 25000), ("十", 10), ("一二三", 123), ("三千", 3000)])
 def test_chinese_numerals(numeral: str, value: int) -> None:
     assert cn_to_int(numeral) == value
-
-
-def test_prices_from_text_know_the_anchor_price() -> None:
-    found = text_prices(N.clean("专柜价八千元 现在只要九十九元 9块9包邮"))
-    assert [(a, role) for a, _, role, _ in found] == [(8000.0, "original"), (99.0, "selling"), (9.9, "selling")]
 
 
 # -- properties -------------------------------------------------------------------------

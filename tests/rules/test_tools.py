@@ -11,9 +11,10 @@ from events import Modality
 def test_explain_reads_well(default_engine) -> None:
     text = str(rules.explain(default_engine, "這款香奶奶是高访的 ¥99"))
     assert "normalised: 这款香奶奶是高访的99" in text
-    assert "counterfeit_slang: 高仿 (as 高访) via pinyin" in text
-    assert "FIRES counterfeit.brand_with_cue v1 for chanel" in text
-    assert "[x] price below 0.3 x brand's lowest genuine price: price 99 CNY < 0.3 x 8000 (chanel)" in text
+    assert "counterfeit_slang: 高仿 (as 高访) [homophone]" in text
+    assert "brand: chanel (as 香奶奶) [exact]" in text
+    assert "FIRES counterfeit.brand_with_cue v2 for chanel" in text
+    assert "price 99 CNY < 0.3 x 8000 (chanel, same text)" in text
 
 
 def test_explain_shows_exemptions_and_logos(default_engine) -> None:
@@ -26,7 +27,7 @@ def _recording(ev):
     return [
         ev(modality=Modality.LOGO, brand="lv", t=0),
         ev("驴牌 高仿", t=1),
-        ev("假一赔十", t=2),
+        ev("驴牌假一赔十", t=2),
         ev("全网第一", t=10, stream="s2"),
     ]
 

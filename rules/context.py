@@ -1,0 +1,52 @@
+"""Benign context in one text: what a negation, a comparison or a story does to the hits near it.
+
+"我们不卖高仿" names a counterfeit cue to deny it; "比香奈儿的还好用" names a brand to compare
+with it (comparative advertising: a matter of its own, not counterfeiting); "古驰创立于1921年"
+tells a brand's story. Context lexicons (``role: context``) list such words, each with an
+``effect``, and the lexicons (or ``brands``) they act on (``applies_to``):
+
+- ``negation``: acts on the first hit after it, within ``scope`` characters;
+- ``comparison``: acts on the last hit before it (比 *香奈儿* 还好用), within ``scope``;
+- ``mention``: acts on every hit of the text (a brand in a story is not the product on sale).
+
+``authorised`` and ``secondhand`` act on a whole product segment, not on hits: the engine turns
+them into facts of their own. A rule applies only the effects it lists in ``benign_context``,
+and explanations show every effect found.
+"""
+
+from __future__ import annotations
+
+from rules.lexicon import BRAND, CONTEXT, TERM, Hit, Lexicon
+
+NEGATION, COMPARISON, MENTION = "negation", "comparison", "mention"
+SEGMENT_EFFECTS = frozenset({"authorised", "secondhand"})
+
+
+class ContextReader:
+    """The positional effects of the context lexicons of one rule set (immutable)."""
+
+    def __init__(self, lexicons: tuple[Lexicon, ...]) -> None:
+        self._lexicons = {lex.name: lex for lex in lexicons if lex.role == "context"}
+
+    def effect_on(self, hit: Hit, hits: tuple[Hit, ...]) -> tuple[str, str]:
+        """(effect, note) of the context acting on ``hit`` among the ``hits`` of its text."""
+        for c in hits:
+            lex = self._lexicons.get(c.group) if c.kind == CONTEXT else None
+            if lex is None or _target(hit) not in lex.applies_to:
+                continue
+            targets = [h for h in hits if h.kind in (TERM, BRAND) and _target(h) in lex.applies_to]
+            if c.reason == MENTION:
+                return MENTION, f"{MENTION} ({c.label})"
+            if c.reason == NEGATION and c.end <= hit.start <= c.end + lex.scope:
+                first = min((h.start for h in targets if h.start >= c.end), default=None)
+                if hit.start == first:
+                    return NEGATION, f"{NEGATION} ({c.label})"
+            if c.reason == COMPARISON and hit.end <= c.start <= hit.end + lex.scope:
+                last = max((h.end for h in targets if h.end <= c.start), default=None)
+                if hit.end == last:
+                    return COMPARISON, f"{COMPARISON} ({c.label})"
+        return "", ""
+
+
+def _target(hit: Hit) -> str:
+    return "brands" if hit.kind == BRAND else hit.group

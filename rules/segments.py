@@ -1,0 +1,206 @@
+"""Product segments: which product on sale a piece of evidence belongs to.
+
+Live commerce is a sequence of products. While one is on sale its product card (a title and a
+price sticker) stays on screen; when the host moves on, the card changes, or the host says so
+(下一款, 接下来这个宝贝). A price or a counterfeit cue belongs to the product it was shown or
+said with: joining a brand named in passing with the next product's ¥49 price is how a 30 s
+window made false counterfeit alerts.
+
+The timeline is built from two signals, in media time:
+
+- **Card changes** (OCR). Lines that appear within ``card_join_s`` of a line carrying a price
+  form one *card*. A new card opens a segment when one of its text lines takes the place of a
+  line of the current segment's card (overlapping box) with different text: the title changed.
+  A card whose only line is a price opens one when that price changes. A card that only
+  changes its price under the same title is the same product at a new price.
+- **Spoken cues** (ASR, ``segment_cue`` lexicons). They open a segment at the utterance's start
+  unless another boundary is within ``min_gap_s`` (the card change is the more precise one).
+  Speech arrives seconds late, so boundaries may be inserted in the past: membership is
+  computed when rules are evaluated, never stamped on arrival.
+
+Screen lines belong to every segment they were in view during (a caption can outlive a
+product); an utterance belongs to the segment around its middle.
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+from dataclasses import dataclass, field
+
+from events import Box, Evidence, Modality, Segment
+
+START, CARD, SPEECH = "start", "card", "speech"
+
+
+@dataclass(frozen=True)
+class SegmentOptions:
+    card_join_s: float = 2.0  # lines appearing this close to a price line belong to its card
+    card_overlap: float = 0.3  # IoU from which a new card line takes an old one's place
+    same_text: float = 0.75  # similarity from which two card lines say the same thing
+    min_gap_s: float = 6.0  # a spoken cue this close to another boundary opens nothing
+    max_boundaries: int = 256  # per stream; the oldest are forgotten
+
+
+@dataclass
+class _Line:
+    observation_id: str
+    text: str
+    box: Box
+    start: float
+    priced: bool
+    card: str | None = None
+
+
+@dataclass
+class _Boundary:
+    at: float
+    reason: str
+    card: str | None = None
+    title: str = ""
+
+
+@dataclass
+class SegmentTimeline:
+    """The product segments of one stream. Feed it every text evidence of that stream."""
+
+    options: SegmentOptions = field(default_factory=SegmentOptions)
+    _boundaries: list[_Boundary] = field(default_factory=lambda: [_Boundary(0.0, START)])
+    _lines: dict[str, _Line] = field(default_factory=dict)  # observation id -> screen line
+    _cards: dict[str, list[_Line]] = field(default_factory=dict)
+
+    # -- input ----------------------------------------------------------------------------
+
+    def observe_screen(self, ev: Evidence) -> None:
+        """An OCR evidence event: a line appearing may complete a card, a card may open a segment."""
+        if ev.modality is not Modality.OCR or not ev.observation_id or ev.box is None:
+            return
+        line = self._lines.get(ev.observation_id)
+        if line is not None:
+            return
+        priced = any(p.role != "original" for p in ev.prices)
+        line = _Line(ev.observation_id, _squash(ev.text), ev.box, ev.media_start, priced)
+        self._lines[ev.observation_id] = line
+        if priced:
+            card = f"card-{line.start:.1f}-{line.box.x}-{line.box.y}"
+            self._cards[card] = []
+            for other in self._recent(line.start):
+                if other.card is None:
+                    self._join(other, card)
+            self._join(line, card)
+        else:
+            card = self._card_near(line.start)
+            if card is not None:
+                self._join(line, card)
+        self._forget_old(line.start)
+
+    def observe_cue(self, ev: Evidence) -> None:
+        """An utterance with a spoken cue (下一款): a segment starts where it starts."""
+        at = ev.media_start
+        if any(abs(b.at - at) < self.options.min_gap_s for b in self._boundaries):
+            return
+        bisect.insort(self._boundaries, _Boundary(at, SPEECH), key=lambda b: b.at)
+        del self._boundaries[: max(0, len(self._boundaries) - self.options.max_boundaries)]
+
+    # -- queries --------------------------------------------------------------------------
+
+    def segments_of(self, modality: Modality, start: float, end: float) -> list[Segment]:
+        """The segments a piece of evidence belongs to (see the module docstring)."""
+        if modality is Modality.ASR:
+            middle = (start + end) / 2
+            return [self.segment_at(middle)]
+        first = self._index_at(start)
+        last = self._index_at(end)
+        return [self._segment(i) for i in range(first, last + 1)]
+
+    def segment_at(self, t: float) -> Segment:
+        return self._segment(self._index_at(t))
+
+    def card_of(self, observation_id: str) -> str | None:
+        """The product card a screen line belongs to, if it is part of one."""
+        line = self._lines.get(observation_id)
+        return line.card if line else None
+
+    @property
+    def segments(self) -> list[Segment]:
+        return [self._segment(i) for i in range(len(self._boundaries))]
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _index_at(self, t: float) -> int:
+        return max(0, bisect.bisect_right(self._boundaries, t, key=lambda b: b.at) - 1)
+
+    def _segment(self, i: int) -> Segment:
+        b = self._boundaries[i]
+        end = self._boundaries[i + 1].at if i + 1 < len(self._boundaries) else None
+        title = b.title or self._title(self._card_in(i))
+        return Segment(f"seg-{b.at:.1f}", b.at, end, title, b.reason)
+
+    def _recent(self, t: float) -> list[_Line]:
+        return [ln for ln in self._lines.values() if abs(ln.start - t) <= self.options.card_join_s]
+
+    def _card_near(self, t: float) -> str | None:
+        priced = [ln for ln in self._recent(t) if ln.priced and ln.card]
+        return priced[-1].card if priced else None
+
+    def _join(self, line: _Line, card: str) -> None:
+        line.card = card
+        self._cards.setdefault(card, []).append(line)
+        i = self._index_at(line.start)
+        current = self._card_in(i)
+        if current is None:
+            self._boundaries[i].card = card
+        elif current != card and self._replaces(line, self._cards.get(current, [])):
+            self._open(line.start, card)
+
+    def _card_in(self, i: int) -> str | None:
+        """The card of segment i: the one that opened it, or the first card shown in it."""
+        b = self._boundaries[i]
+        return b.card
+
+    def _replaces(self, line: _Line, old_card: list[_Line]) -> bool:
+        """Does ``line`` take the place of a line of ``old_card`` with something else?"""
+        titled = any(not ln.priced for ln in old_card)
+        if line.priced and titled:
+            return False  # a new price under the same title: same product
+        for old in old_card:
+            if old.priced != line.priced or _iou(old.box, line.box) < self.options.card_overlap:
+                continue
+            if difflib.SequenceMatcher(None, old.text, line.text, autojunk=False).ratio() < self.options.same_text:
+                return True
+        return False
+
+    def _open(self, at: float, card: str) -> None:
+        near = next((b for b in self._boundaries if abs(b.at - at) < self.options.min_gap_s and b.reason == SPEECH), None)
+        if near is not None:  # the host announced it a moment before: the card fixes the time
+            self._boundaries.remove(near)
+        bisect.insort(self._boundaries, _Boundary(at, CARD, card), key=lambda b: b.at)
+        del self._boundaries[: max(0, len(self._boundaries) - self.options.max_boundaries)]
+
+    def _title(self, card: str | None) -> str:
+        lines = self._cards.get(card or "", [])
+        titled = [ln.text for ln in lines if not ln.priced]
+        return max(titled, key=len) if titled else (lines[0].text if lines else "")
+
+    def _forget_old(self, now: float) -> None:
+        """Keep only lines still useful: of cards of remembered segments, or recent ones."""
+        if len(self._lines) < 512:
+            return
+        oldest = self._boundaries[0].at
+        keep_cards = {b.card for b in self._boundaries if b.card}
+        self._lines = {
+            k: ln for k, ln in self._lines.items() if ln.card in keep_cards or ln.start >= max(oldest, now - 60.0)
+        }
+        self._cards = {c: v for c, v in self._cards.items() if c in keep_cards}
+
+
+def _squash(text: str) -> str:
+    return "".join(text.split()).casefold()
+
+
+def _iou(a: Box, b: Box) -> float:
+    w = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    h = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    inter = max(0, w) * max(0, h)
+    union = a.w * a.h + b.w * b.h - inter
+    return inter / union if union > 0 else 0.0

@@ -1,0 +1,109 @@
+"""Precision classes: match strength, everyday words, corroboration, benign context, confidence.
+
+Each test is a class of false alarm seen on multi-product broadcasts (issue 11), not one example.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import rules
+from events import Action, Brand, MatchStrength, Modality
+
+CUE = "counterfeit.brand_with_cue"
+GUARANTEE = "counterfeit.brand_with_guarantee"
+BRANDS = (
+    Brand("dior", ("Dior", "迪奥"), ("迪家", "D家"), min_price=2500.0),
+    Brand("gucci", ("GUCCI", "古驰"), ("古奇",), min_price=2000.0),
+    Brand("chanel", ("Chanel", "香奈儿"), ("香奶奶",), min_price=3000.0),
+)
+
+
+@pytest.fixture(scope="module")
+def engine() -> rules.RuleEngine:
+    return rules.load_engine(brands=BRANDS, options=rules.RulesOptions(hot_reload=False))
+
+
+def fired(engine: rules.RuleEngine, text: str) -> dict[str, tuple[str, ...]]:
+    return {v.rule_id: v.subjects for v in rules.explain(engine, text, Modality.ASR).fired}
+
+
+def test_the_lowest_price_on_the_web_is_not_dior(engine) -> None:
+    """全网最低价 (dī jià) sounds like 迪家: an everyday word is never a brand heard by sound."""
+    exp = rules.explain(engine, "我们这个是全网最低价，史上最强的吸尘器", Modality.ASR)
+    assert not any(v.rule_id.startswith("counterfeit.") for v in exp.fired)
+    assert any("dior" in line and "everyday word" in line for line in exp.exempted)
+    assert fired(engine, "全网最低价，只要九十九元") == {"false_claim.absolute_terms": ("",)}
+
+
+def test_a_short_name_heard_by_sound_needs_corroboration(engine, ev) -> None:
+    # 古迟 (gǔ chí) is not a word: it may be Whisper's 古驰, but alone it proves nothing...
+    assert [a for a in engine.process(ev("古迟这个牌子大家都知道", t=0, stream="h1")) if a.rule_id == CUE] == []
+    assert [a for a in engine.process(ev("今天的包包只要九十九", t=5, stream="h1")) if a.rule_id == CUE] == []
+    # ...with a counterfeit cue in the same utterance it stands, at a lower confidence than the name itself
+    (heard,) = [a for a in engine.process(ev("古迟包包是高仿的", t=0, stream="h2")) if a.rule_id == CUE]
+    (read,) = [a for a in engine.process(ev("古驰包包是高仿的", t=0, stream="h3")) if a.rule_id == CUE]
+    assert heard.brand == read.brand == "gucci"
+    assert heard.confidence < read.confidence
+    assert {e.strength for e in heard.evidence} == {MatchStrength.HOMOPHONE}
+
+
+def test_match_strength_is_on_every_evidence_item(engine, ev) -> None:
+    (alert,) = [a for a in engine.process(ev("GUCCI 高 仿", t=0, stream="m1", modality=Modality.OCR)) if a.rule_id == CUE]
+    assert alert.evidence[0].strength is MatchStrength.NORMALIZED  # 高 仿 with a separator
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我们不卖高仿，这款古驰是专柜正品",  # negation of the cue
+        "有宝宝问是不是高仿的香奈儿，我们是正品",  # a viewer's question quoted and denied
+        "比香奈儿的还好用，价格只要九十九",  # comparison: comparative advertising, not counterfeit
+        "香奈儿创立于1910年，今天这款围巾只要八十九",  # a brand's story
+        "不是大牌，我们自己设计的，跟迪奥风格有点像，只要一百九十九",  # our own design
+    ],
+)
+def test_benign_context_cancels_the_counterfeit_judgement(engine, text: str) -> None:
+    assert CUE not in fired(engine, text)
+
+
+def test_benign_context_shows_in_explain(engine) -> None:
+    exp = rules.explain(engine, "我们不卖高仿", Modality.ASR)
+    assert any("高仿" in m and "negation (不卖)" in m for m in exp.matches)
+
+
+def test_an_authorised_store_at_the_brand_price_is_not_counterfeit_but_below_it_is(engine, ev) -> None:
+    ok = [ev("古驰官方旗舰店，这款包包原单工艺，两千九百九十九元", t=0, stream="a1")]
+    assert [a for e in ok for a in engine.process(e) if a.rule_id == CUE] == []
+    cheap = [ev("古驰官方旗舰店，这款包包原单工艺，只要九十九元", t=0, stream="a2")]
+    assert [a.brand for e in cheap for a in engine.process(e) if a.rule_id == CUE] == ["gucci"]
+
+
+def test_second_hand_goods_are_not_compared_with_retail_prices(engine) -> None:
+    assert CUE not in fired(engine, "二手香奈儿包包，有小票，只要八百八")
+    assert CUE in fired(engine, "香奈儿包包只要八百八")
+
+
+def test_a_guarantee_joins_only_a_brand_of_the_same_sentence(engine, ev) -> None:
+    stream = [ev("这款古驰的包包大家都喜欢", t=0, stream="g1"), ev("我们家的纸巾假一赔十", t=4, stream="g1")]
+    assert [a for e in stream for a in engine.process(e) if a.rule_id == GUARANTEE] == []
+    (alert,) = [a for a in engine.process(ev("古驰包包假一赔十", t=0, stream="g2")) if a.rule_id == GUARANTEE]
+    assert alert.brand == "gucci"
+
+
+def test_takedown_applies_only_above_the_rules_confidence(tmp_path: Path, ev) -> None:
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    (rules_dir / "r.yaml").write_text(
+        "id: test.takedown\nversion: 1\ncategory: counterfeit\nseverity: high\naction: takedown\n"
+        "takedown_confidence: 0.7\nscope: segment\n"
+        "conditions:\n  all:\n    - brand: {}\n    - terms: {lexicons: [counterfeit_slang]}\n",
+        encoding="utf-8",
+    )
+    engine = rules.RuleEngine(rules_dir, rules.DEFAULT_RULES_DIR / "lexicons", BRANDS, rules.RulesOptions(hot_reload=False))
+    (strong,) = engine.process(ev("古驰包包是高仿的", t=0, stream="t1", confidence=0.9))
+    (weak,) = engine.process(ev("古迟包包是高访的", t=0, stream="t2", confidence=0.9))
+    assert (strong.action, weak.action) == (Action.TAKEDOWN, Action.REVIEW)
+    assert strong.confidence >= 0.7 > weak.confidence

@@ -1,0 +1,102 @@
+"""Product segments: card changes and spoken cues split a stream into products; rules join within one."""
+
+from __future__ import annotations
+
+import rules
+from events import Box, Evidence, Modality, Price
+from rules.segments import SegmentTimeline
+
+CUE = "counterfeit.brand_with_cue"
+TITLE_BOX, PRICE_BOX, CAPTION_BOX = Box(60, 60, 700, 110), Box(880, 60, 340, 140), Box(0, 600, 1280, 100)
+
+
+def line(text: str, t: float, box: Box, *, price: float | None = None, obs: str | None = None, stream: str = "s1") -> Evidence:
+    prices = (Price(price, text=f"¥{price:g}"),) if price is not None else ()
+    return Evidence(
+        stream, Modality.OCR, t, t, text, 0.95, 0.0, box=box, prices=prices,
+        observation_id=obs or f"{text}@{t}", details={"event": "start"},
+    )
+
+
+def said(text: str, t: float, duration: float = 3.0, stream: str = "s1") -> Evidence:
+    return Evidence(stream, Modality.ASR, t, t + duration, text, 0.8, 0.0)
+
+
+def card(title: str, price: float, t: float) -> list[Evidence]:
+    return [line(title, t, TITLE_BOX), line(f"¥{price:g}", t, PRICE_BOX, price=price)]
+
+
+def timeline_of(*events: Evidence) -> SegmentTimeline:
+    tl = SegmentTimeline()
+    for ev in events:
+        tl.observe_screen(ev)
+    return tl
+
+
+def test_a_new_card_title_opens_a_segment_whatever_the_order_of_its_lines() -> None:
+    tl = timeline_of(*card("纯棉T恤", 49, 0), *card("经典手提包", 99, 60)[::-1])
+    (first, second) = tl.segments
+    assert (first.media_start, first.media_end, first.title) == (0.0, 60.0, "纯棉t恤")
+    assert (second.media_start, second.reason, second.title) == (60.0, "card", "经典手提包")
+
+
+def test_a_new_price_under_the_same_title_is_the_same_product() -> None:
+    tl = timeline_of(*card("羊毛大衣", 899, 0), line("¥599", 30, PRICE_BOX, price=599))
+    assert len(tl.segments) == 1
+
+
+def test_the_same_card_read_again_is_the_same_product() -> None:
+    tl = timeline_of(*card("羊毛大衣", 899, 0), line("羊毛 大衣", 40, TITLE_BOX), line("¥899", 40, PRICE_BOX, price=899))
+    assert len(tl.segments) == 1
+
+
+def test_captions_changing_under_one_card_do_not_split_it() -> None:
+    tl = timeline_of(*card("羊毛大衣", 899, 0), line("点点关注", 5, CAPTION_BOX), line("新人领券", 20, CAPTION_BOX))
+    assert len(tl.segments) == 1
+
+
+def test_a_spoken_cue_opens_a_segment_unless_a_card_change_is_near() -> None:
+    tl = timeline_of(*card("纯棉T恤", 49, 0), *card("经典手提包", 99, 60))
+    tl.observe_cue(said("好，我们来看下一款", 57))  # arrives late; the card change at 60 s fixes the time
+    tl.observe_cue(said("接下来这个宝贝", 120))
+    assert [(s.media_start, s.reason) for s in tl.segments] == [(0.0, "start"), (60.0, "card"), (120.0, "speech")]
+
+
+def test_utterances_belong_to_the_segment_around_their_middle_screen_lines_to_all_they_span() -> None:
+    tl = timeline_of(*card("纯棉T恤", 49, 0), *card("经典手提包", 99, 60))
+    assert [s.segment_id for s in tl.segments_of(Modality.ASR, 58.0, 64.0)] == ["seg-60.0"]
+    assert [s.segment_id for s in tl.segments_of(Modality.OCR, 50.0, 70.0)] == ["seg-0.0", "seg-60.0"]
+
+
+def test_a_brand_named_for_one_product_never_meets_the_next_products_price(engine) -> None:
+    events = [
+        *card("托特包", 2999, 0),
+        said("这款古驰的托特包是专柜款", 5),
+        *card("纯棉T恤", 49, 20),
+        said("这件T恤只要四十九", 24),
+    ]
+    alerts = [a for e in events for a in engine.process(e)]
+    assert [a for a in alerts if a.category.value == "counterfeit"] == []
+
+
+def test_within_one_product_brand_and_cheap_card_price_join(engine) -> None:
+    events = [*card("经典手提包", 99, 0), said("这款古驰包包今天福利价", 5)]
+    (alert,) = [a for e in events for a in engine.process(e) if a.rule_id == CUE]
+    assert alert.brand == "gucci" and alert.segment is not None and alert.segment.segment_id == "seg-0.0"
+    assert alert.segment.title == "经典手提包"
+    assert alert.price is not None and alert.price.amount == 99.0
+    assert {e.segment_id for e in alert.evidence} == {"seg-0.0"}
+
+
+def test_window_scope_still_joins_across_products(tmp_path, brands) -> None:
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    (rules_dir / "r.yaml").write_text(
+        "id: test.window\nversion: 1\ncategory: counterfeit\nseverity: low\nwindow_s: 60\nscope: window\n"
+        "conditions:\n  all:\n    - brand: {}\n    - price_below: {fraction: 0.3, bind: segment}\n",
+        encoding="utf-8",
+    )
+    engine = rules.RuleEngine(rules_dir, rules.DEFAULT_RULES_DIR / "lexicons", brands, rules.RulesOptions(hot_reload=False))
+    events = [*card("托特包", 2999, 0), said("这款古驰的托特包是专柜款", 5), *card("纯棉T恤", 49, 20)]
+    (alert,) = [a for e in events for a in engine.process(e)]
+    assert alert.brand == "gucci" and alert.segment is None
