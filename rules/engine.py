@@ -257,7 +257,10 @@ class RuleEngine:
                 matches = rule.matches(window)
                 subjects = tuple((s or "").split(":", 1)[-1] for s in matches)
                 verdicts.append(
-                    RuleVerdict(rule.id, rule.version, rule.mode.value, bool(matches), subjects, tuple(rule.condition.explain(window)))
+                    RuleVerdict(
+                        rule.id, rule.version, rule.mode.value, bool(matches), subjects, tuple(rule.condition.explain(window)),
+                        {"segment": "product segment", "evidence": "text"}.get(rule.scope, f"{rule.window_s:g} s window"),
+                    )
                 )
             return Explanation(
                 text=text,

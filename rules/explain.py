@@ -13,6 +13,7 @@ class RuleVerdict:
     fired: bool
     subjects: tuple[str, ...]  # brands or contents the rule fired for ("" when it binds none)
     reasons: tuple[str, ...]  # the condition tree, one line per condition, [x] when met
+    scope: str = "window"  # what the rule joins: one text, one product segment, or a window
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +23,8 @@ class Explanation:
     text: str
     normalized: str
     pinyin: str
-    matches: tuple[str, ...]  # "counterfeit_slang: 高仿 (as 高访) via pinyin"
-    exempted: tuple[str, ...]  # "absolute_terms: 最佳 inside exemption 最佳食用时间 (consumer tip)"
+    matches: tuple[str, ...]  # "counterfeit_slang: 高仿 (as 高访) [homophone]", with any context acting on it
+    exempted: tuple[str, ...]  # exemptions applied, and brand names refused as everyday words
     prices: tuple[str, ...]
     verdicts: tuple[RuleVerdict, ...]
 
@@ -43,6 +44,6 @@ class Explanation:
         for v in sorted(self.verdicts, key=lambda v: (not v.fired, v.rule_id)):
             on = f" for {', '.join(s for s in v.subjects if s) }" if v.fired and any(v.subjects) else ""
             shadow = " (shadow)" if v.mode == "shadow" else ""
-            lines.append(f"{'FIRES' if v.fired else 'no   '} {v.rule_id} v{v.version}{shadow}{on}")
+            lines.append(f"{'FIRES' if v.fired else 'no   '} {v.rule_id} v{v.version}{shadow}{on}  [joins within one {v.scope}]")
             lines.extend(f"      {r}" for r in v.reasons)
         return "\n".join(lines)
