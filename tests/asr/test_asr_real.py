@@ -95,7 +95,7 @@ def _assert_same_words(out: list[Evidence], english_reference: list[str]) -> Non
 def mandarin_stream(mandarin) -> tuple[np.ndarray, dict[str, tuple[float, float]]]:
     """All test sentences in one stream, 1.5 s of silence around each; where each one is."""
     parts, where, t = [silence(1.0)], {}, 1.0
-    for key, audio in mandarin.items():
+    for key, audio in ((k, mandarin[k]) for k in SENTENCES):
         parts += [audio, silence(1.5)]
         where[key] = (t, t + len(audio) / 16000)
         t += len(audio) / 16000 + 1.5

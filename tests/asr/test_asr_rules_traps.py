@@ -1,0 +1,63 @@
+"""Precision traps through the real Whisper base and the bundled rules (issue 11).
+
+Whisper turns TTS Mandarin into homophones and odd spellings (高访, 12,999元, 置于): the rules
+must hold on what it really writes, not on the sentences as typed. Each benign trap must raise
+no counterfeit alert; each violation must still raise one, for the right brand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+import rules
+from asr import AsrOptions, AsrStage
+from events import Alert, Category, Mode
+from livewatch.paths import DEFAULT_BRANDS_DIR
+from logos import load_brand_registry
+
+from tests.asr.conftest import TRAPS, VIOLATIONS, chunks, silence
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def heard(whisper_model, mandarin) -> dict[str, list]:
+    """Each trap and violation transcribed on its own stream, as the worker would (brand hot words on)."""
+    brands = load_brand_registry(DEFAULT_BRANDS_DIR)
+    hotwords = tuple(name for b in brands for name in b.names if not name.isascii())
+    stage = AsrStage(replace(AsrOptions(hotwords=hotwords), workers=0), model=whisper_model)
+    out: dict[str, list] = {}
+    for key in (*TRAPS, *VIOLATIONS):
+        audio = np.concatenate([silence(0.5), mandarin[key], silence(1.5)])
+        evidence = [e for c in chunks(audio, key) for e in stage.feed(c)]
+        out[key] = evidence + stage.flush(key)
+    return out
+
+
+@pytest.fixture(scope="module")
+def engine() -> rules.RuleEngine:
+    return rules.load_engine(brands=load_brand_registry(DEFAULT_BRANDS_DIR), options=rules.RulesOptions(hot_reload=False))
+
+
+def counterfeit_alerts(engine: rules.RuleEngine, evidence: list) -> list[Alert]:
+    alerts = [a for e in evidence for a in engine.process(e)]
+    if evidence:
+        alerts += engine.finish(evidence[0].stream_id)
+    return [a for a in alerts if a.category is Category.COUNTERFEIT and a.mode is Mode.ENFORCE]
+
+
+@pytest.mark.parametrize("key", sorted(TRAPS))
+def test_benign_traps_heard_by_whisper_raise_no_counterfeit_alert(heard, engine, key: str) -> None:
+    text = "".join(e.text for e in heard[key])
+    assert text, f"Whisper heard nothing of {TRAPS[key]!r}"
+    assert counterfeit_alerts(engine, heard[key]) == [], f"{key}: heard {text!r}"
+
+
+@pytest.mark.parametrize("brand", sorted(VIOLATIONS))
+def test_violations_heard_by_whisper_still_alert(heard, engine, brand: str) -> None:
+    text = "".join(e.text for e in heard[brand])
+    alerts = counterfeit_alerts(engine, heard[brand])
+    assert {a.brand for a in alerts} == {brand}, f"heard {text!r}"
