@@ -75,6 +75,18 @@ class Box:
     def to_list(self) -> list[int]:
         return [self.x, self.y, self.w, self.h]
 
+    def intersection(self, other: Box) -> int:
+        """Area both boxes cover, in pixels."""
+        w = min(self.x + self.w, other.x + other.w) - max(self.x, other.x)
+        h = min(self.y + self.h, other.y + other.h) - max(self.y, other.y)
+        return max(0, w) * max(0, h)
+
+    def iou(self, other: Box) -> float:
+        """Intersection over union: 1 for the same box, 0 for boxes apart."""
+        inter = self.intersection(other)
+        union = self.w * self.h + other.w * other.h - inter
+        return inter / union if union > 0 else 0.0
+
     @classmethod
     def from_list(cls, values: Any) -> Box | None:
         if values is None:

@@ -87,9 +87,7 @@ def is_flat(image: np.ndarray, mask: np.ndarray, max_texture: float = 4.0) -> bo
 
 def box_iou(a: Box, b: Box) -> float:
     """Overlap of two boxes; the larger of IoU and "the smaller box is mostly inside the other"."""
-    x0, y0 = max(a.x, b.x), max(a.y, b.y)
-    x1, y1 = min(a.x + a.w, b.x + b.w), min(a.y + a.h, b.y + b.h)
-    inter = max(0, x1 - x0) * max(0, y1 - y0)
+    inter = a.intersection(b)
     if inter == 0:
         return 0.0
     area_a, area_b = a.w * a.h, b.w * b.h

@@ -125,7 +125,7 @@ class TextTracker:
 
     def _affinity(self, obs: _Observation, line: TextLine) -> float:
         norm = normalize_text(line.text)
-        overlap = _iou(obs.box, line.box)
+        overlap = obs.box.iou(line.box)
         if norm == obs.norm:
             return 2.0 + overlap
         if overlap < 0.3 or _DIGITS.findall(norm) != _DIGITS.findall(obs.norm):
@@ -203,21 +203,9 @@ def normalize_text(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
-def _iou(a: Box, b: Box) -> float:
-    inter = _intersection(a, b)
-    union = a.w * a.h + b.w * b.h - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _intersection(a: Box, b: Box) -> int:
-    w = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
-    h = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
-    return max(0, w) * max(0, h)
-
-
 def _covered(box: Box, region: Box | None) -> bool:
     """Was ``box`` (mostly) inside the area that was read?"""
     if region is None:
         return True
     area = box.w * box.h
-    return area > 0 and _intersection(box, region) >= 0.5 * area
+    return area > 0 and box.intersection(region) >= 0.5 * area

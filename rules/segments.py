@@ -164,7 +164,7 @@ class SegmentTimeline:
         if line.priced and titled:
             return False  # a new price under the same title: same product
         for old in old_card:
-            if old.priced != line.priced or _iou(old.box, line.box) < self.options.card_overlap:
+            if old.priced != line.priced or old.box.iou(line.box) < self.options.card_overlap:
                 continue
             if difflib.SequenceMatcher(None, old.text, line.text, autojunk=False).ratio() < self.options.same_text:
                 return True
@@ -196,11 +196,3 @@ class SegmentTimeline:
 
 def _squash(text: str) -> str:
     return "".join(text.split()).casefold()
-
-
-def _iou(a: Box, b: Box) -> float:
-    w = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
-    h = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
-    inter = max(0, w) * max(0, h)
-    union = a.w * a.h + b.w * b.h - inter
-    return inter / union if union > 0 else 0.0
