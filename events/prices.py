@@ -111,6 +111,11 @@ _SUFFIX_RE = re.compile(f"\\s*(?:{_alternation(s for s, _ in _SUFFIX_CURRENCY)})
 # Caption shorthands glued to Arabic digits: "99r", "299R", "99¥". "r" must not start a word ("99rmb" is
 # RMB, matched first; "12rpm" is not money) and "¥" must not be the prefix of a next price ("¥899¥199").
 _GLUED_SUFFIX_RE = re.compile(r"r(?![a-z])|¥(?!\s*\d)", re.IGNORECASE)
+# Without any of these no number of the text is a price: most speech is skipped in one search.
+_HINT_RE = re.compile(
+    f"{_alternation([*(p for p, _ in _PREFIX_CURRENCY), *(s for s, _ in _SUFFIX_CURRENCY), *_BARE_WORDS])}|\\dr",
+    re.IGNORECASE,
+)
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
@@ -168,6 +173,8 @@ class _Read:
 def parse_prices(text: str) -> tuple[Price, ...]:
     """Every price in ``text``, in reading order, with currency and role (see the module docstring)."""
     text = _normalize(text)
+    if _HINT_RE.search(text) is None:
+        return ()
     return _assign_unlabelled(text, _scan(text))
 
 

@@ -192,32 +192,38 @@ class PriceBelow:
             if brand is None or not brand.min_price or not prices:
                 continue
             limit = self.fraction * brand.min_price
-            named = [b for b in brand_facts if b.value == brand_id]
+            binding = self._binder([b for b in brand_facts if b.value == brand_id], window)
             cheap = tuple(
                 p.relabelled(f"price {p.amount:g} {p.currency} < {self.fraction:g} x {brand.min_price:g} ({brand_id}, {how})")
                 for p in prices
                 if 0 < p.amount < limit and p.currency == brand.currency
-                for how in [self._binding(p, named, window)]
+                for how in [binding(p)]
                 if how
             )
             if cheap:
                 bound[f"brand:{brand_id}"] = cheap
         return Result(bound=bound)
 
-    def _binding(self, price: Fact, named: list[Fact], window: Window) -> str:
-        """How ``price`` is tied to one of the brand's facts ('' when it is not)."""
-        if any(b.seq == price.seq for b in named):
-            return "same text"
-        if self.bind == EVIDENCE:
-            return ""
-        if self.bind == SEGMENT:
-            return "same segment"
-        card = window.card_of(price.evidence.observation_id) if price.modality is Modality.OCR else None
-        if card is not None and any(window.card_of(b.evidence.observation_id) == card for b in named if b.modality is Modality.OCR):
-            return "same product card"
-        if any(b.modality in TEXT_MODALITIES for b in named):
-            return "brand named for this product"
-        return ""  # a logo in view may be on the host's shirt: it does not name the product
+    def _binder(self, named: list[Fact], window: Window) -> Callable[[Fact], str]:
+        """How a price is tied to one of a brand's facts ('' when it is not)."""
+        seqs = {b.seq for b in named}
+        cards = {window.card_of(b.evidence.observation_id) for b in named if b.modality is Modality.OCR} - {None}
+        named_in_text = any(b.modality in TEXT_MODALITIES for b in named)
+
+        def binding(price: Fact) -> str:
+            if price.seq in seqs:
+                return "same text"
+            if self.bind == EVIDENCE:
+                return ""
+            if self.bind == SEGMENT:
+                return "same segment"
+            if price.modality is Modality.OCR and cards and window.card_of(price.evidence.observation_id) in cards:
+                return "same product card"
+            if named_in_text:
+                return "brand named for this product"
+            return ""  # a logo in view may be on the host's shirt: it does not name the product
+
+        return binding
 
     def kinds(self) -> frozenset[str]:
         return frozenset({"price", "brand"})

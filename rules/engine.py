@@ -122,6 +122,7 @@ class _Stream:
     by_observation: dict[tuple, Fact] = field(default_factory=dict)
     alerts: dict[tuple[str, str | None], _OpenAlert] = field(default_factory=dict)
     now: float = float("-inf")
+    scope: str = ""  # the watch session alert ids are scoped by (open_stream)
 
 
 def _files_state(paths: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
@@ -224,8 +225,21 @@ class RuleEngine:
             present = {k for k, n in stream.kinds.items() if n}
             for rule in rs.rules:
                 if rs.rule_kinds[rule.id] & kinds and rs.rule_needs[rule.id] <= present:
-                    out += self._evaluate(evidence.stream_id, stream, rule, rs)
+                    out += self._evaluate(evidence.stream_id, stream, rule, rs, changed)
             return out + self._flush(evidence.stream_id, stream)
+
+    def open_stream(self, stream_id: str, scope: str = "") -> None:
+        """A watch session of ``stream_id`` starts: ids of the alerts it raises are scoped by ``scope``.
+
+        Media time restarts at 0 whenever a live stream is (re)opened, so the caller (the worker,
+        the rules service) opens each session with a token of its own before the session's first
+        evidence; the id logged here is then the id stored and published. Without a call, or
+        with an empty scope (``scan``), ids are those of ``events.alert_id_for`` unscoped. Call
+        ``finish`` for the previous session first: state still held for the stream is dropped.
+        """
+        with self._lock:
+            self._streams.pop(stream_id, None)
+            self._stream(stream_id).scope = scope
 
     def finish(self, stream_id: str) -> list[Alert]:
         """End of a stream: final revisions of alerts extended since last published; state dropped."""
@@ -444,12 +458,12 @@ class RuleEngine:
 
     # -- alerts --------------------------------------------------------------------------
 
-    def _evaluate(self, stream_id: str, stream: _Stream, rule: Rule, rs: _RuleSet) -> list[Alert]:
+    def _evaluate(self, stream_id: str, stream: _Stream, rule: Rule, rs: _RuleSet, changed: list[Fact]) -> list[Alert]:
         facts = _honoured(rule.window_facts(stream.facts, stream.now, self._options.min_confidence), rule)
         if not facts:
             return []
         out = []
-        for segment, group in self._partitions(stream, rule, facts):
+        for segment, group in self._partitions(stream, rule, facts, changed):
             usable = _usable(group, rule, rs)
             window = Window(usable, rs.brands, stream.timeline.card_of)
             for subject, support in rule.matches(window).items():
@@ -457,20 +471,30 @@ class RuleEngine:
         return out
 
     @staticmethod
-    def _partitions(stream: _Stream, rule: Rule, facts: list[Fact]) -> list[tuple[Segment | None, list[Fact]]]:
-        """The groups of facts a rule may join: all, one group per product segment, or per evidence."""
+    def _partitions(
+        stream: _Stream, rule: Rule, facts: list[Fact], changed: list[Fact]
+    ) -> list[tuple[Segment | None, list[Fact]]]:
+        """The groups of facts a rule may join that the ``changed`` facts belong to.
+
+        All facts (scope window), those of the changed facts' product segments, or those of the
+        changed facts' own evidence: a group nothing new entered cannot hold a new match.
+        """
         if rule.scope == "window":
             return [(None, facts)]
         if rule.scope == "evidence":
+            seqs = {f.seq for f in changed}
             by_seq: dict[int, list[Fact]] = {}
             for f in facts:
-                by_seq.setdefault(f.seq, []).append(f)
+                if f.seq in seqs:
+                    by_seq.setdefault(f.seq, []).append(f)
             return [(None, group) for group in by_seq.values()]
-        groups: dict[str, tuple[Segment, list[Fact]]] = {}
-        for f in facts:
-            for segment in stream.timeline.segments_of(f.modality, f.media_start, f.media_end):
-                groups.setdefault(segment.segment_id, (segment, []))[1].append(f)
-        return list(groups.values())
+        timeline = stream.timeline
+        indices = sorted({i for f in changed for i in timeline.indices_of(f.modality, f.media_start, f.media_end)})
+        return [
+            (timeline.segment(i), group)
+            for i in indices
+            if (group := [f for f in facts if timeline.contains(i, f.modality, f.media_start, f.media_end)])
+        ]
 
     def _update(
         self, stream_id: str, stream: _Stream, rule: Rule, subject: str | None, support: tuple[Fact, ...], segment: Segment | None
@@ -488,7 +512,7 @@ class RuleEngine:
             onset = min(f.media_start for f in support)
             subject_value = subject.split(":", 1)[1] if subject else None
             current = _OpenAlert(
-                rule, subject, alert_id_for(stream_id, rule.id, subject_value, onset), onset, 0, {}, latest
+                rule, subject, alert_id_for(stream_id, rule.id, subject_value, onset, stream.scope), onset, 0, {}, latest
             )
             stream.alerts[key] = current
         new_seq = False

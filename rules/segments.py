@@ -106,12 +106,27 @@ class SegmentTimeline:
 
     def segments_of(self, modality: Modality, start: float, end: float) -> list[Segment]:
         """The segments a piece of evidence belongs to (see the module docstring)."""
+        return [self.segment(i) for i in self.indices_of(modality, start, end)]
+
+    def indices_of(self, modality: Modality, start: float, end: float) -> range:
+        """Positions of those segments in the timeline as it is now (cheap; see ``segment``)."""
+        if modality is Modality.ASR:
+            middle = self._index_at((start + end) / 2)
+            return range(middle, middle + 1)
+        return range(self._index_at(start), self._index_at(end) + 1)
+
+    def contains(self, index: int, modality: Modality, start: float, end: float) -> bool:
+        """Does evidence over [start, end] belong to the segment at ``index``? (``indices_of``, inverted)"""
+        lo = self._boundaries[index].at
+        hi = self._boundaries[index + 1].at if index + 1 < len(self._boundaries) else float("inf")
         if modality is Modality.ASR:
             middle = (start + end) / 2
-            return [self.segment_at(middle)]
-        first = self._index_at(start)
-        last = self._index_at(end)
-        return [self._segment(i) for i in range(first, last + 1)]
+            return lo <= middle < hi or (index == 0 and middle < lo)
+        return end >= lo and start < hi or (index == 0 and start < lo)
+
+    def segment(self, index: int) -> Segment:
+        """The segment at a position ``indices_of`` gave, before the timeline changes again."""
+        return self._segment(index)
 
     def segment_at(self, t: float) -> Segment:
         return self._segment(self._index_at(t))
