@@ -390,9 +390,16 @@ class AlertEvidence:
         )
 
 
-def alert_id_for(stream_id: str, rule_id: str, brand: str | None, onset: float) -> str:
-    """Deterministic alert id: same stream, rule, brand and onset -> same id."""
-    return str(uuid.uuid5(_ALERT_ID_NAMESPACE, f"{stream_id}|{rule_id}|{brand or ''}|{onset:.3f}"))
+def alert_id_for(stream_id: str, rule_id: str, brand: str | None, onset: float, scope: str = "") -> str:
+    """Deterministic alert id: same stream, rule, brand, onset and scope -> same id.
+
+    ``scope`` names a watch session of a live stream. Media time restarts at 0 each time a
+    stream is (re)opened, so without it a restart, or another worker taking the stream over,
+    would mint the ids of different moments of the broadcast. Empty (a recording, ``scan``)
+    keeps the ids of the stream, rule, brand and onset alone, as before scopes existed.
+    """
+    name = f"{stream_id}|{rule_id}|{brand or ''}|{onset:.3f}"
+    return str(uuid.uuid5(_ALERT_ID_NAMESPACE, f"{name}|{scope}" if scope else name))
 
 
 def utc_now_iso() -> str:
