@@ -518,11 +518,13 @@ def _stage_call(fn: Any, *args: Any) -> Any:
 
 
 def _feed_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A feed entry; ``confidence`` is None for alerts of schema 1.0, which do not carry one."""
     alert = row["alert"]
     return {k: row[k] for k in ("alert_id", "revision", "stream_id", "rule_id", "rule_version", "category",
                                 "severity", "mode", "action", "brand", "title", "score", "detected_at",
                                 "status")} | {"media_start": alert.get("media_start"),
-                                              "media_end": alert.get("media_end")}
+                                              "media_end": alert.get("media_end"),
+                                              "confidence": alert.get("confidence")}
 
 
 def _public_hook(hook: dict[str, Any] | None) -> dict[str, Any]:

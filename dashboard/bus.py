@@ -193,5 +193,5 @@ class OutboxPublisher(Worker):
 def summary(alert: dict[str, Any]) -> dict[str, Any]:
     """The fields a feed row shows (the full alert stays on its page)."""
     keys = ("alert_id", "revision", "stream_id", "rule_id", "rule_version", "category", "severity", "mode",
-            "action", "brand", "title", "score", "detected_at", "media_start", "media_end")
+            "action", "brand", "title", "score", "confidence", "detected_at", "media_start", "media_end")
     return {k: alert.get(k) for k in keys}

@@ -1,4 +1,9 @@
-"""What an alert page shows of its evidence: snapshot files, boxes, text with highlights.
+"""What an alert page shows of its evidence: snapshot files, boxes, text with highlights,
+and the schema 1.1 facts (confidence, product segment, bound price, match strength).
+
+Alerts of schema 1.0 lack those facts: the helpers return None for them and the
+pages show "—". Every value here is data for autoescaped templates, never markup,
+except :func:`highlight`, which escapes the text itself.
 
 Snapshots are served by (alert, evidence index), never by a path from the
 request: the path comes from the stored alert, and it must resolve (after
@@ -8,6 +13,7 @@ file, and an alert whose evidence points outside the root shows nothing.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -15,6 +21,18 @@ from typing import Any, Iterable, Mapping
 from markupsafe import Markup, escape
 
 TRANSCRIPT_WINDOW_S = 30.0
+
+# What opened a product segment (``Segment.reason``), in the moderator's words.
+SEGMENT_REASONS = {"card": "product card changed", "speech": "host moved on", "start": "stream start"}
+# How a text matched (``AlertEvidence.strength``): badge label and what it means.
+STRENGTHS = {
+    "exact": ("exact", "the characters as the lexicon writes them"),
+    "normalized": ("normalised", "equal after Traditional to Simplified, width, case and separators"),
+    "homophone": ("sounds like", "only the pronunciation (pinyin) agrees: a mishearing or a word that sounds alike"),
+    "detected": ("detected", "a logo or fingerprint match: its detector confidence says how sure"),
+}
+CONFIDENCE_HINT = ("how sure the evidence makes the violation: match strength, modalities agreeing, "
+                   "binding to one product")
 
 
 def snapshot_file(alert: Mapping[str, Any], index: int, root: Path) -> Path | None:
@@ -127,3 +145,81 @@ def safe_stream_link(url: str | None) -> str | None:
     if url and re.match(r"^(https?|rtmps?|rtsps?|srt)://", url, re.IGNORECASE):
         return url
     return None
+
+
+# -- schema 1.1 facts ---------------------------------------------------------------------------
+
+
+def _number(value: Any) -> float | None:
+    """A finite number, or None (absent in 1.0 records, or not a number)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def percent(value: Any) -> str:
+    """A 0..1 confidence as a whole percentage, halves up like the feed's script; "—" when there is none."""
+    number = _number(value)
+    return "—" if number is None else f"{math.floor(min(max(number, 0.0), 1.0) * 100 + 0.5)}%"
+
+
+def _span(start: Any, end: Any, open_end: str = "—") -> str:
+    """A media-time span, "12.0 s – 40.0 s"; ``open_end`` stands for a missing end."""
+    t0, t1 = _number(start), _number(end)
+    return f"{'—' if t0 is None else f'{t0:.1f} s'} – {open_end if t1 is None else f'{t1:.1f} s'}"
+
+
+def segment(alert: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The alert's product segment: title, media span and what opened it; None without one."""
+    seg = alert.get("segment")
+    if not isinstance(seg, Mapping):
+        return None
+    reason = str(seg.get("reason") or "")
+    return {
+        "segment_id": str(seg.get("segment_id") or ""),
+        "title": str(seg.get("title") or ""),
+        "span": _span(seg.get("media_start"), seg.get("media_end"), open_end="still open"),
+        "reason": SEGMENT_REASONS.get(reason, reason or "—"),
+    }
+
+
+def bound_price(alert: Mapping[str, Any]) -> dict[str, str] | None:
+    """The selling price that made a price rule fire: amount, currency and the text it was read from."""
+    price = alert.get("price")
+    amount = _number(price.get("amount")) if isinstance(price, Mapping) else None
+    if amount is None:
+        return None
+    return {
+        "amount": f"{amount:,.0f}" if amount == int(amount) else f"{amount:,.2f}",
+        "currency": str(price.get("currency") or ""),
+        "text": str(price.get("text") or ""),
+    }
+
+
+def strength(value: Any) -> dict[str, str] | None:
+    """A match strength as a badge: key (for the CSS class), label and hint; None when unknown."""
+    key = str(value) if value else ""
+    if key not in STRENGTHS:
+        return None
+    label, hint = STRENGTHS[key]
+    return {"key": key, "label": label, "hint": hint}
+
+
+def evidence_rows(alert: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every evidence item of the alert, with its match strength and its segment when it is another one."""
+    seg = alert.get("segment")
+    own_segment = seg.get("segment_id") if isinstance(seg, Mapping) else None
+    rows = []
+    for i, ev in enumerate(alert.get("evidence") or []):
+        segment_id = ev.get("segment_id")
+        rows.append({
+            "index": i,
+            "modality": str(ev.get("modality") or ""),
+            "span": _span(ev.get("media_start"), ev.get("media_end")),
+            "html": highlight(str(ev.get("text") or ""), ev.get("matched_terms") or ()),
+            "brand": ev.get("brand"),
+            "confidence": percent(ev.get("confidence")),
+            "strength": strength(ev.get("strength")),
+            "other_segment": str(segment_id) if segment_id and segment_id != own_segment else None,
+        })
+    return rows

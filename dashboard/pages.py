@@ -27,6 +27,7 @@ from dashboard.store import STATUSES, AlertFilter
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["utc"] = lambda ts: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(ts)))
+templates.env.filters["percent"] = evidence.percent
 STATIC = HERE / "static"
 FILTERS = ("category", "severity", "stream", "brand", "status", "mode")
 CATEGORIES = ("counterfeit", "false_claim", "piracy")
@@ -132,6 +133,9 @@ def install_pages(app: FastAPI) -> None:
                       transcript=evidence.transcript(alert, neighbours),
                       screen_text=evidence.screen_text(alert),
                       stream_link=evidence.safe_stream_link(alert.get("stream_url")),
+                      segment=evidence.segment(alert), price=evidence.bound_price(alert),
+                      confidence_hint=evidence.CONFIDENCE_HINT, held_for_review=_held_for_review(c, alert),
+                      evidence_rows=evidence.evidence_rows(alert),
                       decisions=c.store.decisions_for(alert_id),
                       takedowns=c.store.list_deliveries(alert_id),
                       evidence_ledger=c.settings.alert_store is not None)
@@ -250,6 +254,22 @@ def _kind(kind: str) -> str:
     if kind not in ("rules", "lexicons"):
         raise HTTPException(404, "no such kind of file")
     return kind
+
+
+def _held_for_review(c: Any, alert: dict[str, Any]) -> str | None:
+    """Why a takedown rule's alert only asks for review: its confidence is below the rule's threshold.
+
+    Said only when the rule, at the alert's version, is a takedown rule in the current rule files.
+    """
+    if alert.get("action") != "review" or alert.get("confidence") is None:
+        return None
+    rule = next((r for r in stages.list_rules(c.settings.rules_dir)
+                 if r["rule_id"] == alert.get("rule_id") and r["version"] == alert.get("rule_version")), None)
+    if rule is None or rule["action"] != "takedown":
+        return None
+    threshold = rule["takedown_confidence"]
+    return "held for review: below this rule's takedown confidence" + (
+        f" ({evidence.percent(threshold)})" if threshold is not None else "")
 
 
 def _admin_page(request: Request, c: Any, who: auth.Principal, message: str | None) -> HTMLResponse:

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from events import ConfigError
+from events import ALERT_SCHEMA_VERSION, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,40 @@ def _alerts_module() -> Any:
 # -- alerts ------------------------------------------------------------------------
 
 
+# Schema versions in order, and what each added to the alert and to each evidence item, with the
+# value that stands for "not said". Every version only added fields, so a record of an older one
+# is checked as the current schema with those fields filled in: workers not yet upgraded keep
+# reaching moderators.
+SCHEMA_VERSIONS = ("1.0", "1.1", "1.2")
+_ADDED_FIELDS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "1.1": ({"confidence": 0.0, "segment": None, "price": None}, {"strength": None, "segment_id": None}),
+    "1.2": ({}, {"snapshot_missing": False}),
+}
+
+
+def _as_current(record: dict[str, Any]) -> dict[str, Any]:
+    """An older record with the fields later versions added (empty), to check the rest against the schema.
+
+    Only the check sees this copy: the record is stored as it came, so its page shows "—" for
+    what its version does not say. Fields the record does carry are checked as they are. A
+    version this dashboard does not know (or a newer one) is left to the schema to refuse.
+    """
+    version = record.get("schema_version")
+    if version not in SCHEMA_VERSIONS or ALERT_SCHEMA_VERSION not in SCHEMA_VERSIONS:
+        return record
+    later = SCHEMA_VERSIONS[SCHEMA_VERSIONS.index(version) + 1:SCHEMA_VERSIONS.index(ALERT_SCHEMA_VERSION) + 1]
+    if not later:
+        return record
+    alert_fields = {k: v for added in later for k, v in _ADDED_FIELDS[added][0].items()}
+    evidence_fields = {k: v for added in later for k, v in _ADDED_FIELDS[added][1].items()}
+    items = record.get("evidence")
+    if isinstance(items, list):
+        items = [{**evidence_fields, **ev} if isinstance(ev, dict) else ev for ev in items]
+    return {**alert_fields, **record, "schema_version": ALERT_SCHEMA_VERSION, "evidence": items}
+
+
 def check_alert(record: Any) -> None:
-    """Raise ValueError unless ``record`` is an alert under the published JSON Schema."""
+    """Raise ValueError unless ``record`` is an alert under the published JSON Schema (or an older version)."""
     from events import Alert
 
     try:
@@ -64,9 +96,10 @@ def check_alert(record: Any) -> None:
     try:
         if not isinstance(record, dict):
             raise TypeError("record is not a JSON object")
+        current = _as_current(record)
         if validate_alert is not None:
-            validate_alert(record)
-        Alert.from_dict(record)
+            validate_alert(current)
+        Alert.from_dict(current)
     except Exception as exc:  # AlertSchemaError, KeyError, TypeError...: all mean "not an alert"
         raise ValueError(f"not an alert: {exc}") from exc
 
@@ -134,7 +167,10 @@ def write_file(path: Path, content: str) -> None:
 
 
 def list_rules(rules_dir: Path | None) -> list[dict[str, Any]]:
-    """Every rule found in the rule files: id, mode, action, version, file."""
+    """Every rule found in the rule files: id, mode, action, takedown_confidence, version, file.
+
+    ``takedown_confidence`` is None when the file leaves it to the engine's default.
+    """
     if rules_dir is None:
         return []
     found = []
@@ -148,11 +184,19 @@ def list_rules(rules_dir: Path | None) -> list[dict[str, Any]]:
                 "rule_id": str(rule["id"]),
                 "mode": str(rule.get("mode", "enforce")),
                 "action": str(rule.get("action", "review")),
+                "takedown_confidence": _fraction(rule.get("takedown_confidence")),
                 "version": rule.get("version"),
                 "category": rule.get("category"),
                 "file": name,
             })
     return sorted(found, key=lambda r: r["rule_id"])
+
+
+def _fraction(value: Any) -> float | None:
+    """A 0..1 number as written in a rule file; None when absent or not one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        return None
+    return float(value)
 
 
 def set_mode_text(content: str, rule_id: str, mode: str) -> str:

@@ -39,6 +39,12 @@ function badge(text, cls) {
   return span;
 }
 
+// A 0..1 confidence as the server renders it ("—" for alerts of schema 1.0, which have none).
+function percent(value) {
+  if (typeof value !== "number" || !isFinite(value)) return "—";
+  return Math.floor(Math.min(Math.max(value, 0), 1) * 100 + 0.5) + "%";
+}
+
 function alertRow(a) {
   const tr = document.createElement("tr");
   tr.dataset.alertId = a.alert_id;
@@ -52,6 +58,7 @@ function alertRow(a) {
   tr.appendChild(title);
   tr.appendChild(cell(a.category));
   const sev = cell(""); sev.appendChild(badge(a.severity, "sev-" + a.severity)); tr.appendChild(sev);
+  tr.appendChild(cell(percent(a.confidence), "confidence"));
   tr.appendChild(cell(a.stream_id));
   tr.appendChild(cell(a.brand || ""));
   const rule = cell(a.rule_id + " v" + a.rule_version);

@@ -20,7 +20,8 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from dashboard import DashboardSettings, HookOptions, Topics
-from events import Action, Alert, AlertEvidence, Box, Category, Mode, Modality, Severity, alert_id_for
+from events import (Action, Alert, AlertEvidence, Box, Category, MatchStrength, Mode, Modality, Price, Segment,
+                    Severity, alert_id_for)
 
 SECRET = "test-secret-key-0123456789"
 ADMIN = ("admin", "admin-password-1")
@@ -47,20 +48,51 @@ def make_alert(
     *, stream_id: str = "shop-1", rule_id: str = "counterfeit.replica_terms", brand: str | None = "acme",
     onset: float = 12.0, mode: Mode = Mode.ENFORCE, action: Action = Action.TAKEDOWN,
     snapshot_path: str | None = None, revision: int = 1, title: str = "Replica bags promoted",
+    confidence: float = 0.91, segment: Segment | None = None, price: Price | None = None,
 ) -> dict[str, Any]:
-    """A realistic alert as ``Alert.to_dict()``: speech, screen text and a logo with a box."""
+    """A realistic alert as ``Alert.to_dict()`` (schema 1.1): speech, screen text and a logo with a box.
+
+    Like the rules engine, ``score`` equals ``confidence``; with a ``segment``, every
+    evidence item belongs to it.
+    """
+    seg = segment.segment_id if segment else None
     evidence = (
-        AlertEvidence(Modality.ASR, "这款包包是高仿的，原单品质", ("高仿", "原单"), onset, onset + 3.0, 0.9),
-        AlertEvidence(Modality.OCR, "原单 ACME 到手价 199", ("原单",), onset + 0.5, onset + 8.0, 0.95),
+        AlertEvidence(Modality.ASR, "这款包包是高仿的，原单品质", ("高仿", "原单"), onset, onset + 3.0, 0.9,
+                      strength=MatchStrength.EXACT, segment_id=seg),
+        AlertEvidence(Modality.OCR, "原单 ACME 到手价 199", ("原单",), onset + 0.5, onset + 8.0, 0.95,
+                      strength=MatchStrength.NORMALIZED, segment_id=seg),
         AlertEvidence(Modality.LOGO, "acme", (), onset + 1.0, onset + 6.0, 0.8, snapshot_path=snapshot_path,
-                      snapshot_sha256="ab" * 32 if snapshot_path else None, brand=brand, box=Box(40, 30, 120, 60)),
+                      snapshot_sha256="ab" * 32 if snapshot_path else None, brand=brand, box=Box(40, 30, 120, 60),
+                      strength=MatchStrength.DETECTED, segment_id=seg),
     )
     return Alert(
         alert_id=alert_id_for(stream_id, rule_id, brand, onset), stream_id=stream_id, rule_id=rule_id,
-        rule_version=3, category=Category.COUNTERFEIT, severity=Severity.HIGH, score=0.91, media_start=onset,
+        rule_version=3, category=Category.COUNTERFEIT, severity=Severity.HIGH, score=confidence, media_start=onset,
         media_end=onset + 8.0, evidence=evidence, brand=brand, mode=mode, action=action, title=title,
-        stream_url=f"rtmp://127.0.0.1/live/{stream_id}", revision=revision,
+        stream_url=f"rtmp://127.0.0.1/live/{stream_id}", revision=revision, confidence=confidence,
+        segment=segment, price=price,
     ).to_dict()
+
+
+# The fields of schema 1.0 (alert, evidence item) and what 1.1 added: older workers still publish these.
+_FIELDS_1_0 = (
+    ("schema_version", "alert_id", "revision", "stream_id", "stream_url", "rule_id", "rule_version", "category",
+     "severity", "score", "mode", "action", "title", "media_start", "media_end", "detected_at", "brand", "evidence"),
+    ("modality", "text", "matched_terms", "media_start", "media_end", "confidence", "snapshot_path",
+     "snapshot_sha256", "brand", "box", "prices"),
+)
+_ADDED_1_1 = (("confidence", "segment", "price"), ("strength", "segment_id"))
+
+
+def legacy_alert(version: str = "1.0", **changes: Any) -> dict[str, Any]:
+    """An alert as schema ``version`` (1.0 or 1.1) wrote it: only the fields that version had."""
+    alert_keys, evidence_keys = _FIELDS_1_0
+    if version == "1.1":
+        alert_keys, evidence_keys = alert_keys + _ADDED_1_1[0], evidence_keys + _ADDED_1_1[1]
+    alert = {k: v for k, v in make_alert(**changes).items() if k in alert_keys}
+    alert["schema_version"] = version
+    alert["evidence"] = [{k: v for k, v in ev.items() if k in evidence_keys} for ev in alert["evidence"]]
+    return alert
 
 
 def write_jpeg(path: Path, size: tuple[int, int] = (320, 180)) -> Path:

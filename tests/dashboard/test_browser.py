@@ -15,8 +15,8 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from dashboard import auth, hooks
-from events import Action
-from tests.dashboard.conftest import HookReceiver, make_alert, publish_alerts, unique_topics
+from events import Action, Price, Segment
+from tests.dashboard.conftest import HookReceiver, legacy_alert, make_alert, publish_alerts, unique_topics
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -56,6 +56,7 @@ def test_moderator_sees_alert_live_confirms_it_and_takedown_is_signed(
     publish_alerts(kafka_broker, [alert], topics.alerts)
     row = page.wait_for_selector(f'tr[data-alert-id="{alert["alert_id"]}"]')  # appears without reloading
     assert "高仿 ACME bags live" in row.inner_text()
+    assert row.query_selector("td.confidence").inner_text() == "91%"  # the live row has the confidence column
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1  # still the same page load
 
     row.query_selector("a").click()
@@ -93,4 +94,42 @@ def test_moderator_sees_alert_live_confirms_it_and_takedown_is_signed(
     for path in ("/ops", "/ops/explain", "/admin"):
         resp = page.goto(live.url + path)
         assert resp.status == 403 and "needs the" in page.inner_text("#error-detail")
+    page.close()
+
+
+def test_alert_page_shows_product_segment_bound_price_and_confidence(
+    browser: Any, live_server: Callable[..., Any],
+) -> None:
+    live = live_server(deliver_hooks=False)
+    live.store.create_user("mod1", auth.hash_password("moderator-pass"), "moderator")
+    alert = make_alert(confidence=0.874, title="ACME 托特包 replica",
+                       segment=Segment("seg-10.0", 10.0, None, "ACME 经典款托特包 <b>限量</b>", "card"),
+                       price=Price(199.0, "CNY", "selling", "到手价199"))
+    alert["evidence"][0]["strength"] = "homophone"
+    live.store.upsert_alert(alert)
+    legacy = legacy_alert(onset=300.0, title="schema 1.0 alert")
+    live.store.upsert_alert(legacy)
+
+    page = browser.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(live.url + "/login")
+    page.fill("input[name=username]", "mod1")
+    page.fill("input[name=password]", "moderator-pass")
+    page.click("button[type=submit]")
+    row = page.wait_for_selector(f'tr[data-alert-id="{alert["alert_id"]}"]')
+    assert row.query_selector("td.confidence").inner_text() == "87%"
+    assert page.inner_text(f'tr[data-alert-id="{legacy["alert_id"]}"] td.confidence') == "—"
+
+    row.query_selector("a").click()
+    page.wait_for_selector("#alert-title")
+    assert "ACME 经典款托特包 <b>限量</b>" in page.inner_text("#alert-segment")  # OCR text shown as text
+    assert page.query_selector("#alert-segment b") is None
+    assert "10.0 s – still open" in page.inner_text("#alert-segment")
+    assert "product card changed" in page.inner_text("#alert-segment")
+    assert page.inner_text("#alert-price").startswith("199 CNY")
+    assert "到手价199" in page.inner_text("#alert-price")
+    assert page.inner_text("#alert-confidence").startswith("87%")
+    assert page.inner_text('#evidence tr[data-index="0"] td.strength') == "sounds like"
+    if os.environ.get("LIVEWATCH_SCREENSHOTS"):
+        page.screenshot(path=os.environ["LIVEWATCH_SCREENSHOTS"] + "/alert-segment.png", full_page=True)
     page.close()

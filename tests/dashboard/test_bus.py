@@ -12,7 +12,7 @@ from dashboard.bus import AlertConsumer, LiveHub, OutboxPublisher
 from dashboard.store import Store
 from livewatch.broker import EmbeddedBroker
 from tests.conftest import read_topic
-from tests.dashboard.conftest import make_alert
+from tests.dashboard.conftest import legacy_alert, make_alert
 
 
 def test_consumer_stores_valid_alerts_once_and_skips_garbage(tmp_path: Path) -> None:
@@ -35,6 +35,25 @@ def test_consumer_stores_valid_alerts_once_and_skips_garbage(tmp_path: Path) -> 
     assert results == [False, False, False, True, False]
     assert event["type"] == "alert" and event["alert"]["title"] == "Replica bags promoted"
     assert len(seen) == 1 and len(store.list_alerts()) == 1
+    store.close()
+
+
+def test_consumer_still_takes_alerts_of_older_schema_versions(tmp_path: Path) -> None:
+    """Workers not yet on the current schema keep reaching moderators; each record is stored as it came."""
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    store.migrate()
+    consumer = AlertConsumer(store, LiveHub(), "unused:9092", [], "g", {}, lambda _alert: None)
+    v10, v11 = legacy_alert(), legacy_alert("1.1", onset=30.0, confidence=0.5)
+    bad_old = {**legacy_alert(onset=50.0), "severity": "apocalyptic"}
+    bad_new_field = {**legacy_alert(onset=60.0), "confidence": 7}  # a later field an old record carries is checked
+    no_version = {k: v for k, v in legacy_alert(onset=70.0).items() if k != "schema_version"}
+    future = {**make_alert(onset=80.0), "schema_version": "9.0"}
+    results = [consumer.handle(json.dumps(a).encode(), "t")
+               for a in (v10, v11, bad_old, bad_new_field, no_version, future)]
+    assert results == [True, True, False, False, False, False]
+    assert store.alert(v10["alert_id"])["alert"] == v10 and "confidence" not in v10
+    assert store.alert(v11["alert_id"])["alert"] == v11
+    assert consumer.handle(json.dumps(make_alert(onset=90.0)).encode(), "t")  # and the current version, of course
     store.close()
 
 

@@ -56,6 +56,21 @@ def test_alert_upsert_keeps_newest_revision_and_ignores_redelivery(store: Store)
     assert row["revision"] == 2 and row["alert"]["title"] == "updated" and row["status"] == "new"
 
 
+def test_schema_1_1_fields_live_in_the_alert_json_without_a_migration(store: Store) -> None:
+    """Confidence, segment, price and match strength ride in the stored alert JSON (no new columns)."""
+    from events import Price, Segment
+
+    alert = make_alert(confidence=0.66, segment=Segment("seg-9.0", 9.0, None, "ACME 托特包", "card"),
+                       price=Price(199.0, "CNY", "selling", "到手价199"))
+    store.upsert_alert(alert)
+    stored = store.alert(alert["alert_id"])["alert"]
+    assert stored["confidence"] == 0.66 and stored["segment"]["title"] == "ACME 托特包"
+    assert stored["segment"]["media_end"] is None and stored["price"]["text"] == "到手价199"
+    assert [e["strength"] for e in stored["evidence"]] == ["exact", "normalized", "detected"]
+    assert {e["segment_id"] for e in stored["evidence"]} == {"seg-9.0"}
+    assert store.schema_version() == 2
+
+
 def test_filters_and_unicode_round_trip(store: Store) -> None:
     store.upsert_alert(make_alert(stream_id="s1", brand="acme"))
     store.upsert_alert(make_alert(stream_id="s2", brand="zeta", onset=30.0))

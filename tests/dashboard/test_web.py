@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 from typing import Any
@@ -9,8 +10,9 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 
-from dashboard import auth
-from tests.dashboard.conftest import ADMIN, login, make_alert, write_jpeg
+from dashboard import auth, evidence
+from events import Action, Price, Segment
+from tests.dashboard.conftest import ADMIN, legacy_alert, login, make_alert, write_jpeg
 
 
 def add_user(client: Any, csrf: str, username: str, role: str) -> None:
@@ -130,14 +132,102 @@ def test_snapshots_never_leave_the_snapshot_root(client: Any, data_root: Path, p
 
 
 def test_stored_html_in_alerts_is_escaped(client: Any) -> None:
-    alert = make_alert(title="<script>alert(1)</script>")
+    alert = make_alert(title="<script>alert(1)</script>",
+                       segment=Segment("seg-<b>", 10.0, None, "<svg onload=alert(2)>包", "card"),
+                       price=Price(199.0, "CNY", "selling", "<iframe src=//x>到手价199"))
     alert["evidence"][0]["text"] = "<img src=x onerror=alert(1)> 高仿"
+    alert["evidence"][1]["segment_id"] = '"><script>alert(3)</script>'
     alert["stream_url"] = "javascript:alert(1)"
     store(client).upsert_alert(alert)
     login(client, *ADMIN)
     page = client.get(f"/alerts/{alert['alert_id']}").text
     assert "<script>alert(1)" not in page and "<img src=x" not in page
     assert 'href="javascript:' not in page
+    # the product card title and the price text come from the streamer's screen (OCR)
+    assert "<svg onload" not in page and "&lt;svg onload=alert(2)&gt;包" in page
+    assert "<iframe" not in page and "&lt;iframe src=//x&gt;到手价199" in page
+    assert "<script>alert(3)" not in page and "<b>" not in page
+    assert "<svg onload" not in client.get("/").text
+
+
+def _dd(page: str, dd_id: str) -> str:
+    """The text of one ``<dd id=...>`` of the alert page, tags removed, entities decoded."""
+    match = re.search(rf'<dd id="{dd_id}">(.*?)</dd>', page, re.S)
+    assert match, dd_id
+    return html.unescape(re.sub(r"<[^>]+>", "", match.group(1)))
+
+
+def test_alert_page_and_feed_show_segment_price_confidence_and_match_strength(client: Any) -> None:
+    alert = make_alert(confidence=0.874, segment=Segment("seg-10.0", 10.0, 95.5, "ACME 经典款托特包", "card"),
+                       price=Price(199.0, "CNY", "selling", "到手价199"))
+    alert["evidence"][0]["strength"] = "homophone"
+    alert["evidence"][0]["segment_id"] = "seg-2.0"  # heard while the previous product was on sale
+    store(client).upsert_alert(alert)
+    login(client, *ADMIN)
+    page = client.get(f"/alerts/{alert['alert_id']}").text
+    assert _dd(page, "alert-confidence").startswith("87% · how sure the evidence makes the violation")
+    assert _dd(page, "alert-segment") == "ACME 经典款托特包 · 10.0 s – 95.5 s · opened by: product card changed"
+    assert _dd(page, "alert-price") == "199 CNY · read as 到手价199"
+    rows = re.findall(r'<tr data-index="(\d+)">(.*?)</tr>', page, re.S)
+    strengths = {int(i): re.search(r'<td class="strength">(.*?)</td>', body).group(1) for i, body in rows}
+    assert 'class="badge str-homophone"' in strengths[0] and ">sounds like<" in strengths[0]
+    assert ">normalised<" in strengths[1] and ">detected<" in strengths[2]
+    segments = {int(i): re.search(r'<td class="segment">(.*?)</td>', body).group(1) for i, body in rows}
+    assert "other segment seg-2.0" in segments[0] and segments[1] == segments[2] == ""  # only where it differs
+    assert "这款包包是<mark>高仿</mark>的" in rows[0][1]
+
+    feed = client.get("/").text
+    row = re.search(rf'<tr data-alert-id="{alert["alert_id"]}">(.*?)</tr>', feed, re.S).group(1)
+    assert '<td class="confidence">87%</td>' in row
+    assert client.get("/api/alerts").json()[0]["confidence"] == 0.874
+
+
+def test_alert_of_schema_1_0_renders_with_dashes(client: Any) -> None:
+    alert = legacy_alert()
+    store(client).upsert_alert(alert)
+    login(client, *ADMIN)
+    resp = client.get(f"/alerts/{alert['alert_id']}")
+    assert resp.status_code == 200
+    page = resp.text
+    for dd_id in ("alert-confidence", "alert-segment", "alert-price"):
+        assert _dd(page, dd_id) == "—", dd_id
+    strengths = re.findall(r'<td class="strength">(.*?)</td>', page)
+    assert strengths == ["—", "—", "—"]
+    assert "other segment" not in page
+    assert "这款包包是<mark>高仿</mark>的" in page  # the rest of the page as before
+    feed = client.get("/").text
+    assert '<td class="confidence">—</td>' in feed
+    assert client.get("/api/alerts").json()[0]["confidence"] is None
+
+
+def test_takedown_rule_alert_below_its_threshold_says_it_is_held_for_review(client: Any) -> None:
+    held = make_alert(rule_id="piracy.rebroadcast", action=Action.REVIEW, confidence=0.42)
+    held["rule_version"] = 2  # the bundled rule: action takedown, takedown_confidence 0.6
+    sure = make_alert(rule_id="piracy.rebroadcast", action=Action.TAKEDOWN, confidence=0.9, onset=90.0)
+    sure["rule_version"] = 2
+    other = make_alert(action=Action.REVIEW, confidence=0.42, onset=120.0)  # not a takedown rule
+    for a in (held, sure, other):
+        store(client).upsert_alert(a)
+    login(client, *ADMIN)
+    assert "held for review: below this rule's takedown confidence (60%)" in _dd(
+        client.get(f"/alerts/{held['alert_id']}").text, "alert-confidence")
+    for a in (sure, other):
+        assert "held for review" not in client.get(f"/alerts/{a['alert_id']}").text
+
+
+def test_schema_1_1_facts_are_formatted_defensively() -> None:
+    assert [evidence.percent(v) for v in (0.874, 0.875, 1.0, 0, None, "0.9", True, float("nan"), 7)] == [
+        "87%", "88%", "100%", "0%", "—", "—", "—", "—", "100%"]
+    open_seg = evidence.segment({"segment": {"segment_id": "s", "media_start": 3, "media_end": None,
+                                             "title": "", "reason": "speech"}})
+    assert open_seg == {"segment_id": "s", "title": "", "span": "3.0 s – still open", "reason": "host moved on"}
+    assert evidence.segment({"segment": {"segment_id": "s", "media_start": 0, "reason": "start"}})["reason"] == \
+        "stream start"
+    assert evidence.segment({"segment": None}) is None and evidence.segment({}) is None
+    assert evidence.bound_price({"price": {"amount": 1299.5, "currency": "CNY", "text": "1,299.5元"}}) == {
+        "amount": "1,299.50", "currency": "CNY", "text": "1,299.5元"}
+    assert evidence.bound_price({"price": {"amount": "free"}}) is None and evidence.bound_price({}) is None
+    assert evidence.strength("bogus") is None and evidence.strength(None) is None
 
 
 def test_ops_edit_is_validated_like_the_files(client: Any, rules_dirs: tuple[Path, Path]) -> None:
@@ -148,7 +238,7 @@ def test_ops_edit_is_validated_like_the_files(client: Any, rules_dirs: tuple[Pat
     url = "/api/files/rules/counterfeit_brand_cue.yaml"
     bad = client.put(url, json={"content": "rules: [unclosed"}, headers=h)
     assert bad.status_code == 422 and "not valid YAML" in str(bad.json())
-    wrong = client.put(url, json={"content": before.replace("window_s: 30", "window_seconds: 30")}, headers=h)
+    wrong = client.put(url, json={"content": before.replace("\nwindow_s:", "\nwindow_seconds:")}, headers=h)
     errors = wrong.json()["detail"]["errors"]
     assert wrong.status_code == 422 and any("window_seconds" in e for e in errors), errors
     assert all(e.startswith("counterfeit_brand_cue.yaml") for e in errors)  # names the file, not a temp copy
