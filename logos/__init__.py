@@ -5,7 +5,6 @@ Public face (docs/ARCHITECTURE.md)::
     brands = load_brand_registry(DEFAULT_BRANDS_DIR)      # list[events.Brand]
     stage = LogoStage(brands, LogoOptions(), snapshotter=store.save)
     stage.process(sampled_frame) -> list[Evidence]        # modality LOGO
-    pool = LogoPool(stage.process, sink, PoolOptions())   # bounded, never blocks a stream
 
 Two matchers sit behind one small interface (``logos.matcher``): SIFT with one
 FLANN index over all reference logos (``logos.sift``) and colour + outline for
@@ -14,10 +13,9 @@ flat marks (``logos.shape``).
 
 from pathlib import Path
 
-from logos.pool import LogoPool, PoolOptions, PoolStats
 from logos.registry import load_brand_registry
 from logos.stage import LogoOptions, LogoStage
 
 DEFAULT_BRANDS_DIR = Path(__file__).resolve().parent / "brands"
 
-__all__ = ["DEFAULT_BRANDS_DIR", "LogoOptions", "LogoPool", "LogoStage", "PoolOptions", "PoolStats", "load_brand_registry"]
+__all__ = ["DEFAULT_BRANDS_DIR", "LogoOptions", "LogoStage", "load_brand_registry"]

@@ -22,7 +22,6 @@ class OcrOptions:
     Worker processes (CPU PaddleOCR grows in memory over hours, so it runs in processes that are
     replaced after ``recycle_after_frames`` frames or above ``recycle_above_mb`` resident MB):
       ``workers=0`` runs the engine in the calling process (tests, quick scans).
-      ``queue_size`` bounds the queue that ``OcrStage.submit`` shares across all streams.
 
     Frames: images whose longer side exceeds ``max_side_px`` are scaled down first; when the
     sampler's ``changed_box`` covers at most ``crop_max_fraction`` of the frame only that box
@@ -41,7 +40,6 @@ class OcrOptions:
     recycle_after_frames: int = 2000
     recycle_above_mb: float = 2048.0
     start_timeout_s: float = 180.0
-    queue_size: int = 16
     max_side_px: int = 1280
     min_confidence: float = 0.6
     crop_changed: bool = True
@@ -54,8 +52,8 @@ class OcrOptions:
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
             raise ConfigError(f"OCR engine {self.engine!r} is unknown: use one of {', '.join(ENGINES)}")
-        if self.workers < 0 or self.threads_per_worker < 1 or self.queue_size < 1:
-            raise ConfigError("OCR workers must be >= 0, threads_per_worker and queue_size >= 1: fix OcrOptions")
+        if self.workers < 0 or self.threads_per_worker < 1:
+            raise ConfigError("OCR workers must be >= 0 and threads_per_worker >= 1: fix OcrOptions")
         if self.recycle_after_frames < 1 or self.recycle_above_mb <= 0:
             raise ConfigError("OCR recycle_after_frames and recycle_above_mb must be positive: fix OcrOptions")
         if self.max_side_px < 32:

@@ -1,16 +1,9 @@
 """The OCR stage: sampled frames in, OCR evidence out, for any number of streams.
 
-Two ways in, one code path:
-
-- ``process(frame)`` reads the frame now (in a worker process) and returns the
-  evidence it produced. Safe to call from several threads at once; each
-  stream's frames are applied to its text tracker in the order they came in.
-- ``submit(frame)`` never blocks: the frame joins one bounded queue shared by
-  all streams, and dispatcher threads (one per worker) call ``process`` on it;
-  collect the evidence with ``poll()``. When the queue is full the oldest
-  *unchanged* frame is dropped first (it only extends what is already on
-  screen), then the oldest changed one; ``dropped(stream_id)`` counts them for
-  stream status. So a slow stream never stalls another stream's sampling.
+``process(frame)`` reads the frame now (in a worker process) and returns the
+evidence it produced. Safe to call from several threads at once; each stream's
+frames are applied to its text tracker in the order they came in. Queueing and
+back-pressure are the worker's (``livewatch.worker.VisionPool``), not the stage's.
 
 Only frames the sampler marked as changed are read; an unchanged frame just
 extends what is in view. When the changed region is small, only it (plus a
@@ -24,7 +17,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -46,8 +38,6 @@ class OcrStats:
     frames_unchanged: int
     frames_failed: int
     frames_stale: int
-    dropped: int
-    queued: int
     open_observations: int
     pool: PoolStats
 
@@ -61,7 +51,6 @@ class _Stream:
         self.next_ticket = 0
         self.next_apply = 0
         self.in_flight = 0
-        self.dropped = 0
 
     def take_ticket(self) -> int:
         with self.cond:
@@ -69,46 +58,6 @@ class _Stream:
             self.next_ticket += 1
             self.in_flight += 1
             return ticket
-
-
-class FrameQueue:
-    """Bounded FIFO shared by all streams; when full, drops the oldest unchanged frame first."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: collections.deque[SampledFrame] = collections.deque()
-        self._cond = threading.Condition()
-        self._closed = False
-
-    def put(self, frame: SampledFrame) -> SampledFrame | None:
-        """Enqueue without blocking; returns the frame dropped to make room, if any."""
-        with self._cond:
-            victim = None
-            if len(self._items) >= self._size:
-                victim = next((f for f in self._items if not f.changed), self._items[0])
-                self._items.remove(victim)
-            self._items.append(frame)
-            self._cond.notify()
-            return victim
-
-    def get(self, on_take: Callable[[SampledFrame], int] | None = None) -> tuple[SampledFrame, int | None] | None:
-        """Next frame (None once closed); ``on_take`` runs under the lock so order is kept."""
-        with self._cond:
-            while not self._items and not self._closed:
-                self._cond.wait()
-            if not self._items:
-                return None
-            frame = self._items.popleft()
-            return frame, (on_take(frame) if on_take else None)
-
-    def count(self, stream_id: str | None = None) -> int:
-        with self._cond:
-            return sum(1 for f in self._items if stream_id is None or f.stream_id == stream_id)
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
 
 
 class OcrStage:
@@ -123,12 +72,8 @@ class OcrStage:
         self._streams: dict[str, _Stream] = {}
         self._lock = threading.Lock()
         self._counts = collections.Counter[str]()
-        self._queue = FrameQueue(self.options.queue_size)
-        self._outbox: collections.deque[Evidence] = collections.deque()
-        self._dispatchers: list[threading.Thread] = []
         log.info("OCR ready: engine %s, %d worker(s)", self._engine_name, self.options.workers)
 
-    # --- synchronous -------------------------------------------------
     def process(self, frame: SampledFrame) -> list[Evidence]:
         """Read ``frame`` if it changed, update the stream's observations, return new evidence."""
         stream = self._stream(frame.stream_id)
@@ -144,47 +89,16 @@ class OcrStage:
         with stream.cond:
             return stream.tracker.finish(time.time())
 
-    # --- asynchronous ------------------------------------------------
-    def submit(self, frame: SampledFrame) -> None:
-        """Queue ``frame`` without blocking; evidence comes out of ``poll()``."""
-        self._stream(frame.stream_id)
-        self._start_dispatchers()
-        victim = self._queue.put(frame)
-        if victim is not None:
-            dropped_from = self._stream(victim.stream_id)
-            with dropped_from.cond:
-                dropped_from.dropped += 1
-            self._count("dropped")
-            log.warning(
-                "OCR queue full: dropped a %s frame at %.1f s",
-                "changed" if victim.changed else "unchanged",
-                victim.media_time,
-                extra={"stream_id": victim.stream_id},
-            )
-
-    def poll(self) -> list[Evidence]:
-        """Evidence produced by submitted frames since the last call, in production order."""
-        out = []
-        while self._outbox:
-            out.append(self._outbox.popleft())
-        return out
-
     def drain(self, stream_id: str | None = None, timeout: float = 60.0) -> bool:
-        """Wait until the stream's (or every stream's) queued and in-flight frames are done."""
+        """Wait until the stream's (or every stream's) in-flight frames are applied."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
                 streams = [s for sid, s in self._streams.items() if stream_id in (None, sid)]
-            if self._queue.count(stream_id) == 0 and all(s.in_flight == 0 for s in streams):
+            if all(s.in_flight == 0 for s in streams):
                 return True
             time.sleep(0.01)
         return False
-
-    def dropped(self, stream_id: str) -> int:
-        """Frames of the stream dropped because the shared queue was full."""
-        with self._lock:
-            stream = self._streams.get(stream_id)
-        return stream.dropped if stream else 0
 
     def stats(self) -> OcrStats:
         with self._lock:
@@ -195,17 +109,12 @@ class OcrStage:
             frames_unchanged=counts.get("unchanged", 0),
             frames_failed=counts.get("failed", 0),
             frames_stale=counts.get("stale", 0),
-            dropped=counts.get("dropped", 0),
-            queued=self._queue.count(),
             open_observations=open_obs,
             pool=self._pool.stats(),
         )
 
     def close(self) -> None:
-        """Stop dispatchers and worker processes (queued frames are abandoned)."""
-        self._queue.close()
-        for t in self._dispatchers:
-            t.join(timeout=_join_timeout(self.options))
+        """Stop the worker processes."""
         self._pool.close()
 
     def __enter__(self) -> OcrStage:
@@ -285,22 +194,6 @@ class OcrStage:
             return None
         return Box(x0, y0, x1 - x0, y1 - y0)
 
-    def _start_dispatchers(self) -> None:
-        with self._lock:
-            if self._dispatchers:
-                return
-            n = max(1, self.options.workers)
-            self._dispatchers = [
-                threading.Thread(target=self._dispatch, name=f"ocr-dispatch-{i}", daemon=True) for i in range(n)
-            ]
-        for t in self._dispatchers:
-            t.start()
-
-    def _dispatch(self) -> None:
-        while (item := self._queue.get(on_take=lambda f: self._stream(f.stream_id).take_ticket())) is not None:
-            frame, ticket = item
-            self._outbox.extend(self._run(frame, self._stream(frame.stream_id), ticket))
-
 
 def _fit(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     """Scale down so the longer side is at most ``max_side`` (never up)."""
@@ -313,7 +206,3 @@ def _fit(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
 
 def _unscale(box: Box, scale: float, ox: int, oy: int) -> Box:
     return Box(round(box.x / scale) + ox, round(box.y / scale) + oy, round(box.w / scale), round(box.h / scale))
-
-
-def _join_timeout(options: OcrOptions) -> float:
-    return 5.0 if options.workers == 0 else 30.0

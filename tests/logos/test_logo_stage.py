@@ -1,15 +1,13 @@
-"""The stage's contract: changed frames only, one observation per appearance, snapshots, and the pool."""
+"""The stage's contract: changed frames only, one observation per appearance, snapshots."""
 
 from __future__ import annotations
 
-import threading
-import time
 
 import numpy as np
 import pytest
 
 from events import ConfigError, Modality, SampledFrame, Snapshot, VideoFrame
-from logos import LogoOptions, LogoPool, LogoStage, PoolOptions
+from logos import LogoOptions, LogoStage
 from logos.synthetic import Distortion, busy_background, render_scene
 
 
@@ -69,60 +67,3 @@ def test_options_are_checked():
         LogoOptions(methods=("orb",))
     with pytest.raises(ConfigError):
         LogoOptions(max_side=10)
-
-
-def test_pool_drops_oldest_unchanged_first_and_counts():
-    gate = threading.Event()
-    done = []
-
-    def slow(frame):
-        gate.wait(5)
-        done.append((frame.stream_id, frame.frame.index))
-        return []
-
-    pool = LogoPool(slow, lambda ev: None, PoolOptions(workers=1, max_queue=3))
-    img = np.zeros((8, 8, 3), np.uint8)
-    pool.submit(sf("a", 0, img))  # taken by the worker at once
-    time.sleep(0.2)
-    for i, changed in [(1, True), (2, False), (3, True), (4, True), (5, True)]:
-        assert pool.submit(sf("a", i, img, changed))
-    stats = pool.stats("a")
-    assert stats.dropped_unchanged == 1 and stats.dropped_changed == 1 and stats.queued == 3
-    gate.set()
-    assert pool.join(5)
-    assert done == [("a", 0), ("a", 3), ("a", 4), ("a", 5)], "frame 2 (unchanged) went first, then the oldest changed"
-    pool.close()
-
-
-def test_pool_keeps_each_stream_in_order_and_survives_errors():
-    seen: dict[str, list[int]] = {"x": [], "y": []}
-    lock = threading.Lock()
-
-    def work(frame):
-        if frame.frame.index == 3 and frame.stream_id == "y":
-            raise RuntimeError("boom")
-        time.sleep(0.002)
-        with lock:
-            seen[frame.stream_id].append(frame.frame.index)
-        return []
-
-    pool = LogoPool(work, lambda ev: None, PoolOptions(workers=2, max_queue=100))
-    img = np.zeros((8, 8, 3), np.uint8)
-    for i in range(20):
-        pool.submit(sf("x", i, img))
-        pool.submit(sf("y", i, img))
-    assert pool.join(10)
-    pool.close()
-    assert seen["x"] == list(range(20)) and seen["y"] == [i for i in range(20) if i != 3]
-    assert pool.stats("y").errors == 1 and pool.stats("y").processed == 19
-
-
-def test_pool_runs_the_real_stage(brands, frames):
-    stage = LogoStage(brands)
-    got = []
-    pool = LogoPool(stage.process, got.extend, PoolOptions(workers=2))
-    pool.submit(sf("p1", 0, frames[0]))
-    pool.submit(sf("p2", 0, frames[1]))
-    assert pool.join(60)
-    pool.close()
-    assert [(e.stream_id, e.brand) for e in got] == [("p1", "chanel")]

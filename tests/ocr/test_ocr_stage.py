@@ -11,7 +11,6 @@ import pytest
 from events import Box, SampledFrame, VideoFrame
 from ocr import OcrOptions, OcrStage
 from ocr.engine import TextLine
-from ocr.stage import FrameQueue
 
 
 class FakeEngine:
@@ -81,35 +80,6 @@ def test_a_failed_read_is_counted_and_the_stream_goes_on():
         assert stage.process(frame(0.0, 255)) == []
         assert [e.text for e in stage.process(frame(1.0, 4))] == ["字幕4 ¥99"]
         assert stage.stats().frames_failed == 1
-
-
-def test_full_queue_drops_oldest_unchanged_frame_first():
-    q = FrameQueue(3)
-    a1, a2, b1 = frame(0, 1, stream="a"), frame(1, 1, changed=False, stream="a"), frame(0, 2, stream="b")
-    for f in (a1, a2, b1):
-        assert q.put(f) is None
-    assert q.put(frame(1, 2, stream="b")) is a2
-    assert q.put(frame(2, 2, stream="b")) is a1  # no unchanged frame left: the oldest goes
-    assert q.count("a") == 0 and q.count("b") == 3
-
-
-def test_submit_never_blocks_and_counts_drops_per_stream():
-    gate = threading.Event()
-    engine = FakeEngine(gate=gate)
-    with make_stage(engine, queue_size=3) as stage:
-        started = time.monotonic()
-        stage.submit(frame(0.0, 1, stream="busy"))  # taken by the dispatcher, which waits on the gate
-        time.sleep(0.2)
-        for t in range(1, 7):
-            stage.submit(frame(float(t), 1, changed=False, stream="busy"))
-        stage.submit(frame(0.0, 7, stream="quiet"))
-        assert time.monotonic() - started < 2.0
-        gate.set()
-        assert stage.drain(timeout=10)
-        texts = [e.text for e in stage.poll()]
-        assert "字幕1 ¥99" in texts and "字幕7 ¥99" in texts  # the changed frames survived
-        assert stage.dropped("busy") == 4 and stage.dropped("quiet") == 0
-        assert stage.stats().dropped == 4
 
 
 def test_concurrent_callers_apply_each_streams_frames_in_order():
