@@ -29,8 +29,12 @@ def serve(settings: DashboardSettings) -> None:
                 proxy_headers=False, timeout_graceful_shutdown=3)
 
 
-def create_user(settings: DashboardSettings, username: str, password: str, role: str) -> None:
-    """Add (or re-password) a user; raises ConfigError with the reason when refused."""
+def create_user(settings: DashboardSettings, username: str, password: str, role: str,
+                brands: tuple[str, ...] = ()) -> None:
+    """Add (or re-password) a user; raises ConfigError with the reason when refused.
+
+    A ``rights_holder`` is bound to ``brands``: it sees only their alerts and evidence.
+    """
     from dashboard import auth
     from dashboard.store import Store
     from events import ConfigError
@@ -38,11 +42,13 @@ def create_user(settings: DashboardSettings, username: str, password: str, role:
     problem = auth.check_new_password(password)
     if problem or role not in auth.ROLES:
         raise ConfigError(f"user {username}: {problem or 'role must be one of ' + ', '.join(auth.ROLES)}")
+    if role == "rights_holder" and not brands:
+        raise ConfigError(f"user {username}: a rights holder needs at least one brand")
     store = Store(settings.db_url)
     try:
         store.migrate()
         hashed = auth.hash_password(password)
         if not store.set_password(username, hashed):
-            store.create_user(username, hashed, role)
+            store.create_user(username, hashed, role, brands)
     finally:
         store.close()

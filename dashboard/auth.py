@@ -5,7 +5,8 @@
 - A browser session is a random cookie; the database keeps only its HMAC
   under the secret key, so a leaked database does not hand out sessions.
 - Machines use ``Authorization: Bearer lw_...`` tokens (stored as SHA-256).
-- Roles are ranked: moderator < ops < admin; a page names the least role.
+- Roles are ranked: rights_holder < moderator < ops < admin; a page names the least role.
+  A rights holder only reads its own brands' alerts and evidence bundles.
 - Every state-changing request made with a session cookie must carry the
   session's CSRF token (``X-CSRF-Token`` header or ``csrf_token`` form
   field). Bearer-token requests carry no ambient credentials and are exempt.
@@ -14,12 +15,15 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 
-ROLES = ("moderator", "ops", "admin")
+ROLES = ("rights_holder", "moderator", "ops", "admin")
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES, start=1)}
 SESSION_COOKIE = "lw_session"
 LOGIN_COOKIE = "lw_login"
@@ -38,6 +42,15 @@ class Principal:
     role: str
     via: str  # "session" or "token"
     csrf: str = ""
+    brands: tuple[str, ...] = ()  # a rights holder's brands
+
+    @property
+    def scope(self) -> tuple[str, ...] | None:
+        """The brands this caller may see, or None for every brand."""
+        return self.brands if self.role == "rights_holder" else None
+
+    def may_see(self, brand: str | None) -> bool:
+        return self.scope is None or (brand is not None and brand in self.scope)
 
     def has(self, role: str) -> bool:
         return ROLE_RANK.get(self.role, 0) >= ROLE_RANK[role]
@@ -62,6 +75,60 @@ def verify_password(password: str, stored: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got, want)
+
+
+@functools.lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def check_login(password: str, stored: str | None) -> bool:
+    """One scrypt whether or not the user exists, so response times do not reveal user names."""
+    if stored is None:
+        verify_password(password, _dummy_hash())
+        return False
+    return verify_password(password, stored)
+
+
+@dataclass
+class LoginThrottle:
+    """Failed sign-ins per user name and per client address; past the limit, a lockout.
+
+    In memory, per process: a restart forgets it, which only gives an attacker a fresh
+    allowance of ``max_failures`` guesses per name.
+    """
+
+    max_failures: int = 5
+    lockout_s: float = 300.0
+    per_address_factor: int = 4
+    _failures: dict[str, list[float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _keys(self, username: str, address: str) -> tuple[tuple[str, int], ...]:
+        return (("user:" + username.lower(), self.max_failures),
+                ("addr:" + address, self.max_failures * self.per_address_factor))
+
+    def locked_for(self, username: str, address: str, now: float | None = None) -> float:
+        """Seconds until ``username`` may try again from ``address`` (0: now)."""
+        now = time.monotonic() if now is None else now
+        wait = 0.0
+        with self._lock:
+            for key, limit in self._keys(username, address):
+                recent = [t for t in self._failures.get(key, ()) if now - t < self.lockout_s]
+                self._failures[key] = recent
+                if len(recent) >= limit:
+                    wait = max(wait, self.lockout_s - (now - recent[-limit]))
+        return wait
+
+    def failed(self, username: str, address: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            for key, _limit in self._keys(username, address):
+                self._failures.setdefault(key, []).append(now)
+
+    def succeeded(self, username: str) -> None:
+        with self._lock:
+            self._failures.pop("user:" + username.lower(), None)
 
 
 def check_new_password(password: str) -> str | None:

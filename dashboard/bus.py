@@ -16,8 +16,10 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from typing import Any, Callable
 
+from dashboard.evidence import FEED_TITLE_CHARS, key_snapshot, shorten
 from dashboard.stages import check_alert
 from dashboard.store import Store
 
@@ -194,4 +196,7 @@ def summary(alert: dict[str, Any]) -> dict[str, Any]:
     """The fields a feed row shows (the full alert stays on its page)."""
     keys = ("alert_id", "revision", "stream_id", "rule_id", "rule_version", "category", "severity", "mode",
             "action", "brand", "title", "score", "confidence", "detected_at", "media_start", "media_end")
-    return {k: alert.get(k) for k in keys}
+    out = {k: alert.get(k) for k in keys}
+    title = str(out["title"] or "")
+    return out | {"title": shorten(title), "title_truncated": len(title) > FEED_TITLE_CHARS,
+                  "key_snapshot": key_snapshot(alert), "received_at": time.time()}

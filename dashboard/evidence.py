@@ -21,6 +21,30 @@ from typing import Any, Iterable, Mapping
 from markupsafe import Markup, escape
 
 TRANSCRIPT_WINDOW_S = 30.0
+FEED_TITLE_CHARS = 160  # the feed shows this much of a title; the alert page shows all of it
+MAX_MARKS = 200  # highlights per text: past this, the rest of the text is shown plain
+# Bidirectional controls reorder what is displayed ("…/exe.gpj" for "…/jpg.exe"); evidence text comes
+# from the streamer's screen and speech, so they are shown as a visible mark instead of acting.
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+BIDI_MARK = "\ufffd"
+
+
+def neutralise(text: str) -> str:
+    """``text`` with bidirectional control characters replaced by a visible mark."""
+    return BIDI_CONTROLS.sub(BIDI_MARK, text)
+
+
+def shorten(text: str, limit: int = FEED_TITLE_CHARS) -> str:
+    """At most ``limit`` characters, with "…" when cut."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def key_snapshot(alert: Mapping[str, Any]) -> int | None:
+    """The evidence index of the alert's key snapshot (the first evidence with one), for thumbnails."""
+    for i, ev in enumerate(alert.get("evidence") or []):
+        if isinstance(ev, Mapping) and ev.get("snapshot_path"):
+            return i
+    return None
 
 # What opened a product segment (``Segment.reason``), in the moderator's words.
 SEGMENT_REASONS = {"card": "product card changed", "speech": "host moved on", "start": "stream start"}
@@ -62,14 +86,17 @@ def image_size(path: Path) -> tuple[int, int] | None:
         return None
 
 
-def highlight(text: str, terms: Iterable[str]) -> Markup:
-    """``text`` HTML-escaped, with every occurrence of a matched term in ``<mark>``."""
+def highlight(text: str, terms: Iterable[str], max_marks: int = MAX_MARKS) -> Markup:
+    """``text`` HTML-escaped and bidi-neutralised, with the first ``max_marks`` matched terms in ``<mark>``."""
+    text = neutralise(text)
     terms = sorted({t for t in terms if t}, key=len, reverse=True)
     if not terms:
         return Markup(escape(text))
     pattern = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE)
     out, last = [], 0
-    for m in pattern.finditer(text):
+    for n, m in enumerate(pattern.finditer(text)):
+        if n >= max_marks:
+            break
         out.append(escape(text[last:m.start()]))
         out.append(Markup("<mark>") + escape(m.group(0)) + Markup("</mark>"))
         last = m.end()
@@ -223,3 +250,18 @@ def evidence_rows(alert: Mapping[str, Any]) -> list[dict[str, Any]]:
             "other_segment": str(segment_id) if segment_id and segment_id != own_segment else None,
         })
     return rows
+
+
+# Sources a browser can open at a media time: a recording over HTTP(S) takes a media fragment.
+_SEEKABLE = re.compile(r"^https?://[^\s#]+\.(mp4|webm|mov|m4v|ogv)(\?[^\s#]*)?$", re.IGNORECASE)
+
+
+def media_link(alert: Mapping[str, Any]) -> str | None:
+    """The stream opened at the alert's media time (``#t=``), when its source is a seekable recording.
+
+    Live sources (RTMP, RTSP, SRT, live HLS) cannot be opened at a past time: None.
+    """
+    url, start = alert.get("stream_url"), _number(alert.get("media_start"))
+    if not isinstance(url, str) or start is None or not _SEEKABLE.match(url):
+        return None
+    return f"{url}#t={max(0.0, start):.1f}"

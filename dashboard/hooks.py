@@ -19,10 +19,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import secrets
+import socket
 import time
+import urllib.parse
 import uuid
 from typing import Any, Mapping
 
@@ -92,6 +95,38 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, tolerance_s: in
         if version == "v1" and hmac.compare_digest(value.encode(), expected.encode()):
             return
     raise SignatureError("no webhook-signature matches")
+
+
+def target_problem(url: str, allow_private: bool) -> str | None:
+    """Why ``url`` may not receive takedown calls, or None.
+
+    Loopback, link-local (cloud metadata at 169.254.169.254), private, multicast and reserved
+    addresses are refused unless the admin setting ``allow_private_targets`` is on, so hooks
+    cannot be aimed at the dashboard's own network. A name is checked by what it resolves to
+    now (and again before every call); a name that does not resolve is left to delivery.
+    """
+    if allow_private:
+        return None
+    try:
+        host = urllib.parse.urlsplit(url).hostname or ""
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError, ValueError):
+        return None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if not address.is_global or address.is_multicast:
+            return (f"endpoint {host} is on a loopback, link-local or private address: use a public "
+                    "address, or ask an admin to set LIVEWATCH_HOOKS_ALLOW_PRIVATE=1")
+    return None
+
+
+def error_category(exc: httpx.HTTPError) -> str:
+    """What went wrong, without the endpoint's own words (they would make hooks a port scanner)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.ConnectError):
+        return "could not connect"
+    return "request failed"
 
 
 def message_id(alert_id: str, hook_id: int) -> str:
@@ -209,13 +244,17 @@ class HookDeliverer(Worker):
         headers = signed_headers(d["secret"], d["webhook_id"], body)
         http_status: int | None = None
         error: str | None = None
+        refused = target_problem(d["url"], self.options.allow_private_targets)
         try:
-            resp = client.post(d["url"], content=body, headers=headers)
-            http_status = resp.status_code
-            if not 200 <= resp.status_code < 300:
-                error = f"HTTP {resp.status_code}"
+            if refused:
+                error = "target address not allowed"
+            else:
+                resp = client.post(d["url"], content=body, headers=headers)
+                http_status = resp.status_code
+                if not 200 <= resp.status_code < 300:
+                    error = f"HTTP {resp.status_code}"
         except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
+            error = error_category(exc)
         attempts = int(d["attempts"]) + 1
         now = time.time()
         if error is None:

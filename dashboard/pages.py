@@ -8,6 +8,7 @@ functions as the JSON API (``dashboard.app.decide`` and friends).
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from pathlib import Path
@@ -16,19 +17,36 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dashboard import auth, evidence, hooks, stages
-from dashboard.app import (Admin, Ctx, HookIn, Moderator, Ops, _alert_or_404, _data_file, _feed_row, _public_hook,
-                           _query, add_user, decide, save_file, set_rule_mode)
+from dashboard.app import (FORM_MAX_BYTES, Admin, Ctx, HookIn, Moderator, Ops, Viewer, _alert_or_404, _data_file,
+                           _feed_row, _public_hook, _query, add_token, add_user, change_role, check_hook_target,
+                           claim_alert, decide, delete_user, public_delivery, save_file, set_rule_mode, triage_queue)
 from dashboard.store import STATUSES, AlertFilter
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["utc"] = lambda ts: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(ts)))
 templates.env.filters["percent"] = evidence.percent
+templates.env.filters["ago"] = lambda s: _ago(float(s))
+
+
+def _finalize(value: Any) -> Any:
+    """Every value a template prints: bidirectional controls neutralised (they spoof link text)."""
+    if isinstance(value, Markup):
+        return Markup(evidence.neutralise(str(value)))
+    return evidence.neutralise(value) if isinstance(value, str) else value
+
+
+templates.env.finalize = _finalize
 STATIC = HERE / "static"
+# The only messages /login?error=... shows: any other value is ignored, so a link cannot put words there.
+LOGIN_MESSAGES = {"expired": "your session ended: sign in again", "signed-out": "you signed out"}
 FILTERS = ("category", "severity", "stream", "brand", "status", "mode")
 CATEGORIES = ("counterfeit", "false_claim", "piracy")
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -40,8 +58,16 @@ def render(request: Request, template: str, who: auth.Principal | None, status_c
                                       headers={"cache-control": "no-store"})
 
 
+def _ago(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return f"{seconds} s ago"
+
+
 async def form_of(request: Request) -> dict[str, str]:
-    form = await request.form()
+    form = await request.form(max_part_size=FORM_MAX_BYTES)
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
@@ -64,7 +90,7 @@ def install_pages(app: FastAPI) -> None:
                       detail=detail)
 
     @app.get("/static/{name}", include_in_schema=False)
-    def static(name: str, _who: Moderator) -> FileResponse:
+    def static(name: str, _who: Viewer) -> FileResponse:
         if name not in ("app.js",):
             raise HTTPException(404, "not found")
         return FileResponse(STATIC / name, media_type="text/javascript")
@@ -74,7 +100,7 @@ def install_pages(app: FastAPI) -> None:
     @app.get("/login", include_in_schema=False)
     def login_form(request: Request, c: Ctx, next: str = "/", error: str = "") -> HTMLResponse:
         nonce = secrets.token_urlsafe(16)
-        resp = render(request, "login.html", None, next=_safe_next(next), error=error,
+        resp = render(request, "login.html", None, next=_safe_next(next), error=LOGIN_MESSAGES.get(error),
                       csrf=auth.login_csrf(c.settings.secret_key, nonce))
         resp.set_cookie(auth.LOGIN_COOKIE, nonce, max_age=3600, httponly=True, samesite="strict",
                         secure=c.settings.secure_cookies)
@@ -87,12 +113,22 @@ def install_pages(app: FastAPI) -> None:
         target = _safe_next(form.get("next"))
         if not nonce or not auth.tokens_match(auth.login_csrf(c.settings.secret_key, nonce), form.get("csrf_token")):
             raise HTTPException(403, "the sign-in form expired: reload it and try again")
-        user = c.store.user_by_name(form.get("username", "")[:64])
-        if user is None or not auth.verify_password(form.get("password", ""), user["password_hash"]):
-            if user is None:  # spend the same time as a real check, so names cannot be probed
-                auth.verify_password("x", auth.hash_password("y"))
+        username = form.get("username", "")[:64]
+        address = request.client.host if request.client else ""
+        wait_s = c.throttle.locked_for(username, address)
+        if wait_s > 0:
+            log.warning("sign-in locked out", extra={"user": username, "client": address})
+            return render(request, "login.html", None, status_code=429, next=target,
+                          error=f"too many failed sign-ins: try again in {max(1, round(wait_s / 60))} min",
+                          csrf=auth.login_csrf(c.settings.secret_key, nonce))
+        user = await run_in_threadpool(c.store.user_by_name, username)
+        # One scrypt whether the name exists or not, on the hashing thread, never on the event loop.
+        if not await c.hashing(auth.check_login, form.get("password", ""), user["password_hash"] if user else None):
+            c.throttle.failed(username, address)
+            log.info("sign-in failed", extra={"user": username, "client": address})
             return render(request, "login.html", None, status_code=401, next=target,
                           error="wrong user name or password", csrf=auth.login_csrf(c.settings.secret_key, nonce))
+        c.throttle.succeeded(username)
         session_id = auth.new_session_id()
         c.store.create_session(auth.session_key(c.settings.secret_key, session_id), user["id"],
                                secrets.token_urlsafe(24), time.time() + c.settings.session_ttl_s)
@@ -107,26 +143,27 @@ def install_pages(app: FastAPI) -> None:
         cookie = request.cookies.get(auth.SESSION_COOKIE)
         if cookie:
             c.store.delete_session(auth.session_key(c.settings.secret_key, cookie))
-        resp = RedirectResponse("/login", status_code=303)
+        resp = RedirectResponse("/login?error=signed-out", status_code=303)
         resp.delete_cookie(auth.SESSION_COOKIE)
         return resp
 
     # -- moderators ---------------------------------------------------------------------
 
     @app.get("/", include_in_schema=False)
-    def feed(request: Request, c: Ctx, who: Moderator) -> HTMLResponse:
+    def feed(request: Request, c: Ctx, who: Viewer) -> HTMLResponse:
         chosen = {k: _query(request.query_params.get(k)) for k in FILTERS}
-        rows = c.store.list_alerts(AlertFilter(**chosen), limit=200)
+        rows = c.store.list_alerts(AlertFilter(**chosen, brands=who.scope), limit=200)
         return render(request, "feed.html", who, alerts=[_feed_row(r) for r in rows], chosen=chosen,
-                      facets=c.store.facet_values(), categories=CATEGORIES, severities=SEVERITIES,
+                      facets=c.store.facet_values(who.scope), categories=CATEGORIES, severities=SEVERITIES,
                       statuses=STATUSES)
 
     @app.get("/alerts/{alert_id}", include_in_schema=False)
-    def alert_page(request: Request, alert_id: str, c: Ctx, who: Moderator) -> HTMLResponse:
-        row = _alert_or_404(c, alert_id)
+    def alert_page(request: Request, alert_id: str, c: Ctx, who: Viewer) -> HTMLResponse:
+        row = _alert_or_404(c, alert_id, who)
         alert = row["alert"]
         root = Path(c.settings.data_dir)
-        neighbours = [r["alert"] for r in c.store.list_alerts(AlertFilter(stream=row["stream_id"]), limit=200)
+        neighbours = [r["alert"] for r in c.store.list_alerts(AlertFilter(stream=row["stream_id"], brands=who.scope),
+                                                              limit=200)
                       if r["alert_id"] != alert_id]
         return render(request, "alert.html", who, row=row, alert=alert,
                       snapshots=evidence.snapshots(alert, root),
@@ -137,7 +174,9 @@ def install_pages(app: FastAPI) -> None:
                       confidence_hint=evidence.CONFIDENCE_HINT, held_for_review=_held_for_review(c, alert),
                       evidence_rows=evidence.evidence_rows(alert),
                       decisions=c.store.decisions_for(alert_id),
-                      takedowns=c.store.list_deliveries(alert_id),
+                      takedowns=[public_delivery(d, who) for d in c.store.list_deliveries(alert_id)],
+                      claimed_by=(c.store.claim_holder(alert_id) or {}).get("username"),
+                      media_link=evidence.media_link(alert),
                       evidence_ledger=c.settings.alert_store is not None)
 
     @app.post("/alerts/{alert_id}/decide", include_in_schema=False)
@@ -147,7 +186,16 @@ def install_pages(app: FastAPI) -> None:
         if decision not in ("confirm", "dismiss", "escalate"):
             raise HTTPException(422, "choose confirm, dismiss or escalate")
         note = (form.get("note") or "")[:4000].replace("\x00", "")
-        decide(c, alert_id, decision, note, who)
+        await run_in_threadpool(decide, c, alert_id, decision, note, who, form.get("override") == "1")
+        return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
+
+    @app.get("/triage", include_in_schema=False)
+    def triage(request: Request, c: Ctx, who: Moderator) -> HTMLResponse:
+        return render(request, "triage.html", who, queue=triage_queue(c))
+
+    @app.post("/alerts/{alert_id}/claim", include_in_schema=False)
+    def claim_form(alert_id: str, c: Ctx, who: Moderator) -> Response:
+        claim_alert(c, alert_id, who)
         return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
 
     # -- ops ------------------------------------------------------------------------------
@@ -164,7 +212,7 @@ def install_pages(app: FastAPI) -> None:
         mode = (await form_of(request)).get("mode", "")
         if mode not in ("enforce", "shadow"):
             raise HTTPException(422, "mode must be enforce or shadow")
-        set_rule_mode(c, rule_id, mode, who)
+        await run_in_threadpool(set_rule_mode, c, rule_id, mode, who)
         return RedirectResponse("/ops", status_code=303)
 
     @app.get("/ops/files/{kind}/{name}", include_in_schema=False)
@@ -177,7 +225,7 @@ def install_pages(app: FastAPI) -> None:
     async def ops_file_save(request: Request, kind: str, name: str, c: Ctx, who: Ops) -> HTMLResponse:
         content = (await form_of(request)).get("content", "").replace("\r\n", "\n")
         try:
-            save_file(c, _kind(kind), name, content, who)
+            await run_in_threadpool(save_file, c, _kind(kind), name, content, who)
         except HTTPException as exc:
             if exc.status_code != 422:
                 raise
@@ -195,7 +243,7 @@ def install_pages(app: FastAPI) -> None:
         s = c.settings
         result, error = None, None
         try:
-            result = stages.explain(s.rules_dir, s.lexicon_dir, text, s.brands_dir)["summary"]
+            result = (await run_in_threadpool(stages.explain, s.rules_dir, s.lexicon_dir, text, s.brands_dir))["summary"]
         except Exception as exc:  # shown to the ops user, who can fix the rules
             error = str(exc)
         return render(request, "explain.html", who, text=text, result=result, error=error)
@@ -214,6 +262,7 @@ def install_pages(app: FastAPI) -> None:
                           brands=[b.strip() for b in form.get("brands", "").split(",") if b.strip()])
         except ValidationError as exc:
             raise HTTPException(422, f"endpoint refused: {exc.errors()[0]['msg']}") from None
+        await run_in_threadpool(check_hook_target, c, hook.url)
         secret = hooks.generate_secret()
         c.store.create_hook(hook.name, hook.url, secret, hook.brands)
         return _admin_page(request, c, who, f"hook secret (shown once): {secret}")
@@ -227,11 +276,13 @@ def install_pages(app: FastAPI) -> None:
     async def admin_token(request: Request, c: Ctx, who: Admin) -> HTMLResponse:
         form = await form_of(request)
         role = form.get("role", "")
-        if role not in auth.ROLES:
+        if role not in ("moderator", "ops", "admin"):
             raise HTTPException(422, "choose a role")
-        token = auth.new_api_token()
-        c.store.create_token(form.get("name", "token")[:128] or "token", auth.token_key(token), role, who.name)
-        return _admin_page(request, c, who, f"API token (shown once): {token}")
+        days = form.get("expires_in_days", "")
+        if days and (not days.isdigit() or not 1 <= int(days) <= 3650):
+            raise HTTPException(422, "expiry must be 1 to 3650 days, or never")
+        token = add_token(c, form.get("name", "token")[:128] or "token", role, int(days) if days else None, who)
+        return _admin_page(request, c, who, f"API token (shown once): {token['token']}")
 
     @app.post("/admin/tokens/{token_id}/revoke", include_in_schema=False)
     def admin_token_revoke(token_id: int, c: Ctx, _who: Admin) -> Response:
@@ -241,13 +292,29 @@ def install_pages(app: FastAPI) -> None:
     @app.post("/admin/users", include_in_schema=False)
     async def admin_user(request: Request, c: Ctx, who: Admin) -> HTMLResponse:
         form = await form_of(request)
-        user = add_user(c, form.get("username", "")[:64], form.get("password", ""), form.get("role", ""))
+        user = await run_in_threadpool(add_user, c, form.get("username", "")[:64], form.get("password", ""),
+                                       form.get("role", ""), _brands(form.get("brands", "")))
         return _admin_page(request, c, who, f"user {user['username']} ({user['role']}) created")
+
+    @app.post("/admin/users/{user_id}/role", include_in_schema=False)
+    async def admin_user_role(request: Request, user_id: int, c: Ctx, who: Admin) -> Response:
+        form = await form_of(request)
+        change_role(c, user_id, form.get("role", ""), _brands(form.get("brands", "")), who)
+        return RedirectResponse("/admin", status_code=303)
+
+    @app.post("/admin/users/{user_id}/delete", include_in_schema=False)
+    def admin_user_delete(user_id: int, c: Ctx, who: Admin) -> Response:
+        delete_user(c, user_id, who)
+        return RedirectResponse("/admin", status_code=303)
 
     @app.post("/admin/deliveries/{delivery_id}/retry", include_in_schema=False)
     def admin_retry(delivery_id: int, c: Ctx, _who: Admin) -> Response:
         c.store.requeue_delivery(delivery_id)
         return RedirectResponse("/admin", status_code=303)
+
+
+def _brands(text: str) -> list[str]:
+    return [b.strip() for b in text.split(",") if b.strip()][:100]
 
 
 def _kind(kind: str) -> str:
@@ -274,5 +341,5 @@ def _held_for_review(c: Any, alert: dict[str, Any]) -> str | None:
 
 def _admin_page(request: Request, c: Any, who: auth.Principal, message: str | None) -> HTMLResponse:
     return render(request, "admin.html", who, hooks=[_public_hook(h) for h in c.store.list_hooks()],
-                  tokens=c.store.list_tokens(), users=c.store.list_users(),
+                  tokens=c.store.list_tokens(), users=c.store.list_users(), roles=auth.ROLES,
                   deliveries=c.store.list_deliveries(limit=100), created=message)

@@ -27,6 +27,7 @@ class HookOptions:
     max_backoff_s: float = 600.0
     timeout_s: float = 10.0
     poll_interval_s: float = 0.5
+    allow_private_targets: bool = False  # loopback, link-local and private addresses (LIVEWATCH_HOOKS_ALLOW_PRIVATE)
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,10 @@ class DashboardSettings:
     kafka_session_timeout_ms: int = 6000
     kafka_heartbeat_interval_ms: int = 2000
     session_ttl_s: int = 12 * 3600
-    secure_cookies: bool = False
+    secure_cookies: bool = True  # False only for plain-http local use (LIVEWATCH_SECURE_COOKIES=0)
+    login_max_failures: int = 5
+    login_lockout_s: float = 300.0
+    sse_reauth_s: float = 5.0
     initial_admin: tuple[str, str] | None = None
     outbox_poll_s: float = 0.5
     sse_keepalive_s: float = 15.0

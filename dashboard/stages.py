@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from events import ALERT_SCHEMA_VERSION, ConfigError
 log = logging.getLogger(__name__)
 
 EDITABLE_SUFFIXES = (".yaml", ".yml", ".txt", ".json")
+YAML_SUFFIXES = (".yaml", ".yml")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
 
@@ -114,6 +116,21 @@ def data_dir(rules_dir: Path | None, lexicon_dir: Path | None, kind: str) -> Pat
     return Path(folder)
 
 
+def resolve_dirs(rules_dir: Path | None, lexicon_dir: Path | None) -> tuple[Path | None, Path | None]:
+    """The folders holding the rule files and the lexicon files, as the rules engine reads them.
+
+    A rule set (like ``rules/default``) keeps them in ``rules/`` and ``lexicons/`` subfolders; a
+    plain rules folder takes its lexicons from ``lexicon_dir`` or a sibling ``lexicons/`` folder.
+    """
+    if rules_dir is None:
+        return None, lexicon_dir
+    rules_dir = Path(rules_dir)
+    if (rules_dir / "rules").is_dir():
+        return rules_dir / "rules", Path(lexicon_dir) if lexicon_dir else rules_dir / "lexicons"
+    sibling = rules_dir.parent / "lexicons"
+    return rules_dir, Path(lexicon_dir) if lexicon_dir else (sibling if sibling.is_dir() else None)
+
+
 def list_files(folder: Path) -> list[str]:
     if not folder.is_dir():
         return []
@@ -125,6 +142,13 @@ def file_path(folder: Path, name: str) -> Path:
     if not _NAME_RE.match(name) or Path(name).suffix not in EDITABLE_SUFFIXES:
         raise KeyError(name)
     return folder / name
+
+
+def creation_refused(path: Path) -> str | None:
+    """Why saving ``path`` may not create it: only YAML files, which the rules engine validates, are new files."""
+    if path.exists() or path.suffix in YAML_SUFFIXES:
+        return None
+    return f"{path.name}: only .yaml or .yml files can be created here; .txt and .json files can only be edited"
 
 
 def check_edit(rules_dir: Path | None, lexicon_dir: Path | None, kind: str, name: str, content: str) -> list[str]:
@@ -158,12 +182,30 @@ def check_edit(rules_dir: Path | None, lexicon_dir: Path | None, kind: str, name
 
 
 def write_file(path: Path, content: str) -> None:
-    """Atomic replace, so the engine's hot reload never reads half a file."""
+    """Atomic replace, so the engine's hot reload never reads half a file.
+
+    The file keeps its mode (a worker running as another user must still read it); a new
+    file gets the usual mode under the process umask, not ``mkstemp``'s 0600.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(content)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(content)
+        os.chmod(tmp, _mode_for(path))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def list_rules(rules_dir: Path | None) -> list[dict[str, Any]]:
@@ -298,10 +340,13 @@ def to_jsonable(value: Any) -> Any:
 
 
 def _yaml_errors(name: str, content: str) -> list[str]:
-    if Path(name).suffix not in (".yaml", ".yml"):
+    if Path(name).suffix not in YAML_SUFFIXES:
         return []
     try:
-        yaml.safe_load(content)
+        for event in yaml.parse(content, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                return [f"{name}:{event.start_mark.line + 1}: YAML anchors and aliases (& and *) are not allowed: "
+                        "write the value out"]
     except yaml.YAMLError as exc:
         return [f"{name}: not valid YAML: {' '.join(str(exc).split())}"]
     return []

@@ -40,6 +40,7 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(256), nullable=False),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("brands", sa.Text, nullable=False, server_default="[]"),  # migration 3: a rights holder's brands
 )
 sessions = sa.Table(
     "sessions", metadata,
@@ -57,6 +58,7 @@ api_tokens = sa.Table(
     sa.Column("created_by", sa.String(64), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("revoked", sa.Boolean, nullable=False, default=False),
+    sa.Column("expires_at", sa.Float),  # migration 3; None: never
 )
 alerts = sa.Table(
     "alerts", metadata,
@@ -126,12 +128,19 @@ outbox = sa.Table(
     sa.Column("sent_at", sa.Float),
 )
 
+claims = sa.Table(
+    "claims", metadata,
+    sa.Column("alert_id", sa.String(64), primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
 _V1_TABLES = (users, sessions, api_tokens, alerts, decisions, hooks, deliveries, outbox)
 
 
 def _migration_1(conn: Connection) -> None:
     """The initial schema."""
-    metadata.create_all(conn, tables=list(_V1_TABLES))
+    metadata.create_all(conn, tables=list(_V1_TABLES))  # a fresh database gets later columns at once
 
 
 def _migration_2(conn: Connection) -> None:
@@ -147,7 +156,18 @@ def _migration_2(conn: Connection) -> None:
         conn.execute(sa.text(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({cols})"))
 
 
-MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((1, _migration_1), (2, _migration_2))
+def _migration_3(conn: Connection) -> None:
+    """Token expiry, a rights holder's brands, and moderators' claims on alerts."""
+    have = {table: {c["name"] for c in sa.inspect(conn).get_columns(table)} for table in ("api_tokens", "users")}
+    if "expires_at" not in have["api_tokens"]:
+        conn.execute(sa.text("ALTER TABLE api_tokens ADD COLUMN expires_at FLOAT"))
+    if "brands" not in have["users"]:
+        conn.execute(sa.text("ALTER TABLE users ADD COLUMN brands TEXT NOT NULL DEFAULT '[]'"))
+    claims.create(conn, checkfirst=True)
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
+    (1, _migration_1), (2, _migration_2), (3, _migration_3))
 
 STATUSES = ("new", "confirmed", "dismissed", "escalated")
 DECISIONS = {"confirm": "confirmed", "dismiss": "dismissed", "escalate": "escalated"}
@@ -187,6 +207,7 @@ class AlertFilter:
     status: str | None = None
     mode: str | None = None
     rule: str | None = None
+    brands: tuple[str, ...] | None = None  # a rights holder's scope: only these brands' alerts
 
 
 class Store:
@@ -229,11 +250,34 @@ class Store:
 
     # -- users, sessions, tokens -------------------------------------------
 
-    def create_user(self, username: str, password_hash: str, role: str) -> int:
+    def create_user(self, username: str, password_hash: str, role: str, brands: Iterable[str] = ()) -> int:
         with self.engine.begin() as conn:
             res = conn.execute(users.insert().values(
-                username=username, password_hash=password_hash, role=role, created_at=time.time()))
+                username=username, password_hash=password_hash, role=role, created_at=time.time(),
+                brands=json.dumps(sorted(set(brands)))))
             return int(res.inserted_primary_key[0])
+
+    def delete_user(self, user_id: int) -> bool:
+        """Remove a user and end their sessions (their past decisions keep their name)."""
+        with self.engine.begin() as conn:
+            conn.execute(sessions.delete().where(sessions.c.user_id == user_id))
+            return conn.execute(users.delete().where(users.c.id == user_id)).rowcount > 0
+
+    def set_role(self, user_id: int, role: str, brands: Iterable[str] = ()) -> bool:
+        """Change a user's role (and a rights holder's brands); live sessions see it on their next request."""
+        with self.engine.begin() as conn:
+            return conn.execute(users.update().where(users.c.id == user_id).values(
+                role=role, brands=json.dumps(sorted(set(brands))))).rowcount > 0
+
+    def user(self, user_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(users).where(users.c.id == user_id)).mappings().first()
+            return _user_row(row) if row else None
+
+    def count_admins(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(users)
+                                    .where(users.c.role == "admin")).scalar() or 0)
 
     def set_password(self, username: str, password_hash: str) -> bool:
         with self.engine.begin() as conn:
@@ -243,13 +287,13 @@ class Store:
     def user_by_name(self, username: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(users).where(users.c.username == username)).mappings().first()
-            return dict(row) if row else None
+            return _user_row(row) if row else None
 
     def list_users(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(users.c.id, users.c.username, users.c.role, users.c.created_at)
-                                .order_by(users.c.id)).mappings()
-            return [dict(r) for r in rows]
+            rows = conn.execute(sa.select(users.c.id, users.c.username, users.c.role, users.c.created_at,
+                                          users.c.brands).order_by(users.c.id)).mappings()
+            return [_user_row(r) for r in rows]
 
     def count_users(self) -> int:
         with self.engine.connect() as conn:
@@ -262,28 +306,31 @@ class Store:
 
     def session_user(self, id_hash: str) -> dict[str, Any] | None:
         """The signed-in user of a live session, with the session's CSRF token."""
-        query = (sa.select(users.c.id, users.c.username, users.c.role, sessions.c.csrf)
+        query = (sa.select(users.c.id, users.c.username, users.c.role, users.c.brands, sessions.c.csrf)
                  .join(users, users.c.id == sessions.c.user_id)
                  .where(sessions.c.id_hash == id_hash, sessions.c.expires_at > time.time()))
         with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
-            return dict(row) if row else None
+            return _user_row(row) if row else None
 
     def delete_session(self, id_hash: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(sessions.delete().where(sessions.c.id_hash == id_hash))
 
-    def create_token(self, name: str, token_hash: str, role: str, created_by: str) -> int:
+    def create_token(self, name: str, token_hash: str, role: str, created_by: str,
+                     expires_at: float | None = None) -> int:
         with self.engine.begin() as conn:
             res = conn.execute(api_tokens.insert().values(
                 name=name, token_hash=token_hash, role=role, created_by=created_by,
-                created_at=time.time(), revoked=False))
+                created_at=time.time(), revoked=False, expires_at=expires_at))
             return int(res.inserted_primary_key[0])
 
     def token(self, token_hash: str) -> dict[str, Any] | None:
+        """A token that is neither revoked nor expired."""
+        live = sa.or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > time.time())
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(api_tokens).where(
-                api_tokens.c.token_hash == token_hash, api_tokens.c.revoked.is_(False))).mappings().first()
+                api_tokens.c.token_hash == token_hash, api_tokens.c.revoked.is_(False), live)).mappings().first()
             return dict(row) if row else None
 
     def list_tokens(self) -> list[dict[str, Any]]:
@@ -350,16 +397,19 @@ class Store:
             query = query.where(alerts.c.stream_id == flt.stream)
         if flt.rule:
             query = query.where(alerts.c.rule_id == flt.rule)
+        if flt.brands is not None:
+            query = query.where(alerts.c.brand.in_(flt.brands))
         query = query.order_by(alerts.c.received_at.desc(), alerts.c.alert_id).limit(limit).offset(offset)
         with self.engine.connect() as conn:
             return [_alert_row(r) for r in conn.execute(query).mappings()]
 
-    def facet_values(self) -> dict[str, list[str]]:
-        """Distinct streams, brands and rules, for the filter drop-downs."""
+    def facet_values(self, brands: tuple[str, ...] | None = None) -> dict[str, list[str]]:
+        """Distinct streams, brands and rules, for the filter drop-downs (of ``brands``' alerts only, if given)."""
         out = {}
+        scope = alerts.c.brand.in_(brands) if brands is not None else sa.true()
         with self.engine.connect() as conn:
             for name, col in (("stream", alerts.c.stream_id), ("brand", alerts.c.brand), ("rule", alerts.c.rule_id)):
-                rows = conn.execute(sa.select(col).where(col.is_not(None)).distinct().order_by(col).limit(500))
+                rows = conn.execute(sa.select(col).where(col.is_not(None), scope).distinct().order_by(col).limit(500))
                 out[name] = [r[0] for r in rows]
         return out
 
@@ -394,6 +444,46 @@ class Store:
             }
             _enqueue(conn, outbox_topic, alert_id, record)
         return record
+
+    # -- claims: one moderator judges an alert at a time ------------------------
+
+    def claim(self, alert_id: str, username: str, ttl_s: float) -> dict[str, Any]:
+        """Claim (or renew) ``alert_id`` for ``username``; returns the holder, who may be someone else."""
+        now = time.time()
+        for _ in range(3):
+            try:
+                with self.engine.begin() as conn:
+                    row = conn.execute(sa.select(claims).where(claims.c.alert_id == alert_id)).mappings().first()
+                    if row is None:
+                        conn.execute(claims.insert().values(alert_id=alert_id, username=username,
+                                                            expires_at=now + ttl_s))
+                    elif row["username"] == username or row["expires_at"] <= now:
+                        conn.execute(claims.update().where(claims.c.alert_id == alert_id,
+                                                           claims.c.username == row["username"]).values(
+                            username=username, expires_at=now + ttl_s))
+                    else:
+                        return dict(row)
+                    return {"alert_id": alert_id, "username": username, "expires_at": now + ttl_s}
+            except IntegrityError:  # another moderator claimed it meanwhile: read again
+                continue
+        return self.claim_holder(alert_id) or {"alert_id": alert_id, "username": "", "expires_at": 0.0}
+
+    def claim_holder(self, alert_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(claims).where(claims.c.alert_id == alert_id,
+                                                       claims.c.expires_at > time.time())).mappings().first()
+            return dict(row) if row else None
+
+    def release(self, alert_id: str, username: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(claims.delete().where(claims.c.alert_id == alert_id, claims.c.username == username))
+
+    def live_claims(self) -> dict[str, str]:
+        """{alert id: moderator} of every claim that has not expired."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(claims.c.alert_id, claims.c.username)
+                                .where(claims.c.expires_at > time.time())).all()
+            return {r[0]: r[1] for r in rows}
 
     def decisions_for(self, alert_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -537,6 +627,12 @@ def _enqueue(conn: Connection, topic: str, key: str, value: Mapping[str, Any]) -
 def _alert_row(row: Mapping[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in row.items() if k != "data"}
     out["alert"] = json.loads(row["data"])
+    return out
+
+
+def _user_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    out["brands"] = json.loads(row.get("brands") or "[]")
     return out
 
 

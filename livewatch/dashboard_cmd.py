@@ -7,6 +7,10 @@ Secrets come from the environment only (never flags, which show in ``ps``):
   (``LIVEWATCH_ADMIN_USER``, default ``admin``) when the database has no user;
 - ``LIVEWATCH_DB_URL`` (default: SQLite in the data directory) may hold a password.
 
+Security switches (README, "the dashboard"): ``LIVEWATCH_SECURE_COOKIES`` (default on; ``0`` only
+for plain-http local use), ``LIVEWATCH_HOOKS_ALLOW_PRIVATE`` (default off),
+``LIVEWATCH_LOGIN_MAX_FAILURES`` and ``LIVEWATCH_LOGIN_LOCKOUT_S``.
+
 The rest follows :class:`livewatch.config.Config`: ``LIVEWATCH_KAFKA``,
 ``LIVEWATCH_DATA_DIR`` (snapshots under ``data_dir/snapshots``, the alert
 store of a one-machine setup at ``data_dir/alerts.sqlite3``), ``LIVEWATCH_RULES_DIR``,
@@ -15,6 +19,7 @@ store of a one-machine setup at ``data_dir/alerts.sqlite3``), ``LIVEWATCH_RULES_
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Mapping
 
@@ -42,10 +47,34 @@ def dashboard_settings(cfg: Config, env: Mapping[str, str], *, host: str | None 
         alert_store=cfg.store_path if cfg.store_path.is_file() else None,
         host=host or defaults.host,
         port=defaults.port if port is None else port,
-        secure_cookies=env.get(ENV_PREFIX + "SECURE_COOKIES", "") in ("1", "true", "yes"),
+        secure_cookies=_flag(env, "SECURE_COOKIES", True),
+        hooks=dataclasses.replace(defaults.hooks, allow_private_targets=_flag(env, "HOOKS_ALLOW_PRIVATE", False)),
+        login_max_failures=_int(env, "LOGIN_MAX_FAILURES", defaults.login_max_failures),
+        login_lockout_s=float(_int(env, "LOGIN_LOCKOUT_S", int(defaults.login_lockout_s))),
         initial_admin=admin,
     )
     return settings.validate()
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """A yes/no variable: 1/true/yes or 0/false/no; unset or empty means ``default``."""
+    raw = env.get(ENV_PREFIX + name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{ENV_PREFIX}{name}={raw!r} is not a yes/no value: use 1 or 0")
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(ENV_PREFIX + name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{ENV_PREFIX}{name}={raw!r} must be a positive whole number")
+    return int(raw)
 
 
 def run_dashboard(cfg: Config, *, host: str | None = None, port: int | None = None, env: Mapping[str, str] | None = None) -> int:

@@ -93,11 +93,23 @@ def _node_lines(node: yaml.Node, path: tuple[str, ...], lines: dict[tuple[str, .
 
 
 def _parse(path: Path) -> tuple[_Doc | None, list[RuleError]]:
+    """Read one YAML file as plain data: capped in size, with no anchors or aliases.
+
+    Aliases let a few hundred bytes expand into gigabytes ("billion laughs") when the
+    document is walked; rules and lexicons never need them, so they are refused.
+    """
+    max_bytes = 4 * 1024 * 1024  # hand-written data is never this large
     try:
+        if path.stat().st_size > max_bytes:
+            return None, [RuleError(str(path), 0, f"file is larger than {max_bytes:,} bytes: split it")]
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return None, [RuleError(str(path), 0, f"cannot read: {exc}; check the file is UTF-8 text")]
     try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                return None, [RuleError(str(path), event.start_mark.line + 1,
+                                        "YAML anchors and aliases (& and *) are not allowed: write the value out")]
         loader = yaml.SafeLoader(text)
         try:
             node = loader.get_single_node()

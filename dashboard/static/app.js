@@ -25,10 +25,15 @@ function matches(alert, filters) {
   return true;
 }
 
+// Bidirectional controls in alert text would reorder what is shown ("…/exe.gpj"): show a mark instead.
+function neutral(text) {
+  return String(text ?? "").replace(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, "\ufffd");
+}
+
 function cell(text, cls) {
   const td = document.createElement("td");
   if (cls) td.className = cls;
-  td.textContent = text;
+  td.textContent = neutral(text);
   return td;
 }
 
@@ -51,9 +56,11 @@ function alertRow(a) {
   tr.className = "fresh";
   tr.appendChild(cell(a.detected_at, "muted"));
   const title = document.createElement("td");
+  title.className = "title";
   const link = document.createElement("a");
   link.href = "/alerts/" + encodeURIComponent(a.alert_id);
-  link.textContent = a.title || a.rule_id;
+  link.textContent = neutral(a.title || a.rule_id);
+  if (a.title_truncated) link.title = "shortened: the alert page shows the full text";
   title.appendChild(link);
   tr.appendChild(title);
   tr.appendChild(cell(a.category));
@@ -73,8 +80,7 @@ function startFeed() {
   if (!table) return;
   const body = table.tBodies[0];
   const live = document.getElementById("live");
-  const source = new EventSource("/api/events");
-  source.addEventListener("open", () => { live.textContent = "live"; live.classList.add("on"); });
+  const source = liveSource(live);
   source.addEventListener("error", () => { live.textContent = "reconnecting…"; live.classList.remove("on"); });
   source.addEventListener("alert", (ev) => {
     const a = Object.assign({ status: "new" }, JSON.parse(ev.data).alert);
@@ -92,6 +98,106 @@ function startFeed() {
   });
 }
 
+// The live event stream; it ends for good when the session is signed out or the token revoked.
+function liveSource(live) {
+  const source = new EventSource("/api/events");
+  source.addEventListener("open", () => { live.textContent = "live"; live.classList.add("on"); });
+  source.addEventListener("signed-out", () => {
+    source.close();
+    live.textContent = "signed out: reload to sign in"; live.classList.remove("on");
+  });
+  return source;
+}
+
+async function api(method, path, body) {
+  const resp = await fetch(path, {
+    method, headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let data = {};
+  try { data = await resp.json(); } catch (e) { /* 204 */ }
+  return { status: resp.status, data };
+}
+
+// The triage desk: j/k move (claiming the alert), c/d/e decide, o opens it.
+function startTriage() {
+  const table = document.getElementById("queue");
+  if (!table) return;
+  const me = table.dataset.me;
+  const msg = document.getElementById("triage-msg");
+  const live = document.getElementById("live");
+  let current = null;
+
+  const rows = () => Array.from(table.querySelectorAll("tr.q"));
+  const takenByOther = (tr) => tr.dataset.claimedBy && tr.dataset.claimedBy !== me;
+  const say = (text) => { msg.hidden = !text; msg.textContent = neutral(text || ""); };
+  const setClaim = (tr, user) => {
+    tr.dataset.claimedBy = user || "";
+    tr.querySelector("td.claim").textContent = neutral(user || "");
+  };
+
+  async function select(tr) {
+    if (current) current.classList.remove("selected");
+    current = tr;
+    if (!tr) { say("Queue done: nothing left to triage."); return; }
+    tr.classList.add("selected");
+    tr.scrollIntoView({ block: "nearest" });
+    const { status, data } = await api("POST", "/api/alerts/" + encodeURIComponent(tr.dataset.alertId) + "/claim");
+    if (status === 409) { say(data.detail); return; }
+    if (status === 200) { setClaim(tr, me); say(""); }
+  }
+
+  function step(direction) {
+    const all = rows();
+    let i = current ? all.indexOf(current) : -1;
+    for (;;) {
+      i += direction;
+      if (i < 0 || i >= all.length) return select(current && all.includes(current) ? current : null);
+      if (!takenByOther(all[i])) return select(all[i]);
+    }
+  }
+
+  async function decideCurrent(decision) {
+    if (!current) return;
+    if (takenByOther(current)) { say(current.dataset.claimedBy + " is judging this alert now: pick another one"); return; }
+    const path = "/api/alerts/" + encodeURIComponent(current.dataset.alertId) + "/decisions";
+    let { status, data } = await api("POST", path, { decision });
+    if (status === 409 && /already/.test(data.detail || "")) {
+      if (!window.confirm(data.detail)) { say(data.detail); return; }
+      ({ status, data } = await api("POST", path, { decision, override: true }));
+    }
+    if (status !== 201) { say(data.detail || ("error " + status)); return; }
+    const done = current;
+    const next = rows().slice(rows().indexOf(done) + 1).find((tr) => !takenByOther(tr));
+    done.remove();
+    say(decision + "ed: " + done.dataset.alertId.slice(0, 8));
+    current = null;
+    select(next || null);
+  }
+
+  document.addEventListener("keydown", (ev) => {
+    if (ev.target.closest && ev.target.closest("input, textarea, select")) return;
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const actions = { j: () => step(1), k: () => step(-1), c: () => decideCurrent("confirm"),
+                      d: () => decideCurrent("dismiss"), e: () => decideCurrent("escalate"),
+                      o: () => current && (window.location.href = current.querySelector("a").href) };
+    if (actions[ev.key]) { ev.preventDefault(); actions[ev.key](); }
+  });
+
+  const source = liveSource(live);
+  source.addEventListener("claim", (ev) => {
+    const c = JSON.parse(ev.data);
+    const tr = table.querySelector('tr.q[data-alert-id="' + CSS.escape(c.alert_id) + '"]');
+    if (tr) setClaim(tr, c.user);
+  });
+  source.addEventListener("decision", (ev) => {
+    const d = JSON.parse(ev.data);
+    const tr = table.querySelector('tr.q[data-alert-id="' + CSS.escape(d.alert_id) + '"]');
+    if (tr && tr !== current) tr.remove();
+  });
+  step(1);
+}
+
 function startVerify() {
   const button = document.getElementById("verify-evidence");
   if (!button) return;
@@ -107,4 +213,4 @@ function startVerify() {
   });
 }
 
-document.addEventListener("DOMContentLoaded", () => { startFeed(); startVerify(); });
+document.addEventListener("DOMContentLoaded", () => { startFeed(); startTriage(); startVerify(); });

@@ -130,8 +130,9 @@ def make_settings(tmp_path: Path, data_root: Path, rules_dirs: tuple[Path, Path]
             secret_key=SECRET, db_url=f"sqlite:///{tmp_path / 'dashboard.sqlite3'}", data_dir=data_root,
             rules_dir=rules_dirs[0], lexicon_dir=rules_dirs[1], initial_admin=ADMIN, port=free_port(),
             hooks=HookOptions(max_attempts=3, initial_backoff_s=0.2, max_backoff_s=1.0, timeout_s=2.0,
-                              poll_interval_s=0.1),
-            outbox_poll_s=0.1, sse_keepalive_s=1.0,
+                              poll_interval_s=0.1, allow_private_targets=True),  # receivers listen on 127.0.0.1
+            outbox_poll_s=0.1, sse_keepalive_s=1.0, sse_reauth_s=0.5,
+            secure_cookies=False,  # the documented opt-out for plain-http local use: tests speak http
         )
         values.update(changes)
         return DashboardSettings(**values)

@@ -75,7 +75,7 @@ def test_endpoint_down_retries_then_dlq_and_no_double_call_when_back(
     hook_receiver.stop()  # the endpoint is down from the start
     live = live_server(kafka=kafka_broker, topics=topics,
                        hooks=HookOptions(max_attempts=4, initial_backoff_s=0.3, max_backoff_s=1.0, timeout_s=2.0,
-                                         poll_interval_s=0.1))
+                                         poll_interval_s=0.1, allow_private_targets=True))  # receiver on 127.0.0.1
     token = auth.new_api_token()
     live.store.create_token("test", auth.token_key(token), "admin", "test")
     import httpx

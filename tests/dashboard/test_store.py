@@ -23,14 +23,14 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
 
 
 def test_migrations_apply_once_and_record_versions(store: Store) -> None:
-    assert store.schema_version() == 2
+    assert store.schema_version() == 3
     assert store.migrate() == []
     tables = set(sa.inspect(store.engine).get_table_names())
     assert {"alerts", "decisions", "deliveries", "outbox", "users", "sessions", "api_tokens", "hooks"} <= tables
 
 
 def test_old_database_is_brought_forward(tmp_path: Path) -> None:
-    """A database at version 1 gets only migration 2 applied, data intact."""
+    """A database at version 1 (without the columns of migration 3) is brought forward, data intact."""
     from dashboard import store as store_mod
 
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
@@ -39,9 +39,15 @@ def test_old_database_is_brought_forward(tmp_path: Path) -> None:
         store_mod.schema_migrations.create(conn)
         store_mod._migration_1(conn)
         conn.execute(store_mod.schema_migrations.insert().values(version=1, applied_at=0.0))
+        conn.execute(sa.text("ALTER TABLE api_tokens DROP COLUMN expires_at"))
+        conn.execute(sa.text("ALTER TABLE users DROP COLUMN brands"))
+        conn.execute(sa.text("INSERT INTO users (username, password_hash, role, created_at) "
+                             "VALUES ('old', 'x', 'moderator', 0)"))
     old.upsert_alert(make_alert())
-    assert old.migrate() == [2]
+    assert old.migrate() == [2, 3]
     assert len(old.list_alerts()) == 1
+    assert old.user_by_name("old")["brands"] == []
+    assert old.create_token("t", "h" * 64, "ops", "old", expires_at=1.0) and old.token("h" * 64) is None  # expired
     old.close()
 
 
@@ -68,7 +74,7 @@ def test_schema_1_1_fields_live_in_the_alert_json_without_a_migration(store: Sto
     assert stored["segment"]["media_end"] is None and stored["price"]["text"] == "到手价199"
     assert [e["strength"] for e in stored["evidence"]] == ["exact", "normalized", "detected"]
     assert {e["segment_id"] for e in stored["evidence"]} == {"seg-9.0"}
-    assert store.schema_version() == 2
+    assert store.schema_version() == 3
 
 
 def test_filters_and_unicode_round_trip(store: Store) -> None:
@@ -144,3 +150,16 @@ def test_users_sessions_and_tokens(store: Store) -> None:
     assert "token_hash" not in store.list_tokens()[0]
     store.revoke_token(tid)
     assert store.token("th") is None
+
+
+def test_claims_one_moderator_at_a_time_and_expire(store: Store) -> None:
+    alert = make_alert()
+    store.upsert_alert(alert)
+    aid = alert["alert_id"]
+    assert store.claim(aid, "mod1", 60)["username"] == "mod1"
+    assert store.claim(aid, "mod2", 60)["username"] == "mod1"  # held: mod2 is told who
+    assert store.live_claims() == {aid: "mod1"}
+    store.release(aid, "mod2")  # only the holder releases
+    assert store.claim_holder(aid)["username"] == "mod1"
+    store.claim(aid, "mod1", -1)  # renewed into the past: expired
+    assert store.claim(aid, "mod2", 60)["username"] == "mod2"

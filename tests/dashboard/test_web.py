@@ -338,4 +338,4 @@ def test_the_app_runs_on_postgresql(make_settings: Any, postgres_url: str) -> No
                            headers={"x-csrf-token": csrf})
         assert resp.status_code == 201
         assert client.get("/api/alerts", params={"status": "escalated"}).json()[0]["alert_id"] == alert["alert_id"]
-        assert client.get("/health").json()["schema_version"] == 2
+        assert client.get("/health").json()["schema_version"] == 3

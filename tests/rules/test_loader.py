@@ -96,3 +96,29 @@ def test_plain_rules_dir_uses_sibling_lexicons(ruleset: Path) -> None:
     engine = rules.RuleEngine(ruleset / "rules")
     assert {lex.name for lex in engine.lexicons} == {p.stem for p in (ruleset / "lexicons").glob("*.yaml")}
     assert engine.rules and all(r.source for r in engine.rules)
+
+
+BOMB = "a: &a ['lol','lol','lol','lol','lol','lol','lol','lol','lol']\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},"
+    f"*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]\n" for i in range(8))
+
+
+def test_yaml_alias_bomb_is_refused_quickly(ruleset: Path) -> None:
+    import time
+
+    write(ruleset / "rules" / "bomb.yaml", BOMB)
+    started = time.monotonic()
+    found = errors_of(ruleset)
+    assert time.monotonic() - started < 1.0
+    assert any("bomb.yaml:1: YAML anchors and aliases" in e for e in found), found
+
+
+def test_anchors_are_refused_in_lexicons_too(ruleset: Path) -> None:
+    path = ruleset / "lexicons" / "absolute_terms.yaml"
+    write(path, "x: &same 1\n" + path.read_text(encoding="utf-8"))
+    assert any("absolute_terms.yaml:1: YAML anchors" in e for e in errors_of(ruleset))
+
+
+def test_oversized_rule_file_is_refused(ruleset: Path) -> None:
+    write(ruleset / "rules" / "huge.yaml", "# " + "x" * (4 * 1024 * 1024) + "\n")
+    assert any("huge.yaml: file is larger than" in e for e in errors_of(ruleset))
