@@ -10,10 +10,20 @@ Public face (used by ``livewatch`` and ``dashboard``):
   background delivery in order, acks=all, idempotent; survives the broker being down and
   delivers each alert exactly once by alert id when it returns. ``check_broker`` fails fast.
 - ``verify_evidence(store)``, ``export_bundle(store, alert_id, out)``, ``verify_bundle(path)``:
-  the hash-chained evidence ledger kept in the same SQLite file.
+  the hash-chained evidence ledger kept in the same SQLite file; ``snapshots_not_written(store)``
+  lists evidence raised without its snapshot (it could not be written), which is not tampering.
+- ``StoreWriteError``: the store cannot be written now (full disk); the publisher holds alerts in
+  memory meanwhile (``store_ok`` False).
 """
 
-from alerts.evidence import Problem, chain_heads, export_bundle, verify_bundle, verify_evidence
+from alerts.evidence import (
+    Problem,
+    chain_heads,
+    export_bundle,
+    snapshots_not_written,
+    verify_bundle,
+    verify_evidence,
+)
 from alerts.publisher import (
     DEFAULT_SHADOW_TOPIC,
     DEFAULT_TOPIC,
@@ -22,7 +32,7 @@ from alerts.publisher import (
     check_broker,
     ensure_topics,
 )
-from alerts.store import AlertStore, StoredAlert
+from alerts.store import AlertStore, StoredAlert, StoreWriteError
 from alerts.validate import SCHEMA_PATH, AlertSchemaError, load_schema, validate_alert
 
 __all__ = [
@@ -34,12 +44,14 @@ __all__ = [
     "AlertStore",
     "Problem",
     "PublisherOptions",
+    "StoreWriteError",
     "StoredAlert",
     "chain_heads",
     "check_broker",
     "ensure_topics",
     "export_bundle",
     "load_schema",
+    "snapshots_not_written",
     "validate_alert",
     "verify_bundle",
     "verify_evidence",

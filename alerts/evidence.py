@@ -10,6 +10,9 @@ as they were on disk at that moment. Records of one stream form a hash chain:
 
 so editing, deleting or re-ordering any record breaks every later link.
 ``verify_evidence`` recomputes all of it and re-reads the snapshot files.
+Evidence raised without its snapshot because the file could not be written
+(``snapshot_missing`` in the record: a full disk) is not tampering: it is
+listed apart by ``snapshots_not_written``.
 (A chain proves internal consistency; to also catch someone rewriting the
 whole chain, publish or countersign ``chain_heads()`` elsewhere.)
 """
@@ -142,7 +145,9 @@ class Problem:
     hashes), ``chain_broken`` (a record was removed, inserted or re-linked),
     ``alert_changed`` (the stored alert no longer matches what was recorded),
     ``unrecorded_alert`` (an alert without evidence records),
-    ``snapshot_missing``, ``snapshot_changed``.
+    ``snapshot_missing`` (a recorded snapshot file is gone), ``snapshot_changed``.
+    ``snapshots_not_written`` reports ``snapshot_not_written``: no tampering, the
+    snapshot could not be written when the alert was raised.
     """
 
     kind: str
@@ -180,6 +185,29 @@ def verify_evidence(store: AlertStore, snapshot_root: str | Path | None = None, 
                 problems.append(Problem("unrecorded_alert", json.loads(payload)["stream_id"], aid,
                                         f"revision {rev} has no evidence records"))
     return problems
+
+
+def snapshots_not_written(store: AlertStore, *, alert_id: str | None = None) -> list[Problem]:
+    """Evidence items recorded without their snapshot because it could not be written (not tampering).
+
+    The alert marked them (``snapshot_missing``) when it was raised, and the record's hash
+    covers that mark, so ``verify_evidence`` still holds them to the chain; this only says
+    which evidence stands without a picture, one ``snapshot_not_written`` entry per item.
+    """
+    sql, args = "SELECT seq, stream_id, alert_id, revision, item, content FROM evidence_records", ()
+    if alert_id is not None:
+        sql, args = sql + " WHERE alert_id = ?", (alert_id,)
+    found = []
+    for row in store.query(sql + " ORDER BY stream_id, n, seq", args):
+        try:
+            content = json.loads(row["content"])
+        except ValueError:
+            continue  # verify_evidence reports the record as changed
+        if isinstance(content, dict) and content.get("snapshot_missing") is True:
+            found.append(Problem("snapshot_not_written", row["stream_id"], row["alert_id"],
+                                 f"revision {row['revision']} item {row['item']} ({content.get('modality')}) was raised "
+                                 "without its snapshot: it could not be written (disk full?)", row["seq"]))
+    return found
 
 
 def _check_record(rec: Mapping[str, Any], expected_n: int, expected_prev: str, payload: str | None,
@@ -244,6 +272,7 @@ def export_bundle(store: AlertStore, alert_id: str, out: str | Path, *,
     records = [dict(r) for r in store.query(
         "SELECT * FROM evidence_records WHERE alert_id = ? ORDER BY revision, item", (alert_id,))]
     problems = verify_evidence(store, root, alert_id=alert_id)
+    not_written = snapshots_not_written(store, alert_id=alert_id)
     with tempfile.TemporaryDirectory(prefix="lw-bundle-") as tmp:
         staging = Path(tmp) / "bundle"
         (staging / "revisions").mkdir(parents=True)
@@ -257,6 +286,7 @@ def export_bundle(store: AlertStore, alert_id: str, out: str | Path, *,
             "verified_at": utc_now_iso(),
             "problems": [str(p) for p in problems],
             "missing_snapshots": missing,
+            "snapshots_not_written": [str(p) for p in not_written],
         })
         files = sorted(p for p in staging.rglob("*") if p.is_file())
         _write_json(staging / "manifest.json", {

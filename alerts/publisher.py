@@ -15,12 +15,22 @@ the broker did store would duplicate it. Rows whose send outcome is unknown
 their ``alert_id``/``revision`` headers; only those not found are sent again.
 Attempts are recorded in SQLite before the send, so this also holds across a
 crash of the whole process.
+
+When the store itself cannot be written (a full disk), ``emit`` keeps the
+alert in a bounded memory queue instead of failing, and the delivery thread
+appends the held alerts, in order, as soon as the store takes writes again
+(``store_ok`` is False meanwhile: the process reports not-ready). Both kinds of
+outage are logged as one line when they start, at most one "still down" line
+per ``outage_report_s``, and one when they end.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import logging
 import socket
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -28,7 +38,7 @@ from typing import Any, Iterable
 
 from events import Alert, LivewatchError, Mode
 
-from alerts.store import AlertStore, StoredAlert
+from alerts.store import AlertStore, StoredAlert, StoreWriteError
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +62,40 @@ class PublisherOptions:
     create_topics: bool = True
     client_id: str = "livewatch-alerts"
     linger_ms: int = 5
+    max_held: int = 10_000  # alerts kept in memory while the store cannot be written (oldest dropped beyond)
+    store_retry_s: float = 1.0  # how often held alerts are offered to the store again
+    outage_report_s: float = 10.0  # at most one "still down" line per this many seconds
+
+
+class _Outage:
+    """When a dependency went down, and whether a "still down" line is due (one per ``every_s``)."""
+
+    def __init__(self, every_s: float) -> None:
+        self.every_s = every_s
+        self.since: float | None = None
+        self._next = 0.0
+
+    @property
+    def down(self) -> bool:
+        return self.since is not None
+
+    def failed(self) -> str | None:
+        """``"start"`` at the first failure, ``"still"`` when a reminder is due, else None."""
+        now = time.monotonic()
+        if self.since is None:
+            self.since, self._next = now, now + self.every_s
+            return "start"
+        if now >= self._next:
+            self._next = now + self.every_s
+            return "still"
+        return None
+
+    def recovered(self) -> float | None:
+        """Seconds it was down (None if it was not)."""
+        if self.since is None:
+            return None
+        down_s, self.since = time.monotonic() - self.since, None
+        return down_s
 
 
 class AlertPublisher:
@@ -60,7 +104,9 @@ class AlertPublisher:
     Starts its delivery thread at once. ``emit(alert)`` appends to the store
     (so the publisher can serve as the worker's alert sink); ``flush`` waits for
     delivery, ``close`` drains and stops. Undelivered alerts stay in the store
-    and go out when a publisher next runs on it.
+    and go out when a publisher next runs on it. While the store cannot be
+    written, emitted alerts wait in memory (``held``, at most ``max_held``) and
+    ``store_ok`` is False.
     """
 
     def __init__(
@@ -78,8 +124,15 @@ class AlertPublisher:
         self.shadow_topic = shadow_topic
         self.options = options
         self.delivered = 0
+        self.dropped = 0  # alerts lost because the memory queue was full while the store could not be written
         self.last_error: str | None = None
+        self.store_error: str | None = None
         self._producer: Any = None
+        self._held: collections.deque[Alert] = collections.deque()
+        self._held_lock = threading.Lock()
+        self._report_lock = threading.Lock()  # the store outage is seen by emitters and the delivery thread
+        self._kafka_outage = _Outage(options.outage_report_s)
+        self._store_outage = _Outage(options.outage_report_s)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alert-publisher", daemon=True)
         self._thread.start()
@@ -87,31 +140,127 @@ class AlertPublisher:
     # -- public --------------------------------------------------------------
 
     def emit(self, alert: Alert) -> bool:
-        """Append ``alert`` to the store; the delivery thread picks it up. False if already stored."""
-        return self.store.append(alert)
+        """Append ``alert`` to the store; the delivery thread picks it up. False if already stored.
+
+        A store that cannot be written does not lose the alert: it waits in memory (after any
+        alert already waiting, so the order holds) and is appended when the store recovers.
+        """
+        with self._held_lock:
+            if not self._held:
+                try:
+                    appended = self.store.append(alert)
+                except StoreWriteError as exc:
+                    self._store_failed(exc)
+                else:
+                    self._store_recovered()
+                    return appended
+            self._hold(alert)
+        return True
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every alert stored before this call is acknowledged; False on timeout."""
-        mark = self.store.last_seq()
+        """Wait until every alert emitted before this call is stored and acknowledged; False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        mark = None
         while True:
-            pending = self.store.unsent(limit=1)
-            if not pending or pending[0].seq > mark:
-                return True
+            if mark is None and not self.held:
+                mark = self.store.last_seq()  # held alerts, once stored, are at or before this
+            if mark is not None:
+                pending = self.store.unsent(limit=1)
+                if not pending or pending[0].seq > mark:
+                    return True
             if not self._thread.is_alive() or (deadline is not None and time.monotonic() >= deadline):
                 return False
             time.sleep(0.02)
 
     def close(self, timeout: float | None = 10.0) -> bool:
-        """Drain for up to ``timeout`` s, then stop the thread; returns whether everything went out."""
+        """Drain for up to ``timeout`` s, then stop the thread; returns whether everything went out.
+
+        Alerts still held in memory (the store never became writable) are lost: logged by id,
+        and counted in ``lost``.
+        """
         drained = self.flush(timeout)
         self._stop.set()
         self._thread.join(self.options.send_timeout_s + self.options.reconcile_timeout_s + 5)
-        return drained
+        self._append_held()
+        with self._held_lock:
+            left = list(self._held)
+        if left:
+            log.error("%d alert(s) never reached the alert store %s and are lost: %s", len(left), self.store.path,
+                      ", ".join(f"{a.alert_id} rev {a.revision}" for a in left[:20]) + (" ..." if len(left) > 20 else ""))
+        return drained and not left
 
     @property
     def connected(self) -> bool:
         return self._producer is not None
+
+    @property
+    def held(self) -> int:
+        """Alerts waiting in memory for the store to take writes again."""
+        with self._held_lock:
+            return len(self._held)
+
+    @property
+    def lost(self) -> int:
+        """Alerts that will never be stored: dropped from a full memory queue, or still held after ``close``."""
+        return self.dropped + (self.held if self._stop.is_set() else 0)
+
+    @property
+    def store_ok(self) -> bool:
+        """False while the store cannot be written (alerts wait in memory): the process is not ready."""
+        return not self._store_outage.down and not self.held
+
+    @property
+    def waiting(self) -> int:
+        """Alerts not yet acknowledged by the broker: unsent in the store plus held in memory."""
+        return self.store.counts()["unsent"] + self.held
+
+    # -- the store cannot be written ------------------------------------------
+
+    def _hold(self, alert: Alert) -> None:
+        """Keep ``alert`` in memory (caller holds ``_held_lock``); beyond ``max_held`` the oldest is lost."""
+        if len(self._held) >= self.options.max_held:
+            victim = self._held.popleft()
+            self.dropped += 1
+            log.error("alert %s rev %d lost: %d alerts already wait in memory for the alert store %s",
+                      victim.alert_id, victim.revision, self.options.max_held, self.store.path,
+                      extra={"stream_id": victim.stream_id, "alert_id": victim.alert_id})
+        self._held.append(alert)
+
+    def _append_held(self) -> bool:
+        """Append held alerts in order; True once none is left."""
+        with self._held_lock:
+            if not self._held:
+                return True
+            while self._held:
+                try:
+                    self.store.append(self._held[0])
+                except StoreWriteError as exc:
+                    self._store_failed(exc)
+                    return False
+                self._held.popleft()
+            self._store_recovered()
+            return True
+
+    def _store_failed(self, exc: Exception) -> None:
+        with self._report_lock:
+            self.store_error = str(exc)
+            report = self._store_outage.failed()
+            since = self._store_outage.since or 0.0
+        if report == "start":
+            log.error("%s: alerts wait in memory (up to %d) and are stored when it takes writes again; not ready meanwhile",
+                      exc, self.options.max_held)
+        elif report == "still":
+            log.error("alert store %s still cannot be written after %.0fs, %d alert(s) wait in memory: %s",
+                      self.store.path, time.monotonic() - since, len(self._held), exc)
+
+    def _store_recovered(self) -> None:
+        with self._report_lock:
+            down_s = self._store_outage.recovered()
+            if down_s is not None:
+                self.store_error = None
+        if down_s is not None:
+            log.warning("alert store %s takes writes again after %.0fs; alerts held in memory are stored",
+                        self.store.path, down_s)
 
     def __enter__(self) -> AlertPublisher:
         return self
@@ -123,31 +272,50 @@ class AlertPublisher:
 
     def _run(self) -> None:
         backoff = self.options.initial_backoff_s
-        outage_logged = False
         try:
             while not self._stop.is_set():
-                batch: list[StoredAlert] = []
+                if not self._append_held():
+                    self._stop.wait(self.options.store_retry_s)
+                    continue
                 try:
                     batch = self.store.unsent(self.options.batch_size)
                     if not batch:
                         self.store.wait_for_append(self.options.idle_poll_s)
                         continue
                     self._deliver(batch)
-                except Exception as exc:  # broker (or store) trouble: keep the rows, back off, start over
+                    self._store_recovered()  # its writes (attempts, acknowledgements) went through
+                except (StoreWriteError, sqlite3.Error) as exc:  # the store, not the broker: rows stay, retried
+                    self._store_failed(exc)
+                    self._stop.wait(self.options.store_retry_s)
+                    continue
+                except Exception as exc:  # broker trouble: keep the rows, back off, start over
                     self.last_error = f"{type(exc).__name__}: {exc}"
                     self._discard_producer()
-                    level = logging.DEBUG if outage_logged else logging.WARNING
-                    log.log(level, "cannot deliver %d alert(s) to Kafka at %s, retrying in %.1fs: %s",
-                            len(batch), self.bootstrap_servers, backoff, self.last_error)
-                    outage_logged = True
+                    self._kafka_failed()
                     self._stop.wait(backoff)
                     backoff = min(backoff * 2, self.options.max_backoff_s)
                     continue
-                if outage_logged:
-                    log.info("delivering alerts to Kafka at %s again", self.bootstrap_servers)
-                outage_logged, backoff = False, self.options.initial_backoff_s
+                self._kafka_recovered()
+                backoff = self.options.initial_backoff_s
         finally:
             self._discard_producer(graceful=True)
+
+    def _kafka_failed(self) -> None:
+        """One line when the outage starts, then one "still down" line per ``outage_report_s`` at most."""
+        report = self._kafka_outage.failed()
+        if report == "start":
+            log.warning("cannot deliver alerts to Kafka at %s (%s): they stay in the store and are retried",
+                        self.bootstrap_servers, self.last_error)
+        elif report == "still":
+            log.warning("Kafka at %s still down after %.0fs, %d alert(s) waiting: %s", self.bootstrap_servers,
+                        time.monotonic() - (self._kafka_outage.since or 0), self.waiting, self.last_error)
+        else:
+            log.debug("delivery to Kafka failed again: %s", self.last_error)
+
+    def _kafka_recovered(self) -> None:
+        down_s = self._kafka_outage.recovered()
+        if down_s is not None:
+            log.info("delivering alerts to Kafka at %s again after %.0fs", self.bootstrap_servers, down_s)
 
     def _deliver(self, batch: list[StoredAlert]) -> None:
         producer = self._ensure_producer()
@@ -176,7 +344,8 @@ class AlertPublisher:
         if len(acked) < len(futures):
             failure = failure or next((f.exception for _, f in futures if f.failed()), None)
             failure = failure or TimeoutError("no acknowledgement")
-            self.store.mark_failed([r.seq for r, f in futures if not f.succeeded()], str(failure))
+            with contextlib.suppress(StoreWriteError):  # only informational: the broker's failure is the news
+                self.store.mark_failed([r.seq for r, f in futures if not f.succeeded()], str(failure))
             raise failure
 
     def _topic_for(self, row: StoredAlert) -> str:

@@ -8,6 +8,11 @@ after the broker acknowledged them, so an alert is never lost between the two.
 The same file holds the evidence ledger (``alerts.evidence``): appending an
 alert also appends one hash-chained record per evidence item, in the same
 transaction, so the ledger and the outbox cannot disagree.
+
+A write that fails because of the file system (a full disk: SQLite's
+"database or disk is full", an I/O error, a read-only volume) raises
+``StoreWriteError`` and changes nothing; the publisher keeps such alerts in
+memory and appends them once the store can be written again.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ import logging
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from events import Alert, LivewatchError
 
@@ -88,6 +94,19 @@ class StoredAlert:
         return self.sent_at is not None
 
 
+class StoreWriteError(LivewatchError):
+    """The alert store cannot be written now (full disk, I/O error, read-only volume); nothing was changed."""
+
+
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Turn the file system's refusals into ``StoreWriteError`` (bugs in our SQL stay what they are)."""
+    try:
+        yield
+    except (sqlite3.OperationalError, OSError) as exc:
+        raise StoreWriteError(f"cannot write the alert store {path}: {exc}; free space on its volume") from exc
+
+
 _COLUMNS = "seq, alert_id, revision, stream_id, mode, payload, appended_at, attempts, last_error, sent_at, topic, partition, \"offset\""
 
 
@@ -131,7 +150,7 @@ class AlertStore:
         record = alert.to_dict() if isinstance(alert, Alert) else dict(alert)
         validate_alert(record)
         payload = canonical_json(record)
-        with self._lock, self._transaction():
+        with self._lock, _writing(self.path), self._transaction():
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO alerts (alert_id, revision, stream_id, mode, payload, appended_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -159,7 +178,7 @@ class AlertStore:
 
     def mark_attempt(self, seqs: list[int]) -> None:
         """Record that a send of these rows is about to start (their outcome is then in doubt)."""
-        with self._lock, self._transaction():
+        with self._lock, _writing(self.path), self._transaction():
             self._db.executemany("UPDATE alerts SET attempts = attempts + 1 WHERE seq = ?", [(s,) for s in seqs])
 
     def mark_sent(self, seq: int, *, topic: str | None = None, partition: int | None = None,
@@ -170,7 +189,7 @@ class AlertStore:
     def mark_sent_many(self, acks: list[tuple[int, str | None, int | None, int | None]]) -> None:
         """``mark_sent`` for many (seq, topic, partition, offset) in one transaction (one fsync)."""
         now = time.time()
-        with self._lock, self._transaction():
+        with self._lock, _writing(self.path), self._transaction():
             self._db.executemany(
                 "UPDATE alerts SET sent_at = ?, topic = ?, partition = ?, \"offset\" = ?, last_error = NULL "
                 "WHERE seq = ? AND sent_at IS NULL",
@@ -178,7 +197,7 @@ class AlertStore:
             )
 
     def mark_failed(self, seqs: list[int], error: str) -> None:
-        with self._lock, self._transaction():
+        with self._lock, _writing(self.path), self._transaction():
             self._db.executemany("UPDATE alerts SET last_error = ? WHERE seq = ?", [(error[:500], s) for s in seqs])
 
     # -- reading -----------------------------------------------------------
@@ -260,5 +279,16 @@ class _Transaction:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if not exc_type:
+            try:
+                self._db.execute("COMMIT")
+                return
+            except BaseException:
+                self._rollback()  # a COMMIT refused for lack of space leaves the transaction open
+                raise
+        self._rollback()
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:  # SQLite may have rolled back by itself (SQLITE_FULL, I/O errors)
+            self._db.execute("ROLLBACK")
 

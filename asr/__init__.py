@@ -6,6 +6,7 @@ Public face (docs/ARCHITECTURE.md)::
     evidence = stage.feed(audio_chunk)      # non-blocking: whatever text is ready
     evidence += stage.flush(stream_id)      # end of stream: the rest
     stage.status(stream_id)                 # AsrStatus: lag, backlog, degraded
+    stage.worker_stats()                    # AsrWorkerStats: worker deaths, replacements, gaps
     stage.transcript(stream_id, t0, t1)     # the text around an alert
     resolve_model(options)                  # ModelInfo, for `livewatch check`
 """
@@ -13,6 +14,6 @@ Public face (docs/ARCHITECTURE.md)::
 from asr.engine import AsrStatus
 from asr.model import ModelInfo, resolve_model
 from asr.options import AsrOptions
-from asr.stage import AsrStage
+from asr.stage import AsrStage, AsrWorkerStats
 
-__all__ = ["AsrOptions", "AsrStage", "AsrStatus", "ModelInfo", "resolve_model"]
+__all__ = ["AsrOptions", "AsrStage", "AsrStatus", "AsrWorkerStats", "ModelInfo", "resolve_model"]

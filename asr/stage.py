@@ -3,7 +3,8 @@
 ``feed`` only enqueues a chunk (bounded queue; a full queue drops the chunk and counts it)
 and returns whatever text the workers have finished for that stream. Each stream sticks to
 one worker (its VAD state lives there). A dead worker is restarted; its streams lose only
-the audio in flight. ``workers=0`` runs the same engine in the caller's process,
+the audio in flight. Both ends are logged (died; replacement ready, after how long) and
+counted (``worker_stats``). ``workers=0`` runs the same engine in the caller's process,
 synchronously, for scanning recordings as fast as possible.
 """
 
@@ -15,7 +16,7 @@ import os
 import queue
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from events import AudioChunk, ConfigError, Evidence
@@ -31,10 +32,24 @@ _STATUS_EVERY_S = 0.5
 _RESTART_EVERY_S = 2.0  # a worker that keeps dying is not respawned in a tight loop
 
 
+@dataclass(frozen=True, slots=True)
+class AsrWorkerStats:
+    """Worker processes that died, how many replacements are ready, and how long a slot was empty.
+
+    ``gap_s_*``: from noticing the death to the replacement's model being loaded.
+    """
+
+    workers: int = 0
+    died: int = 0
+    replaced: int = 0
+    gap_s_last: float | None = None
+    gap_s_total: float = 0.0
+
+
 class _Worker:
     """One spawned worker process and its two queues."""
 
-    def __init__(self, options: AsrOptions, info: ModelInfo, index: int) -> None:
+    def __init__(self, options: AsrOptions, info: ModelInfo, index: int, replacing_since: float | None = None) -> None:
         ctx = mp.get_context("spawn")
         self.index = index
         self.inbox = ctx.Queue(maxsize=options.queue_chunks)
@@ -45,6 +60,7 @@ class _Worker:
         self.process.start()
         self.started = time.monotonic()
         self.ready = False
+        self.replacing_since = replacing_since  # when the worker it replaces was found dead
 
     def stop(self, timeout_s: float = 5.0) -> None:
         if self.process.is_alive():
@@ -80,6 +96,9 @@ class AsrStage:
         self._flushed: set[str] = set()
         self._assigned: dict[str, int] = {}
         self._restarts = 0
+        self._replaced = 0
+        self._gap_s_last: float | None = None
+        self._gap_s_total = 0.0
         self._started = False
         self._transcript = Transcript(self._o.transcript_keep_s, self._o.transcript_max_segments)
         self._engine: AsrEngine | None = None
@@ -178,6 +197,12 @@ class AsrStage:
             self._status.pop(stream_id, None)
             self._dropped_s.pop(stream_id, None)
 
+    def worker_stats(self) -> AsrWorkerStats:
+        """Deaths and replacements of the worker processes so far (all zero with ``workers=0``)."""
+        with self._lock:  # as of the last feed/poll/status (a scrape must not restart workers itself)
+            return AsrWorkerStats(len(self._workers), self._restarts, self._replaced, self._gap_s_last,
+                                  round(self._gap_s_total, 3))
+
     def close(self) -> None:
         for worker in self._workers:
             worker.stop()
@@ -221,9 +246,10 @@ class AsrStage:
                 if not restart:
                     self.close()
                     raise ConfigError(f"ASR worker exited with code {worker.process.exitcode} while loading {self.model_info.path}")
-                log.error("ASR worker %d died (exit code %s): restarting; its streams lose audio in flight", i, worker.process.exitcode)
+                log.error("ASR worker %d (pid %s) died (exit code %s): starting a replacement; its streams lose audio "
+                          "in flight and wait for it", i, worker.process.pid, worker.process.exitcode)
                 worker.stop(timeout_s=0.5)
-                self._workers[i] = _Worker(self._o, self.model_info, i)
+                self._workers[i] = _Worker(self._o, self.model_info, i, replacing_since=time.monotonic())
                 self._restarts += 1
                 self._flushed.update(sid for sid, k in self._assigned.items() if k == i)  # no flush waits on the dead
 
@@ -237,6 +263,14 @@ class AsrStage:
             self._flushed.add(msg[1])
         elif kind == "ready":
             worker.ready = True
+            if worker.replacing_since is not None:
+                gap = time.monotonic() - worker.replacing_since
+                worker.replacing_since = None
+                self._replaced += 1
+                self._gap_s_last = round(gap, 3)
+                self._gap_s_total += gap
+                log.info("ASR worker %d replacement ready (pid %s) after %.1fs without it", worker.index,
+                         worker.process.pid, gap, extra={"gap_s": round(gap, 3)})
         elif kind == "error" and not self._started:
             self.close()
             raise ConfigError(msg[1])

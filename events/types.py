@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-ALERT_SCHEMA_VERSION = "1.1"
+ALERT_SCHEMA_VERSION = "1.2"
 
 # Namespace for deterministic alert ids: the same violation onset seen twice
 # (a retry, a re-scan of a recording) gets the same id, so consumers dedupe.
@@ -322,7 +322,13 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class AlertEvidence:
-    """One piece of evidence as it stands in an alert: what matched, and where."""
+    """One piece of evidence as it stands in an alert: what matched, and where.
+
+    ``snapshot_missing`` is True when a snapshot of the frame behind the evidence was due but
+    could not be written (a full disk, a read-only volume): the alert went out without it, by
+    design, rather than not at all. It is False when the item has its snapshot or none was due
+    (speech before any frame, fingerprint runs).
+    """
 
     modality: Modality
     text: str
@@ -337,6 +343,7 @@ class AlertEvidence:
     prices: tuple[Price, ...] = ()
     strength: MatchStrength | None = None  # the weakest match among matched_terms
     segment_id: str | None = None
+    snapshot_missing: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -353,6 +360,7 @@ class AlertEvidence:
             "prices": [p.to_dict() for p in self.prices],
             "strength": self.strength.value if self.strength else None,
             "segment_id": self.segment_id,
+            "snapshot_missing": self.snapshot_missing,
         }
 
     @classmethod
@@ -371,6 +379,7 @@ class AlertEvidence:
             prices=tuple(Price.from_dict(p) for p in data.get("prices", ())),
             strength=MatchStrength(data["strength"]) if data.get("strength") else None,
             segment_id=data.get("segment_id"),
+            snapshot_missing=bool(data.get("snapshot_missing", False)),  # absent before schema 1.2
         )
 
     @classmethod

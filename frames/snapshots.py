@@ -5,6 +5,10 @@ frame was on screen), so the worker keeps the last minute of sampled frames
 as JPEG bytes and snapshots the one behind each piece of evidence. Naming by
 content hash makes saving idempotent and lets an alert consumer verify the
 file it was pointed to.
+
+A snapshot is a supplement to an alert, never a condition of it: ``try_save``
+returns None when the file cannot be written (a full disk, a read-only
+volume) and the caller raises the alert without it, marked as such.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import os
 import tempfile
 import threading
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -33,11 +38,21 @@ def encode_jpeg(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
     return buf.tobytes()
 
 
+@dataclass(frozen=True, slots=True)
+class SnapshotFailures:
+    """Snapshots ``try_save`` could not write so far, and the last reason (e.g. "No space left on device")."""
+
+    count: int = 0
+    last_error: str | None = None
+
+
 class SnapshotStore:
-    """A directory of evidence JPEGs, each named ``<sha256>.jpg``."""
+    """A directory of evidence JPEGs, each named ``<sha256>.jpg``; safe to share between threads."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self._failures = SnapshotFailures()
+        self._lock = threading.Lock()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -55,15 +70,36 @@ class SnapshotStore:
         digest = hashlib.sha256(data).hexdigest()
         path = self.root / f"{digest}.jpg"
         if not path.exists():
-            fd, tmp = tempfile.mkstemp(prefix=f".{digest}.", suffix=".tmp", dir=self.root)
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            self._write(path, data)
         return Snapshot(path=str(path), sha256=digest)
+
+    def try_save(self, image: np.ndarray | bytes) -> Snapshot | None:
+        """``save``, or None when the file cannot be written (``OSError``: full disk, read-only volume).
+
+        Evidence must never depend on its snapshot: the caller goes on without one and says so.
+        Failures are counted (``failures``); a bad image still raises ``ValueError``.
+        """
+        try:
+            return self.save(image)
+        except OSError as exc:
+            with self._lock:
+                self._failures = SnapshotFailures(self._failures.count + 1, exc.strerror or str(exc) or type(exc).__name__)
+            return None
+
+    @property
+    def failures(self) -> SnapshotFailures:
+        return self._failures
+
+    def _write(self, path: Path, data: bytes) -> None:
+        """Write to a temporary name, then rename; a failed write leaves nothing behind."""
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=self.root)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 class RecentFrames:

@@ -6,6 +6,12 @@ sources, and hands events to the consumer through a bounded queue. The
 thread exists so that ``close()`` can stop iteration at once even while
 FFmpeg is blocked in a network read (that read itself is bounded by
 ``stall_timeout_s`` through PyAV's interrupt callback).
+
+A live source is waited for the same way whether it dropped or has not gone
+live yet: streams are usually registered before the broadcaster starts, and
+the server refuses them until then. ``open()`` retries such a source with the
+reconnect backoff for up to ``give_up_after_s``; files and answers that will
+not change (an unknown protocol, no video track) fail at once.
 """
 
 from __future__ import annotations
@@ -31,6 +37,10 @@ log = logging.getLogger(__name__)
 
 AUDIO_RATE = 16000
 _END = object()
+
+
+class _NotAvailable(SourceError):
+    """A network source did not answer or refused us: it may be there later (not live yet, dropped)."""
 
 
 @dataclass
@@ -89,14 +99,24 @@ class StreamSource:
         return self._info
 
     def open(self) -> SourceInfo:
-        """Open the source once (no retry) and describe it; raises ``SourceError``."""
+        """Open the source and describe it; raises ``SourceError``.
+
+        A network source that refuses us or does not answer (not live yet) is retried with the
+        reconnect backoff for up to ``give_up_after_s`` (when ``reconnect`` is on); ``close()``
+        from another thread ends the wait. Anything else fails at once.
+        """
         with self._lock:
             if self._info is not None:
                 return self._info
             if self._closed.is_set():
                 raise SourceError(f"{redact(self.source)}: source already closed; create a new StreamSource")
-            self._conn = self._connect()
-            self._info = self._describe(self._conn)
+        conn = self._first_connection()
+        with self._lock:
+            if self._closed.is_set():
+                conn.container.close()
+                raise SourceError(f"{redact(self.source)}: closed while opening")
+            self._conn = conn
+            self._info = self._describe(conn)
         for warning in self._info.warnings:
             log.warning("%s: %s", redact(self.source), warning, extra=self._extra)
         log.info("opened %s (%dx%d, live=%s, audio=%s)", redact(self.source), self._info.width,
@@ -142,6 +162,24 @@ class StreamSource:
 
     # -- opening -------------------------------------------------------------------
 
+    def _first_connection(self) -> _Connection:
+        """Connect, waiting for a live source that is not there yet (see ``open``)."""
+        try:
+            return self._connect()
+        except _NotAvailable as exc:
+            if not self.options.reconnect:
+                raise SourceError(str(exc)) from None
+            answer = str(exc).removeprefix(f"{redact(self.source)}: ")
+        name, wait_s = redact(self.source), self.options.give_up_after_s
+        log.warning("%s: not live yet (%s); waiting for it up to %.0fs", name, answer, wait_s, extra=self._extra)
+        conn = self._retry("connect")
+        if conn is not None:
+            return conn
+        if self._closed.is_set():
+            raise SourceError(f"{name}: closed while waiting for the stream to go live")
+        raise SourceError(f"{name}: not live after waiting {wait_s:g}s (first answer: {answer}); "
+                          "check the stream is broadcasting, or raise --give-up-after")
+
     def _connect(self) -> _Connection:
         opts = self.options
         try:
@@ -151,7 +189,10 @@ class StreamSource:
                 timeout=(opts.open_timeout_s, opts.stall_timeout_s),
             )
         except (av.FFmpegError, OSError) as exc:
-            raise _open_error(self.source, exc, opts.open_timeout_s) from None
+            error = _open_error(self.source, exc, opts.open_timeout_s)
+            if is_network(self.source) and not isinstance(exc, av.error.ProtocolNotFoundError):
+                raise _NotAvailable(str(error)) from None
+            raise error from None
         try:
             if not container.streams.video:
                 raise SourceError(f"{redact(self.source)}: no video track; livewatch watches video, give a video stream or file")
@@ -376,7 +417,14 @@ class StreamSource:
             self._put(item)
 
     def _reconnect(self) -> _Connection | None:
-        """Reopen with exponential backoff; None when closed or after ``give_up_after_s`` of failures."""
+        """Reopen a dropped source with exponential backoff; None when closed or after ``give_up_after_s``."""
+        conn = self._retry("reconnect")
+        if conn is not None:
+            self._stats.reconnects += 1
+        return conn
+
+    def _retry(self, what: str) -> _Connection | None:
+        """Connect with exponential backoff; None when closed or after ``give_up_after_s`` of failures."""
         opts = self.options
         started, delay, attempt = time.monotonic(), opts.initial_backoff_s, 0
         while not self._closed.is_set():
@@ -387,17 +435,18 @@ class StreamSource:
                 return None
             attempt += 1
             wait = min(delay, remaining)
-            log.info("%s: reconnect attempt %d in %.1fs", redact(self.source), attempt, wait, extra=self._extra)
+            log.info("%s: %s attempt %d in %.1fs", redact(self.source), what, attempt, wait, extra=self._extra)
             if self._closed.wait(wait):
                 return None
             try:
                 conn = self._connect()
             except SourceError as exc:
-                log.warning("reconnect attempt %d failed: %s", attempt, exc, extra=self._extra)
+                log.log(logging.WARNING if what == "reconnect" else logging.INFO, "%s attempt %d failed: %s",
+                        what, attempt, exc, extra=self._extra)
                 delay = min(delay * 2, opts.max_backoff_s)
                 continue
-            self._stats.reconnects += 1
-            log.warning("%s: reconnected after %d attempt(s)", redact(self.source), attempt, extra=self._extra)
+            log.warning("%s: %s after %d attempt(s)", redact(self.source), "reconnected" if what == "reconnect" else "connected",
+                        attempt, extra=self._extra)
             return conn
         return None
 

@@ -6,7 +6,7 @@
     livewatch check                                            models, weights and broker present?
     livewatch rules check DIR | rules explain DIR --text "..."
     livewatch evidence verify | evidence export ALERT_ID --out DIR
-    livewatch eval DIR                                         precision/recall on a labelled corpus
+    livewatch eval DIR | eval --evidence DIR [--rules DIR]      precision/recall on a labelled corpus / stored evidence
     livewatch streams add|remove|list                          stream assignment (Kafka control topic)
     livewatch worker | rules-service | dashboard               the services of docker-compose.yml
 
@@ -269,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--demo", action="store_true", help="watch the bundled demo stream (generated on first use)")
     run.add_argument("--realtime", action="store_true", help="replay local files at real-time pace")
     run.add_argument("--loop", action="store_true", help="replay local files forever, like a live stream")
-    run.add_argument("--give-up-after", type=float, help="seconds a dropped live source is retried before it counts as ended (default 300)")
+    run.add_argument("--give-up-after", type=float,
+                     help="seconds a live source that dropped, or is not live yet at start, is waited for (default 300)")
     run.add_argument("--stall-timeout", type=float, help="seconds without data before a live source counts as dropped (default 10)")
     run.add_argument("--status-every", type=float, default=5.0, help="seconds between status lines")
     run.add_argument("--max-seconds", type=float, help="stop by itself after this long")
@@ -334,15 +335,25 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return cfg
 
 
+def quiet_kafka_client(log_level: str | int) -> None:
+    """The one place kafka-python's loggers are set: silent unless the log level is DEBUG.
+
+    kafka-python narrates every connection and offset reset at INFO, and a broker outage
+    at WARNING and ERROR on every retry (over a hundred lines in 20 s). livewatch says what
+    matters in its own words instead: one line when the broker goes, one "still down, N
+    alerts waiting" at most every 10 s, one when it is back (``alerts.publisher``).
+    """
+    debug = logging.getLevelName(str(log_level).upper()) == logging.DEBUG or log_level == logging.DEBUG
+    logging.getLogger("kafka").setLevel(logging.DEBUG if debug else logging.CRITICAL)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from livewatch.logging import configure_logging
 
     configure_logging(args.log_level, json=args.log_format == "json" or (args.log_format == "auto" and not sys.stderr.isatty()))
-    if str(args.log_level).upper() != "DEBUG":
-        # kafka-python narrates every connection and offset reset at INFO: keep its warnings only.
-        logging.getLogger("kafka").setLevel(logging.WARNING)
+    quiet_kafka_client(args.log_level)
     try:
         return args.func(args, config_from_args(args))
     except LivewatchError as exc:

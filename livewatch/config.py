@@ -57,6 +57,7 @@ class Config:
     recent_frames_s: float = 60.0
     status_interval_s: float = 5.0
     metrics_port: int | None = None
+    min_free_mb: float = 1024.0  # warn at start when the data dir's volume has less free space
 
     @property
     def store_path(self) -> Path:
@@ -88,6 +89,8 @@ class Config:
             changes["kafka"] = env[ENV_PREFIX + "KAFKA"]
         if env.get(ENV_PREFIX + "METRICS_PORT"):
             changes["metrics_port"] = _int(env, "METRICS_PORT")
+        if env.get(ENV_PREFIX + "MIN_FREE_MB"):
+            changes["min_free_mb"] = float(_int(env, "MIN_FREE_MB"))
         if env.get(ENV_PREFIX + "OCR_ENGINE"):
             changes["ocr"] = dataclasses.replace(cfg.ocr, engine=env[ENV_PREFIX + "OCR_ENGINE"])
         if env.get(ENV_PREFIX + "ASR_MODEL"):

@@ -13,11 +13,13 @@ Watch sessions. Media time starts at 0 whenever a worker (re)opens a
 stream, and rules derive alert ids from media time, so the worker that takes a
 stream over would mint the same ids as the one that died for different
 moments of the broadcast. Every start of a stream therefore opens a *session*
-(a random token); alert ids are scoped by it (:func:`scoped_alert`) and the
-split topic carries it in a header, so the rules service also knows when a
-stream restarted elsewhere and closes the old session's alerts first. Within
-one session ids stay deterministic (revisions update one alert); across
-sessions every alert is a new one, delivered once.
+(a random token) in the rules engine (``RuleEngine.open_stream``), which
+scopes the ids it makes by it: the id the engine logs is the id stored and
+published. The split topic carries the session in a header, so the rules
+service opens it too, and knows when a stream restarted elsewhere and closes
+the old session's alerts first. Within one session ids stay deterministic
+(revisions update one alert); across sessions every alert is a new one,
+delivered once.
 
 Snapshots: in-process, the rules thread attaches the frame behind each piece of
 alert evidence (the worker's recent frames). In split mode only snapshots the
@@ -39,7 +41,6 @@ import json
 import logging
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
@@ -51,16 +52,16 @@ from events import Alert, ConfigError, Evidence, LivewatchError, StreamState
 from livewatch.assignment import DEFAULT_GROUP, AssignmentOptions, StreamAssigner
 from livewatch.broker import FAST_GROUP_CONSUMER_SETTINGS
 from livewatch.config import Config
+from livewatch.health import check_free_space, watch_health
 from livewatch.metrics import DEFAULT_METRICS_PORT, Metrics, MetricsServer
 from livewatch.stages import Stages
-from livewatch.worker import Pipeline
+from livewatch.worker import Pipeline, new_session
 
 log = logging.getLogger(__name__)
 
 EVIDENCE_TOPIC = "livewatch.evidence"
 RULES_GROUP = "livewatch-rules"
 KIND_EVIDENCE, KIND_FINISH = b"evidence", b"finish"
-_SESSION_NS = uuid.UUID("7b1f6c52-2a4e-4d0f-9a43-0f5b8e7d2c11")
 
 
 @dataclass(frozen=True)
@@ -99,18 +100,9 @@ class RulesServiceOptions(ServiceOptions):
 # --- watch sessions -----------------------------------------------------------
 
 
-def new_session() -> str:
-    return uuid.uuid4().hex
-
-
-def scoped_alert(alert: Alert, session: str | None, url: str | None = None) -> Alert:
-    """The alert with its id scoped by the watch session (unchanged without one) and its stream URL set."""
-    changes: dict[str, object] = {}
-    if session:
-        changes["alert_id"] = str(uuid.uuid5(_SESSION_NS, f"{session}|{alert.alert_id}"))
-    if alert.stream_url is None and url:
-        changes["stream_url"] = url
-    return dataclasses.replace(alert, **changes) if changes else alert
+def with_url(alert: Alert, url: str | None) -> Alert:
+    """The alert with its stream URL set (when it has none). Its id is the engine's, already session-scoped."""
+    return dataclasses.replace(alert, stream_url=url) if alert.stream_url is None and url else alert
 
 
 class Sessions:
@@ -138,7 +130,7 @@ class Sessions:
 
 
 class SessionAlertSink:
-    """The worker's alert sink: session-scoped ids, the alerts metric, then the outbox."""
+    """The worker's alert sink: the stream URL, the alerts metric, then the outbox."""
 
     def __init__(self, publisher: AlertPublisher, sessions: Sessions, metrics: Metrics) -> None:
         self._publisher = publisher
@@ -146,8 +138,8 @@ class SessionAlertSink:
         self._metrics = metrics
 
     def emit(self, alert: Alert) -> None:
-        session, url = self._sessions.get(alert.stream_id)
-        emit_alert(self._publisher, self._metrics, scoped_alert(alert, session, url))
+        _, url = self._sessions.get(alert.stream_id)
+        emit_alert(self._publisher, self._metrics, with_url(alert, url))
 
 
 def emit_alert(publisher: AlertPublisher, metrics: Metrics, alert: Alert) -> None:
@@ -284,6 +276,7 @@ class StreamWorker:
         self.pipeline = Pipeline(cfg, stages, sink, evidence_sink=self.evidence)
         for name in ("vision", "evidence"):
             metrics.watch_queue(name, lambda name=name: self.pipeline.queue_depths()[name])
+        watch_health(metrics, pipeline=self.pipeline, publisher=self.publisher, stages=stages)
         self.assigner = StreamAssigner(bootstrap, options.group_id, self._on_start, self._on_stop, options.assignment)
 
     # -- assignment callbacks (serialized by the assigner) --------------------------
@@ -295,7 +288,7 @@ class StreamWorker:
         session = self.sessions.open(stream_id, url)  # before the runner starts: its first evidence needs it
         self._seen[stream_id] = _Seen()
         try:
-            self.pipeline.add_stream(stream_id, url)
+            self.pipeline.add_stream(stream_id, url, session)
         except BaseException:
             self._seen.pop(stream_id, None)
             self.sessions.drop(stream_id)
@@ -322,7 +315,8 @@ class StreamWorker:
 
     @property
     def ready(self) -> bool:
-        return self.assigner.ready
+        """In the group and caught up, and the alert store takes writes (alerts are not waiting in memory)."""
+        return self.assigner.ready and (self.publisher is None or self.publisher.store_ok)
 
     def update_metrics(self) -> None:
         """Fold the pipeline's cumulative per-stream figures into the Prometheus metrics."""
@@ -393,6 +387,7 @@ def require_broker(cfg: Config, options: ServiceOptions, service: str) -> str:
 def run_worker(cfg: Config, options: WorkerOptions, stop: threading.Event) -> int:
     """``livewatch worker`` until ``stop`` is set (SIGTERM); 1 if the group membership fails."""
     bootstrap = require_broker(cfg, options, "worker")
+    check_free_space(cfg.data_dir, cfg.min_free_mb)
     metrics = Metrics()
     holder: dict[str, StreamWorker] = {}
     with _metrics_server(metrics, options, lambda: "w" in holder and holder["w"].ready):
@@ -446,10 +441,12 @@ class RulesService(ConsumerRebalanceListener):
         self.store = AlertStore(cfg.store_path, snapshot_root=cfg.snapshot_dir)
         self.publisher = AlertPublisher(self.store, bootstrap)
         metrics.watch_queue("alerts_unsent", lambda: self.store.counts()["unsent"])
+        watch_health(metrics, publisher=self.publisher)
 
     @property
     def ready(self) -> bool:
-        return self._joined.is_set()
+        """Holding evidence partitions, and the alert store takes writes."""
+        return self._joined.is_set() and self.publisher.store_ok
 
     # -- rebalance listener --------------------------------------------------------------
 
@@ -475,6 +472,7 @@ class RulesService(ConsumerRebalanceListener):
         current = self._sessions.get(stream_id)
         if current is not None and current[0] != session:
             self._close_session(stream_id)  # the stream restarted (another worker took it): close the old alerts
+        opening = current is None or current[0] != session
         if h.get("kind") == KIND_FINISH:
             self._sessions[stream_id] = (session, url or (current[1] if current else None), partition)
             self._close_session(stream_id)
@@ -484,16 +482,18 @@ class RulesService(ConsumerRebalanceListener):
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("unreadable evidence record skipped: %s", exc, extra={"stream_id": stream_id})
             return
+        if opening:
+            self.engine.open_stream(stream_id, session)  # the engine scopes the ids of this session's alerts
         self._sessions[stream_id] = (session, url, partition)
         self.evidence_in.labels(stream_id=stream_id).inc()
         for alert in self.engine.process(ev):
-            emit_alert(self.publisher, self.metrics, scoped_alert(alert, session, url))
+            emit_alert(self.publisher, self.metrics, with_url(alert, url))
 
     def _close_session(self, stream_id: str) -> None:
         found = self._sessions.pop(stream_id, None)
-        session, url = (found[0], found[1]) if found else ("", None)
+        url = found[1] if found else None
         for alert in self.engine.finish(stream_id):
-            emit_alert(self.publisher, self.metrics, scoped_alert(alert, session, url))
+            emit_alert(self.publisher, self.metrics, with_url(alert, url))
 
     def run(self, stop: threading.Event) -> None:
         from kafka import KafkaConsumer
@@ -529,6 +529,7 @@ class RulesService(ConsumerRebalanceListener):
 def run_rules_service(cfg: Config, options: RulesServiceOptions, stop: threading.Event) -> int:
     """``livewatch rules-service`` until ``stop`` is set."""
     bootstrap = require_broker(cfg, options, "rules-service")
+    check_free_space(cfg.data_dir, cfg.min_free_mb)
     metrics = Metrics()
     holder: dict[str, RulesService] = {}
     with _metrics_server(metrics, options, lambda: "r" in holder and holder["r"].ready):

@@ -8,7 +8,10 @@ Per stream (label ``stream_id``): lag behind live, frames sampled / skipped
 (near-duplicates and off-grid frames not decoded) / dropped (a full queue),
 OCR and ASR latency histograms, alerts raised. Per process: CPU seconds and
 RSS of this process (the standard ``process_*`` metrics) and of its helper
-processes (ASR workers), and the depth of every queue the worker registers.
+processes (ASR workers), the depth of every queue the worker registers, and
+any figure registered with ``watch`` (snapshots not written, alert store
+writable, alerts held in memory, worker processes died and replaced: see
+``livewatch.health``).
 
     metrics = Metrics()
     metrics.stream_lag.labels(stream_id="shop-1").set(2.5)
@@ -29,7 +32,7 @@ import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Literal, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -71,6 +74,7 @@ class _ScrapeTimeCollector(Collector):
         self._lock = threading.Lock()
         self._queues: dict[str, Callable[[], int]] = {}
         self._children: Callable[[], dict[str, int]] = dict
+        self._values: dict[str, tuple[str, str, str | None, Callable[[], float | Mapping[str, float]]]] = {}
 
     def watch_queue(self, name: str, depth: Callable[[], int]) -> None:
         with self._lock:
@@ -84,9 +88,15 @@ class _ScrapeTimeCollector(Collector):
         with self._lock:
             self._children = pids
 
+    def watch(self, name: str, help_text: str, kind: str, label: str | None,
+              read: Callable[[], float | Mapping[str, float]]) -> None:
+        with self._lock:
+            self._values[name] = (help_text, kind, label, read)
+
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         with self._lock:
-            queues, children = dict(self._queues), self._children
+            queues, children, values = dict(self._queues), self._children, dict(self._values)
+        yield from _watched(values)
         depth = GaugeMetricFamily(f"{NAMESPACE}_queue_depth", "Items waiting in a worker queue.", labels=["queue"])
         for name, sizer in sorted(queues.items()):
             try:
@@ -105,6 +115,24 @@ class _ScrapeTimeCollector(Collector):
                 rss.add_metric([name], float(usage[1]))
         yield cpu
         yield rss
+
+
+def _watched(values: Mapping[str, tuple[str, str, str | None, Callable[[], float | Mapping[str, float]]]]
+             ) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    for name, (help_text, kind, label, read) in sorted(values.items()):
+        family_type = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+        family = family_type(f"{NAMESPACE}_{name}", help_text, labels=[label] if label else None)
+        try:
+            value = read()
+        except Exception:  # what it watches went away: the scrape still works
+            log.debug("metric unavailable", extra={"metric": name})
+            continue
+        if label:
+            for key, v in sorted(dict(value).items()):  # type: ignore[arg-type]
+                family.add_metric([key], float(v))
+        else:
+            family.add_metric([], float(value))  # type: ignore[arg-type]
+        yield family
 
 
 class Metrics:
@@ -138,6 +166,14 @@ class Metrics:
     def watch_children(self, pids: Callable[[], dict[str, int]]) -> None:
         """Report CPU and RSS of helper processes, ``pids() -> {name: pid}``, at every scrape."""
         self._scrape_time.watch_children(pids)
+
+    def watch(self, name: str, help_text: str, read: Callable[[], float | Mapping[str, float]], *,
+              kind: Literal["counter", "gauge"] = "gauge", label: str | None = None) -> None:
+        """Report ``read()`` as ``livewatch_<name>`` at every scrape (a counter gets ``_total``).
+
+        With ``label``, ``read()`` returns ``{label value: number}``, one series each.
+        """
+        self._scrape_time.watch(name, help_text, kind, label, read)
 
     def forget_stream(self, stream_id: str) -> None:
         """Drop a stream's series once this worker stops watching it (it may move to another worker)."""

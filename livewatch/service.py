@@ -12,13 +12,15 @@ import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from alerts import AlertPublisher, AlertStore, check_broker, export_bundle, verify_evidence
+from alerts import AlertPublisher, AlertStore, check_broker, export_bundle, snapshots_not_written, verify_evidence
 from events import Alert, Evidence, LivewatchError, StreamState, StreamStatus
 from livewatch.broker import EmbeddedBroker
 from livewatch.config import Config
-from livewatch.sinks import CollectingSink, SessionScopedSink
+from livewatch.health import check_free_space, watch_health
+from livewatch.metrics import Metrics, MetricsServer
+from livewatch.sinks import CollectingSink
 from livewatch.stages import Stages
-from livewatch.worker import Pipeline
+from livewatch.worker import Pipeline, new_session
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,13 @@ def run_live(
     status_every: float = 5.0,
     max_seconds: float | None = None,
 ) -> int:
-    """Watch sources until they all end, a signal arrives, or ``max_seconds`` pass."""
+    """Watch sources until they all end, a signal arrives, or ``max_seconds`` pass.
+
+    With ``cfg.metrics_port`` set, ``/metrics``, ``/healthz`` and ``/readyz`` are served
+    (not ready while the alert store cannot be written). Exits 1 when no stream could be
+    watched, when every stream failed, or when an alert was lost (the store never took it).
+    """
+    check_free_space(cfg.data_dir, cfg.min_free_mb)
     with contextlib.ExitStack() as stack:
         bootstrap = stack.enter_context(kafka_bootstrap(cfg))
         store = AlertStore(cfg.store_path, snapshot_root=cfg.snapshot_dir)
@@ -80,12 +88,18 @@ def run_live(
         stack.callback(publisher.close, 30.0)
         stages = Stages.load(cfg)
         # The publisher appends to the store (the outbox) first, then delivers.
-        pipeline = Pipeline(cfg, stages, SessionScopedSink(publisher))
+        pipeline = Pipeline(cfg, stages, publisher)
+        if cfg.metrics_port is not None:
+            metrics = Metrics()
+            watch_health(metrics, pipeline=pipeline, publisher=publisher, stages=stages)
+            metrics.watch_queue("alerts_unsent", lambda: store.counts()["unsent"])
+            stack.enter_context(MetricsServer(metrics.registry, cfg.metrics_port, ready=lambda: publisher.store_ok))
         stop = stack.enter_context(stop_on_signals())
         started = 0
+        session = new_session()  # alert ids of this run: watching the same broadcast again raises new ones
         for stream_id, url in sources:
             try:
-                pipeline.add_stream(stream_id, url)
+                pipeline.add_stream(stream_id, url, session)
                 started += 1
             except LivewatchError as exc:
                 print(f"livewatch: {exc}", file=sys.stderr)
@@ -101,6 +115,10 @@ def run_live(
         pipeline.close()
         publisher.flush(30.0)
         failed = [s for s in pipeline.status() if s.state is StreamState.FAILED]
+    if publisher.lost:
+        print(f"livewatch: {publisher.lost} alert(s) lost: the alert store {cfg.store_path} could not be written "
+              "(see the log for their ids); free space on its volume", file=sys.stderr)
+        return 1
     return 1 if started == 0 or len(failed) == len(sources) else 0
 
 
@@ -165,14 +183,28 @@ def explain_text(cfg: Config, text: str) -> str:
 
 
 def evidence_verify(cfg: Config) -> int:
+    """Tampering (exit 1) apart from snapshots that were never written (a full disk: said, exit 0)."""
     store = AlertStore(cfg.store_path, snapshot_root=cfg.snapshot_dir)
     try:
         problems = verify_evidence(store, cfg.snapshot_dir)
+        not_written = snapshots_not_written(store)
     finally:
         store.close()
-    for problem in problems:
+    for problem in problems + not_written:
         print(problem)
-    print(f"{cfg.store_path}: {'evidence intact' if not problems else f'{len(problems)} problem(s)'}")
+    missing = ""
+    if not_written:
+        alerts = len({p.alert_id for p in not_written})
+        missing = (f"{len(not_written)} evidence item(s) of {alerts} alert(s) without snapshot: "
+                   "it could not be written when the alert was raised, not removed since")
+    if problems:
+        summary = f"{len(problems)} problem(s): evidence changed or removed after it was recorded"
+        summary += f"; also {missing}" if missing else ""
+    elif missing:
+        summary = f"no tampering found, but {missing}"
+    else:
+        summary = "evidence intact"
+    print(f"{cfg.store_path}: {summary}")
     return 1 if problems else 0
 
 

@@ -1,4 +1,4 @@
-"""Where alerts go: the durable store and Kafka (live), or a JSONL file (scan)."""
+"""Where alerts go: the durable store and Kafka (live, ``AlertPublisher``), or a JSONL file (scan)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Protocol
 
 from events import Alert
-from livewatch.distributed import new_session, scoped_alert
 
 
 class AlertSink(Protocol):
@@ -44,20 +43,3 @@ class CollectingSink:
 def read_jsonl(path: Path) -> list[Alert]:
     with path.open(encoding="utf-8") as src:
         return [Alert.from_dict(json.loads(line)) for line in src if line.strip()]
-
-
-class SessionScopedSink:
-    """Scopes alert ids by a watch session before handing alerts on.
-
-    The rules derive alert ids from media time, which starts at 0 each time a
-    live stream is opened: without a session, watching the same broadcast
-    again (a restart on the same data dir) would reuse ids of different
-    moments, and the outbox would take the new alerts for ones it already has.
-    """
-
-    def __init__(self, inner: AlertSink, session: str | None = None) -> None:
-        self._inner = inner
-        self.session = session or new_session()
-
-    def emit(self, alert: Alert) -> None:
-        self._inner.emit(scoped_alert(alert, self.session))

@@ -64,7 +64,9 @@ class Stages:
             # crash when they share a process (both bring their own OpenMP/oneDNN).
             self.ocr = OcrStage(cfg.ocr)
         if on.logos:
-            self.logos = LogoStage(self.brands, cfg.logos, snapshotter=snapshots.save)
+            # try_save: a logo match on a full disk is still evidence (without its picture: the worker
+            # tries again when the alert is raised, and marks it missing if that fails too)
+            self.logos = LogoStage(self.brands, cfg.logos, snapshotter=snapshots.try_save)
         if on.asr:
             names = tuple(dict.fromkeys(n for b in self.brands for n in b.names))
             asr_opts = dataclasses.replace(cfg.asr, hotwords=cfg.asr.hotwords or names)
@@ -108,6 +110,19 @@ class Stages:
 
     def asr_degraded(self, stream_id: str) -> bool:
         return self.asr.status(stream_id).degraded if self.asr is not None else False
+
+    def worker_stats(self) -> dict[str, dict[str, float | int | None]]:
+        """Per detector running worker processes (``ocr``, ``asr``): deaths, ready replacements, gaps (s)."""
+        found: dict[str, dict[str, float | int | None]] = {}
+        if self.ocr is not None:
+            pool = self.ocr.stats().pool
+            found["ocr"] = {"died": pool.died, "replaced": pool.replaced, "gap_s_last": pool.gap_s_last,
+                            "gap_s_total": pool.gap_s_total}
+        if self.asr is not None:
+            asr = self.asr.worker_stats()
+            found["asr"] = {"died": asr.died, "replaced": asr.replaced, "gap_s_last": asr.gap_s_last,
+                            "gap_s_total": asr.gap_s_total}
+        return found
 
     def close(self) -> None:
         if self._closed:

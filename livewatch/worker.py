@@ -12,7 +12,13 @@ framework owns back-pressure):
   frame is dropped first (it carries no new text or logo);
 - one rules thread turns evidence into alerts, attaches snapshots of the
   frames behind them, and hands them to the alert sink (store first, then
-  Kafka).
+  Kafka). A snapshot that cannot be written (full disk) never holds an alert
+  back: the evidence item goes out marked ``snapshot_missing``.
+
+Alert ids: each ``add_stream`` opens a watch session in the rules engine
+(``RuleEngine.open_stream``) with the session token it is given, so the id the
+engine logs is the id stored and published (``scan`` passes none: ids stay
+deterministic for a recording).
 
 ``scan`` uses the same wiring with ``inline=True``: everything runs on the
 calling thread, as fast as the machine allows, deterministically.
@@ -26,6 +32,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterable, Protocol
 
@@ -51,6 +58,11 @@ log = logging.getLogger(__name__)
 # Speech this long before and after an alert travels with it, so the moderator
 # reads what was said around the violation, not only the matching sentence.
 TRANSCRIPT_CONTEXT_S = 15.0
+
+
+def new_session() -> str:
+    """A watch-session token: scopes the alert ids of one start of a live stream."""
+    return uuid.uuid4().hex
 
 
 class AlertSink(Protocol):
@@ -195,6 +207,8 @@ class Pipeline:
         self._tap = evidence_tap
         self._evidence_sink = evidence_sink
         self._snapshots = SnapshotStore(config.snapshot_dir)
+        self.snapshots_missing = 0  # evidence items raised without the snapshot that was due
+        self.alerts_failed = 0  # alerts that could not be handed to the sink (a bug: logged with their id)
         self._recent: dict[str, RecentFrames] = {}
         self._counters: dict[str, _Counters] = {}
         self._runners: dict[str, StreamRunner] = {}
@@ -210,12 +224,18 @@ class Pipeline:
             self._rules_thread.start()
 
     # --- streams -------------------------------------------------------
-    def add_stream(self, stream_id: str, url: str) -> None:
-        """Start watching ``url``. A bad URL fails here; a dead source fails in its thread."""
+    def add_stream(self, stream_id: str, url: str, session: str = "") -> None:
+        """Start watching ``url``. A bad URL fails here; a dead source fails in its thread.
+
+        ``session`` scopes the ids of the alerts this watch raises (a token per start of a live
+        stream, so a restart does not reuse the ids of different moments); empty for ``scan``.
+        """
         validate_source(url)
         with self._lock:
             if stream_id in self._runners and self._runners[stream_id].is_alive():
                 raise LivewatchError(f"stream {stream_id!r} is already watched: remove it first or pick another id")
+            if self._evidence_sink is None:
+                self.stages.rules.open_stream(stream_id, session)
             self._counters[stream_id] = _Counters(source=url)
             self._recent[stream_id] = RecentFrames(max_age_s=self.config.recent_frames_s)
             runner = StreamRunner(self, stream_id, url, self._counters[stream_id])
@@ -329,7 +349,7 @@ class Pipeline:
 
     def _judge(self, ev: Evidence) -> None:
         for alert in self.stages.rules.process(ev):
-            self._raise(alert)
+            self._raise(alert)  # one by one: an alert that fails does not take the others with it
 
     def finish_stream(self, stream_id: str) -> None:
         """Called by a runner when its source has ended: flush what is pending."""
@@ -347,20 +367,19 @@ class Pipeline:
             done.wait(30)
 
     def _raise(self, alert: Alert) -> None:
-        alert = self._with_snapshots(self._with_transcript(alert))
-        counters = self._counters.get(alert.stream_id)
-        if alert.stream_url is None and counters is not None:
-            alert = dataclasses.replace(alert, stream_url=counters.source)
-        if counters is not None and alert.revision == 1:
-            counters.alerts += 1
-        log.info(
-            "alert %s %s %s",
-            alert.rule_id,
-            alert.category.value,
-            alert.title,
-            extra={"stream_id": alert.stream_id, "alert_id": alert.alert_id, "revision": alert.revision},
-        )
-        self._sink.emit(alert)
+        extra = {"stream_id": alert.stream_id, "alert_id": alert.alert_id, "revision": alert.revision}
+        try:
+            alert = self._with_snapshots(self._with_transcript(alert))
+            counters = self._counters.get(alert.stream_id)
+            if alert.stream_url is None and counters is not None:
+                alert = dataclasses.replace(alert, stream_url=counters.source)
+            if counters is not None and alert.revision == 1:
+                counters.alerts += 1
+            log.info("alert %s %s %s", alert.rule_id, alert.category.value, alert.title, extra=extra)
+            self._sink.emit(alert)
+        except Exception:
+            self.alerts_failed += 1
+            log.exception("alert %s rev %d could not be handed to the outbox", alert.alert_id, alert.revision, extra=extra)
 
     def _with_transcript(self, alert: Alert) -> Alert:
         """Add the speech around the alert as context items (no matched terms), for the moderator."""
@@ -372,17 +391,29 @@ class Pipeline:
         return dataclasses.replace(alert, evidence=alert.evidence + context) if context else alert
 
     def _with_snapshots(self, alert: Alert) -> Alert:
+        """Snapshot the frame behind each evidence item; one that cannot be written is marked missing."""
         recent = self._recent.get(alert.stream_id)
         if recent is None:
             return alert
-        items = []
+        items, missing = [], 0
         for item in alert.evidence:
             if item.snapshot_path is None:
                 jpeg = recent.at(item.media_start)
-                if jpeg is not None:
-                    snap = self._snapshots.save(jpeg)
-                    item = dataclasses.replace(item, snapshot_path=snap.path, snapshot_sha256=snap.sha256)
+                snap = self._snapshots.try_save(jpeg) if jpeg is not None else None
+                if snap is not None:
+                    item = dataclasses.replace(item, snapshot_path=snap.path, snapshot_sha256=snap.sha256,
+                                               snapshot_missing=False)
+                elif jpeg is not None:
+                    item = dataclasses.replace(item, snapshot_missing=True)
+                    missing += 1
             items.append(item)
+        if missing:
+            self.snapshots_missing += missing
+            log.warning(
+                "alert %s rev %d: %d snapshot(s) not written (%s); the alert is stored and sent without them",
+                alert.alert_id, alert.revision, missing, self._snapshots.failures.last_error,
+                extra={"stream_id": alert.stream_id, "alert_id": alert.alert_id, "revision": alert.revision},
+            )
         return dataclasses.replace(alert, evidence=tuple(items))
 
     def _status(self, stream_id: str, c: _Counters) -> StreamStatus:
@@ -442,8 +473,11 @@ class StreamRunner(threading.Thread):
         counters = self._counters
         extra = {"stream_id": self.stream_id}
         try:
-            info = self._source.open()
+            info = self._source.open()  # a live source not broadcasting yet is waited for, up to give_up_after_s
         except LivewatchError as exc:
+            if self._stopped.is_set():  # stopped while waiting for the stream to go live
+                counters.state = StreamState.ENDED
+                return
             counters.state, counters.error = StreamState.FAILED, str(exc)
             log.error("%s", exc, extra=extra)
             return

@@ -6,7 +6,9 @@ memory. Each engine lives in its own spawned process; after
 ``recycle_after_frames`` reads or above ``recycle_above_mb`` resident MB the
 process is stopped and a fresh one started in the background, while the
 other workers keep reading. A worker that dies or hangs is replaced the same
-way and the frame it held counts as failed.
+way and the frame it held counts as failed. Both ends of a replacement are
+logged (the worker is down; its successor is ready, after how long) and
+counted in ``PoolStats`` (``died``, ``replaced``, ``gap_s_last``, ``gap_s_total``).
 
 ``workers=0`` runs the engine in the calling process behind a lock: the same
 ``read`` path, no processes (tests with fake engines, quick scans).
@@ -36,7 +38,12 @@ _READ_TIMEOUT_S = 120.0
 
 @dataclass(frozen=True)
 class PoolStats:
-    """What the pool has done so far (for stream status and benches)."""
+    """What the pool has done so far (for stream status, metrics and benches).
+
+    ``recycled`` counts every replacement that became ready (planned or not); ``died`` the
+    workers that died, hung or failed, ``replaced`` those of them whose successor is ready,
+    and ``gap_s_*`` how long such a slot went without a worker (detection to ready).
+    """
 
     frames: int
     failures: int
@@ -44,6 +51,10 @@ class PoolStats:
     workers: int
     rss_mb: tuple[float, ...]
     pids: tuple[int, ...]
+    died: int = 0
+    replaced: int = 0
+    gap_s_last: float | None = None
+    gap_s_total: float = 0.0
 
 
 class WorkerPool:
@@ -54,6 +65,9 @@ class WorkerPool:
         self._factory = engine_factory or load_engine
         self._lock = threading.Lock()
         self._frames = self._failures = self._recycled = 0
+        self._died = self._replaced = 0
+        self._gap_s_last: float | None = None
+        self._gap_s_total = 0.0
         self._closed = False
         self._inline: Engine | None = None
         self._idle: queue.Queue[_Worker] = queue.Queue()
@@ -83,10 +97,11 @@ class WorkerPool:
         worker = self._idle.get()
         try:
             lines = worker.read(image)
-        except LivewatchError:
+        except LivewatchError as exc:
             with self._lock:
                 self._failures += 1
-            self._replace(worker, reason="failed")
+                self._died += 1
+            self._replace(worker, reason=str(exc), died=True)
             raise
         with self._lock:
             self._frames += 1
@@ -106,6 +121,10 @@ class WorkerPool:
                 workers=len(workers) if self._inline is None else 0,
                 rss_mb=tuple(round(w.rss_mb, 1) for w in workers),
                 pids=tuple(w.pid for w in workers),
+                died=self._died,
+                replaced=self._replaced,
+                gap_s_last=self._gap_s_last,
+                gap_s_total=round(self._gap_s_total, 3),
             )
 
     def close(self) -> None:
@@ -115,12 +134,17 @@ class WorkerPool:
         for w in workers:
             w.stop()
 
-    def _replace(self, old: _Worker, reason: str) -> None:
+    def _replace(self, old: _Worker, reason: str, died: bool = False) -> None:
         """Stop ``old`` and start its successor in the background; readers use the others meanwhile."""
-        threading.Thread(target=self._respawn, args=(old, reason), name=f"ocr-respawn-{old.index}", daemon=True).start()
+        threading.Thread(target=self._respawn, args=(old, reason, died, time.monotonic()),
+                         name=f"ocr-respawn-{old.index}", daemon=True).start()
 
-    def _respawn(self, old: _Worker, reason: str) -> None:
-        log.info("OCR worker %d %s", old.index, reason)
+    def _respawn(self, old: _Worker, reason: str, died: bool, down_at: float) -> None:
+        if died:
+            log.warning("OCR worker %d (pid %d) down: %s; starting a replacement, the other workers keep reading",
+                        old.index, old.pid, reason)
+        else:
+            log.info("OCR worker %d (pid %d) %s", old.index, old.pid, reason)
         old.stop()
         delay = 1.0
         while True:
@@ -142,7 +166,14 @@ class WorkerPool:
                 return
             self._all = [new if w is old else w for w in self._all]
             self._recycled += 1
+            gap = time.monotonic() - down_at
+            if died:
+                self._replaced += 1
+                self._gap_s_last = round(gap, 3)
+                self._gap_s_total += gap
         self._idle.put(new)
+        log.info("OCR worker %d replacement ready (pid %d) after %.1fs%s", old.index, new.pid, gap,
+                 " without it" if died else "", extra={"gap_s": round(gap, 3)})
 
 
 class _Worker:

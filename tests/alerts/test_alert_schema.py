@@ -70,3 +70,23 @@ def test_missing_required_field_is_named(make_alert):
     del record["rule_version"]
     with pytest.raises(AlertSchemaError, match="rule_version"):
         validate_alert(record)
+
+
+def test_records_of_earlier_versions_still_read_and_snapshot_missing_defaults_to_false(make_alert, snapshot_file):
+    """1.2 adds snapshot_missing to each evidence item; stored 1.1 records (and 1.0) lack it."""
+    record = make_alert(2, snapshot=snapshot_file).to_dict()
+    assert record["schema_version"] == ALERT_SCHEMA_VERSION == "1.2"
+    assert [e["snapshot_missing"] for e in record["evidence"]] == [False, False]
+    older = copy.deepcopy(record)
+    older["schema_version"] = "1.1"
+    for item in older["evidence"]:
+        del item["snapshot_missing"]
+    alert = Alert.from_dict(older)
+    assert alert.schema_version == "1.1" and not any(e.snapshot_missing for e in alert.evidence)
+    marked = copy.deepcopy(record)
+    marked["evidence"][1]["snapshot_missing"] = True
+    validate_alert(marked)
+    assert Alert.from_dict(marked).evidence[1].snapshot_missing
+    marked["evidence"][1]["snapshot_missing"] = "yes"
+    with pytest.raises(AlertSchemaError, match="evidence/1/snapshot_missing"):
+        validate_alert(marked)

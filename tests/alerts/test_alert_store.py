@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from alerts import AlertSchemaError, AlertStore
+from alerts import AlertSchemaError, AlertStore, StoreWriteError, verify_evidence
 from events import Alert, LivewatchError
 
 
@@ -76,3 +76,42 @@ def test_appends_from_one_thread_while_another_marks_sent(tmp_store, make_alert)
     sender.join(30)
     assert sent == sorted(sent) and len(set(sent)) == n
     assert tmp_store.counts() == {"total": n, "unsent": 0}
+
+
+def fill_up(store: AlertStore) -> None:
+    """Make the store's volume full, as far as SQLite can tell: new pages are refused with SQLITE_FULL.
+
+    ``max_page_count`` holds per connection, so it is set on the store's own (through ``query``),
+    and the room left in the last pages is taken by a filler table.
+    """
+    pages = store.query("PRAGMA page_count")[0][0]
+    store.query(f"PRAGMA max_page_count = {pages + 4}")
+    store.query("CREATE TABLE IF NOT EXISTS filler (x BLOB)")
+    for size in (4096, 1024, 256, 64, 16, 1):
+        try:
+            while True:
+                store.query(f"INSERT INTO filler VALUES (randomblob({size}))")
+        except sqlite3.OperationalError:
+            pass
+
+
+def make_room(store: AlertStore) -> None:
+    store.query("PRAGMA max_page_count = 1073741823")
+
+
+def test_a_full_store_refuses_writes_with_one_clear_error_and_keeps_what_it_had(tmp_store, make_alert):
+    assert tmp_store.append(make_alert(0))
+    fill_up(tmp_store)
+    with pytest.raises(StoreWriteError) as err:
+        for i in range(1, 200):
+            tmp_store.append(make_alert(i))
+    message = str(err.value)
+    assert "database or disk is full" in message and str(tmp_store.path) in message and "\n" not in message
+    stored = tmp_store.counts()["total"]
+    with pytest.raises(StoreWriteError):
+        tmp_store.append(make_alert(500))
+    assert tmp_store.counts()["total"] == stored, "a refused append changes nothing"
+    make_room(tmp_store)
+    assert tmp_store.append(make_alert(500))
+    assert tmp_store.counts()["total"] == stored + 1
+    assert verify_evidence(tmp_store) == [], "the ledger holds no trace of the refused appends"

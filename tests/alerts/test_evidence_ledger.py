@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from alerts import AlertStore, chain_heads, export_bundle, verify_bundle, verify_evidence
+from alerts import AlertStore, chain_heads, export_bundle, snapshots_not_written, verify_bundle, verify_evidence
 from events import LivewatchError
 
 
@@ -119,3 +119,26 @@ def test_export_unknown_alert_is_a_clear_error(ledger, tmp_path):
     store, _ = ledger
     with pytest.raises(LivewatchError, match="no alert nope in the alert store"):
         export_bundle(store, "nope", tmp_path / "b")
+
+
+def test_snapshots_not_written_are_reported_apart_from_tampering(ledger, tmp_path, make_alert):
+    """An alert raised on a full disk carries its evidence without the picture: said, but not as tampering."""
+    import dataclasses
+
+    store, _ = ledger
+    alert = make_alert(9, stream_id="s1")
+    no_picture = dataclasses.replace(alert.evidence[0], snapshot_missing=True)
+    alert = dataclasses.replace(alert, evidence=(no_picture, *alert.evidence[1:]))
+    store.append(alert)
+    assert verify_evidence(store) == []
+    (found,) = snapshots_not_written(store)
+    assert (found.kind, found.stream_id, found.alert_id) == ("snapshot_not_written", "s1", alert.alert_id)
+    assert "could not be written" in str(found) and "item 0 (ocr)" in str(found)
+    assert snapshots_not_written(store, alert_id="other") == []
+    out = export_bundle(store, alert.alert_id, tmp_path / "nosnap")
+    verification = json.loads((out / "verification.json").read_text())
+    assert verification["problems"] == [] and verification["snapshots_not_written"] == [str(found)]
+
+    _sql(store, "UPDATE evidence_records SET content = replace(content, '\"snapshot_missing\":true', "
+                "'\"snapshot_missing\":false') WHERE alert_id = ?", alert.alert_id)
+    assert "record_changed" in _kinds(verify_evidence(store)), "the mark is covered by the record's hash"

@@ -132,8 +132,9 @@ def test_music_and_silence_give_no_text(whisper_model):
     assert stage.status("s").speech_s < 1.0
 
 
-def test_worker_process_two_streams(mandarin):
+def test_worker_process_two_streams(mandarin, caplog):
     """The real path: spawned worker, non-blocking feed, results routed to their stream, flush, status."""
+    caplog.set_level("INFO", logger="asr")
     with AsrStage(AsrOptions(workers=1, max_lag_s=30.0)) as stage:
         zh = np.concatenate([silence(0.5), mandarin["cure"], silence(1.5)])
         other = np.concatenate([silence(2.0), mandarin["fake"], silence(1.5)])
@@ -167,6 +168,10 @@ def test_worker_process_two_streams(mandarin):
         again += stage.flush("again")
         assert "癌症" in "".join(e.text for e in again)
         assert stage.status("again").worker_restarts == 1
+        workers = stage.worker_stats()  # both ends of the replacement are counted and logged, with the gap
+        assert (workers.died, workers.replaced) == (1, 1) and workers.gap_s_last and workers.gap_s_last > 0
+        logged = [r.getMessage() for r in caplog.records if r.name == "asr.stage"]
+        assert any("died" in m for m in logged) and any("replacement ready" in m for m in logged), logged
 
 
 def test_worker_degrades_under_lag(english_speech):

@@ -1,4 +1,4 @@
-"""The service commands' edges: settings from the environment, fail-fast errors, session-scoped alert ids."""
+"""The service commands' edges: settings from the environment, fail-fast errors, the alert's stream URL."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from events import Alert, Category, ConfigError, Severity
 from livewatch.broker import free_port
 from livewatch.config import Config
 from livewatch.dashboard_cmd import dashboard_settings
-from livewatch.distributed import scoped_alert
+from livewatch.distributed import with_url
 from tests.distributed.cluster import ROOT
 
 SECRET = "s" * 40
@@ -28,12 +28,12 @@ def an_alert(alert_id: str = "a-1", revision: int = 1) -> Alert:
                  severity=Severity.HIGH, score=1.0, media_start=0.0, media_end=1.0, evidence=(), revision=revision)
 
 
-def test_alert_ids_are_scoped_by_the_watch_session() -> None:
-    one, two = scoped_alert(an_alert(), "s1", "rtmp://x/live/shop"), scoped_alert(an_alert(revision=2), "s1")
-    assert one.alert_id == two.alert_id != "a-1", "revisions of one alert in one session keep one id"
-    assert one.stream_url == "rtmp://x/live/shop"
-    assert scoped_alert(an_alert(), "s2").alert_id != one.alert_id, "a stream restarted elsewhere raises new alerts"
-    assert scoped_alert(an_alert(), "").alert_id == "a-1", "no session (an old producer): the id is kept"
+def test_the_worker_sets_the_stream_url_and_keeps_the_engines_alert_id() -> None:
+    """Ids are scoped by the watch session in the rules engine (tests/rules/test_sessions.py), never re-derived here."""
+    alert = with_url(an_alert(), "rtmp://x/live/shop")
+    assert (alert.alert_id, alert.stream_url) == ("a-1", "rtmp://x/live/shop")
+    assert with_url(alert, "rtmp://elsewhere") is alert, "a URL the alert already has is kept"
+    assert with_url(an_alert(), None).stream_url is None
 
 
 def test_dashboard_settings_come_from_the_environment(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -192,7 +193,8 @@ def test_alerts_raised_while_the_broker_is_down_are_delivered_once_when_it_retur
         cli.wait_for(r"\[outage\] live", timeout_s=90)
         broker.stop()
         cli.wait_for(r"\[outage\] .*alerts [1-9]", timeout_s=90)
-        time.sleep(2)
+        cli.wait_for(r"cannot deliver alerts to Kafka", timeout_s=60)
+        cli.wait_for(r"still down after \d+s, \d+ alert\(s\) waiting", timeout_s=30)  # ~10 s after the first line
         broker = EmbeddedBroker(port=port).start()
         alerts = alerts_for(broker.bootstrap, "outage", timeout_s=90)
         code = cli.wait(120)
@@ -205,6 +207,25 @@ def test_alerts_raised_while_the_broker_is_down_are_delivered_once_when_it_retur
     assert alerts, cli.output[-3000:]
     keys = [(a["alert_id"], a["revision"]) for a in alerts]
     assert len(keys) == len(set(keys)), f"duplicated alerts: {keys}"
+
+    # The log names the ids that were stored and published (not ids re-derived after the line).
+    lines = [json.loads(line) for line in cli.lines if line.startswith("{")]
+    logged = {(m.group(1), int(m.group(2))) for e in lines if e["logger"] == "rules.engine"
+              and (m := re.match(r"alert (\S+) rev (\d+):", e["msg"]))}
+    from alerts import AlertStore
+
+    with AlertStore(tmp_path / "alerts.sqlite3") as store:
+        stored = {(s.alert_id, s.revision) for s in store.list(stream_id="outage")}
+    assert logged and logged == stored == set(keys), (logged, stored, keys)
+
+    # The outage: nothing from kafka-python at INFO and above, at most one livewatch line per 10 s.
+    client = [e for e in lines if e["logger"].startswith("kafka")]
+    assert not client, client[:5]
+    outage = [e for e in lines if e["logger"] == "alerts.publisher" and e["level"] == "WARNING"]
+    assert outage and "cannot deliver alerts to Kafka" in outage[0]["msg"], outage
+    stamps = [datetime.fromisoformat(e["ts"].replace("Z", "+00:00")) for e in outage]
+    assert all((b - a).total_seconds() >= 9.9 for a, b in zip(stamps, stamps[1:])), [e["msg"] for e in outage]
+    assert any("again after" in e["msg"] for e in lines if e["logger"] == "alerts.publisher"), outage
 
 
 def test_scan_writes_the_same_records_as_kafka_gets(counterfeit_clip: Path, tmp_path: Path) -> None:

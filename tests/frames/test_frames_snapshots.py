@@ -82,3 +82,37 @@ def test_recent_frames_ignores_frames_older_than_the_newest() -> None:
     ring.add(_sampled(5.0, 1))
     ring.add(_sampled(3.0, 2))
     assert len(ring) == 1 and ring.at(4.0) is None
+
+
+def test_try_save_returns_none_on_a_full_disk_and_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snapshot never takes its evidence down: ENOSPC is counted and reported, not raised."""
+    import errno
+
+    store = SnapshotStore(tmp_path / "snaps")
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        def __init__(self, fd: int, mode: str) -> None:
+            self._f = real_fdopen(fd, mode)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._f.close()
+
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("frames.snapshots.os.fdopen", FullDisk)
+    assert store.try_save(_image(60)) is None
+    assert store.try_save(_image(61)) is None
+    assert store.failures.count == 2 and store.failures.last_error == os.strerror(errno.ENOSPC)
+    assert list((tmp_path / "snaps").iterdir()) == [], "no half-written or temporary file is left"
+    with pytest.raises(OSError):
+        store.save(_image(62))  # save itself still says what went wrong
+    monkeypatch.undo()
+    snap = store.try_save(_image(60))
+    assert snap is not None and Path(snap.path).is_file()
+    with pytest.raises(ValueError):
+        store.try_save(b"not a jpeg")  # a bug is not a full disk

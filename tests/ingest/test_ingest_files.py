@@ -153,11 +153,15 @@ def test_close_from_another_thread_stops_iteration_promptly(clip: Path) -> None:
     src.close()  # idempotent
 
 
-@pytest.mark.parametrize("url, expected", [
-    ("rtmp://127.0.0.1:9/live/none", "connection refused"),
-    ("srt://127.0.0.1:9/x", "relay the stream to RTMP or HLS"),
+@pytest.mark.parametrize("url, options, expected", [
+    ("rtmp://127.0.0.1:9/live/none", IngestOptions(open_timeout_s=2, reconnect=False), "connection refused"),
+    ("rtmp://127.0.0.1:9/live/none", IngestOptions(open_timeout_s=2, initial_backoff_s=0.1, give_up_after_s=0.5),
+     "not live after waiting 0.5s (first answer: connection refused"),
+    ("srt://127.0.0.1:9/x", IngestOptions(open_timeout_s=2), "relay the stream to RTMP or HLS"),
 ])
-def test_unreachable_or_unsupported_live_source_is_one_clear_line(url: str, expected: str) -> None:
+def test_unreachable_or_unsupported_live_source_is_one_clear_line(url: str, options: IngestOptions, expected: str) -> None:
+    started = time.monotonic()
     with pytest.raises(SourceError) as err:
-        StreamSource(url, "s", IngestOptions(open_timeout_s=2)).open()
+        StreamSource(url, "s", options).open()
     assert str(err.value).startswith(url) and expected in str(err.value) and "\n" not in str(err.value)
+    assert time.monotonic() - started < 10, "an unsupported source or reconnect=False fails at once"

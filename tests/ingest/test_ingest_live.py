@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from events import AudioChunk, VideoFrame
+from events import AudioChunk, SourceError, VideoFrame
 from ingest import IngestOptions, StreamSource
 from tests.live_server import LiveServer
 
@@ -121,3 +121,61 @@ def test_close_interrupts_a_stalled_live_read(live_server: LiveServer, live_clip
         pass
     assert time.monotonic() - start < 10
     pusher.stop()
+
+
+def test_a_stream_not_live_yet_at_start_is_waited_for_with_the_reconnect_backoff(
+    live_server: LiveServer, live_clip: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Registered before the broadcaster starts: the server refuses it until then, and open() waits."""
+    caplog.set_level(logging.INFO, logger="ingest")
+    options = IngestOptions(stall_timeout_s=2.0, open_timeout_s=4.0, initial_backoff_s=0.2, max_backoff_s=0.5,
+                            give_up_after_s=30.0)
+    src = StreamSource(live_server.rtmp_url("late1"), "late1", options)
+    opened: list[object] = []
+    opener = threading.Thread(target=lambda: opened.append(_open_or_error(src)), daemon=True)
+    opener.start()
+    deadline = time.monotonic() + 20
+    while not any("not live yet" in r.getMessage() for r in caplog.records):
+        assert time.monotonic() < deadline, "open() never reported that it waits for the stream"
+        time.sleep(0.05)
+    assert opener.is_alive(), f"open() gave up at once: {opened}"
+    pusher = live_server.push(live_clip, "late1")
+    try:
+        opener.join(25)
+        assert opened and not isinstance(opened[0], Exception), opened
+        assert opened[0].is_live
+        first = next(e for e in src if isinstance(e, VideoFrame))
+        assert first.image.shape == (360, 640, 3)
+        assert src.stats.reconnects == 0, "waiting for a stream to start is not a reconnect"
+    finally:
+        src.close()
+        pusher.stop()
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("connect attempt" in m for m in messages)
+    assert any("connected after" in m for m in messages)
+
+
+def test_close_ends_the_wait_for_a_stream_that_is_not_live(live_server: LiveServer) -> None:
+    src = StreamSource(live_server.rtmp_url("never1"), "never1",
+                       IngestOptions(initial_backoff_s=0.2, max_backoff_s=0.5, give_up_after_s=120.0))
+    threading.Timer(1.5, src.close).start()
+    started = time.monotonic()
+    with pytest.raises(SourceError, match="closed while waiting"):
+        src.open()
+    assert time.monotonic() - started < 10
+
+
+def test_a_stream_that_never_goes_live_fails_after_the_give_up_time(live_server: LiveServer) -> None:
+    src = StreamSource(live_server.rtmp_url("never2"), "never2",
+                       IngestOptions(initial_backoff_s=0.2, max_backoff_s=0.5, give_up_after_s=1.5))
+    started = time.monotonic()
+    with pytest.raises(SourceError, match=r"not live after waiting 1\.5s \(first answer: refused by the server"):
+        src.open()
+    assert 1.5 <= time.monotonic() - started < 15
+
+
+def _open_or_error(src: StreamSource) -> object:
+    try:
+        return src.open()
+    except Exception as exc:  # noqa: BLE001 - handed to the test thread
+        return exc
