@@ -124,6 +124,12 @@ _ARABIC = r"\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d+(?:\.\d+)?"
 _NUMERAL_CHARS = "".join(_CN_DIGITS) + "".join(_SMALL_UNITS) + "".join(_BIG_UNITS) + "点"
 _RUN_RE = re.compile(f"(?:{_ARABIC}|[{_NUMERAL_CHARS}])+")
 _TOKEN_RE = re.compile(f"{_ARABIC}|.")
+# An amount right after one of these is taken off a price (立减, 再减十元) or is a spending threshold
+# (满199-30): neither is what the buyer pays, and a "¥10" discount read as a price looks like a fake.
+_DISCOUNT_WORDS = ("立减", "再减", "直减", "减", "优惠", "便宜", "省", "返现", "返", "红包", "补贴", "抵扣", "抵", "满")
+_DISCOUNT_RE = re.compile(
+    f"(?:{_alternation(_DISCOUNT_WORDS)}|满(?:{_ARABIC}|[{_NUMERAL_CHARS}])+[元块]?\\s*[-减])[\\s:：了]*$"
+)
 _MAX_RUN_TOKENS = 24  # longer numeral runs are not amounts; bounds the longest-prefix search
 _MAX_AMOUNT = Decimal(10) ** 12  # beyond this a digit run is an id or noise, and would not fit a float well
 
@@ -202,6 +208,8 @@ def _scan(text: str) -> list[_Read]:
 
 def _single(text: str, amount: _Amount, floor: int) -> list[_Read]:
     """One price, if the amount carries a currency or a price word allows a bare number."""
+    if _DISCOUNT_RE.search(text, floor, amount.start):
+        return []  # "再减十元", "满199-30元": what comes off a price, not a price
     word = _role_word(text[floor : amount.start])
     currency = amount.currency or _bare_currency(text, floor, amount.start)
     if currency is None:

@@ -8,11 +8,13 @@ window made false counterfeit alerts.
 
 The timeline is built from two signals, in media time:
 
-- **Card changes** (OCR). Lines that appear within ``card_join_s`` of a line carrying a price
-  form one *card*. A new card opens a segment when one of its text lines takes the place of a
-  line of the current segment's card (overlapping box) with different text: the title changed.
-  A card whose only line is a price opens one when that price changes. A card that only
-  changes its price under the same title is the same product at a new price.
+- **Card changes** (OCR). Lines that appear within ``card_join_s`` of a line carrying a price,
+  and next to it (one band, or stacked), form one *card*; captions elsewhere on screen do not.
+  A segment opens when a line takes the place of a title line of the current segment's card
+  (overlapping box) with different text — even when the price sticker reads the same, so OCR
+  tracking carries it on — or, for a card that is only a price, when that price changes. A
+  card that only changes its price under the same title is the same product at a new price; a
+  title read in part (the host in front of it) is the same title.
 - **Spoken cues** (ASR, ``segment_cue`` lexicons). They open a segment at the utterance's start
   unless another boundary is within ``min_gap_s`` (the card change is the more precise one).
   Speech arrives seconds late, so boundaries may be inserted in the past: membership is
@@ -75,24 +77,35 @@ class SegmentTimeline:
         """An OCR evidence event: a line appearing may complete a card, a card may open a segment."""
         if ev.modality is not Modality.OCR or not ev.observation_id or ev.box is None:
             return
-        line = self._lines.get(ev.observation_id)
-        if line is not None:
+        if ev.observation_id in self._lines:
             return
         priced = any(p.role != "original" for p in ev.prices)
         line = _Line(ev.observation_id, _squash(ev.text), ev.box, ev.media_start, priced)
         self._lines[ev.observation_id] = line
+        near = [ln for ln in self._recent(line.start) if ln is not line and _near(ln.box, line.box)]
         if priced:
-            card = f"card-{line.start:.1f}-{line.box.x}-{line.box.y}"
-            self._cards[card] = []
-            for other in self._recent(line.start):
+            carded = [ln.card for ln in near if ln.card is not None]
+            card = carded[-1] if carded else f"card-{line.start:.1f}-{line.box.x}-{line.box.y}"
+            for other in near:
                 if other.card is None:
                     self._join(other, card)
             self._join(line, card)
+        elif cards := [ln.card for ln in near if ln.priced and ln.card is not None]:
+            self._join(line, cards[-1])
         else:
-            card = self._card_near(line.start)
-            if card is not None:
-                self._join(line, card)
+            self._retitle(line)
         self._forget_old(line.start)
+
+    def _retitle(self, line: _Line) -> None:
+        """A new title where the current card's title was: the next product, even if its price reads the same."""
+        current = self._card_in(self._index_at(line.start))
+        old = self._cards.get(current or "", [])
+        if current is None or not any(not ln.priced for ln in old) or not self._replaces(line, old):
+            return
+        card = f"card-{line.start:.1f}-{line.box.x}-{line.box.y}"
+        line.card = card
+        self._cards[card] = [line]
+        self._open(line.start, card)
 
     def observe_cue(self, ev: Evidence) -> None:
         """An utterance with a spoken cue (下一款): a segment starts where it starts."""
@@ -154,10 +167,6 @@ class SegmentTimeline:
     def _recent(self, t: float) -> list[_Line]:
         return [ln for ln in self._lines.values() if abs(ln.start - t) <= self.options.card_join_s]
 
-    def _card_near(self, t: float) -> str | None:
-        priced = [ln for ln in self._recent(t) if ln.priced and ln.card]
-        return priced[-1].card if priced else None
-
     def _join(self, line: _Line, card: str) -> None:
         line.card = card
         self._cards.setdefault(card, []).append(line)
@@ -181,7 +190,7 @@ class SegmentTimeline:
         for old in old_card:
             if old.priced != line.priced or old.box.iou(line.box) < self.options.card_overlap:
                 continue
-            if difflib.SequenceMatcher(None, old.text, line.text, autojunk=False).ratio() < self.options.same_text:
+            if not _same_text(old.text, line.text, self.options.same_text):
                 return True
         return False
 
@@ -211,3 +220,21 @@ class SegmentTimeline:
 
 def _squash(text: str) -> str:
     return "".join(text.split()).casefold()
+
+
+def _same_text(a: str, b: str, similarity: float) -> bool:
+    """Alike, or one a fragment of the other (a title half hidden behind the host reads short)."""
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.ratio() >= similarity:
+        return True
+    shorter = min(len(a), len(b))
+    block = matcher.find_longest_match(0, len(a), 0, len(b))
+    return shorter >= 2 and block.size >= similarity * shorter
+
+
+def _near(a: Box, b: Box) -> bool:
+    """Parts of one product card: in one band (title beside the price) or stacked (title over it)."""
+    height = max(a.h, b.h, 1)
+    vertical_gap = max(a.y, b.y) - min(a.y + a.h, b.y + b.h)
+    horizontal_gap = max(a.x, b.x) - min(a.x + a.w, b.x + b.w)
+    return vertical_gap <= height and horizontal_gap <= 8 * height

@@ -241,7 +241,11 @@ def summary(text: str) -> list[tuple[float, str, str]]:
         ("到手价99-199元", [(99, "CNY", "selling"), (199, "CNY", "selling")]),
         ("原价999-1299元 现在99元", [(999, "CNY", "original"), (1299, "CNY", "original"), (99, "CNY", "selling")]),
         ("99-199元 今天¥59", [(99, "CNY", "unknown"), (199, "CNY", "unknown"), (59, "CNY", "selling")]),
-        ("满199-30元", [(30, "CNY", "selling")]),
+        # What comes off a price, or a spending threshold, is not a price (a "¥10" off looks like a fake).
+        ("满199-30元", []),
+        ("满两件再减十元", []),
+        ("立减10元 到手价99", [(99, "CNY", "selling")]),
+        ("便宜了100元，今天只要899元", [(899, "CNY", "selling")]),
         # a list price beside the live price, no word
         ("¥899 ¥199", [(899, "CNY", "original"), (199, "CNY", "selling")]),
         ("¥199 ¥899", [(199, "CNY", "selling"), (899, "CNY", "original")]),

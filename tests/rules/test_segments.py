@@ -100,3 +100,21 @@ def test_window_scope_still_joins_across_products(tmp_path, brands) -> None:
     events = [*card("托特包", 2999, 0), said("这款古驰的托特包是专柜款", 5), *card("纯棉T恤", 49, 20)]
     (alert,) = [a for e in events for a in engine.process(e)]
     assert alert.brand == "gucci" and alert.segment is None
+
+
+def test_a_new_title_opens_a_segment_even_when_the_price_sticker_reads_the_same() -> None:
+    """OCR tracking carries an unchanged "¥59" on: the title alone tells the product changed."""
+    price = line("¥59", 0, PRICE_BOX, price=59, obs="price-59")
+    tl = timeline_of(line("Gucci钱包", 0, TITLE_BOX), price, line("菊花枸杞养生茶", 40, TITLE_BOX))
+    assert [(s.media_start, s.title) for s in tl.segments] == [(0.0, "gucci钱包"), (40.0, "菊花枸杞养生茶")]
+
+
+def test_captions_appearing_with_a_card_are_not_part_of_it() -> None:
+    tl = timeline_of(*card("Gucci钱包", 59, 0), line("新人关注领券", 0, CAPTION_BOX), line("关注领券", 2, CAPTION_BOX),
+                     line("高仿1:1原单品质", 9, CAPTION_BOX))
+    assert len(tl.segments) == 1
+
+
+def test_a_title_read_in_part_is_the_same_title() -> None:
+    tl = timeline_of(*card("Chanel 链条口盖包", 36800, 0), line("链条口盖包", 12, TITLE_BOX))
+    assert len(tl.segments) == 1
