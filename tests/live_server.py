@@ -29,15 +29,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+from livewatch.broker import free_port
+
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 FFMPEG = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_port(port: int, timeout_s: float, proc: subprocess.Popen, what: str) -> None:

@@ -20,18 +20,13 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from dashboard import DashboardSettings, HookOptions, Topics
+from livewatch.broker import free_port
 from events import (Action, Alert, AlertEvidence, Box, Category, MatchStrength, Mode, Modality, Price, Segment,
                     Severity, alert_id_for)
 
 SECRET = "test-secret-key-0123456789"
 ADMIN = ("admin", "admin-password-1")
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 def wait_port(port: int, timeout_s: float = 15.0) -> None:
     deadline = time.monotonic() + timeout_s
