@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import os
 import re
 import sys
 from pathlib import Path
@@ -132,14 +131,10 @@ def _cmd_demo(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-def _env_flag(name: str) -> bool:
-    return os.environ.get("LIVEWATCH_" + name, "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def _service_options(args: argparse.Namespace, cfg: Config) -> dict:
     """Options shared by ``worker`` and ``rules-service`` (metrics endpoint, shutdown budget)."""
     port = args.metrics_port if args.metrics_port is not None else cfg.metrics_port
-    options = {"metrics_host": args.metrics_host, "drain_timeout_s": args.drain_timeout}
+    options = {"metrics_host": args.metrics_host or cfg.metrics_host, "drain_timeout_s": args.drain_timeout}
     if port is not None:
         options["metrics_port"] = port
     return options
@@ -159,7 +154,7 @@ def _cmd_worker(args: argparse.Namespace, cfg: Config) -> int:
     options = WorkerOptions(
         **_service_options(args, cfg),
         group_id=args.group,
-        split=args.split,
+        split=cfg.split if args.split is None else args.split,
         evidence_topic=args.evidence_topic,
         assignment=AssignmentOptions(topic=args.streams_topic),
     )
@@ -211,7 +206,7 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
 
     def service_flags(p: argparse.ArgumentParser) -> None:
         kafka_flag(p)
-        p.add_argument("--metrics-host", default=os.environ.get("LIVEWATCH_METRICS_HOST") or "127.0.0.1",
+        p.add_argument("--metrics-host",
                        help="interface of /metrics, /healthz, /readyz (default $LIVEWATCH_METRICS_HOST or 127.0.0.1)")
         p.add_argument("--metrics-port", type=int, help="default $LIVEWATCH_METRICS_PORT or 9464; 0 picks a free port")
         p.add_argument("--drain-timeout", type=float, default=30.0, help="seconds SIGTERM may take to drain and flush")
@@ -220,7 +215,7 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     worker = sub.add_parser("worker", help="watch this worker's share of the streams (consumer group on livewatch.streams)")
     service_flags(worker)
     worker.add_argument("--group", default=DEFAULT_GROUP, help=f"worker consumer group (default {DEFAULT_GROUP})")
-    worker.add_argument("--split", action="store_true", default=_env_flag("SPLIT"),
+    worker.add_argument("--split", action="store_true", default=None,
                         help="publish evidence to livewatch.evidence for the rules service instead of judging it here ($LIVEWATCH_SPLIT=1)")
     worker.add_argument("--loop", action="store_true", help="replay local files forever at real-time pace (test and demo streams)")
     worker.add_argument("--streams-topic", default=STREAMS_TOPIC, help=argparse.SUPPRESS)

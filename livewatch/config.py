@@ -57,6 +57,8 @@ class Config:
     recent_frames_s: float = 60.0
     status_interval_s: float = 5.0
     metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    split: bool = False  # worker: publish evidence to livewatch.evidence, rules run in rules-service
     min_free_mb: float = 1024.0  # warn at start when the data dir's volume has less free space
 
     @property
@@ -88,9 +90,12 @@ class Config:
         if env.get(ENV_PREFIX + "KAFKA"):
             changes["kafka"] = env[ENV_PREFIX + "KAFKA"]
         if env.get(ENV_PREFIX + "METRICS_PORT"):
-            changes["metrics_port"] = _int(env, "METRICS_PORT")
+            changes["metrics_port"] = env_int(env, "METRICS_PORT", 0, minimum=0)
+        if env.get(ENV_PREFIX + "METRICS_HOST"):
+            changes["metrics_host"] = env[ENV_PREFIX + "METRICS_HOST"].strip()
         if env.get(ENV_PREFIX + "MIN_FREE_MB"):
-            changes["min_free_mb"] = float(_int(env, "MIN_FREE_MB"))
+            changes["min_free_mb"] = float(env_int(env, "MIN_FREE_MB", 0, minimum=0))
+        changes["split"] = env_flag(env, "SPLIT", False)
         if env.get(ENV_PREFIX + "OCR_ENGINE"):
             changes["ocr"] = dataclasses.replace(cfg.ocr, engine=env[ENV_PREFIX + "OCR_ENGINE"])
         if env.get(ENV_PREFIX + "ASR_MODEL"):
@@ -98,9 +103,30 @@ class Config:
         return dataclasses.replace(cfg, **changes)
 
 
-def _int(env: Mapping[str, str], key: str) -> int:
-    raw = env[ENV_PREFIX + key]
+def env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """A yes/no ``LIVEWATCH_<name>``: 1/true/yes/on or 0/false/no/off, any case; unset or empty: ``default``.
+
+    Anything else is an error rather than a silent "no" (``True`` used to mean insecure cookies).
+    """
+    raw = env.get(ENV_PREFIX + name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{ENV_PREFIX}{name}={env[ENV_PREFIX + name]!r} is not a yes/no value: use 1 or 0")
+
+
+def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
+    """A whole-number ``LIVEWATCH_<name>`` of at least ``minimum``; unset or empty: ``default``."""
+    raw = env.get(ENV_PREFIX + name, "").strip()
+    if not raw:
+        return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
-        raise ConfigError(f"{ENV_PREFIX}{key}={raw!r} is not a whole number: set it to a port number") from None
+        value = minimum - 1
+    if value < minimum:
+        raise ConfigError(f"{ENV_PREFIX}{name}={raw!r} must be a whole number of at least {minimum}: fix the variable")
+    return value

@@ -25,7 +25,7 @@ from typing import Mapping
 
 from dashboard import DashboardSettings
 from events import ConfigError
-from livewatch.config import ENV_PREFIX, Config
+from livewatch.config import ENV_PREFIX, Config, env_flag, env_int
 
 
 def dashboard_settings(cfg: Config, env: Mapping[str, str], *, host: str | None = None, port: int | None = None) -> DashboardSettings:
@@ -47,34 +47,13 @@ def dashboard_settings(cfg: Config, env: Mapping[str, str], *, host: str | None 
         alert_store=cfg.store_path if cfg.store_path.is_file() else None,
         host=host or defaults.host,
         port=defaults.port if port is None else port,
-        secure_cookies=_flag(env, "SECURE_COOKIES", True),
-        hooks=dataclasses.replace(defaults.hooks, allow_private_targets=_flag(env, "HOOKS_ALLOW_PRIVATE", False)),
-        login_max_failures=_int(env, "LOGIN_MAX_FAILURES", defaults.login_max_failures),
-        login_lockout_s=float(_int(env, "LOGIN_LOCKOUT_S", int(defaults.login_lockout_s))),
+        secure_cookies=env_flag(env, "SECURE_COOKIES", True),
+        hooks=dataclasses.replace(defaults.hooks, allow_private_targets=env_flag(env, "HOOKS_ALLOW_PRIVATE", False)),
+        login_max_failures=env_int(env, "LOGIN_MAX_FAILURES", defaults.login_max_failures),
+        login_lockout_s=float(env_int(env, "LOGIN_LOCKOUT_S", int(defaults.login_lockout_s))),
         initial_admin=admin,
     )
     return settings.validate()
-
-
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    """A yes/no variable: 1/true/yes or 0/false/no; unset or empty means ``default``."""
-    raw = env.get(ENV_PREFIX + name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{ENV_PREFIX}{name}={raw!r} is not a yes/no value: use 1 or 0")
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(ENV_PREFIX + name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigError(f"{ENV_PREFIX}{name}={raw!r} must be a positive whole number")
-    return int(raw)
 
 
 def run_dashboard(cfg: Config, *, host: str | None = None, port: int | None = None, env: Mapping[str, str] | None = None) -> int:
