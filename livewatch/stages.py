@@ -104,6 +104,11 @@ class Stages:
             found += self.fingerprints.finish(stream_id)
         return found
 
+    def forget(self, stream_id: str) -> None:
+        """Drop what detectors keep about an ended stream after its last alert (transcript, status)."""
+        if self.asr is not None:
+            self.asr.forget(stream_id)
+
     def transcript(self, stream_id: str, start: float, end: float) -> list[Evidence]:
         """What was said in the stream between two media times (kept by ASR, bounded)."""
         return self.asr.transcript(stream_id, start, end) if self.asr is not None else []

@@ -365,6 +365,7 @@ class Pipeline:
             done = threading.Event()
             self._evidence.put(_FinishMarker(stream_id, done))  # type: ignore[arg-type]
             done.wait(30)
+        self.stages.forget(stream_id)  # the last alerts have their transcript: a days-long worker keeps no ended stream
 
     def _raise(self, alert: Alert) -> None:
         extra = {"stream_id": alert.stream_id, "alert_id": alert.alert_id, "revision": alert.revision}

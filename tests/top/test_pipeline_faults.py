@@ -108,3 +108,18 @@ def test_the_session_given_to_add_stream_scopes_the_ids_the_rules_log(
     assert not ids[""] & ids["one"] and not ids["one"] & ids["two"], "a new session raises new alerts"
     logged = {r.getMessage().split()[1] for r in caplog.records if r.getMessage().startswith("alert ")}
     assert ids["one"] | ids["two"] <= logged, "the id the engine logs is the id the sink gets"
+
+
+def test_an_ended_stream_is_forgotten_by_the_detectors_after_its_last_alert(clip: Path, tmp_path: Path) -> None:
+    """A worker runs for days: it must not keep the transcript and status of every stream it watched."""
+    forgotten: list[str] = []
+
+    class Remembering(CardReader):
+        def forget(self, stream_id: str) -> None:
+            forgotten.append(stream_id)
+
+    cfg = Config(data_dir=tmp_path, detectors=Detectors(ocr=False, logos=False, asr=False, fingerprints=False))
+    loaded = Stages.load(cfg, rules_only=True)
+    sink = CollectingSink()
+    Pipeline(cfg, Remembering(brands=loaded.brands, rules=loaded.rules), sink, inline=True).add_stream("shop", str(clip))
+    assert sink.alerts and forgotten == ["shop"]
