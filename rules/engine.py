@@ -207,7 +207,7 @@ class RuleEngine:
                 stream = stream or self._stream(evidence.stream_id)
                 stream.timeline.observe_screen(evidence)
             facts, cue = self._extract(evidence, rs)
-            if cue:
+            if cue and evidence.modality is Modality.ASR:  # said when moving on; a caption of it stays up
                 stream = stream or self._stream(evidence.stream_id)
                 stream.timeline.observe_cue(evidence)
             if not facts:

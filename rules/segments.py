@@ -60,6 +60,7 @@ class _Boundary:
     reason: str
     card: str | None = None
     title: str = ""
+    tentative: bool = False  # a new price under a titled card: kept only if a new title follows
 
 
 @dataclass
@@ -79,6 +80,7 @@ class SegmentTimeline:
             return
         if ev.observation_id in self._lines:
             return
+        self._settle(ev.media_start)
         priced = any(p.role != "original" for p in ev.prices)
         line = _Line(ev.observation_id, _squash(ev.text), ev.box, ev.media_start, priced)
         self._lines[ev.observation_id] = line
@@ -171,11 +173,30 @@ class SegmentTimeline:
         line.card = card
         self._cards.setdefault(card, []).append(line)
         i = self._index_at(line.start)
+        boundary = self._boundaries[i]
         current = self._card_in(i)
         if current is None:
-            self._boundaries[i].card = card
-        elif current != card and self._replaces(line, self._cards.get(current, [])):
+            boundary.card = card
+        elif current == card:
+            boundary.tentative = boundary.tentative and line.priced  # its title came: a new product
+        elif self._replaces(line, self._cards.get(current, [])):
             self._open(line.start, card)
+        elif line.priced and self._reprices(line, self._cards.get(current, [])):
+            # The lines of one frame arrive one by one: a new price may be the next product whose
+            # title is still to come, or the same product at a new price. Open a segment now so the
+            # old product never meets this price, and withdraw it if no title follows.
+            self._open(line.start, card, tentative=True)
+
+    def _reprices(self, line: _Line, old_card: list[_Line]) -> bool:
+        return any(
+            old.priced and old.box.iou(line.box) >= self.options.card_overlap and old.text != line.text for old in old_card
+        )
+
+    def _settle(self, now: float) -> None:
+        """Withdraw tentative segments whose card got no new title within ``card_join_s``."""
+        stale = [b for b in self._boundaries if b.tentative and now - b.at > self.options.card_join_s]
+        for b in stale:
+            self._boundaries.remove(b)
 
     def _card_in(self, i: int) -> str | None:
         """The card of segment i: the one that opened it, or the first card shown in it."""
@@ -194,11 +215,15 @@ class SegmentTimeline:
                 return True
         return False
 
-    def _open(self, at: float, card: str) -> None:
+    def _open(self, at: float, card: str, tentative: bool = False) -> None:
         near = next((b for b in self._boundaries if abs(b.at - at) < self.options.min_gap_s and b.reason == SPEECH), None)
         if near is not None:  # the host announced it a moment before: the card fixes the time
             self._boundaries.remove(near)
-        bisect.insort(self._boundaries, _Boundary(at, CARD, card), key=lambda b: b.at)
+        pending = next((b for b in self._boundaries if b.tentative and abs(b.at - at) <= self.options.card_join_s), None)
+        if pending is not None:  # the title that confirms a new price's segment
+            pending.tentative, pending.card = tentative, card
+            return
+        bisect.insort(self._boundaries, _Boundary(at, CARD, card, tentative=tentative), key=lambda b: b.at)
         del self._boundaries[: max(0, len(self._boundaries) - self.options.max_boundaries)]
 
     def _title(self, card: str | None) -> str:

@@ -41,7 +41,7 @@ def test_a_new_card_title_opens_a_segment_whatever_the_order_of_its_lines() -> N
 
 
 def test_a_new_price_under_the_same_title_is_the_same_product() -> None:
-    tl = timeline_of(*card("羊毛大衣", 899, 0), line("¥599", 30, PRICE_BOX, price=599))
+    tl = timeline_of(*card("羊毛大衣", 899, 0), line("¥599", 30, PRICE_BOX, price=599), line("包邮", 33, CAPTION_BOX))
     assert len(tl.segments) == 1
 
 
@@ -118,3 +118,18 @@ def test_captions_appearing_with_a_card_are_not_part_of_it() -> None:
 def test_a_title_read_in_part_is_the_same_title() -> None:
     tl = timeline_of(*card("Chanel 链条口盖包", 36800, 0), line("链条口盖包", 12, TITLE_BOX))
     assert len(tl.segments) == 1
+
+
+def test_a_new_price_read_before_its_new_title_never_meets_the_old_product() -> None:
+    """One frame's lines arrive one by one: ¥99 of the next product may come before its title."""
+    tl = timeline_of(*card("Prada 三角标钱包", 4600, 0))
+    tl.observe_screen(line("¥99", 40, PRICE_BOX, price=99))
+    assert [s.media_start for s in tl.segments] == [0.0, 40.0]  # held apart until the title says
+    tl.observe_screen(line("Gucci斜挎包", 40, TITLE_BOX))
+    tl.observe_screen(line("点赞过万加福利", 45, CAPTION_BOX))
+    assert [(s.media_start, s.title) for s in tl.segments] == [(0.0, "prada三角标钱包"), (40.0, "gucci斜挎包")]
+
+
+def test_a_new_price_under_the_same_title_is_withdrawn_as_a_segment() -> None:
+    tl = timeline_of(*card("羊毛大衣", 899, 0), line("¥599", 30, PRICE_BOX, price=599), line("新人领券", 35, CAPTION_BOX))
+    assert [s.media_start for s in tl.segments] == [0.0]
