@@ -3,19 +3,30 @@
 Protected content (a recorded stream, a video file) is registered as one
 fingerprint every ``register_interval_s``: 64-bit DCT perceptual hashes of
 the border-trimmed picture (whole and centre crops, so a cropped copy still
-lines up) and of its four quadrants (so a picture-in-picture overlay covering
-one corner leaves three intact). Hamming search is a vectorised popcount
-over the whole index.
+lines up) and of its four quadrants (so an overlay covering one corner leaves
+three intact). Hamming search goes through multi-index hash tables
+(``frames.fingerprint_index``): its cost follows the bucket load, not the
+size of the library.
 
-A live frame is hashed the same way over several candidate regions: the
-whole frame, the frame with uniform borders (letterbox) trimmed, and
-rectangles bounded by long straight edges (the protected picture scaled into
-a streamer's layout), each also mirrored. One frame matching proves little;
+A live frame is hashed over several candidate regions, each also mirrored:
+the whole frame, the frame with uniform borders (letterbox) trimmed,
+rectangles bounded by long straight edges or by the frame's own sides (the
+protected picture scaled into a streamer's layout, a split screen), and
+motion-consistent regions (the bounding boxes of what changed over the last
+sampled frames: a picture-in-picture inset moves while the layout around it
+stays still). One frame matching proves little;
 ``fingerprint`` evidence is reported only when a run of ``min_run`` sampled
 frames matches the same content at a consistent time offset (content time
-minus stream time), i.e. the stream is playing that content along.
+minus stream time), i.e. the stream is playing that content along. The
+offset is tracked as it drifts, so a copy played up to ~10% faster or slower
+stays one run.
 
-This module imports only ``events`` and third-party libraries.
+The sound of protected content is fingerprinted too (``frames.audio_fingerprint``,
+Chromaprint): ``hear`` gives evidence with ``details["kind"] == "audio"``, video
+evidence has ``"video"``.
+
+This module imports only ``events``, its own package (``frames.fingerprint_index``,
+``frames.audio_fingerprint``) and third-party libraries.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ import json
 import logging
 import threading
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -32,13 +44,18 @@ import av
 import cv2
 import numpy as np
 
-from events import Box, ConfigError, Evidence, Modality, SampledFrame, SourceError
+from events import AudioChunk, Box, ConfigError, Evidence, Modality, SampledFrame, SourceError
+from frames.audio_fingerprint import AudioFingerprintOptions, AudioIndex
+from frames.fingerprint_index import HashIndex
 
 log = logging.getLogger(__name__)
 
 _OBS_NAMESPACE = uuid.UUID("a5d0c7f4-51f2-4d7e-8e61-2c9b3b7f0d11")
 _WHOLE_CROPS = (1.0, 0.9, 0.8)  # centre crops hashed as "the whole picture"
-_FORMAT = 1
+_FORMAT = 2
+# Quadrant hashes of the four positions share one table: XOR-ing each position with its own salt
+# keeps distances within a position and puts other positions ~32 bits away.
+_QUAD_SALT = np.array([0x0, 0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], np.uint64)
 _WORK_WIDTH = 320  # frames are hashed from a grayscale copy this wide: 32x32 hashes need no more
 
 
@@ -60,12 +77,19 @@ class FingerprintOptions:
     reemit_interval_s: float = 10.0
     mirror: bool = True
     find_pictures: bool = True
-    max_pictures: int = 4
+    max_pictures: int = 6
+    motion_regions: bool = True
+    motion_frames: int = 8             # sampled frames whose changes outline a moving picture
+    min_region_area: float = 0.2       # share of the frame a candidate region must cover
+    probe_bits: int = 2                # multi-index probe radius per substring: exact up to 8 bits
     matches_per_content: int = 4
+    audio: AudioFingerprintOptions = field(default_factory=AudioFingerprintOptions)
 
     def __post_init__(self) -> None:
         if self.register_interval_s <= 0 or self.min_run < 1 or not 0 < self.max_hamming < 32:
             raise ConfigError("fingerprint options: register_interval_s > 0, min_run >= 1, 0 < max_hamming < 32")
+        if not 0 <= self.probe_bits <= 3 or self.motion_frames < 2:
+            raise ConfigError("fingerprint options: 0 <= probe_bits <= 3, motion_frames >= 2")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,14 +128,37 @@ class _Observation:
 class _StreamState:
     tracks: list[_Track] = field(default_factory=list)
     open: dict[str, _Observation] = field(default_factory=dict)
+    motion: _Motion | None = None
+
+
+class _Motion:
+    """What changed over the last sampled frames of one stream, as region candidates."""
+
+    def __init__(self, frames: int):
+        self.prev: np.ndarray | None = None
+        self.masks: deque[np.ndarray] = deque(maxlen=frames - 1)
+
+    def boxes(self, gray: np.ndarray, min_area: float) -> list[Box]:
+        if self.prev is None or self.prev.shape != gray.shape:
+            self.prev = gray
+            self.masks.clear()
+            return []
+        diff = cv2.absdiff(cv2.GaussianBlur(gray, (5, 5), 0), cv2.GaussianBlur(self.prev, (5, 5), 0))
+        self.prev = gray
+        self.masks.append(cv2.medianBlur((diff > 18).astype(np.uint8), 5))
+        return motion_boxes(np.bitwise_or.reduce(np.stack(self.masks)), min_area)
 
 
 class FingerprintIndex:
-    """Registered protected content, and per-stream matching of sampled frames against it.
+    """Registered protected content, and per-stream matching of sampled frames and sound against it.
 
-    Register everything first (``register_video`` / ``register_frames`` or
-    ``load``), then call ``process`` for each sampled frame, in order per
-    stream; different streams may call concurrently.
+    Register everything first (``register_video`` reads a file's pictures and
+    sound; ``register_frames`` / ``register_hashes`` / ``register_audio`` take
+    them from elsewhere; or ``load`` a saved index), then call ``process`` for
+    each sampled frame and ``hear`` for each audio chunk, in order per stream;
+    different streams may call concurrently. Evidence says which sense matched
+    in ``details["kind"]``: ``"video"`` or ``"audio"`` (``self.audio``,
+    ``frames.audio_fingerprint``).
     """
 
     def __init__(self, options: FingerprintOptions = FingerprintOptions()):
@@ -124,9 +171,12 @@ class FingerprintIndex:
         self._quad_ok: np.ndarray = np.zeros((0, 4), bool)
         self._streams: dict[str, _StreamState] = {}
         self._lock = threading.Lock()
+        self._tables: tuple[HashIndex, HashIndex, np.ndarray] | None = None
+        self._pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.audio = AudioIndex(options.audio)
 
     def __len__(self) -> int:
-        return len(self._times)
+        return len(self._times) + sum(len(p[1]) for p in self._pending)
 
     @property
     def content_ids(self) -> tuple[str, ...]:
@@ -135,7 +185,8 @@ class FingerprintIndex:
     # --- registration -------------------------------------------------
 
     def register_video(self, path: str | Path, content_id: str) -> int:
-        """Fingerprint a video file (anything PyAV reads); returns the number of fingerprints."""
+        """Fingerprint a video file (anything PyAV reads): its pictures and, when it has one, its sound.
+        Returns the number of picture fingerprints."""
         try:
             container = av.open(str(path))
         except (av.FFmpegError, OSError) as exc:
@@ -148,8 +199,14 @@ class FingerprintIndex:
             count = self.register_frames(content_id, _decoded(container, stream))
         if count == 0:
             raise SourceError(f"{path}: no video frames decoded; check the file is not empty or truncated")
-        log.info("registered protected content", extra={"content_id": content_id, "fingerprints": count})
+        sound = _decoded_audio(path)
+        items = self.audio.register_samples(content_id, sound, _AUDIO_RATE) if len(sound) else 0
+        log.info("registered protected content", extra={"content_id": content_id, "fingerprints": count, "audio_items": items})
         return count
+
+    def register_audio(self, content_id: str, samples: np.ndarray, rate: int) -> int:
+        """Fingerprint a protected item's sound (mono float in [-1, 1]); returns its sub-fingerprint count."""
+        return self.audio.register_samples(content_id, samples, rate)
 
     def register_frames(self, content_id: str, frames: Iterable[tuple[float, np.ndarray]]) -> int:
         """Fingerprint (time_s, BGR image) pairs, one per ``register_interval_s`` of content time."""
@@ -169,64 +226,146 @@ class FingerprintIndex:
             quads.append(q)
             quad_ok.append(ok)
         if times:
-            with self._lock:
-                self._content_ids.append(content_id)
-                self._content = np.concatenate([self._content, np.full(len(times), len(self._content_ids) - 1, np.int32)])
-                self._times = np.concatenate([self._times, times])
-                self._whole = np.vstack([self._whole, np.array(whole, np.uint64)])
-                self._quads = np.vstack([self._quads, np.array(quads, np.uint64)])
-                self._quad_ok = np.vstack([self._quad_ok, np.array(quad_ok, bool)])
+            self.register_hashes(content_id, np.array(times), np.array(whole, np.uint64), np.array(quads, np.uint64),
+                                 np.array(quad_ok, bool))
         return len(times)
 
+    def register_hashes(self, content_id: str, times: np.ndarray, whole: np.ndarray, quads: np.ndarray,
+                        quad_ok: np.ndarray) -> None:
+        """Add fingerprints computed elsewhere (by ``region_hashes`` of the border-trimmed picture):
+        ``times`` (n,), ``whole`` (n, 3) crop hashes, ``quads`` (n, 4) and ``quad_ok`` (n, 4).
+        The hash tables are rebuilt on the next query."""
+        if not content_id:
+            raise ConfigError("protected content id is empty; give each registered video a name")
+        n = len(times)
+        if whole.shape != (n, len(_WHOLE_CROPS)) or quads.shape != (n, 4) or quad_ok.shape != (n, 4):
+            raise ConfigError(f"fingerprints of {content_id!r}: shapes {whole.shape}, {quads.shape}, {quad_ok.shape} "
+                              f"do not fit {n} times")
+        with self._lock:
+            if content_id in self._content_ids:
+                raise ConfigError(f"protected content id {content_id!r} is already registered; use another id")
+            self._content_ids.append(content_id)
+            self._pending.append((len(self._content_ids) - 1, np.asarray(times, np.float64), whole.astype(np.uint64),
+                                  quads.astype(np.uint64), quad_ok.astype(bool)))
+            self._tables = None
+
+    def _merge_pending(self) -> None:
+        """Join registered chunks into the row arrays once (registering 1,000 items stays linear)."""
+        if self._pending:
+            p = self._pending
+            self._content = np.concatenate([self._content, *(np.full(len(c[1]), c[0], np.int32) for c in p)])
+            self._times = np.concatenate([self._times, *(c[1] for c in p)])
+            self._whole = np.vstack([self._whole, *(c[2] for c in p)])
+            self._quads = np.vstack([self._quads, *(c[3] for c in p)])
+            self._quad_ok = np.vstack([self._quad_ok, *(c[4] for c in p)])
+            self._pending = []
+
     def save(self, path: str | Path) -> None:
-        """Store the index (numpy .npz, no pickles) so content is registered once."""
-        np.savez_compressed(path, format=np.array(_FORMAT), content_ids=np.array(json.dumps(self._content_ids)),
-                            content=self._content, times=self._times, whole=self._whole, quads=self._quads,
-                            quad_ok=self._quad_ok)
+        """Store the index with its hash tables in directory ``path``: one ``.npy`` per array (no
+        pickles) and ``index.json``, written last. ``load`` memory-maps the arrays, so a worker starts
+        without decoding protected videos or rebuilding tables, and the workers of one machine share
+        the pages."""
+        whole, quads, quad_rows = self._index()
+        arrays = {**self.audio.arrays(), "content": self._content, "times": self._times, "whole": self._whole,
+                  "quads": self._quads, "quad_ok": self._quad_ok, "quad_codes": quads.codes, "quad_rows": quad_rows}
+        for prefix, table in (("whole", whole), ("quad", quads)):
+            arrays.update(zip((f"{prefix}_order", f"{prefix}_starts", f"{prefix}_checks"), table.tables))
+        root = Path(path)
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "index.json").unlink(missing_ok=True)
+        for name, array in arrays.items():
+            np.save(root / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
+        (root / "index.json").write_text(json.dumps({"format": _FORMAT, "content_ids": self._content_ids}))
 
     @classmethod
     def load(cls, path: str | Path, options: FingerprintOptions = FingerprintOptions()) -> FingerprintIndex:
+        """The index ``save`` wrote, memory-mapped (read-only; registering more content copies it)."""
+        root = Path(path)
         try:
-            with np.load(path, allow_pickle=False) as data:
-                if int(data["format"]) != _FORMAT:
-                    raise ConfigError(f"{path}: fingerprint index format {int(data['format'])}, expected {_FORMAT}; register the content again")
-                index = cls(options)
-                index._content_ids = list(json.loads(str(data["content_ids"])))
-                index._content, index._times = data["content"], data["times"]
-                index._whole, index._quads, index._quad_ok = data["whole"], data["quads"], data["quad_ok"]
+            meta = json.loads((root / "index.json").read_text())
+            if meta.get("format") != _FORMAT:
+                raise ConfigError(f"{path}: fingerprint index format {meta.get('format')}, expected {_FORMAT}; "
+                                  "register the content again")
+            data = {p.stem: np.load(p, mmap_mode="r", allow_pickle=False) for p in root.glob("*.npy")}
+            index = cls(options)
+            index._content_ids = list(meta["content_ids"])
+            index._content, index._times = data["content"], data["times"]
+            index._whole, index._quads, index._quad_ok = data["whole"], data["quads"], data["quad_ok"]
+            index._tables = (
+                HashIndex(index._whole.reshape(-1), probe_bits=options.probe_bits,
+                          tables=(data["whole_order"], data["whole_starts"], data["whole_checks"])),
+                HashIndex(data["quad_codes"], probe_bits=1,
+                          tables=(data["quad_order"], data["quad_starts"], data["quad_checks"])),
+                data["quad_rows"])
+            index.audio = AudioIndex.from_arrays(data, options.audio)
         except (OSError, KeyError, ValueError) as exc:
             raise ConfigError(f"{path}: not a readable fingerprint index ({exc}); register the content again") from exc
         return index
 
     # --- matching -----------------------------------------------------
 
-    def query(self, image: np.ndarray) -> list[FingerprintMatch]:
-        """Registered fingerprints that some region of one frame matches (no temporal check)."""
+    def query(self, image: np.ndarray, motion: list[Box] | None = None) -> list[FingerprintMatch]:
+        """Registered fingerprints that some region of one frame matches (no temporal check).
+        ``motion``: regions (work-image pixels) where the stream's picture moved lately."""
+        self._index()
         if not len(self._times):
             return []
-        found: dict[tuple[int, int], FingerprintMatch] = {}
+        o = self.options
         gray = work_gray(image)
         scale = image.shape[1] / gray.shape[1]
-        for region, box in candidate_regions(gray, self.options.find_pictures, self.options.max_pictures):
+        variants: list[tuple[str, Box, bool]] = []
+        hashes = []
+        for region, box in candidate_regions(gray, o.find_pictures, o.max_pictures, motion or (), o.min_region_area):
             crop = gray[box.y : box.y + box.h, box.x : box.x + box.w]
             full_box = Box(round(box.x * scale), round(box.y * scale), round(box.w * scale), round(box.h * scale))
-            for mirrored in (False, True) if self.options.mirror else (False,):
-                w, q, ok = region_hashes(cv2.flip(crop, 1) if mirrored else crop)
-                for row, score in self._search(w, q, ok):
-                    key = (int(self._content[row]), row)
-                    if key not in found or score > found[key].score:
-                        found[key] = FingerprintMatch(self._content_ids[key[0]], float(self._times[row]), score, full_box, mirrored, region)
+            for mirrored, hashed in zip((False, True), query_hashes(crop, o.mirror)):
+                hashes.append(hashed)
+                variants.append((region, full_box, mirrored))
+        found: dict[tuple[int, int], FingerprintMatch] = {}
+        for v, row, score in self._search(np.array([h[0] for h in hashes], np.uint64),
+                                          np.array([h[1] for h in hashes], np.uint64),
+                                          np.array([h[2] for h in hashes], bool)):
+            region, full_box, mirrored = variants[v]
+            key = (int(self._content[row]), row)
+            if key not in found or score > found[key].score:
+                found[key] = FingerprintMatch(self._content_ids[key[0]], float(self._times[row]), score, full_box, mirrored, region)
         return self._best_per_content(found.values())
 
-    def _search(self, whole: np.ndarray, quads: np.ndarray, quad_ok: np.ndarray) -> list[tuple[int, float]]:
+    def _index(self) -> tuple[HashIndex, HashIndex, np.ndarray]:
+        """The hash tables, built on first use after registration (or read by ``load``)."""
+        with self._lock:
+            if self._tables is None:
+                self._merge_pending()
+                rows, pos = np.nonzero(self._quad_ok)
+                self._tables = (HashIndex(self._whole.reshape(-1), probe_bits=self.options.probe_bits),
+                                HashIndex(self._quads[rows, pos] ^ _QUAD_SALT[pos], probe_bits=1),
+                                rows.astype(np.int64))
+            return self._tables
+
+    def _search(self, whole: np.ndarray, quads: np.ndarray, quad_ok: np.ndarray) -> list[tuple[int, int, float]]:
+        """(variant, registered row, score) for each query variant's whole-picture hash ``whole[v]`` and
+        quadrant hashes ``quads[v]`` (``quad_ok[v]``: textured): a whole-picture match within
+        ``max_hamming`` of any registered crop, or enough quadrants matching at their own position."""
         o = self.options
-        dist = np.bitwise_count(self._whole[:, :, None] ^ whole[None, None, :]).min(axis=(1, 2))
-        qd = np.where(self._quad_ok & quad_ok[None, :], np.bitwise_count(self._quads ^ quads[None, :]), 64)
-        near = (qd <= o.quadrant_max_hamming).sum(axis=1)
-        strict = (qd <= o.strict_quadrant_hamming).sum(axis=1)
-        partial = (near >= o.min_quadrants) | (strict >= o.min_strict_quadrants)
-        rows = np.flatnonzero((dist <= o.max_hamming) | partial)
-        return [(int(r), max(1.0 - dist[r] / 32.0, 0.5 + near[r] / 16.0 if partial[r] else 0.0)) for r in rows]
+        whole_index, quad_index, quad_rows = self._index()
+        nrows = len(self._times)
+        best: dict[tuple[int, int], float] = {}
+        q, e, d = whole_index.search(whole, o.max_hamming)
+        for v, row, dist in zip(q.tolist(), (e // len(_WHOLE_CROPS)).tolist(), d.tolist()):
+            score = 1.0 - dist / 32.0
+            if best.get((v, row), -1.0) < score:
+                best[(v, row)] = score
+        qv, qp = np.nonzero(quad_ok)
+        q, e, d = quad_index.search(quads[qv, qp] ^ _QUAD_SALT[qp], o.quadrant_max_hamming)
+        if len(q):
+            key = qv[q] * nrows + quad_rows[e]
+            near = np.unique(key, return_counts=True)
+            strict = dict(zip(*np.unique(key[d <= o.strict_quadrant_hamming], return_counts=True)))
+            for k, n_near in zip(near[0].tolist(), near[1].tolist()):
+                if n_near >= o.min_quadrants or strict.get(k, 0) >= o.min_strict_quadrants:
+                    v, row = divmod(k, nrows)
+                    best[(v, row)] = max(best.get((v, row), 0.0), 0.5 + n_near / 16.0)
+        return [(v, row, score) for (v, row), score in best.items()]
 
     def _best_per_content(self, matches: Iterable[FingerprintMatch]) -> list[FingerprintMatch]:
         by_content: dict[str, list[FingerprintMatch]] = {}
@@ -242,7 +381,12 @@ class FingerprintIndex:
         with self._lock:
             state = self._streams.setdefault(frame.stream_id, _StreamState())
         t = frame.media_time
-        matches = self.query(frame.image)
+        motion = None
+        if self.options.motion_regions:
+            if state.motion is None:
+                state.motion = _Motion(self.options.motion_frames)
+            motion = state.motion.boxes(work_gray(frame.image), self.options.min_region_area)
+        matches = self.query(frame.image, motion)
         confirmed = self._update_tracks(state, matches, t)
         out = []
         for match in confirmed:
@@ -264,13 +408,18 @@ class FingerprintIndex:
                     out.append(self._evidence(frame.stream_id, obs, frame.frame.wall_time, t))
         return out
 
+    def hear(self, chunk: AudioChunk) -> list[Evidence]:
+        """Match a stream's sound (chunks in order): ``fingerprint`` evidence with ``details["kind"] == "audio"``."""
+        return self.audio.hear(chunk)
+
     def finish(self, stream_id: str) -> list[Evidence]:
-        """The stream ended: final spans of content still matching, and forget the stream."""
+        """The stream ended: final spans of content still matching (picture and sound), and forget the stream."""
+        found = self.audio.finish(stream_id)
         with self._lock:
             state = self._streams.pop(stream_id, None)
         if state is None:
-            return []
-        return [self._evidence(stream_id, o, 0.0, o.last) for o in state.open.values() if o.last > o.emitted_until]
+            return found
+        return found + [self._evidence(stream_id, o, 0.0, o.last) for o in state.open.values() if o.last > o.emitted_until]
 
     def _update_tracks(self, state: _StreamState, matches: list[FingerprintMatch], t: float) -> list[FingerprintMatch]:
         """Vote each match into a (content, offset) track; return the best match of each content
@@ -310,8 +459,23 @@ class FingerprintIndex:
             wall_time=wall_time,
             box=m.box,
             observation_id=obs.observation_id,
-            details={"content_time": round(m.content_time, 3), "mirrored": m.mirrored, "region": m.region},
+            details={"kind": "video", "content_time": round(m.content_time, 3), "mirrored": m.mirrored, "region": m.region},
         )
+
+
+_AUDIO_RATE = 16000
+
+
+def _decoded_audio(path: str | Path) -> np.ndarray:
+    """The file's first audio track as 16 kHz mono float32 (empty when it has none)."""
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return np.zeros(0, np.float32)
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=_AUDIO_RATE)
+        parts = [f.to_ndarray().reshape(-1) for frame in container.decode(container.streams.audio[0])
+                 for f in resampler.resample(frame)]
+        parts += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
 
 
 def _decoded(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> Iterable[tuple[float, np.ndarray]]:
@@ -334,10 +498,34 @@ def work_gray(image: np.ndarray) -> np.ndarray:
 
 def phash(gray: np.ndarray) -> np.uint64:
     """64-bit DCT perceptual hash: signs of the 8x8 lowest frequencies against their median."""
-    small = cv2.resize(gray, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return _dct_hash(_small(gray))
+
+
+def _small(gray: np.ndarray) -> np.ndarray:
+    return cv2.resize(gray, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def _dct_hash(small: np.ndarray) -> np.uint64:
     low = cv2.dct(small)[:8, :8].reshape(-1)
-    bits = low > np.median(low[1:])
+    bits = low > np.sort(low[1:])[31]  # the median of 63 values, without np.median's overhead
     return np.uint64(int(np.packbits(bits).view(">u8")[0]))
+
+
+def query_hashes(gray: np.ndarray, mirror: bool, min_std: float = 8.0) -> list[tuple[np.uint64, np.ndarray, np.ndarray]]:
+    """What a live region is looked up by: (whole-picture hash, quadrant hashes, which quadrants have
+    texture), then the same for its mirror image, made from the same 32x32 copies (the copy of a
+    mirror image is the mirrored copy). Registered crops stand for a copy that was cropped."""
+    h, w = gray.shape
+    hy, hx = h // 2, w // 2
+    parts = (gray[:hy, :hx], gray[:hy, hx:], gray[hy:, :hx], gray[hy:, hx:])
+    smalls = [_small(g) for g in (gray, *parts)]
+    textured = np.array([float(p.std()) >= min_std for p in parts], bool)
+    out = [(_dct_hash(smalls[0]), np.array([_dct_hash(x) for x in smalls[1:]], np.uint64), textured)]
+    if mirror:
+        flipped = [np.ascontiguousarray(x[:, ::-1]) for x in smalls]
+        out.append((_dct_hash(flipped[0]), np.array([_dct_hash(flipped[i]) for i in (2, 1, 4, 3)], np.uint64),
+                    textured[[1, 0, 3, 2]]))
+    return out
 
 
 def region_hashes(gray: np.ndarray, min_std: float = 8.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -377,24 +565,53 @@ def _run(flags: np.ndarray, limit: int) -> int:
     return int(stop[0]) if len(stop) else limit
 
 
-def candidate_regions(gray: np.ndarray, find_pictures: bool, max_pictures: int) -> list[tuple[str, Box]]:
-    """Where the protected picture may be: whole frame, border-trimmed frame, edge-bounded rectangles."""
+def candidate_regions(gray: np.ndarray, find_pictures: bool, max_pictures: int, motion: Iterable[Box] = (),
+                      min_area: float = 0.2) -> list[tuple[str, Box]]:
+    """Where the protected picture may be: whole frame, border-trimmed frame, edge-bounded rectangles,
+    then the given motion regions (work-image pixels) and each snapped to the edges around it."""
     h, w = gray.shape[:2]
     regions = [("full", Box(0, 0, w, h))]
     x, y, bw, bh = _border_box(gray, 6.0, 0.4)
     if (bw, bh) != (w, h) and bw > w // 5 and bh > h // 5:
         regions.append(("trimmed", Box(x, y, bw, bh)))
     if find_pictures:
-        regions += [("picture", b) for b in find_rectangles(gray)[:max_pictures]]
+        regions += [("picture", b) for b in find_rectangles(gray, min_area=min_area)[:max_pictures]]
+    for box in motion:
+        if all(_iou(box, b) < 0.85 for _, b in regions):
+            regions.append(("motion", box))
     return regions
 
 
-def find_rectangles(gray: np.ndarray, min_frac: float = 0.25) -> list[Box]:
-    """Axis-aligned rectangles whose four sides are mostly long straight edges, best supported first.
+def _iou(a: Box, b: Box) -> float:
+    ix = max(0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
+    iy = max(0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
+    inter = ix * iy
+    return inter / float(a.w * a.h + b.w * b.h - inter)
+
+
+def motion_boxes(changed: np.ndarray, min_area: float, limit: int = 2) -> list[Box]:
+    """Bounding boxes of the largest connected areas that changed (``changed``: 0/1 per pixel), each
+    covering at least ``min_area`` of the frame; a still layout with a moving inset gives the inset."""
+    h, w = changed.shape
+    closed = cv2.morphologyEx(changed, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
+    boxes = []
+    for i in np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:limit] + 1:
+        x, y, bw, bh, area = (int(v) for v in stats[i])
+        if bw * bh >= min_area * w * h and area >= 0.3 * bw * bh and (bw, bh) != (w, h):
+            boxes.append(Box(x, y, bw, bh))
+    return boxes
+
+
+def find_rectangles(gray: np.ndarray, min_frac: float = 0.25, min_area: float = 0.2) -> list[Box]:
+    """Axis-aligned rectangles whose sides are mostly long straight edges or the frame's own sides,
+    best supported first.
 
     A re-broadcast shown as a picture inside a streamer's layout has a hard
     border against the layout; its sides show up as long horizontal and
-    vertical edge segments.
+    vertical edge segments. A split screen or a picture against the frame's
+    edge has some sides on the frame boundary instead: those count as
+    covered, and a single real side must run nearly its whole length.
     """
     gh, gw = gray.shape
     edges = cv2.Canny(gray, 20, 60)
@@ -408,37 +625,42 @@ def find_rectangles(gray: np.ndarray, min_frac: float = 0.25) -> list[Box]:
             vert[(x0 + x1) // 2, min(y0, y1) : max(y0, y1) + 1] = True
         elif abs(y0 - y1) <= 2:
             horz[(y0 + y1) // 2, min(x0, x1) : max(x0, x1) + 1] = True
-    xs, ys = _line_positions(vert), _line_positions(horz)
-    boxes = []
-    for i, xa in enumerate(xs):
-        for xb in xs[i + 1 :]:
-            if xb - xa < gw * min_frac:
-                continue
-            for j, ya in enumerate(ys):
-                for yb in ys[j + 1 :]:
-                    if yb - ya < gh * min_frac or (xb - xa >= gw - 4 and yb - ya >= gh - 4):
-                        continue
-                    sides = (_covered(vert, xa, ya, yb), _covered(vert, xb, ya, yb),
-                             _covered(horz, ya, xa, xb), _covered(horz, yb, xa, xb))
-                    support = sum(sides) / 4
-                    if support >= 0.6 and min(sides) >= 0.35:  # a side may fade into a similar backdrop
-                        boxes.append((support, Box(int(xa), int(ya), int(xb - xa), int(yb - ya))))
-    boxes.sort(key=lambda sb: (-sb[0], -sb[1].w * sb[1].h))
-    return [b for _, b in boxes]
+    xs = np.array(sorted({0, gw - 1, *_line_positions(vert)}))
+    ys = np.array(sorted({0, gh - 1, *_line_positions(horz)}))
+    # every side of every box (xs[a], ys[c]) - (xs[b], ys[d]) at once, from prefix sums
+    v = _coverage(vert, xs, ys)  # [x, y0, y1]
+    h = _coverage(horz, ys, xs)  # [y, x0, x1]
+    ia, ib, ja, jb = np.meshgrid(*(np.arange(n) for n in (len(xs), len(xs), len(ys), len(ys))), indexing="ij")
+    width, height = xs[ib] - xs[ia], ys[jb] - ys[ja]
+    cov = np.stack([v[ia, ja, jb], v[ib, ja, jb], h[ja, ia, ib], h[jb, ia, ib]])
+    real = ~np.stack([xs[ia] == 0, xs[ib] == gw - 1, ys[ja] == 0, ys[jb] == gh - 1])  # not the frame's own side
+    n_real = real.sum(axis=0)
+    support = np.where(real, cov, 0.0).sum(axis=0) / np.maximum(n_real, 1) * np.where(n_real == 1, 0.75, 1.0)
+    weakest = np.where(real, cov, np.inf).min(axis=0)
+    ok = ((width >= gw * min_frac) & (height >= gh * min_frac) & (width * height >= min_area * gw * gh)
+          & ~((width >= gw - 4) & (height >= gh - 4)) & (n_real >= 1) & ((n_real > 1) | (weakest >= 0.8))
+          & (support >= 0.45) & (weakest >= 0.3))  # a side may fade into a similar backdrop
+    found = np.flatnonzero(ok)
+    order = np.lexsort((-(width * height).flat[found], -n_real.flat[found], -support.flat[found]))
+    return [Box(int(xs[ia.flat[f]]), int(ys[ja.flat[f]]), int(width.flat[f]), int(height.flat[f])) for f in found[order]]
 
 
-def _line_positions(lines: np.ndarray, min_px: int = 8) -> list[int]:
-    """Positions holding segments, merged when adjacent (a border drawn 2-3 px wide is one line)."""
-    pos = np.flatnonzero(lines.sum(axis=1) >= min_px)
+def _coverage(lines: np.ndarray, at: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``[i, a, b]``: share of [ends[a], ends[b]] covered by segments on line ``at[i]`` (or its neighbours)."""
+    band = np.stack([lines[max(0, p - 2) : p + 3].any(axis=0) for p in at])
+    prefix = np.concatenate([np.zeros((len(at), 1)), np.cumsum(band, axis=1)], axis=1)
+    lo, hi = ends[:, None], ends[None, :]
+    return (prefix[:, hi + 1] - prefix[:, lo]) / np.maximum(hi - lo + 1, 1)[None]
+
+
+def _line_positions(lines: np.ndarray, min_px: int = 8, limit: int = 12) -> list[int]:
+    """The ``limit`` longest lines' positions, merged when adjacent (a border drawn 2-3 px wide is
+    one line), in order. Longest, not first: a busy layout must not hide a picture's right side."""
+    length = lines.sum(axis=1)
+    pos = np.flatnonzero(length >= min_px)
     merged: list[int] = []
     for p in pos:
         if merged and p - merged[-1] <= 2:
             continue
         merged.append(int(p))
-    return merged[:12]
-
-
-def _covered(lines: np.ndarray, at: int, lo: int, hi: int) -> float:
-    """Share of [lo, hi] covered by segments on line ``at`` (or its neighbours)."""
-    band = lines[max(0, at - 2) : at + 3, lo : hi + 1].any(axis=0)
-    return float(band.mean()) if band.size else 0.0
+    return sorted(sorted(merged, key=lambda p: -int(length[max(0, p - 2) : p + 3].max()))[:limit])

@@ -48,12 +48,13 @@ def programme_frame(t: float, seed: int, size: tuple[int, int] = SIZE) -> np.nda
     return img
 
 
-def write_video(path: Path, frames: Iterator[np.ndarray], size: tuple[int, int], fps: int = FPS) -> Path:
+def write_video(path: Path, frames: Iterator[np.ndarray], size: tuple[int, int], fps: int = FPS, crf: int = 28) -> Path:
+    """H.264 at x264 quality ``crf`` (40 is a low-bitrate re-encode)."""
     with av.open(str(path), "w") as out:
         vs = out.add_stream("libx264", rate=fps)
         vs.width, vs.height = size
         vs.pix_fmt = "yuv420p"
-        vs.codec_context.options = {"preset": "ultrafast", "crf": "28"}
+        vs.codec_context.options = {"preset": "ultrafast", "crf": str(crf)}
         for i, bgr in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr), format="bgr24")
             frame.pts = i
@@ -75,6 +76,14 @@ def sampled(path: Path, stream_id: str, interval_s: float = 1.0, start_s: float 
             vf = VideoFrame(stream_id, len(out), float(frame.time), 0.0, frame.to_ndarray(format="bgr24"))
             out.append(SampledFrame(vf, phash=0))
     return out
+
+
+def run_stream(index, path: Path, stream_id: str) -> list:
+    """All the evidence a ``FingerprintIndex`` gives for a file played as a stream (then finished)."""
+    evidence = []
+    for frame in sampled(path, stream_id):
+        evidence += index.process(frame)
+    return evidence + index.finish(stream_id)
 
 
 def streamer_layout(size: tuple[int, int], seed: int = 3) -> np.ndarray:
@@ -161,3 +170,236 @@ def unrelated_clip(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("fp_un") / "unrelated.mp4"
     frames = (_picture_in_layout(programme_frame(i / FPS, 2), i / FPS) for i in range(10 * FPS))
     return write_video(path, frames, (1280, 720))
+
+
+# --- where the copy sits: insets, split screens, overlays, re-encoding, speed (issue 13) ------------
+
+def host_camera(t: float, size: tuple[int, int] = (1280, 720)) -> np.ndarray:
+    """The streamer's own camera: a room, a person who moves and talks, a product on the desk."""
+    w, h = size
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:] = (70, 95, 120)
+    cv2.rectangle(img, (0, int(h * 0.7)), (w, h), (40, 60, 90), -1)  # desk
+    cv2.rectangle(img, (int(w * 0.08), int(h * 0.1)), (int(w * 0.3), int(h * 0.45)), (160, 150, 140), -1)  # shelf
+    cx = int(w * (0.5 + 0.04 * np.sin(t * 0.9)))
+    cy = int(h * 0.42 + 6 * np.sin(t * 3.1))
+    cv2.ellipse(img, (cx, int(h * 0.95)), (int(w * 0.2), int(h * 0.35)), 0, 180, 360, (60, 40, 150), -1)  # body
+    cv2.circle(img, (cx, cy), int(h * 0.14), (150, 180, 220), -1)  # head
+    cv2.ellipse(img, (cx, cy + int(h * 0.06)), (30, 8 + int(8 * abs(np.sin(t * 7)))), 0, 0, 360, (60, 60, 150), -1)
+    cv2.rectangle(img, (int(w * 0.65), int(h * 0.55)), (int(w * 0.8), int(h * 0.72)), (30, 160, 200), -1)  # product
+    return img
+
+
+_COMMENTS = ("666666", "主播好美", "这是哪一集", "太好看了吧", "求链接", "哈哈哈哈哈", "前方高能", "up主辛苦了")
+
+
+def bullet_comments(img: np.ndarray, t: float, rows: int = 5) -> np.ndarray:
+    """Scrolling viewer comments across the picture (弹幕) and a burned-in caption bar."""
+    h, w = img.shape[:2]
+    out = img.copy()
+    for i in range(rows):
+        x = int(w - ((t * 180 + i * 260) % (w + 400)))
+        y = int(h * (0.12 + 0.13 * i))
+        text = f"{_COMMENTS[i % len(_COMMENTS)]} {i}".encode("ascii", "ignore").decode() or "666"
+        cv2.putText(out, text + " 666 LOL", (x, y), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (0, 0, 0), 5)
+        cv2.putText(out, text + " 666 LOL", (x, y), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (255, 255, 255), 2)
+    cv2.rectangle(out, (0, int(h * 0.86)), (w, h), (20, 20, 20), -1)
+    cv2.putText(out, f"SUBTITLE LINE {int(t // 2)}: buy now, link below", (30, int(h * 0.95)),
+                cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
+    return out
+
+
+def colour_shift(img: np.ndarray) -> np.ndarray:
+    """A re-grade: hue turned 8 degrees, saturation cut, brightness and contrast changed.
+
+    (A luma hash moves ~10-16 bits under a 24-degree hue rotation: beyond what it tolerates.)"""
+    hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV).astype(np.int16)
+    hsv[..., 0] = (hsv[..., 0] + 4) % 180
+    hsv[..., 1] = hsv[..., 1] * 8 // 10
+    out = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2BGR)
+    return cv2.convertScaleAbs(out, alpha=0.85, beta=25)
+
+
+def _pip_25(frame: np.ndarray, t: float) -> np.ndarray:
+    """The programme in a quarter of the frame (25% of its area), flush with the bottom-right corner."""
+    out = host_camera(t)
+    out[360:720, 640:1280] = cv2.resize(frame, (640, 360))
+    return out
+
+
+def _pip_55_comments(frame: np.ndarray, t: float) -> np.ndarray:
+    """A 55%-scale inset (30% of the area) over the host's camera, with bullet comments over it all."""
+    out = host_camera(t)
+    out[40:436, 540:1244] = cv2.resize(frame, (704, 396))
+    return bullet_comments(out, t)
+
+
+def _split_screen(frame: np.ndarray, t: float) -> np.ndarray:
+    """Left half: the programme stretched to fill it; right half: the host."""
+    out = np.empty((720, 1280, 3), np.uint8)
+    out[:, :640] = cv2.resize(frame, (640, 720))
+    out[:, 640:] = cv2.resize(host_camera(t), (640, 720))
+    return out
+
+
+def _captions_regraded(frame: np.ndarray, t: float) -> np.ndarray:
+    """Full frame, colour re-graded, captions and bullet comments burned in (and encoded at low bitrate)."""
+    return bullet_comments(colour_shift(cv2.resize(frame, (1280, 720))), t)
+
+
+def _host_only(frame: np.ndarray, t: float) -> np.ndarray:
+    """A negative: the host's own camera with a static product card, no programme."""
+    out = host_camera(t)
+    cv2.rectangle(out, (860, 60), (1240, 300), (240, 240, 240), -1)
+    cv2.putText(out, "NEW ARRIVAL", (890, 190), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 200), 3)
+    return out
+
+
+# name -> (output size, transform, playback speed, x264 crf)
+PLACEMENTS: dict[str, tuple[tuple[int, int], Callable[[np.ndarray, float], np.ndarray], float, int]] = {
+    "pip_25": ((1280, 720), _pip_25, 1.0, 30),
+    "pip_55_comments": ((1280, 720), _pip_55_comments, 1.0, 30),
+    "split_screen": ((1280, 720), _split_screen, 1.0, 30),
+    "captions_regraded_lowrate": ((1280, 720), _captions_regraded, 1.0, 40),
+    "pip_55_fast": ((1280, 720), _pip_55_comments, 1.1, 30),
+    "split_screen_slow": ((1280, 720), _split_screen, 0.9, 30),
+}
+
+
+@pytest.fixture(scope="session")
+def placed(tmp_path_factory) -> Callable[[str], Path]:
+    """Re-broadcast of programme 1 from its 5th second through one of PLACEMENTS, 12 s long; ``host_only``
+    is the host's camera alone (a negative)."""
+    root = tmp_path_factory.mktemp("fp_placed")
+    made: dict[str, Path] = {}
+
+    def make(name: str) -> Path:
+        if name not in made:
+            if name == "host_only":
+                size, fn, speed, crf = (1280, 720), _host_only, 1.0, 30
+            else:
+                size, fn, speed, crf = PLACEMENTS[name]
+            frames = (fn(programme_frame(5 + speed * i / FPS, 1), i / FPS) for i in range(12 * FPS))
+            made[name] = write_video(root / f"{name}.mp4", frames, size, crf=crf)
+        return made[name]
+
+    return make
+
+
+# --- sound: a protected show's soundtrack, a host's voice, a licensed background track --------------
+
+RATE = 16000
+
+
+def voice(seconds: float, seed: int, f0: float = 140.0) -> np.ndarray:
+    """Speech-like sound: voiced syllables (harmonics of a moving pitch through three formants),
+    consonant noise bursts, pauses. ``seed`` picks the words, ``f0`` the speaker."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(int(seconds * RATE), np.float32)
+    t = 0.0
+    while t < seconds - 0.3:
+        dur = rng.uniform(0.12, 0.3)
+        n, i0 = int(dur * RATE), int(t * RATE)
+        tt = np.arange(n) / RATE
+        pitch = f0 * rng.uniform(0.8, 1.3) * (1 + 0.15 * np.sin(2 * np.pi * rng.uniform(1, 4) * tt))
+        phase = 2 * np.pi * np.cumsum(pitch) / RATE
+        formants = rng.uniform([300, 900, 2200], [900, 2200, 3300])
+        syllable = np.zeros(n)
+        for k in range(1, 30):
+            fk = pitch * k
+            syllable += (sum(np.exp(-((fk - f) / 120.0) ** 2) for f in formants) + 0.02) * np.sin(k * phase) * (fk < 7000)
+        if rng.random() < 0.4:
+            b = int(0.04 * RATE)
+            syllable[:b] += rng.normal(0, 0.6, b) * np.hanning(b)
+        envelope = np.minimum(1, np.minimum(tt / 0.02, (dur - tt) / 0.04))
+        out[i0 : i0 + n] += (syllable * envelope).astype(np.float32)
+        t += dur + (rng.uniform(0.02, 0.08) if rng.random() < 0.8 else rng.uniform(0.2, 0.5))
+    return out / (np.abs(out).max() + 1e-9) * 0.6
+
+
+def music(seconds: float, seed: int) -> np.ndarray:
+    """A backing track: three-note chords with harmonics on a beat, a noise hit on each beat."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(int(seconds * RATE), np.float32)
+    beat = 60 / rng.uniform(90, 130)
+    scale = 220 * 2 ** (np.array([0, 2, 4, 5, 7, 9, 11, 12, 14, 16]) / 12)
+    t = 0.0
+    while t < seconds:
+        i0 = int(t * RATE)
+        tt = np.arange(min(int(beat * RATE), len(out) - i0)) / RATE
+        notes = rng.choice(scale, 3, replace=False) * rng.choice([0.5, 1, 2])
+        tone = sum(np.sin(2 * np.pi * f * tt) + 0.4 * np.sin(4 * np.pi * f * tt) + 0.2 * np.sin(6 * np.pi * f * tt) for f in notes)
+        out[i0 : i0 + len(tt)] += (tone * np.exp(-tt * 3)).astype(np.float32)
+        d = min(int(0.03 * RATE), len(tt))
+        out[i0 : i0 + d] += rng.normal(0, 0.5, d).astype(np.float32)
+        t += beat
+    return out / (np.abs(out).max() + 1e-9) * 0.6
+
+
+def mix(*parts: tuple[np.ndarray, float]) -> np.ndarray:
+    n = min(len(p) for p, _ in parts)
+    out = sum(p[:n] * gain for p, gain in parts)
+    return (out / max(1.0, float(np.abs(out).max()))).astype(np.float32)
+
+
+def aac_roundtrip(samples: np.ndarray, bit_rate: int = 48000) -> np.ndarray:
+    """Encode to AAC at ``bit_rate`` in an MP4 and decode back to 16 kHz mono (a low-bitrate re-encode)."""
+    import io
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        stream = out.add_stream("aac", rate=RATE)
+        stream.bit_rate, stream.layout = bit_rate, "mono"
+        frame = av.AudioFrame.from_ndarray(samples[None, :].astype(np.float32), format="fltp", layout="mono")
+        frame.sample_rate = RATE
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        out.mux(stream.encode(None))
+    buf.seek(0)
+    with av.open(buf) as container:
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=RATE)
+        parts = [f.to_ndarray().reshape(-1) for fr in container.decode(audio=0) for f in resampler.resample(fr)]
+    return np.concatenate(parts)
+
+
+def audio_chunks(samples: np.ndarray, stream_id: str, chunk_s: float = 0.5) -> list:
+    """Split into ingest's 0.5 s chunks (16 kHz mono float32), media time from 0."""
+    from events import AudioChunk
+
+    n = int(chunk_s * RATE)
+    return [AudioChunk(stream_id, i / RATE, (i + len(samples[i : i + n])) / RATE, 0.0, samples[i : i + n])
+            for i in range(0, len(samples), n)]
+
+
+SHOW_SECONDS = 24
+
+
+def show_soundtrack() -> tuple[np.ndarray, np.ndarray]:
+    """(the protected show's sound: a presenter over a licensed backing track, that backing track alone)."""
+    track = music(SHOW_SECONDS, 1)
+    return mix((voice(SHOW_SECONDS, 10), 1.0), (track, 0.5)), track
+
+
+@pytest.fixture(scope="session")
+def protected_with_sound(tmp_path_factory) -> Path:
+    """Programme 1's pictures with the show soundtrack (AAC 128 kb/s), 24 s."""
+    path = tmp_path_factory.mktemp("fp_sound") / "show.mp4"
+    sound, _ = show_soundtrack()
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=FPS)
+        vs.width, vs.height = SIZE
+        vs.pix_fmt = "yuv420p"
+        vs.codec_context.options = {"preset": "ultrafast", "crf": "28"}
+        aus = out.add_stream("aac", rate=RATE)
+        aus.bit_rate, aus.layout = 128000, "mono"
+        for i in range(SHOW_SECONDS * FPS):
+            frame = av.VideoFrame.from_ndarray(programme_frame(i / FPS, 1), format="bgr24")
+            frame.pts, frame.time_base = i, Fraction(1, FPS)
+            out.mux(vs.encode(frame))
+        af = av.AudioFrame.from_ndarray(sound[None, :], format="fltp", layout="mono")
+        af.sample_rate, af.pts, af.time_base = RATE, 0, Fraction(1, RATE)
+        for packet in aus.encode(af):
+            out.mux(packet)
+        out.mux(vs.encode(None))
+        out.mux(aus.encode(None))
+    return path

@@ -14,7 +14,7 @@ import pytest
 
 from events import ConfigError, Modality, SourceError
 from frames.fingerprint import FingerprintIndex, FingerprintOptions, phash, region_hashes, work_gray
-from fp_media import SIZE, TRANSFORMS, programme_frame, sampled
+from fp_media import SIZE, TRANSFORMS, programme_frame, run_stream
 
 CONTENT = "programme-1"
 
@@ -24,13 +24,6 @@ def index(protected_clip) -> FingerprintIndex:
     idx = FingerprintIndex()
     assert idx.register_video(protected_clip, CONTENT) == 40  # 20 s, one per 0.5 s
     return idx
-
-
-def run_stream(index: FingerprintIndex, path, stream_id: str) -> list:
-    evidence = []
-    for frame in sampled(path, stream_id):
-        evidence += index.process(frame)
-    return evidence + index.finish(stream_id)
 
 
 @pytest.mark.parametrize("name", sorted(TRANSFORMS))
