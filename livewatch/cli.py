@@ -148,7 +148,7 @@ def _cmd_worker(args: argparse.Namespace, cfg: Config) -> int:
     ingest = cfg.ingest
     if args.loop:
         ingest = dataclasses.replace(ingest, realtime=True, loop=True)
-    if not cfg.detectors.asr:
+    if not cfg.detectors.asr and not (cfg.detectors.fingerprints and cfg.protected_dir):
         ingest = dataclasses.replace(ingest, audio=False)  # nobody listens: do not decode it
     cfg = cfg.replace(ingest=ingest)
     options = WorkerOptions(

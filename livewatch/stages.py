@@ -11,6 +11,7 @@ import each other.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +75,7 @@ class Stages:
                 asr_opts = dataclasses.replace(asr_opts, workers=0)
             self.asr = AsrStage(asr_opts)
         if on.fingerprints and cfg.protected_dir is not None:
-            self.fingerprints = load_protected(cfg.protected_dir)
+            self.fingerprints = load_protected(cfg.protected_dir, cfg.data_dir / "protected-index")
 
     # --- what the worker calls ------------------------------------------
     def see(self, frame: SampledFrame) -> list[Evidence]:
@@ -86,7 +87,10 @@ class Stages:
         return found
 
     def hear(self, chunk: AudioChunk) -> list[Evidence]:
-        return self.asr.feed(chunk) if self.asr is not None else []
+        found = self.asr.feed(chunk) if self.asr is not None else []
+        if self.fingerprints is not None:
+            found += self.fingerprints.hear(chunk)  # re-broadcasts usually keep the audio
+        return found
 
     def match_fingerprints(self, frame: SampledFrame) -> list[Evidence]:
         return self.fingerprints.process(frame) if self.fingerprints is not None else []
@@ -138,10 +142,27 @@ class Stages:
                 stage.close()
 
 
-def load_protected(directory: Path) -> FingerprintIndex:
-    """Fingerprint every video in ``directory`` (protected content), id = file stem."""
+def load_protected(directory: Path, saved: Path | None = None) -> FingerprintIndex:
+    """The fingerprints of every video in ``directory`` (protected content), id = file stem.
+
+    With ``saved``, the index is loaded from there (memory-mapped, no video decoded) while it
+    was built from the same files (names, sizes, modification times); otherwise it is built
+    from the videos and saved there for the next start.
+    """
+    videos = sorted(p for p in directory.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+    stamp = json.dumps([(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in videos])
+    if saved is not None and (saved / "sources.json").is_file() and (saved / "sources.json").read_text() == stamp:
+        index = FingerprintIndex.load(saved)
+        log.info("protected content loaded: %d item(s) from %s", len(index.content_ids), saved)
+        return index
     index = FingerprintIndex()
-    for path in sorted(p for p in directory.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES):
+    for path in videos:
         index.register_video(path, path.stem)
-    log.info("protected content registered: %d item(s) from %s", len(index), directory)
+    log.info("protected content registered: %d item(s) from %s", len(index.content_ids), directory)
+    if saved is not None:
+        try:
+            index.save(saved)
+            (saved / "sources.json").write_text(stamp)
+        except OSError as exc:  # a full or read-only data dir costs the next start time, nothing else
+            log.warning("protected index not saved to %s: %s", saved, exc)
     return index
