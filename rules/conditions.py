@@ -240,13 +240,15 @@ class PriceBelow:
 
 @dataclass(frozen=True, slots=True)
 class FingerprintRun:
-    """Protected content matched continuously for at least ``min_duration_s``."""
+    """Protected content matched continuously for at least ``min_duration_s``, by ``kind``:
+    the picture (``video``), the sound (``audio``) or either (``any``)."""
 
     min_duration_s: float
     contents: tuple[str, ...] = ()
+    kind: str = "any"
 
     def evaluate(self, window: Window) -> Result:
-        runs = window.of("fingerprint", (Modality.FINGERPRINT,))
+        runs = [f for f in window.of("fingerprint", (Modality.FINGERPRINT,)) if self.kind in ("any", f.group)]
         return _bound("content", (f for f in runs if f.duration >= self.min_duration_s and (not self.contents or f.value in self.contents)))
 
     def kinds(self) -> frozenset[str]:
@@ -255,9 +257,9 @@ class FingerprintRun:
     needs = kinds
 
     def explain(self, window: Window, depth: int = 0) -> list[str]:
-        runs = ", ".join(f"{f.value} {f.duration:.1f}s" for f in window.of("fingerprint", (Modality.FINGERPRINT,)))
+        runs = ", ".join(f"{f.value} {f.group} {f.duration:.1f}s" for f in window.of("fingerprint", (Modality.FINGERPRINT,)))
         ok = self.evaluate(window).satisfied
-        return [_line(depth, ok, f"fingerprint run >= {self.min_duration_s:g}s: {runs or 'none'}")]
+        return [_line(depth, ok, f"fingerprint run ({self.kind}) >= {self.min_duration_s:g}s: {runs or 'none'}")]
 
 
 @dataclass(frozen=True, slots=True)

@@ -374,7 +374,8 @@ class RuleEngine:
                 facts[("brand", "", brand_id)] = fact("brand", "", brand_id, f"logo:{brand_id}")
         elif ev.modality == Modality.FINGERPRINT and ev.text:
             duration = ev.media_end - ev.media_start
-            facts[("fingerprint", "", ev.text)] = fact("fingerprint", "", ev.text, f"fingerprint:{ev.text} {duration:.1f}s")
+            sense = str(ev.details.get("kind", "video"))  # audio and video runs are separate facts
+            facts[("fingerprint", sense, ev.text)] = fact("fingerprint", sense, ev.text, f"fingerprint:{ev.text} {sense} {duration:.1f}s")
         return list(facts.values()), cue
 
     def _ordinary(self, norm: Normalized, hit: Hit) -> str | None:
@@ -416,7 +417,7 @@ class RuleEngine:
                 old.confidence = max(old.confidence, f.confidence)
                 old.evidence = f.evidence
                 if old.kind == "fingerprint":
-                    old.label = f"fingerprint:{old.value} {old.duration:.1f}s"
+                    old.label = f"fingerprint:{old.value} {old.group} {old.duration:.1f}s"
                 changed.append(old)
                 continue
             stream.facts.append(f)

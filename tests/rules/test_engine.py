@@ -298,3 +298,24 @@ def test_fingerprint_observation_growing_like_the_fingerprint_stage(engine, ev) 
     assert alerts == [(1, 13)]  # the first time the run reaches the rule's 12 s
     (final,) = engine.finish("s1")
     assert (final.revision, final.media_end) == (2, 40)
+
+
+def test_a_rule_may_require_the_sound_or_the_picture(tmp_path: Path, ev) -> None:
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    (rules_dir / "r.yaml").write_text(
+        "id: test.audio_copy\nversion: 1\ncategory: piracy\nseverity: high\nwindow_s: 60\n"
+        "conditions:\n  fingerprint: {min_duration_s: 10, kind: audio}\n",
+        encoding="utf-8",
+    )
+    engine = rules.RuleEngine(rules_dir, rules.DEFAULT_RULES_DIR / "lexicons", options=rules.RulesOptions(hot_reload=False))
+
+    def run_of(kind: str, stream: str) -> list[Alert]:
+        fp = [ev("show-1", modality=Modality.FINGERPRINT, t=t, duration=4, stream=stream) for t in range(0, 16, 4)]
+        import dataclasses
+
+        return run(engine, *(dataclasses.replace(e, details={"kind": kind}) for e in fp))
+
+    assert run_of("video", "v") == []
+    (alert,) = run_of("audio", "a")
+    assert "audio" in alert.evidence[0].matched_terms[0]
