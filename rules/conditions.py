@@ -174,9 +174,8 @@ class PriceBelow:
 
     ``bind`` says how the price must be tied to the brand, so a cheap price of one product is
     never compared with a brand named for another: ``evidence`` (said in the same utterance or
-    shown in the same screen line), ``product`` (also: on the same product card, or the brand
-    said or written for the product of the segment, which a rule's scope makes the product on
-    sale: a logo in view does not name it), ``segment`` (anywhere in the same product segment).
+    shown in the same screen line), ``product`` (also: on the same product card, or said while
+    the segment's card shows the brand), ``segment`` (anywhere in the same product segment).
     """
 
     fraction: float
@@ -205,10 +204,15 @@ class PriceBelow:
         return Result(bound=bound)
 
     def _binder(self, named: list[Fact], window: Window) -> Callable[[Fact], str]:
-        """How a price is tied to one of a brand's facts ('' when it is not)."""
+        """How a price is tied to one of a brand's facts ('' when it is not).
+
+        ``product``: the price and the brand in one text; on one product card; or the price said
+        while the segment's card shows the brand. A brand only said, or a logo only seen, does
+        not name the product on the card: hosts answer viewers' questions about their perfume,
+        compare with a brand, wear one on a shirt.
+        """
         seqs = {b.seq for b in named}
         cards = {window.card_of(b.evidence.observation_id) for b in named if b.modality is Modality.OCR} - {None}
-        named_in_text = any(b.modality in TEXT_MODALITIES for b in named)
 
         def binding(price: Fact) -> str:
             if price.seq in seqs:
@@ -219,9 +223,9 @@ class PriceBelow:
                 return "same segment"
             if price.modality is Modality.OCR and cards and window.card_of(price.evidence.observation_id) in cards:
                 return "same product card"
-            if named_in_text:
-                return "brand named for this product"
-            return ""  # a logo in view may be on the host's shirt: it does not name the product
+            if price.modality is Modality.ASR and cards:
+                return "said while the card shows the brand"
+            return ""
 
         return binding
 

@@ -379,12 +379,15 @@ class RuleEngine:
         return list(facts.values()), cue
 
     def _ordinary(self, norm: Normalized, hit: Hit) -> str | None:
-        """A brand heard only by sound in an everyday word (迪家 in 最低价) is no brand at all."""
-        return self._words.ordinary(norm.compact, hit.start, hit.end) if hit.via == "pinyin" else None
+        """A brand heard only by sound in an everyday word (迪家 in 最低价), or a nickname that is
+        part of one (小香 in 小香风, the Chanel style), is no brand at all. Registered names are."""
+        if hit.via != "pinyin" and hit.reason != "alias":
+            return None
+        return self._words.ordinary(norm.compact, hit.start, hit.end)
 
     def _refusals(self, norm: Normalized, hits: tuple[Hit, ...]) -> list[str]:
         return [
-            f"brand: {h.label} refused: sounds like the everyday word {word}"
+            f"brand: {h.label} refused: {'sounds like' if h.via == 'pinyin' else 'part of'} the everyday word {word}"
             for h in hits
             if h.kind == BRAND and (word := self._ordinary(norm, h))
         ]

@@ -82,7 +82,7 @@ class Hit:
     end: int
     via: str  # "text" or "pinyin"
     label: str  # '高仿', or '高仿 (as 高访)' when the text said something else
-    reason: str = ""  # exemptions: why; context terms: their effect
+    reason: str = ""  # exemptions: why; context terms: their effect; brand nicknames: "alias"
     syllables: int = 0
 
 
@@ -159,7 +159,8 @@ class Matcher:
                 add(_Entry(EXEMPT, lex.name, ex.phrase, ex.phrase, ex.reason), ex.phrase, ex.pinyin, pinyin_min_syllables)
         for brand in brands:
             for name in brand.all_names:
-                add(_Entry(BRAND, brand.brand_id, brand.brand_id, name), name, True, brand_pinyin_min_syllables)
+                nickname = "alias" if name in brand.aliases and name not in brand.names else ""
+                add(_Entry(BRAND, brand.brand_id, brand.brand_id, name, nickname), name, True, brand_pinyin_min_syllables)
         self._text, self._text_entries = _automaton(text_keys)
         self._pinyin, self._pinyin_entries = _automaton(pinyin_keys)
         self.term_count = len(self._entries)

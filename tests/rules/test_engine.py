@@ -42,12 +42,18 @@ def test_logo_plus_slang_in_speech_is_counterfeit(engine, ev) -> None:
     assert alert.rule_version == 2 and alert.media_start == 10 and alert.media_end == 22
 
 
-def test_nickname_in_speech_plus_cheap_price_on_screen(engine, ev) -> None:
-    alerts = run(engine, ev("香奶奶的经典款今天上链接", t=0), ev("到手价", modality=Modality.OCR, t=5, prices=(Price(99.0, text="¥99"),)))
+def test_nickname_in_speech_plus_cheap_price_said_with_it(engine, ev) -> None:
+    alerts = run(engine, ev("香奶奶的经典款今天上链接，只要九十九", t=0))
     (alert,) = only(alerts, CUE)
     assert alert.brand == "chanel"
-    assert any("price 99 CNY < 0.3 x 8000 (chanel, brand named for this product)" in t for e in alert.evidence for t in e.matched_terms)
+    assert any("price 99 CNY < 0.3 x 8000 (chanel, same text)" in t for e in alert.evidence for t in e.matched_terms)
     assert alert.price is not None and alert.price.amount == 99.0
+
+
+def test_a_brand_only_said_does_not_name_the_product_whose_price_is_on_screen(engine, ev) -> None:
+    """有宝宝问我用的什么香水？是香奈儿的: the host's perfume is not the ¥99 product on the card."""
+    alerts = run(engine, ev("有宝宝问我用的什么香水，是香奈儿的", t=0), ev("到手价", modality=Modality.OCR, t=5, prices=(Price(99.0, text="¥99"),)))
+    assert only(alerts, CUE) == []
 
 
 def test_price_above_the_fraction_or_original_price_is_not_a_cue(engine, ev) -> None:

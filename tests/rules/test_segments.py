@@ -79,13 +79,22 @@ def test_a_brand_named_for_one_product_never_meets_the_next_products_price(engin
     assert [a for a in alerts if a.category.value == "counterfeit"] == []
 
 
-def test_within_one_product_brand_and_cheap_card_price_join(engine) -> None:
-    events = [*card("经典手提包", 99, 0), said("这款古驰包包今天福利价", 5)]
-    (alert,) = [a for e in events for a in engine.process(e) if a.rule_id == CUE]
+def test_within_one_product_the_cards_brand_and_a_cheap_price_join(engine) -> None:
+    events = [*card("古驰经典手提包", 99, 0), said("今天福利价只要九十九元", 5)]
+    alerts = [a for e in events for a in engine.process(e) if a.rule_id == CUE]
+    alert = alerts[-1]
     assert alert.brand == "gucci" and alert.segment is not None and alert.segment.segment_id == "seg-0.0"
-    assert alert.segment.title == "经典手提包"
+    assert alert.segment.title == "古驰经典手提包"
     assert alert.price is not None and alert.price.amount == 99.0
     assert {e.segment_id for e in alert.evidence} == {"seg-0.0"}
+    terms = {t for e in alert.evidence for t in e.matched_terms}
+    assert any("same product card" in t for t in terms) and any("said while the card shows the brand" in t for t in terms)
+
+
+def test_a_nickname_inside_an_everyday_word_is_no_brand(engine) -> None:
+    """小香风 is the Chanel *style* (tweed jackets of any make), not Chanel."""
+    events = [*card("小香风粗花呢外套", 199, 0)]
+    assert [a for e in events for a in engine.process(e) if a.rule_id == CUE] == []
 
 
 def test_window_scope_still_joins_across_products(tmp_path, brands) -> None:
