@@ -127,6 +127,8 @@ _TOKEN_RE = re.compile(f"{_ARABIC}|.")
 # An amount right after one of these is taken off a price (立减, 再减十元) or is a spending threshold
 # (满199-30): neither is what the buyer pays, and a "¥10" discount read as a price looks like a fake.
 _DISCOUNT_WORDS = ("立减", "再减", "直减", "减", "优惠", "便宜", "省", "返现", "返", "红包", "补贴", "抵扣", "抵", "满")
+# A count of two or more items right before the amount: the price of a bundle, not of the product.
+_BUNDLE_RE = re.compile(r"(?:[2-9]|\d{2,}|[二两三四五六七八九十])\s*[个件只条双盒包瓶支套对片袋]\s*$")
 _DISCOUNT_RE = re.compile(
     f"(?:{_alternation(_DISCOUNT_WORDS)}|满(?:{_ARABIC}|[{_NUMERAL_CHARS}])+[元块]?\\s*[-减])[\\s:：了]*$"
 )
@@ -214,6 +216,8 @@ def _single(text: str, amount: _Amount, floor: int) -> list[_Read]:
     currency = amount.currency or _bare_currency(text, floor, amount.start)
     if currency is None:
         return []
+    if _BUNDLE_RE.search(text, floor, amount.start):  # "三件一百元", "两个五十元": several items, one price
+        return [_Read(_price(amount.value, currency, UNKNOWN, text[amount.start : amount.end]), amount.start, amount.end, "bundle")]
     role = _ROLE_OF_WORD[word.group(0)] if word else UNKNOWN
     label_start = floor + word.start() if word else amount.start
     price = _price(amount.value, currency, role, text[label_start : amount.end])

@@ -364,7 +364,7 @@ class RuleEngine:
                          strength=strength, weak=weak, effect=effect, note=note),
                 )
             for price in self._prices(ev):
-                if price.role != "original":
+                if price.role == "selling":  # what the buyer pays for this product: not a list price, bundle or range
                     label = f"price {price.amount:g} {price.currency}"
                     facts.setdefault(("price", "", label), fact("price", "", price.text or label, label, amount=price.amount, currency=price.currency))
         elif ev.modality == Modality.LOGO:

@@ -244,6 +244,10 @@ def summary(text: str) -> list[tuple[float, str, str]]:
         # What comes off a price, or a spending threshold, is not a price (a "¥10" off looks like a fake).
         ("满199-30元", []),
         ("满两件再减十元", []),
+        # several items for one price: a bundle, not the product's selling price
+        ("普拉达钱包下单送的卡套，单买是两个五十元", [(50, "CNY", "unknown")]),
+        ("买古驰皮带的宝宝再加购袜子，三件一百元", [(100, "CNY", "unknown")]),
+        ("一件99元", [(99, "CNY", "selling")]),
         ("立减10元 到手价99", [(99, "CNY", "selling")]),
         ("便宜了100元，今天只要899元", [(899, "CNY", "selling")]),
         # a list price beside the live price, no word

@@ -107,3 +107,9 @@ def test_takedown_applies_only_above_the_rules_confidence(tmp_path: Path, ev) ->
     (weak,) = engine.process(ev("古迟包包是高访的", t=0, stream="t2", confidence=0.9))
     assert (strong.action, weak.action) == (Action.TAKEDOWN, Action.REVIEW)
     assert strong.confidence >= 0.7 > weak.confidence
+
+
+def test_a_bundle_price_said_with_a_brand_is_not_the_brands_price(engine) -> None:
+    """普拉达钱包下单送的卡套，单买是两个五十元: the ¥50 is two gift card holders, not the wallet."""
+    assert CUE not in fired(engine, "古驰钱包下单送的卡套，单买是两个五十元")
+    assert CUE in fired(engine, "古驰钱包今天只要五十元")
