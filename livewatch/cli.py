@@ -118,9 +118,18 @@ def _cmd_evidence(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace, cfg: Config) -> int:
-    from livewatch.service import run_eval
+    from livewatch.service import BASELINE_RULES_DIR, run_eval, run_replay_eval
 
-    run_eval(cfg, Path(args.dir), generate=args.generate, out=Path(args.out) if args.out else None)
+    out = Path(args.out) if args.out else None
+    if args.evidence:
+        baseline = None if args.baseline_rules == "none" else Path(args.baseline_rules or BASELINE_RULES_DIR)
+        run_replay_eval(cfg, [Path(d) for d in args.evidence], rules_dir=Path(args.rules) if args.rules else None,
+                        baseline_dir=baseline, out=out)
+        return 0
+    if not args.dir:
+        print("livewatch eval: give a corpus DIR or --evidence DIR", file=sys.stderr)
+        return 2
+    run_eval(cfg, Path(args.dir), generate=args.generate, out=out)
     return 0
 
 
@@ -298,9 +307,15 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", required=True)
     evidence.set_defaults(func=_cmd_evidence)
 
-    ev = sub.add_parser("eval", help="precision and recall of scan on a labelled corpus")
-    ev.add_argument("dir", help="corpus directory with labels.json (see bench/corpus.py)")
+    ev = sub.add_parser("eval", help="precision and recall of scan on a labelled corpus, or of a replay of stored evidence")
+    ev.add_argument("dir", nargs="?", help="corpus directory with labels.json (see bench/corpus.py)")
     ev.add_argument("--generate", action="store_true", help="generate the synthetic corpus there first if missing")
+    ev.add_argument("--evidence", action="append", metavar="DIR",
+                    help="replay stored evidence instead of scanning: bench/evidence/<corpus> (or bench/evidence "
+                         "for every corpus); repeatable (see bench/evidence_corpus.py)")
+    ev.add_argument("--rules", metavar="DIR", help="with --evidence: the rule set to score (default: the configured rules)")
+    ev.add_argument("--baseline-rules", metavar="DIR",
+                    help="with --evidence: the rule set scored beside it (default: bench/baseline_rules; 'none' to skip)")
     ev.add_argument("--out", help="write the full result as JSON")
     ev.set_defaults(func=_cmd_eval)
 

@@ -11,13 +11,15 @@ Only enforce-mode alerts count; shadow rules are reported apart.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
-from events import Alert, LivewatchError, Mode
+from events import Alert, LivewatchError, Modality, Mode
 
 
 @dataclass(frozen=True)
@@ -122,4 +124,444 @@ def format_report(summary: dict[str, dict[str, object]]) -> str:
             f"{key:<24} {pct(row['precision']):>9} {pct(row['recall']):>7} {row['alerts_right']:>6} "
             f"{row['alerts_wrong']:>6} {row['violations_missed']:>7} {('-' if t2a is None else f'{t2a:.1f}s'):>8}"
         )
+    return "\n".join(lines)
+
+
+# --- replaying stored evidence (``livewatch eval --evidence DIR``) ---------------------------
+#
+# ``bench/evidence_corpus.py`` scans each labelled clip once with the real detectors and keeps
+# the evidence (JSONL). Replaying it through a rule set takes seconds, so rule changes are scored
+# on hours of media without decoding a frame. Beyond precision/recall (the semantics above), a
+# replay reports what a reviewer pays for: false alerts per stream-hour (enforce and shadow
+# apart), the brand accuracy of counterfeit alerts, per split (tuning / heldout / old corpus),
+# and per trap class how many benign traps raised a false alert; it lists every false alert and
+# every missed violation with the evidence behind it.
+
+SPLIT_ORDER = ("tuning", "heldout", "old")
+TRAP_SLACK_S = 1.0  # a trap is tripped by alert evidence within this of its span
+SHOT_TRAP_MAX_S = 20.0  # traps no longer than this are one shot's words; longer ones a whole product
+
+
+@dataclass(frozen=True)
+class EvidenceClip:
+    """One clip of an evidence corpus: its labels, traps and stored evidence."""
+
+    corpus: str
+    name: str
+    split: str
+    seconds: float
+    labels: tuple[dict, ...]
+    traps: tuple[dict, ...]
+    evidence_path: Path
+    products: tuple[dict, ...] = ()
+
+
+def load_evidence_corpus(root: Path) -> list[EvidenceClip]:
+    """Clips of ``root/labels.json`` (an evidence corpus), or of every corpus one level below ``root``."""
+    roots = [root] if (root / "labels.json").exists() else sorted(p.parent for p in root.glob("*/labels.json"))
+    if not roots:
+        raise LivewatchError(
+            f"{root}: no labels.json: scan a corpus first with `python -m bench.evidence_corpus scan`")
+    clips = []
+    for r in roots:
+        data = json.loads((r / "labels.json").read_text(encoding="utf-8"))
+        for c in data["clips"]:
+            if not c.get("evidence"):
+                continue  # labelled but not scanned yet
+            path = r / c["evidence"]
+            if not path.exists():
+                raise LivewatchError(f"{path}: evidence missing: rescan with `python -m bench.evidence_corpus scan`")
+            clips.append(EvidenceClip(
+                corpus=r.name, name=Path(c["evidence"]).stem, split=str(c.get("split", r.name)),
+                seconds=float(c.get("seconds") or 0.0), labels=tuple(c.get("labels", ())), traps=tuple(c.get("traps", ())),
+                evidence_path=path, products=tuple(c.get("products") or ()),
+            ))
+    if not clips:
+        raise LivewatchError(f"{root}: no scanned clips: run `python -m bench.evidence_corpus scan`")
+    return clips
+
+
+def read_evidence(path: Path) -> list:
+    """The stored evidence, with screen text's prices read again by today's parser.
+
+    OCR attaches prices when it reads a line; the parser (``events.parse_prices``) is shared
+    with the rules, so a parser fix must replay like a rule change, without scanning again.
+    """
+    from events import Evidence, Modality, parse_prices
+
+    with path.open(encoding="utf-8") as src:
+        stored = [Evidence.from_dict(json.loads(line)) for line in src if line.strip()]
+    return [dataclasses.replace(e, prices=parse_prices(e.text)) if e.modality is Modality.OCR else e for e in stored]
+
+
+def replay_alerts(engine: object, evidence: list) -> tuple[list[Alert], dict[str, float]]:
+    """The latest revision of every alert the engine raises on the evidence, and when each was first raised."""
+    from rules import latest_revisions, replay
+
+    every = replay(engine, evidence)  # type: ignore[arg-type]
+    first_raised: dict[str, float] = {}
+    for a in every:
+        first_raised.setdefault(a.alert_id, a.media_end)
+    return latest_revisions(every), first_raised
+
+
+def _overlaps(start: float, end: float, label: dict, slack_s: float) -> bool:
+    return start <= label["end"] + slack_s and end >= label["start"] - slack_s
+
+
+def _covered_seconds(spans: Iterable[tuple[float, float]], total: float) -> float:
+    covered, reach = 0.0, 0.0
+    for start, end in sorted((max(0.0, s), min(total, e)) for s, e in spans):
+        if end <= reach:
+            continue
+        covered += end - max(start, reach)
+        reach = end
+    return covered
+
+
+def _trap_tier(trap: dict) -> int:
+    """0: a shot's words or caption (short span), 1: two products meeting (``at``), 2: a whole product."""
+    if trap.get("at") is not None:
+        return 1
+    return 0 if trap["end"] - trap["start"] <= SHOT_TRAP_MAX_S else 2
+
+
+def _inside(e: object, lo: float, hi: float) -> bool:
+    """Evidence of a span: it starts in it and ends by its end (ASR stamps may stray ``TRAP_SLACK_S``).
+
+    Half-open, so the next product's first sampled frame, stamped at the boundary, is not this one's.
+    """
+    start, end = e.media_start, e.media_end  # type: ignore[attr-defined]
+    tail = TRAP_SLACK_S if e.modality is Modality.ASR else 0.0  # type: ignore[attr-defined]
+    return lo - TRAP_SLACK_S <= start < hi and end <= hi + tail
+
+
+def _brand_fits(trap: dict, alert: Alert) -> bool:
+    return not (trap.get("brand") and alert.brand and alert.brand != trap["brand"])
+
+
+def _false(alerts: Iterable[Alert], labels: tuple[dict, ...], slack_s: float) -> list[Alert]:
+    return [a for a in alerts if not any(_matches(a, l, slack_s) for l in labels)]
+
+
+def trap_counterfactuals(
+    clip: EvidenceClip, evidence: list, rerun: Callable[[list], list[Alert]], slack_s: float = 3.0,
+) -> dict[int, set[str]]:
+    """Which product and boundary traps raise a false alert, by replaying parts of the evidence.
+
+    - a whole product (card, logo, price; a span longer than ``SHOT_TRAP_MAX_S``): the product's
+      evidence replayed alone raises a false alert;
+    - two products meeting (``at``): both products replayed together raise more false alerts
+      across the boundary than each replayed alone.
+
+    (A shot's words are judged directly: a false alert that cites them, see :func:`score_replay`.)
+    Only false alerts naming the trap's brand (or no brand) count. Returns trap index -> modes.
+    """
+    products = sorted(clip.products, key=lambda p: p["start"])
+
+    def within(lo: float, hi: float) -> list:
+        return [e for e in evidence if _inside(e, lo, hi)]
+
+    def false_modes(subset: list, lo: float, hi: float, trap: dict) -> Counter[str]:
+        found = [a for a in _false(rerun(subset), clip.labels, slack_s)
+                 if _brand_fits(trap, a) and a.media_start <= hi + slack_s and a.media_end >= lo - slack_s]
+        return Counter(a.mode.value for a in found)
+
+    out: dict[int, set[str]] = {}
+    for i, trap in enumerate(clip.traps):
+        if trap.get("at") is not None:
+            at = trap["at"]
+            a = next((p for p in products if abs(p["end"] - at) <= TRAP_SLACK_S), None)
+            b = next((p for p in products if abs(p["start"] - at) <= TRAP_SLACK_S), None)
+            if a is None or b is None:
+                continue
+            together = false_modes(within(a["start"], b["end"]), at, at, trap)
+            apart = false_modes(within(a["start"], a["end"]), at, at, trap) + false_modes(within(b["start"], b["end"]), at, at, trap)
+            modes = {m for m, n in together.items() if n > apart.get(m, 0)}
+        elif _trap_tier(trap) == 0:
+            continue
+        else:
+            modes = set(false_modes(within(trap["start"], trap["end"]), trap["start"], trap["end"], trap))
+        if modes:
+            out[i] = modes
+    return out
+
+
+def _trap_tripped(trap: dict, cues: list) -> bool:
+    """Whether an alert's unexplained cue evidence comes from the trap.
+
+    - two products meeting (``at``): cues on both sides of that boundary, within the trap's span;
+    - a shot's words or caption (a span of at most ``SHOT_TRAP_MAX_S``): a cue of the trap's
+      modalities inside the span;
+    - a whole product (its card, logo, price): every cue inside the product, one of the trap's
+      modalities (an alert that also joins another product's evidence is that join's, not this).
+    """
+    if not cues:
+        return False
+    if trap.get("at") is not None:
+        at = trap["at"]
+        before = any(e.media_start < at and e.media_end >= trap["start"] for e in cues)
+        after = any(at <= e.media_start <= trap["end"] for e in cues)
+        return before and after
+    modalities = set(trap.get("modalities") or ())
+    inside = [e for e in cues if _inside(e, trap["start"], trap["end"])]
+    if not any(not modalities or e.modality.value in modalities for e in inside):
+        return False
+    return trap["end"] - trap["start"] <= SHOT_TRAP_MAX_S or len(inside) == len(cues)
+
+
+def _evidence_view(e: object, limit: int = 120) -> dict[str, object]:
+    text = getattr(e, "text", "")
+    out: dict[str, object] = {
+        "modality": getattr(e, "modality").value,
+        "start": round(getattr(e, "media_start"), 2),
+        "end": round(getattr(e, "media_end"), 2),
+        "text": text if len(text) <= limit else text[:limit] + "…",
+    }
+    terms = getattr(e, "matched_terms", None)
+    if terms is not None:
+        out["matched"] = list(terms)
+    if getattr(e, "brand", None):
+        out["brand"] = e.brand  # type: ignore[attr-defined]
+    prices = getattr(e, "prices", ())
+    if prices:
+        out["prices"] = [p.amount for p in prices]
+    return out
+
+
+@dataclass
+class SplitScore:
+    """What one rule set did on one split (or on all of them)."""
+
+    tallies: dict[str, Tally] = field(default_factory=new_tallies)
+    clips: int = 0
+    media_s: float = 0.0
+    benign_s: float = 0.0
+    false_alerts: dict[str, int] = field(default_factory=lambda: {"enforce": 0, "shadow": 0})
+    false_untrapped: dict[str, int] = field(default_factory=lambda: {"enforce": 0, "shadow": 0})
+    alerts: dict[str, int] = field(default_factory=lambda: {"enforce": 0, "shadow": 0})
+    brand_checked: int = 0
+    brand_right: int = 0
+    traps: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        hours = self.media_s / 3600
+        benign_hours = self.benign_s / 3600
+
+        def rate(n: int, h: float) -> float | None:
+            return round(n / h, 2) if h else None
+
+        return {
+            "clips": self.clips,
+            "media_minutes": round(self.media_s / 60, 1),
+            "benign_minutes": round(self.benign_s / 60, 1),
+            "alerts": dict(self.alerts),
+            "false_alerts": dict(self.false_alerts),
+            "false_alerts_on_no_trap": dict(self.false_untrapped),
+            "false_alerts_per_hour": {m: rate(n, hours) for m, n in self.false_alerts.items()},
+            "false_alerts_per_benign_hour": {m: rate(n, benign_hours) for m, n in self.false_alerts.items()},
+            "brand_accuracy": {
+                "counterfeit_alerts_on_counterfeits": self.brand_checked,
+                "right_brand": self.brand_right,
+                "accuracy": round(self.brand_right / self.brand_checked, 3) if self.brand_checked else None,
+            },
+            "summary": summarise(self.tallies),
+            "traps": {cls: dict(v) for cls, v in sorted(self.traps.items())},
+        }
+
+
+@dataclass
+class ReplayScore:
+    """One rule set's outcome on every clip: per split, plus the lists a person reads."""
+
+    splits: dict[str, SplitScore] = field(default_factory=lambda: defaultdict(SplitScore))
+    false_alerts: list[dict] = field(default_factory=list)
+    missed: list[dict] = field(default_factory=list)
+    wrong_brand: list[dict] = field(default_factory=list)
+    per_clip: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        keys = [k for k in SPLIT_ORDER if k in self.splits] + sorted(k for k in self.splits if k not in SPLIT_ORDER)
+        return {
+            "splits": {k: self.splits[k].to_dict() for k in keys},
+            "false_alerts": self.false_alerts,
+            "missed": self.missed,
+            "wrong_brand": self.wrong_brand,
+            "per_clip": self.per_clip,
+        }
+
+
+def score_replay(
+    clip: EvidenceClip,
+    alerts: list[Alert],
+    first_raised: dict[str, float],
+    evidence: list,
+    score: ReplayScore,
+    slack_s: float = 3.0,
+    rerun: Callable[[list], list[Alert]] | None = None,
+) -> None:
+    """Add one clip's replayed alerts to the score: its split and "all".
+
+    ``rerun(evidence)`` replays a subset of the clip's evidence through the same rules (latest
+    revisions): with it, traps are judged by counterfactuals (:func:`trap_counterfactuals`);
+    without it, by where the false alerts' evidence lies (:func:`_trap_tripped`).
+    """
+    labels = clip.labels
+    buckets = [score.splits[clip.split], score.splits["all"]]
+    benign_s = clip.seconds - _covered_seconds(((l["start"], l["end"]) for l in labels), clip.seconds)
+    for b in buckets:
+        b.clips += 1
+        b.media_s += clip.seconds
+        b.benign_s += benign_s
+        score_clip(alerts, labels, first_raised, b.tallies, slack_s)
+    false_here = 0
+    tripped: dict[int, set[str]] = defaultdict(set)  # trap index -> modes that tripped it
+    if rerun is not None:
+        tripped.update(trap_counterfactuals(clip, evidence, rerun, slack_s))
+    for alert in alerts:
+        mode = alert.mode.value
+        matching = [l for l in labels if _matches(alert, l, slack_s)]
+        for b in buckets:
+            b.alerts[mode] += 1
+        if not matching:
+            false_here += 1
+            for b in buckets:
+                b.false_alerts[mode] += 1
+        # Traps: cue evidence of this alert that the labels it matches do not explain, inside a trap.
+        cues = [e for e in alert.evidence if e.matched_terms]
+        loose = [e for e in cues if not any(_overlaps(e.media_start, e.media_end, l, slack_s) for l in matching)]
+        hits = []
+        for i, trap in enumerate(clip.traps):
+            if not _brand_fits(trap, alert):
+                continue
+            if rerun is None or _trap_tier(trap) == 0:
+                if _trap_tripped(trap, loose):
+                    tripped[i].add(mode)
+                    hits.append(i)
+            elif mode in tripped.get(i, ()) and _overlaps(alert.media_start, alert.media_end, trap, slack_s):
+                hits.append(i)
+        hit_traps = [clip.traps[i]["class"] for i in hits]
+        if not matching:
+            if not hits:
+                for b in buckets:
+                    b.false_untrapped[mode] += 1
+            score.false_alerts.append({
+                "clip": clip.name, "split": clip.split, "mode": mode, "rule": alert.rule_id,
+                "category": alert.category.value, "brand": alert.brand,
+                "start": round(alert.media_start, 2), "end": round(alert.media_end, 2),
+                "traps": sorted(set(hit_traps)),
+                "evidence": [_evidence_view(e) for e in cues] or [_evidence_view(e) for e in alert.evidence],
+            })
+        if alert.mode is Mode.ENFORCE and alert.category.value == "counterfeit":
+            same_time = [l for l in labels if l["category"] == "counterfeit"
+                         and _overlaps(alert.media_start, alert.media_end, l, slack_s)]
+            if same_time:
+                right = any(l.get("brand") == alert.brand for l in same_time)
+                for b in buckets:
+                    b.brand_checked += 1
+                    b.brand_right += right
+                if not right:
+                    score.wrong_brand.append({
+                        "clip": clip.name, "split": clip.split, "rule": alert.rule_id, "brand": alert.brand,
+                        "label_brands": sorted({str(l.get("brand")) for l in same_time}),
+                        "start": round(alert.media_start, 2), "end": round(alert.media_end, 2),
+                        "evidence": [_evidence_view(e) for e in alert.evidence if e.matched_terms],
+                    })
+    for i, trap in enumerate(clip.traps):
+        for b in buckets:
+            row = b.traps.setdefault(trap["class"], {"traps": 0, "tripped": 0, "tripped_shadow": 0})
+            row["traps"] += 1
+            row["tripped"] += "enforce" in tripped.get(i, ())
+            row["tripped_shadow"] += "shadow" in tripped.get(i, ())
+    enforce = [a for a in alerts if a.mode is Mode.ENFORCE]
+    missed_here = 0
+    for label in labels:
+        if any(_matches(a, label, slack_s) for a in enforce):
+            continue
+        missed_here += 1
+        near = [e for e in evidence if _overlaps(e.media_start, e.media_end, label, slack_s)]
+        score.missed.append({
+            "clip": clip.name, "split": clip.split, "category": label["category"], "brand": label.get("brand"),
+            "start": label["start"], "end": label["end"], "modalities": list(label.get("modalities", ())),
+            "alerts_nearby": [
+                {"rule": a.rule_id, "mode": a.mode.value, "brand": a.brand,
+                 "start": round(a.media_start, 2), "end": round(a.media_end, 2)}
+                for a in alerts if _overlaps(a.media_start, a.media_end, label, slack_s)
+            ],
+            "evidence": [_evidence_view(e) for e in _distinct(near)[:20]],
+        })
+    score.per_clip.append({
+        "clip": clip.name, "split": clip.split, "seconds": clip.seconds, "evidence": len(evidence),
+        "alerts": len(alerts), "false_alerts": false_here, "labels": len(labels), "missed": missed_here,
+    })
+
+
+def _distinct(evidence: list) -> list:
+    """One item per observation (its longest extent), so a caption seen for 40 s is listed once."""
+    by_key: dict[tuple, object] = {}
+    for e in evidence:
+        key = (e.modality, e.observation_id or (e.media_start, e.text))
+        by_key[key] = e
+    return sorted(by_key.values(), key=lambda e: (e.media_start, e.modality.value))
+
+
+def replay_corpus(clips: list[EvidenceClip], engine_factory, slack_s: float = 3.0, counterfactuals: bool = True) -> ReplayScore:
+    """Replay every clip's evidence through a fresh engine from ``engine_factory()`` and score it.
+
+    Trap counterfactuals replay subsets of a clip's evidence through the same engine, each as
+    a stream of its own.
+    """
+    score = ReplayScore()
+    for clip in clips:
+        evidence = read_evidence(clip.evidence_path)
+        engine = engine_factory()
+        alerts, first_raised = replay_alerts(engine, evidence)
+        runs = itertools.count()
+
+        def rerun(subset: list, engine=engine, clip=clip, runs=runs) -> list[Alert]:
+            stream = f"{clip.name}#cf{next(runs)}"
+            return replay_alerts(engine, [dataclasses.replace(e, stream_id=stream) for e in subset])[0]
+
+        score_replay(clip, alerts, first_raised, evidence, score, slack_s, rerun if counterfactuals else None)
+    return score
+
+
+def format_replay_report(results: dict[str, dict]) -> str:
+    """Rule sets side by side, one block per split."""
+    names = list(results)
+
+    def pct(v: object) -> str:
+        return "-" if v is None else f"{100 * float(v):.0f}%"  # type: ignore[arg-type]
+
+    lines = []
+    splits = list(next(iter(results.values()))["splits"]) if results else []
+    for split in splits:
+        first = results[names[0]]["splits"][split]
+        lines.append(f"== {split}: {first['clips']} clips, {first['media_minutes']} min of media")
+        header = f"{'':<36}" + "".join(f"{n:>22}" for n in names)
+        lines.append(header)
+        rows: list[tuple[str, list[str]]] = []
+        for cat in ("counterfeit", "false_claim", "piracy"):
+            vals = []
+            for n in names:
+                row = results[n]["splits"][split]["summary"].get(f"category:{cat}")
+                vals.append("-" if row is None else f"P {pct(row['precision'])} R {pct(row['recall'])}")
+            rows.append((f"{cat} precision/recall", vals))
+        for mode in ("enforce", "shadow"):
+            rows.append((f"false alerts/h ({mode})", [
+                f"{results[n]['splits'][split]['false_alerts_per_hour'][mode]} ({results[n]['splits'][split]['false_alerts'][mode]})"
+                for n in names]))
+            rows.append(("  of which on no trap", [
+                str(results[n]["splits"][split]["false_alerts_on_no_trap"][mode]) for n in names]))
+        rows.append(("counterfeit brand accuracy", [
+            pct(results[n]["splits"][split]["brand_accuracy"]["accuracy"]) for n in names]))
+        traps = sorted({c for n in names for c in results[n]["splits"][split]["traps"]})
+        for cls in traps:
+            vals = []
+            for n in names:
+                t = results[n]["splits"][split]["traps"].get(cls)
+                vals.append("-" if t is None else f"{t['tripped']}/{t['traps']} (+{t['tripped_shadow']} sh)")
+            rows.append((f"  trap {cls}", vals))
+        for label, vals in rows:
+            lines.append(f"{label:<36}" + "".join(f"{v:>22}" for v in vals))
     return "\n".join(lines)

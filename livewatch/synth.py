@@ -137,13 +137,13 @@ def _with_host(frame: np.ndarray, t: float) -> np.ndarray:
     return out
 
 
-def scene_frames(spec: ClipSpec) -> Iterator[np.ndarray]:
-    """RGB frames of the clip, scene by scene."""
+def scene_frames(spec: ClipSpec, fps: int = FPS) -> Iterator[np.ndarray]:
+    """RGB frames of the clip, scene by scene, at ``fps`` frames per second."""
     index = 0
     for scene in spec.scenes:
         still = render_scene(scene)
-        for _ in range(int(round(scene.seconds * FPS))):
-            yield _with_host(still, index / FPS)
+        for _ in range(int(round(scene.seconds * fps))):
+            yield _with_host(still, index / fps)
             index += 1
 
 
@@ -153,33 +153,38 @@ def render_clip(
     *,
     speech: list[np.ndarray] | None = None,
     frames: Iterable[np.ndarray] | None = None,
+    fps: int = FPS,
 ) -> Path:
     """Write the clip as H.264 + AAC MP4 with a keyframe every second.
 
     ``frames`` (RGB, 1280x720) replaces the scenes' pictures, for clips that
     are not shop scenes (protected content, re-broadcasts); the scenes still
-    give the timing of the speech.
+    give the timing of the speech. ``fps`` is the frame rate (``frames`` must
+    be given at that rate); at 5 fps long clips render several times faster and
+    the 1 frame/s sampler sees the same pictures (a keyframe every second either way).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part.mp4")
     audio = _soundtrack(spec, speech)
     with av.open(str(tmp), "w") as out:
-        video = out.add_stream("libx264", rate=FPS)
+        video = out.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
-        video.codec_context.gop_size = FPS
-        video.options = {"preset": "veryfast", "crf": "26", "x264-params": "keyint=25:min-keyint=25:scenecut=0"}
+        video.codec_context.gop_size = fps
+        video.options = {"preset": "veryfast", "crf": "26", "x264-params": f"keyint={fps}:min-keyint={fps}:scenecut=0"}
         sound = out.add_stream("aac", rate=AUDIO_RATE, layout="mono")
-        _encode_video(out, video, scene_frames(spec) if frames is None else frames)
+        _encode_video(out, video, scene_frames(spec, fps) if frames is None else frames, fps)
         _encode_audio(out, sound, audio)
     tmp.replace(path)
     return path
 
 
-def _encode_video(out: av.container.OutputContainer, stream: av.VideoStream, frames: Iterable[np.ndarray]) -> None:
+def _encode_video(
+    out: av.container.OutputContainer, stream: av.VideoStream, frames: Iterable[np.ndarray], fps: int = FPS
+) -> None:
     for index, rgb in enumerate(frames):
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         frame.pts = index
-        frame.time_base = Fraction(1, FPS)
+        frame.time_base = Fraction(1, fps)
         out.mux(stream.encode(frame))
     out.mux(stream.encode(None))
 

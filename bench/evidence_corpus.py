@@ -1,0 +1,236 @@
+"""Scan once, keep the evidence: every labelled clip's detector output, replayable in seconds.
+
+    python -m bench.evidence_corpus scan [--corpus broadcasts|corpus] [--split tuning|heldout|old]
+                                         [--only NAME] [--force] [--out DIR]
+    python -m bench.evidence_corpus merge DIR/<corpus>      # fold a scan made with --out DIR into bench/evidence
+
+runs each clip through ``livewatch.service.scan_file`` with the real detectors (default
+``Config``: PaddleOCR, logo matching, faster-whisper, fingerprints) and writes the evidence it
+produced, one ``Evidence.to_dict()`` per line in the order produced, to
+
+    bench/evidence/<corpus>/<split>/<clip>.jsonl
+    bench/evidence/<corpus>/labels.json      (the corpus labels, each clip with "evidence": "<split>/<clip>.jsonl")
+
+Corpora:
+
+- ``broadcasts``: the long multi-product broadcasts of :mod:`bench.broadcasts` (splits
+  ``tuning`` and ``heldout``), rendered into ``var/broadcasts`` first if missing;
+- ``corpus``: the 26 short clips of :mod:`bench.corpus` (split ``old``), rendered with its own
+  ``generate()`` into ``var/corpus`` if missing, scanned with ``var/corpus/protected`` as the
+  protected content so fingerprints work.
+
+``livewatch eval --evidence bench/evidence/<corpus>`` replays these files through any rule set
+(:mod:`livewatch.evaluate`). Clips already scanned are skipped unless ``--force``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from events import Evidence
+from livewatch.config import Config
+
+EVIDENCE_ROOT = Path("bench/evidence")
+BROADCAST_MEDIA = Path("var/broadcasts")
+CORPUS_MEDIA = Path("var/corpus")
+SCAN_DATA = Path("var/evidence_scan")  # snapshots of the scans (logo crops), not committed
+
+# The old corpus's benign look-alikes, as traps of the broadcasts' classes (or their own).
+OLD_TRAPS = {
+    "bn01_genuine_guarantee": ("genuine_guarantee", "正品保障 官方授权 on a genuine coat"),
+    "bn02_best_before": ("best_before", "最佳食用时间 on milk"),
+    "bn03_brand_no_cue": ("genuine_brand_mention", "路易威登 named at a genuine price, no cue"),
+    "bn04_authorised_store_logo": ("authorised_store", "authorised store showing the brand's logo"),
+    "bn05_plain_sale": ("plain_sale", "a plain T-shirt sale"),
+    "bn06_unrelated_video": ("unrelated_video", "video that is not protected content"),
+}
+
+
+def write_jsonl(path: Path, evidence: Sequence[Evidence]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    with tmp.open("w", encoding="utf-8") as out:
+        for ev in evidence:
+            out.write(json.dumps(ev.to_dict(), ensure_ascii=False) + "\n")
+    tmp.replace(path)
+
+
+def read_jsonl(path: Path) -> list[Evidence]:
+    with path.open(encoding="utf-8") as src:
+        return [Evidence.from_dict(json.loads(line)) for line in src if line.strip()]
+
+
+def _media_seconds(path: Path) -> float:
+    import av
+
+    with av.open(str(path)) as container:
+        return round(float(container.duration or 0) / 1_000_000, 3)
+
+
+def broadcast_clips(media: Path = BROADCAST_MEDIA, splits: Sequence[str] = ("tuning", "heldout")) -> list[dict]:
+    """Entries of var/broadcasts/labels.json for the splits (rendering the missing ones first)."""
+    labels = media / "labels.json"
+    have = json.loads(labels.read_text(encoding="utf-8"))["clips"] if labels.exists() else []
+    missing = [s for s in splits if not any(c["split"] == s and (media / c["file"]).exists() for c in have)]
+    if missing:
+        from bench.broadcasts import generate
+
+        print(f"[evidence] rendering the {', '.join(missing)} broadcasts into {media}", file=sys.stderr)
+        generate(media, missing, log=lambda m: print(m, file=sys.stderr))
+        have = json.loads(labels.read_text(encoding="utf-8"))["clips"]
+    return [dict(c, media=str(media / c["file"])) for c in have if c["split"] in splits]
+
+
+def corpus_clips(media: Path = CORPUS_MEDIA) -> list[dict]:
+    """Entries of var/corpus/labels.json (the 26-clip corpus), with split, seconds and traps added."""
+    labels = media / "labels.json"
+    if not labels.exists():
+        from bench.corpus import generate
+
+        print(f"[evidence] rendering the 26-clip corpus into {media}", file=sys.stderr)
+        generate(media)
+    out = []
+    for c in json.loads(labels.read_text(encoding="utf-8"))["clips"]:
+        path = media / c["file"]
+        seconds = _media_seconds(path)
+        name = Path(c["file"]).stem
+        traps = []
+        if name in OLD_TRAPS:
+            cls, note = OLD_TRAPS[name]
+            traps.append({"class": cls, "start": 0.0, "end": seconds, "note": note, "brand": None})
+        out.append(dict(c, split="old", seconds=seconds, products=c.get("products", []), traps=traps, media=str(path)))
+    return out
+
+
+def scan(
+    corpus: str,
+    splits: Sequence[str] | None = None,
+    only: Sequence[str] = (),
+    force: bool = False,
+    out_root: Path = EVIDENCE_ROOT,
+    cfg: Config | None = None,
+    note: str = "",
+) -> Path:
+    """Scan the clips of one corpus with the real detectors; returns the path of its labels copy."""
+    from livewatch.service import scan_file
+    from livewatch.sinks import CollectingSink
+    from livewatch.stages import Stages
+
+    cfg = cfg or Config(data_dir=SCAN_DATA)
+    if corpus == "broadcasts":
+        clips = broadcast_clips(splits=splits or ("tuning", "heldout"))
+    elif corpus == "corpus":
+        clips = corpus_clips()
+        cfg = cfg.replace(protected_dir=CORPUS_MEDIA / "protected")
+    else:
+        raise SystemExit(f"unknown corpus {corpus!r}: broadcasts or corpus")
+    if splits:
+        clips = [c for c in clips if c["split"] in splits]
+    if only:
+        clips = [c for c in clips if Path(c["file"]).stem in only]
+    out_dir = out_root / corpus
+    labels_path = out_dir / "labels.json"
+    entries = {}
+    if labels_path.exists():
+        entries = {c["file"]: c for c in json.loads(labels_path.read_text(encoding="utf-8"))["clips"]}
+    stages = None
+    try:
+        for clip in clips:
+            media = Path(clip.pop("media"))
+            rel = f"{clip['split']}/{media.stem}.jsonl"
+            target = out_dir / rel
+            if target.exists() and not force and clip["file"] in entries:
+                print(f"[evidence] {rel}: already scanned (--force to redo)", file=sys.stderr)
+                entries[clip["file"]] = dict(entries[clip["file"]], **{k: v for k, v in clip.items() if k not in ("scan",)})
+                continue
+            if stages is None:
+                stages = Stages.load(cfg, inline=True)
+            collected: list[Evidence] = []
+            sink = CollectingSink()
+            t0 = time.monotonic()
+            alerts = scan_file(cfg, media, stages=stages, sink=sink, evidence=collected)
+            wall = time.monotonic() - t0
+            write_jsonl(target, collected)
+            entries[clip["file"]] = dict(clip, evidence=rel, scan={
+                "wall_s": round(wall, 1), "media_s": clip["seconds"], "evidence": len(collected), "alerts": len(alerts),
+                "date": time.strftime("%Y-%m-%d", time.gmtime()), **({"note": note} if note else {}),
+            })
+            _write_labels(labels_path, entries)
+            print(f"[evidence] {rel}: {len(collected)} evidence, {len(alerts)} alert(s), "
+                  f"{clip['seconds']:.0f} s media scanned in {wall:.0f} s ({wall / max(clip['seconds'], 1):.2f}x)",
+                  file=sys.stderr, flush=True)
+    finally:
+        if stages is not None:
+            stages.close()
+    _write_labels(labels_path, entries)
+    return labels_path
+
+
+def merge(source: Path, out_root: Path = EVIDENCE_ROOT) -> Path:
+    """Fold the scanned clips of another evidence corpus directory (a scan run elsewhere with
+    ``--out``) into ``out_root/<corpus>``: its JSONL files and their labels entries."""
+    import shutil
+
+    labels = json.loads((source / "labels.json").read_text(encoding="utf-8"))["clips"]
+    out_dir = out_root / source.name
+    labels_path = out_dir / "labels.json"
+    entries = {}
+    if labels_path.exists():
+        entries = {c["file"]: c for c in json.loads(labels_path.read_text(encoding="utf-8"))["clips"]}
+    for clip in labels:
+        if not clip.get("evidence") or not (source / clip["evidence"]).exists():
+            continue
+        target = out_dir / clip["evidence"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / clip["evidence"], target)
+        entries[clip["file"]] = clip
+        print(f"[evidence] {source / clip['evidence']} -> {target}", file=sys.stderr)
+    _write_labels(labels_path, entries)
+    return labels_path
+
+
+def _write_labels(path: Path, entries: dict[str, dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    order = {"tuning": 0, "heldout": 1, "old": 2}
+    clips = sorted(entries.values(), key=lambda c: (order.get(c["split"], 3), c["file"]))
+    tmp = path.with_suffix(".part")
+    tmp.write_text(json.dumps({"clips": clips}, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.evidence_corpus", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sc = sub.add_parser("scan", help="scan clips with the real detectors and store their evidence")
+    sc.add_argument("--corpus", action="append", choices=("broadcasts", "corpus"), help="default: both")
+    sc.add_argument("--split", action="append", choices=("tuning", "heldout", "old"))
+    sc.add_argument("--only", action="append", default=[], help="clip names (bt01, cf01_ocr_slang_price, ...)")
+    sc.add_argument("--force", action="store_true", help="scan clips again even if their evidence exists")
+    sc.add_argument("--out", default=str(EVIDENCE_ROOT))
+    sc.add_argument("--note", default="", help="recorded with each clip's scan (e.g. the commit of the detectors)")
+    mg = sub.add_parser("merge", help="fold a corpus scanned elsewhere (scan --out DIR) into bench/evidence")
+    mg.add_argument("source", help="DIR/<corpus> of that scan (the directory holding its labels.json)")
+    mg.add_argument("--out", default=str(EVIDENCE_ROOT))
+    args = parser.parse_args(argv)
+    if args.command == "merge":
+        print(merge(Path(args.source), Path(args.out)))
+        return 0
+    from livewatch.logging import configure_logging
+
+    configure_logging("WARNING", json=False)
+    corpora = args.corpus or ["broadcasts", "corpus"]
+    for corpus in corpora:
+        splits = [s for s in (args.split or []) if (s == "old") == (corpus == "corpus")] or None
+        if args.split and not splits:
+            continue
+        print(scan(corpus, splits, args.only, args.force, Path(args.out), note=args.note))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
