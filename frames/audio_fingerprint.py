@@ -54,6 +54,7 @@ class AudioFingerprintOptions:
     offset_tolerance_s: float = 1.0
     max_gap_s: float = 8.0
     reemit_interval_s: float = 10.0
+    min_level_dbfs: float = -40.0  # quieter audio (silence, room tone) proves nothing: never matched nor indexed
 
     def __post_init__(self) -> None:
         if not 2.0 <= self.window_s <= 30.0 or not 0 < self.hop_s <= self.window_s or not 0 < self.max_ber < 0.5:
@@ -75,6 +76,14 @@ def chromaprint(samples: np.ndarray, rate: int) -> np.ndarray:
     fp.feed(pcm)
     raw, _ = cp.decode_fingerprint(fp.finish())
     return np.array(raw, np.uint32)
+
+
+def level_dbfs(samples: np.ndarray) -> float:
+    """RMS level of float samples in dB below full scale (-inf dB for digital silence as -200)."""
+    if len(samples) == 0:
+        return -200.0
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    return 20.0 * np.log10(rms) if rms > 1e-10 else -200.0
 
 
 def pair_codes(items: np.ndarray) -> np.ndarray:
@@ -141,7 +150,14 @@ class AudioIndex:
     # --- registration -------------------------------------------------
 
     def register_samples(self, content_id: str, samples: np.ndarray, rate: int) -> int:
-        """Fingerprint one protected item's sound (mono float); returns its sub-fingerprint count."""
+        """Fingerprint one protected item's sound (mono float); returns its sub-fingerprint count.
+
+        An item with nothing audible (a silent programme, room tone) is not indexed: every quiet
+        stream would match it.
+        """
+        if level_dbfs(samples) < self.options.min_level_dbfs:
+            log.info("protected audio %s is silent: not indexed", content_id)
+            return 0
         return self.register_items(content_id, chromaprint(samples, rate))
 
     def register_items(self, content_id: str, items: np.ndarray) -> int:
@@ -246,7 +262,7 @@ class AudioIndex:
         o = self.options
         audio = np.concatenate(st.samples)[-int(o.window_s * st.rate) :]
         t0 = end - len(audio) / st.rate
-        m = self.match(chromaprint(audio, st.rate))
+        m = self.match(chromaprint(audio, st.rate)) if level_dbfs(audio) >= o.min_level_dbfs else None
         out = []
         if m is not None:
             offset = m.content_time - t0

@@ -96,3 +96,15 @@ def test_pair_codes_and_options():
         idx = AudioIndex()
         idx.register_items("x", items)
         idx.register_items("x", items)
+
+
+def test_silence_and_room_tone_are_neither_indexed_nor_matched() -> None:
+    """Two streams sharing nothing but a quiet background must not look like copies of each other."""
+    from frames.audio_fingerprint import AudioIndex, level_dbfs
+
+    rate = 16000
+    room_tone = (np.random.default_rng(7).standard_normal(rate * 20) * 0.003).astype(np.float32)
+    assert level_dbfs(room_tone) < -40
+    index = AudioIndex()
+    assert index.register_samples("silent-show", room_tone, rate) == 0
+    assert index.content_ids == ()
