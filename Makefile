@@ -23,8 +23,10 @@ bench: setup
 soak: setup
 	$(PY) -m bench.soak
 
+# Replays the stored evidence (bench/evidence, scanned once per detector change with
+# `python -m bench.evidence_corpus scan`) through the rules and the baseline rules: seconds.
 eval: setup
-	$(PY) -m livewatch eval var/corpus --generate --out bench/results/eval.json
+	$(PY) -m livewatch eval --evidence bench/evidence --out bench/results/eval.json
 	$(PY) -m bench --readme-only
 
 clean:

@@ -103,20 +103,36 @@ def update_readme(text: str, start: str = START, end: str = END) -> None:
 
 
 def eval_table(result: dict) -> str:
-    """The README's accuracy table from ``livewatch eval --out`` (bench/results/eval.json)."""
+    """The README's accuracy table from ``livewatch eval --evidence ... --out`` (bench/results/eval.json):
+    per split, the rule set beside the baseline rule set, replayed over the same stored evidence."""
     def pct(v: object) -> str:
         return "-" if v is None else f"{100 * float(v):.0f}%"  # type: ignore[arg-type]
 
+    def cell(split: dict, category: str) -> str:
+        row = split["summary"].get(f"category:{category}")
+        if not row:
+            return "-"
+        return f"{pct(row['precision'])} / {pct(row['recall'])}"
+
+    minutes = result.get("media_minutes", {})
     lines = [
-        f"Measured {result.get('date', '?')} with `{result.get('command', 'make eval')}` on {result['clips']} clips.",
+        f"Measured {result.get('date', '?')} with `{result.get('command', 'make eval')}`: {result['clips']} clips, "
+        + ", ".join(f"{k} {v:g} min" for k, v in minutes.items()) + " of media; rules = this rule set, "
+        "baseline = `bench/baseline_rules` (the rules before product segments), same evidence.",
         "",
-        "| slice | precision | recall | alerts right | alerts wrong | violations missed | time to alert p50 (media s) |",
-        "|---|---|---|---|---|---|---|",
+        "| split | rule set | counterfeit P / R | false claim P / R | piracy P / R | brand right | false enforce alerts per benign hour | shadow |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for key, row in result["summary"].items():
-        t2a = row["time_to_alert_p50_s"]
-        lines.append(f"| {key} | {pct(row['precision'])} | {pct(row['recall'])} | {row['alerts_right']} | "
-                     f"{row['alerts_wrong']} | {row['violations_missed']} | {'-' if t2a is None else t2a} |")
+    for split in ("tuning", "heldout", "old", "all"):
+        for name in ("rules", "baseline"):
+            data = result["results"].get(name, {}).get("splits", {}).get(split)
+            if not data:
+                continue
+            fa = data["false_alerts_per_benign_hour"]
+            lines.append(
+                f"| {split} | {name} | {cell(data, 'counterfeit')} | {cell(data, 'false_claim')} | {cell(data, 'piracy')} | "
+                f"{pct(data['brand_accuracy']['accuracy'])} | {fa['enforce']} | {fa['shadow']} |"
+            )
     return "\n".join(lines)
 
 

@@ -311,9 +311,10 @@ def run_replay_eval(
     result = {
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "command": "livewatch eval " + " ".join(f"--evidence {d}" for d in evidence_dirs)
-        + (f" --rules {rules_dir}" if rules_dir else "") + (f" --baseline-rules {baseline_dir}" if "baseline" in rule_sets else ""),
+        + (f" --rules {_shown(rules_dir)}" if rules_dir else "")
+        + (f" --baseline-rules {_shown(baseline_dir)}" if "baseline" in rule_sets and baseline_dir else ""),
         "evidence": [str(d) for d in evidence_dirs],
-        "rule_sets": {name: str(d) for name, d in rule_sets.items()},
+        "rule_sets": {name: _shown(d) for name, d in rule_sets.items()},
         "slack_s": slack_s,
         "clips": len(clips),
         "media_minutes": {split: round(s / 60, 1) for split, s in media.items()},
@@ -335,3 +336,11 @@ def run_replay_eval(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     return result
+
+
+def _shown(path: Path | str) -> str:
+    """A path as results files show it: relative to the working directory when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
