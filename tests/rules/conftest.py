@@ -71,3 +71,11 @@ def ruleset(tmp_path: Path) -> Path:
     target = tmp_path / "ruleset"
     shutil.copytree(rules.DEFAULT_RULES_DIR, target)
     return target
+
+
+def engine_with_rule(tmp_path: Path, rule_yaml: str, brands: tuple[Brand, ...] = ()) -> rules.RuleEngine:
+    """An engine running one rule written for the test, with the bundled lexicons."""
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir(exist_ok=True)
+    (rules_dir / "r.yaml").write_text(rule_yaml, encoding="utf-8")
+    return rules.RuleEngine(rules_dir, rules.DEFAULT_RULES_DIR / "lexicons", brands, rules.RulesOptions(hot_reload=False))

@@ -11,7 +11,17 @@ from pathlib import Path
 import jsonschema
 
 import rules
-from events import Action, Alert, Category, Mode, Modality, Price, Severity, alert_id_for
+from events import (
+    Action,
+    Alert,
+    Category,
+    Modality,
+    Mode,
+    Price,
+    Severity,
+    alert_id_for,
+)
+from tests.rules.conftest import engine_with_rule
 
 ROOT = Path(__file__).resolve().parents[2]
 CUE = "counterfeit.brand_with_cue"
@@ -106,15 +116,12 @@ def test_per_modality_confidence_thresholds(engine, ev) -> None:
 
 
 def test_combinators_and_min_count(tmp_path: Path, ev) -> None:
-    rules_dir = tmp_path / "rules"
-    rules_dir.mkdir()
-    (rules_dir / "r.yaml").write_text(
+    engine = engine_with_rule(
+        tmp_path,
         "id: test.two_claims_no_disclaimer\nversion: 3\ncategory: false_claim\nseverity: low\nwindow_s: 10\n"
         "conditions:\n  all:\n    - terms: {lexicons: [medical_claims], min_count: 2, modalities: [asr]}\n"
         "    - not: {terms: {lexicons: [fake_guarantees]}}\n",
-        encoding="utf-8",
     )
-    engine = rules.RuleEngine(rules_dir, rules.DEFAULT_RULES_DIR / "lexicons", options=rules.RulesOptions(hot_reload=False))
     assert run(engine, ev("能治愈", t=0)) == []
     assert run(engine, ev("还能根治", t=1, modality=Modality.OCR)) == []  # OCR is not counted
     (alert,) = run(engine, ev("还能根治", t=2))
@@ -307,14 +314,11 @@ def test_fingerprint_observation_growing_like_the_fingerprint_stage(engine, ev) 
 
 
 def test_a_rule_may_require_the_sound_or_the_picture(tmp_path: Path, ev) -> None:
-    rules_dir = tmp_path / "rules"
-    rules_dir.mkdir()
-    (rules_dir / "r.yaml").write_text(
+    engine = engine_with_rule(
+        tmp_path,
         "id: test.audio_copy\nversion: 1\ncategory: piracy\nseverity: high\nwindow_s: 60\n"
         "conditions:\n  fingerprint: {min_duration_s: 10, kind: audio}\n",
-        encoding="utf-8",
     )
-    engine = rules.RuleEngine(rules_dir, rules.DEFAULT_RULES_DIR / "lexicons", options=rules.RulesOptions(hot_reload=False))
 
     def run_of(kind: str, stream: str) -> list[Alert]:
         fp = [ev("show-1", modality=Modality.FINGERPRINT, t=t, duration=4, stream=stream) for t in range(0, 16, 4)]

@@ -11,6 +11,7 @@ import pytest
 
 import rules
 from events import Action, Brand, MatchStrength, Modality
+from tests.rules.conftest import engine_with_rule
 
 CUE = "counterfeit.brand_with_cue"
 GUARANTEE = "counterfeit.brand_with_guarantee"
@@ -94,15 +95,13 @@ def test_a_guarantee_joins_only_a_brand_of_the_same_sentence(engine, ev) -> None
 
 
 def test_takedown_applies_only_above_the_rules_confidence(tmp_path: Path, ev) -> None:
-    rules_dir = tmp_path / "rules"
-    rules_dir.mkdir()
-    (rules_dir / "r.yaml").write_text(
+    engine = engine_with_rule(
+        tmp_path,
         "id: test.takedown\nversion: 1\ncategory: counterfeit\nseverity: high\naction: takedown\n"
         "takedown_confidence: 0.7\nscope: segment\n"
         "conditions:\n  all:\n    - brand: {}\n    - terms: {lexicons: [counterfeit_slang]}\n",
-        encoding="utf-8",
+        BRANDS,
     )
-    engine = rules.RuleEngine(rules_dir, rules.DEFAULT_RULES_DIR / "lexicons", BRANDS, rules.RulesOptions(hot_reload=False))
     (strong,) = engine.process(ev("古驰包包是高仿的", t=0, stream="t1", confidence=0.9))
     (weak,) = engine.process(ev("古迟包包是高访的", t=0, stream="t2", confidence=0.9))
     assert (strong.action, weak.action) == (Action.TAKEDOWN, Action.REVIEW)

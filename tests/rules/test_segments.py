@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import rules
 from events import Box, Evidence, Modality, Price
 from rules.segments import SegmentTimeline
+from tests.rules.conftest import engine_with_rule
 
 CUE = "counterfeit.brand_with_cue"
 TITLE_BOX, PRICE_BOX, CAPTION_BOX = Box(60, 60, 700, 110), Box(880, 60, 340, 140), Box(0, 600, 1280, 100)
@@ -98,14 +98,12 @@ def test_a_nickname_inside_an_everyday_word_is_no_brand(engine) -> None:
 
 
 def test_window_scope_still_joins_across_products(tmp_path, brands) -> None:
-    rules_dir = tmp_path / "rules"
-    rules_dir.mkdir()
-    (rules_dir / "r.yaml").write_text(
+    engine = engine_with_rule(
+        tmp_path,
         "id: test.window\nversion: 1\ncategory: counterfeit\nseverity: low\nwindow_s: 60\nscope: window\n"
         "conditions:\n  all:\n    - brand: {}\n    - price_below: {fraction: 0.3, bind: segment}\n",
-        encoding="utf-8",
+        brands,
     )
-    engine = rules.RuleEngine(rules_dir, rules.DEFAULT_RULES_DIR / "lexicons", brands, rules.RulesOptions(hot_reload=False))
     events = [*card("托特包", 2999, 0), said("这款古驰的托特包是专柜款", 5), *card("纯棉T恤", 49, 20)]
     (alert,) = [a for e in events for a in engine.process(e)]
     assert alert.brand == "gucci" and alert.segment is None
