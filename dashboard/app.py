@@ -399,7 +399,8 @@ def _install_api(app: FastAPI) -> None:
             raise HTTPException(404, f"no {kind} file {name}")
         return {"kind": kind, "name": name, "content": path.read_text(encoding="utf-8", errors="replace")}
 
-    @app.put("/api/files/{kind}/{name}", tags=["ops"], responses={422: {"description": "refused edit"}})
+    @app.put("/api/files/{kind}/{name}", tags=["ops"],
+             responses={400: {"description": "not acceptable YAML (syntax, anchors/aliases)"}, 422: {"description": "refused edit"}})
     def write_file(kind: Literal["rules", "lexicons"], name: str, body: FileIn, c: Ctx,
                    who: Ops) -> dict[str, Any]:
         return save_file(c, kind, name, body.content, who)
@@ -574,6 +575,9 @@ def save_file(c: Context, kind: str, name: str, content: str, who: auth.Principa
     if len(content) > MAX_FILE_CHARS:
         raise HTTPException(422, {"message": f"{name}: edit refused",
                                   "errors": [f"{name}: larger than {MAX_FILE_CHARS:,} characters: split it"]})
+    malformed = stages.yaml_errors(name, content)  # streaming parse: an alias bomb is refused before it expands
+    if malformed:
+        raise HTTPException(400, {"message": f"{name}: not acceptable YAML", "errors": malformed})
     errors = _stage_call(stages.check_edit, c.settings.rules_dir, c.settings.lexicon_dir, kind, name, content)
     if errors:
         raise HTTPException(422, {"message": f"{name}: edit refused", "errors": errors})

@@ -227,9 +227,9 @@ def install_pages(app: FastAPI) -> None:
         try:
             await run_in_threadpool(save_file, c, _kind(kind), name, content, who)
         except HTTPException as exc:
-            if exc.status_code != 422:
+            if exc.status_code not in (400, 422):  # malformed YAML, or a refused edit: show the form again
                 raise
-            return render(request, "file.html", who, status_code=422, kind=kind, name=name, content=content,
+            return render(request, "file.html", who, status_code=exc.status_code, kind=kind, name=name, content=content,
                           errors=exc.detail["errors"], saved=False)
         return render(request, "file.html", who, kind=kind, name=name, content=content, errors=[], saved=True)
 

@@ -157,7 +157,7 @@ def check_edit(rules_dir: Path | None, lexicon_dir: Path | None, kind: str, name
     The edit is tried on a copy of both directories, so the live files never
     hold a broken state. Without a rules engine only YAML syntax is checked.
     """
-    errors = _yaml_errors(name, content)
+    errors = yaml_errors(name, content)
     if errors:
         return errors
     try:
@@ -339,7 +339,8 @@ def to_jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _yaml_errors(name: str, content: str) -> list[str]:
+def yaml_errors(name: str, content: str) -> list[str]:
+    """Why a rules file is not acceptable YAML at all (anchors/aliases, syntax): checked before any schema."""
     if Path(name).suffix not in YAML_SUFFIXES:
         return []
     try:

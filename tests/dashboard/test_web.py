@@ -237,13 +237,13 @@ def test_ops_edit_is_validated_like_the_files(client: Any, rules_dirs: tuple[Pat
     before = rules_file.read_text(encoding="utf-8")
     url = "/api/files/rules/counterfeit_brand_cue.yaml"
     bad = client.put(url, json={"content": "rules: [unclosed"}, headers=h)
-    assert bad.status_code == 422 and "not valid YAML" in str(bad.json())
+    assert bad.status_code == 400 and "not valid YAML" in str(bad.json())  # malformed: 400; well-formed but wrong: 422
     wrong = client.put(url, json={"content": before.replace("\nwindow_s:", "\nwindow_seconds:")}, headers=h)
     errors = wrong.json()["detail"]["errors"]
     assert wrong.status_code == 422 and any("window_seconds" in e for e in errors), errors
     assert all(e.startswith("counterfeit_brand_cue.yaml") for e in errors)  # names the file, not a temp copy
     page = client.post("/ops/files/rules/counterfeit_brand_cue.yaml", data={"content": "id: [", "csrf_token": csrf})
-    assert page.status_code == 422 and "Edit refused" in page.text
+    assert page.status_code == 400 and "Edit refused" in page.text
     assert rules_file.read_text(encoding="utf-8") == before  # refused edits leave the file alone
     assert client.put("/api/files/rules/../../x.yaml", json={"content": "a: 1"}, headers=h).status_code == 404
     assert client.put("/api/files/rules/evil.sh", json={"content": "a: 1"}, headers=h).status_code == 404

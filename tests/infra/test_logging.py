@@ -47,7 +47,7 @@ def test_every_line_is_one_json_object_with_stream_id_and_extras(log_lines) -> N
 
 
 def test_stream_context_tags_lines_of_code_that_knows_no_stream(log_lines) -> None:
-    third_party = logging.getLogger("kafka.conn")
+    third_party = logging.getLogger("a_library.conn")  # not kafka: the CLI quiets kafka-python for the process
 
     def stream_thread(stream_id: str) -> None:
         with stream_context(stream_id):
