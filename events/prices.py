@@ -129,6 +129,7 @@ _TOKEN_RE = re.compile(f"{_ARABIC}|.")
 _DISCOUNT_WORDS = ("立减", "再减", "直减", "减", "优惠", "便宜", "省", "返现", "返", "红包", "补贴", "抵扣", "抵", "满")
 # A count of two or more items right before the amount: the price of a bundle, not of the product.
 _BUNDLE_RE = re.compile(r"(?:[2-9]|\d{2,}|[二两三四五六七八九十])\s*[个件只条双盒包瓶支套对片袋]\s*$")
+_PART_PAYMENT_RE = re.compile(r"(?:每期|每月|月供|分期|首付|定金|订金|预付)[^\d一二两三四五六七八九十百千万]{0,3}$")
 _DISCOUNT_RE = re.compile(
     f"(?:{_alternation(_DISCOUNT_WORDS)}|满(?:{_ARABIC}|[{_NUMERAL_CHARS}])+[元块]?\\s*[-减])[\\s:：了]*$"
 )
@@ -216,8 +217,9 @@ def _single(text: str, amount: _Amount, floor: int) -> list[_Read]:
     currency = amount.currency or _bare_currency(text, floor, amount.start)
     if currency is None:
         return []
-    if _BUNDLE_RE.search(text, floor, amount.start):  # "三件一百元", "两个五十元": several items, one price
-        return [_Read(_price(amount.value, currency, UNKNOWN, text[amount.start : amount.end]), amount.start, amount.end, "bundle")]
+    if _BUNDLE_RE.search(text, floor, amount.start) or _PART_PAYMENT_RE.search(text, floor, amount.start):
+        # "三件一百元": several items for one price; "每期六百四十六元", "定金三百元": a part of the price
+        return [_Read(_price(amount.value, currency, UNKNOWN, text[amount.start : amount.end]), amount.start, amount.end, "part")]
     role = _ROLE_OF_WORD[word.group(0)] if word else UNKNOWN
     label_start = floor + word.start() if word else amount.start
     price = _price(amount.value, currency, role, text[label_start : amount.end])

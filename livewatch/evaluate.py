@@ -241,7 +241,7 @@ def _brand_fits(trap: dict, alert: Alert) -> bool:
 
 
 def _false(alerts: Iterable[Alert], labels: tuple[dict, ...], slack_s: float) -> list[Alert]:
-    return [a for a in alerts if not any(_matches(a, l, slack_s) for l in labels)]
+    return [a for a in alerts if not any(_matches(a, lab, slack_s) for lab in labels)]
 
 
 def trap_counterfactuals(
@@ -408,7 +408,7 @@ def score_replay(
     """
     labels = clip.labels
     buckets = [score.splits[clip.split], score.splits["all"]]
-    benign_s = clip.seconds - _covered_seconds(((l["start"], l["end"]) for l in labels), clip.seconds)
+    benign_s = clip.seconds - _covered_seconds(((lab["start"], lab["end"]) for lab in labels), clip.seconds)
     for b in buckets:
         b.clips += 1
         b.media_s += clip.seconds
@@ -417,10 +417,17 @@ def score_replay(
     false_here = 0
     tripped: dict[int, set[str]] = defaultdict(set)  # trap index -> modes that tripped it
     if rerun is not None:
-        tripped.update(trap_counterfactuals(clip, evidence, rerun, slack_s))
+        # A counterfactual only names the cause: the full replay must have the false alert too.
+        false_alerts = _false(alerts, labels, slack_s)
+        for i, modes in trap_counterfactuals(clip, evidence, rerun, slack_s).items():
+            trap = clip.traps[i]
+            seen = {a.mode.value for a in false_alerts
+                    if _brand_fits(trap, a) and _overlaps(a.media_start, a.media_end, trap, slack_s)}
+            if modes & seen:
+                tripped[i] = modes & seen
     for alert in alerts:
         mode = alert.mode.value
-        matching = [l for l in labels if _matches(alert, l, slack_s)]
+        matching = [lab for lab in labels if _matches(alert, lab, slack_s)]
         for b in buckets:
             b.alerts[mode] += 1
         if not matching:
@@ -429,7 +436,7 @@ def score_replay(
                 b.false_alerts[mode] += 1
         # Traps: cue evidence of this alert that the labels it matches do not explain, inside a trap.
         cues = [e for e in alert.evidence if e.matched_terms]
-        loose = [e for e in cues if not any(_overlaps(e.media_start, e.media_end, l, slack_s) for l in matching)]
+        loose = [e for e in cues if not any(_overlaps(e.media_start, e.media_end, lab, slack_s) for lab in matching)]
         hits = []
         for i, trap in enumerate(clip.traps):
             if not _brand_fits(trap, alert):
@@ -453,17 +460,17 @@ def score_replay(
                 "evidence": [_evidence_view(e) for e in cues] or [_evidence_view(e) for e in alert.evidence],
             })
         if alert.mode is Mode.ENFORCE and alert.category.value == "counterfeit":
-            same_time = [l for l in labels if l["category"] == "counterfeit"
-                         and _overlaps(alert.media_start, alert.media_end, l, slack_s)]
+            same_time = [lab for lab in labels if lab["category"] == "counterfeit"
+                         and _overlaps(alert.media_start, alert.media_end, lab, slack_s)]
             if same_time:
-                right = any(l.get("brand") == alert.brand for l in same_time)
+                right = any(lab.get("brand") == alert.brand for lab in same_time)
                 for b in buckets:
                     b.brand_checked += 1
                     b.brand_right += right
                 if not right:
                     score.wrong_brand.append({
                         "clip": clip.name, "split": clip.split, "rule": alert.rule_id, "brand": alert.brand,
-                        "label_brands": sorted({str(l.get("brand")) for l in same_time}),
+                        "label_brands": sorted({str(lab.get("brand")) for lab in same_time}),
                         "start": round(alert.media_start, 2), "end": round(alert.media_end, 2),
                         "evidence": [_evidence_view(e) for e in alert.evidence if e.matched_terms],
                     })

@@ -128,7 +128,10 @@ class SegmentTimeline:
         if modality is Modality.ASR:
             middle = self._index_at((start + end) / 2)
             return range(middle, middle + 1)
-        return range(self._index_at(start), self._index_at(end) + 1)
+        first = self._index_at(start)
+        # [start, end) is half open: a line last seen as the next product appears is not part of it
+        last = self._index_at(end - 1e-6) if end > start else first
+        return range(first, max(first, last) + 1)
 
     def contains(self, index: int, modality: Modality, start: float, end: float) -> bool:
         """Does evidence over [start, end] belong to the segment at ``index``? (``indices_of``, inverted)"""
@@ -137,7 +140,8 @@ class SegmentTimeline:
         if modality is Modality.ASR:
             middle = (start + end) / 2
             return lo <= middle < hi or (index == 0 and middle < lo)
-        return end >= lo and start < hi or (index == 0 and start < lo)
+        reaches = end > lo if end > start else start >= lo
+        return reaches and start < hi or (index == 0 and start < lo)
 
     def segment(self, index: int) -> Segment:
         """The segment at a position ``indices_of`` gave, before the timeline changes again."""

@@ -110,6 +110,16 @@ def test_a_product_keeps_its_card_and_changes_captions(scripts) -> None:
     assert 0.8 <= speech / b.seconds <= 1.0
 
 
+def test_the_host_says_no_latin_letters(scripts) -> None:
+    """The Mandarin voice drops Latin letters: 'Chanel的包' would be heard as '的包', 'A货' as '货'."""
+    for split in SPLITS:
+        for b in scripts[split]:
+            assert not [s for s in b.sentences if re.search(r"[A-Za-z]", s)], b.name
+    assert bc.spoken("这款Chanel的包是超A货，LV的也有") == "这款香奈儿的包是超级原单货，路易威登的也有"
+    titles = {seg.title for b in scripts["tuning"] for seg in b.segments}
+    assert any(re.search(r"[A-Za-z]", t) for t in titles)  # cards still write brands in Latin letters
+
+
 def test_fitting_to_speech_stretches_shots_and_labels() -> None:
     b = bc.build_broadcast("heldout", 3, seconds=180)
     long_voice = [np.zeros(int((s.seconds + 2.0) * bc.AUDIO_RATE), np.float32) for s in b.shots if s.speech]

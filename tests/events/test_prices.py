@@ -248,6 +248,9 @@ def summary(text: str) -> list[tuple[float, str, str]]:
         ("普拉达钱包下单送的卡套，单买是两个五十元", [(50, "CNY", "unknown")]),
         ("买古驰皮带的宝宝再加购袜子，三件一百元", [(100, "CNY", "unknown")]),
         ("一件99元", [(99, "CNY", "selling")]),
+        # a part of the price: instalments and deposits
+        ("古驰手袋分十二期，每期三百九十九元", [(399, "CNY", "unknown")]),
+        ("这款付定金三百元，下周一发货", [(300, "CNY", "unknown")]),
         ("立减10元 到手价99", [(99, "CNY", "selling")]),
         ("便宜了100元，今天只要899元", [(899, "CNY", "selling")]),
         # a list price beside the live price, no word

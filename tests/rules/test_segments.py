@@ -140,3 +140,9 @@ def test_a_new_price_read_before_its_new_title_never_meets_the_old_product() -> 
 def test_a_new_price_under_the_same_title_is_withdrawn_as_a_segment() -> None:
     tl = timeline_of(*card("羊毛大衣", 899, 0), line("¥599", 30, PRICE_BOX, price=599), line("新人领券", 35, CAPTION_BOX))
     assert [s.media_start for s in tl.segments] == [0.0]
+
+
+def test_a_line_last_seen_as_the_next_product_appears_is_not_part_of_it() -> None:
+    tl = timeline_of(*card("纯棉T恤", 49, 0), *card("经典手提包", 99, 60))
+    assert [s.segment_id for s in tl.segments_of(Modality.OCR, 0.0, 60.0)] == ["seg-0.0"]
+    assert not tl.contains(1, Modality.OCR, 0.0, 60.0) and tl.contains(1, Modality.OCR, 60.0, 60.0)
