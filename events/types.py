@@ -196,10 +196,17 @@ class Brand:
     min_price: float | None = None
     currency: str = "CNY"
     logo_paths: tuple[str, ...] = ()
+    category_min_prices: tuple[tuple[str, float], ...] = ()  # (product word, lowest genuine price)
 
     @property
     def all_names(self) -> tuple[str, ...]:
         return self.names + self.aliases
+
+    def min_price_for(self, product_text: str) -> float | None:
+        """The lowest genuine price of what ``product_text`` names: a brand's lipstick costs far
+        less than its bags, so a category word in the text (口红, 香水) picks that category's floor."""
+        floors = [price for word, price in self.category_min_prices if word in product_text]
+        return min(floors) if floors else self.min_price
 
 
 class MatchStrength(StrEnum):

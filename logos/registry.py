@@ -8,6 +8,8 @@ file and says what to fix, because a typo here silently blinds detection.
     names: [Chanel, 香奈儿]
     aliases: [香奶奶, 小香]
     min_price: 3500        # lowest genuine retail price (optional)
+    category_min_prices:   # optional: lower floors of cheaper categories, by a word of the product
+      口红: 300
     currency: CNY
     logos: [monogram.png]  # files next to brand.yaml
 """
@@ -24,7 +26,7 @@ import yaml
 from events import Brand, ConfigError
 
 BRAND_FILE = "brand.yaml"
-_KEYS = {"brand_id", "names", "aliases", "min_price", "currency", "logos"}
+_KEYS = {"brand_id", "names", "aliases", "min_price", "category_min_prices", "currency", "logos"}
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -67,6 +69,7 @@ def _load_brand(path: Path) -> Brand:
         aliases=aliases,
         min_price=_price(path, doc.get("min_price")),
         currency=_currency(path, doc.get("currency", "CNY")),
+        category_min_prices=_category_prices(path, doc.get("category_min_prices")),
         logo_paths=_logos(path, doc.get("logos")),
     )
 
@@ -89,6 +92,18 @@ def _price(path: Path, value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise ConfigError(f"{path}: min_price must be a positive number or left out (got {value!r})")
     return float(value)
+
+
+def _category_prices(path: Path, value: Any) -> tuple[tuple[str, float], ...]:
+    if value is None:
+        return ()
+    ok = isinstance(value, dict) and all(
+        isinstance(k, str) and k.strip() and not isinstance(v, bool) and isinstance(v, (int, float)) and v > 0
+        for k, v in value.items()
+    )
+    if not ok:
+        raise ConfigError(f"{path}: category_min_prices must map product words to positive prices, e.g. {{口红: 300}} (got {value!r})")
+    return tuple((k.strip(), float(v)) for k, v in value.items())
 
 
 def _currency(path: Path, value: Any) -> str:

@@ -190,12 +190,15 @@ class PriceBelow:
             brand = window.brands.get(brand_id)
             if brand is None or not brand.min_price or not prices:
                 continue
-            limit = self.fraction * brand.min_price
-            binding = self._binder([b for b in brand_facts if b.value == brand_id], window)
+            named = [b for b in brand_facts if b.value == brand_id]
+            binding = self._binder(named, window)
+            product = " ".join(b.evidence.text for b in named if b.modality in TEXT_MODALITIES)
             cheap = tuple(
-                p.relabelled(f"price {p.amount:g} {p.currency} < {self.fraction:g} x {brand.min_price:g} ({brand_id}, {how})")
+                p.relabelled(f"price {p.amount:g} {p.currency} < {self.fraction:g} x {floor:g} ({brand_id}, {how})")
                 for p in prices
-                if 0 < p.amount < limit and p.currency == brand.currency
+                if p.currency == brand.currency
+                for floor in [brand.min_price_for(f"{product} {p.evidence.text}") or brand.min_price]
+                if 0 < p.amount < self.fraction * floor
                 for how in [binding(p)]
                 if how
             )

@@ -112,3 +112,11 @@ def test_a_bundle_price_said_with_a_brand_is_not_the_brands_price(engine) -> Non
     """普拉达钱包下单送的卡套，单买是两个五十元: the ¥50 is two gift card holders, not the wallet."""
     assert CUE not in fired(engine, "古驰钱包下单送的卡套，单买是两个五十元")
     assert CUE in fired(engine, "古驰钱包今天只要五十元")
+
+
+def test_a_genuine_lipstick_is_judged_by_the_lipstick_floor_not_the_bag_floor() -> None:
+    brands = (Brand("chanel", ("Chanel", "香奈儿"), (), min_price=3000.0, category_min_prices=(("口红", 250.0),)),)
+    engine = rules.load_engine(brands=brands, options=rules.RulesOptions(hot_reload=False))
+    assert CUE not in fired(engine, "香奈儿的滋润口红今天只要三百八十元")  # a genuine price for a lipstick
+    assert CUE in fired(engine, "香奈儿的滋润口红今天只要三十九元")  # not for a genuine one
+    assert CUE in fired(engine, "香奈儿的包包今天只要三百八十元")  # the bag floor still holds
