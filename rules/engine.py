@@ -383,7 +383,7 @@ class RuleEngine:
         part of one (小香 in 小香风, the Chanel style), is no brand at all. Registered names are."""
         if hit.via != "pinyin" and hit.reason != "alias":
             return None
-        return self._words.ordinary(norm.compact, hit.start, hit.end)
+        return self._words.ordinary(norm.compact, hit.start, hit.end, heard=hit.via == "pinyin")
 
     def _refusals(self, norm: Normalized, hits: tuple[Hit, ...]) -> list[str]:
         return [

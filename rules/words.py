@@ -6,9 +6,10 @@ question for a real dictionary, not a hand-written list: jieba's ships ~350,000 
 with their corpus counts.
 
 A span is ordinary when the dictionary's segmentation of the text (maximum probability, no
-HMM guessing) cuts through it — a dictionary word overlaps it and runs past its edge, as
-最低价 does around 低价 — or when it is itself one word counted at least ``min_count`` times
-(低价: 436 in 60 million; a nickname such as 爱马 counts 19).
+HMM guessing) cuts through it — a dictionary word overlaps it and runs past its edge, as 最低价
+does around 低价 — or when it is itself a word counted at least ``min_count`` times (低价: 436
+in 60 million; a nickname such as 爱马 counts 19). A span only heard like the name is ordinary
+when it is any dictionary word at all (底价, 41): a nickname is never what a homophone says.
 """
 
 from __future__ import annotations
@@ -37,13 +38,17 @@ class WordDictionary:
             tokenizer.initialize()
         return tokenizer
 
-    def ordinary(self, text: str, start: int, end: int) -> str | None:
-        """The everyday word that ``text[start:end]`` is or is part of, or None."""
+    def ordinary(self, text: str, start: int, end: int, *, heard: bool = False) -> str | None:
+        """The everyday word that ``text[start:end]`` is or is part of, or None.
+
+        ``heard``: the span only sounds like the name (a homophone). Then any dictionary word is
+        everyday: the names and nicknames themselves (迪家, 古驰) are not what the span says.
+        """
         span = text[start:end]
         if not span:
             return None
         count = self._tokenizer.FREQ.get(span) or 0
-        if count >= self.min_count:
+        if count >= (1 if heard else self.min_count):
             return span
         at = 0
         for token in self._tokenizer.lcut(text, HMM=False):
