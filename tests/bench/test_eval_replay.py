@@ -103,7 +103,7 @@ def _write_corpus(root: Path) -> Path:
         line("t1", "asr", 40.0, 44.0, "今天的T恤纯棉的，喜欢可以下单", "a1"),
     ]) + "\n", encoding="utf-8")
     (corpus / "heldout" / "h1.jsonl").write_text(
-        line("h1", "asr", 200.0, 204.0, "我用的是香奈儿的口红，这款只要八十九元", "a1") + "\n", encoding="utf-8")
+        line("h1", "asr", 200.0, 204.0, "我用的是香奈儿的口红，这款只要二十九元", "a1") + "\n", encoding="utf-8")
     labels = {"clips": [
         {"file": "tuning/t1.mp4", "split": "tuning", "seconds": 360.0, "benign": False, "evidence": "tuning/t1.jsonl",
          "labels": [{"category": "counterfeit", "brand": "gucci", "start": 0.0, "end": 30.0, "modalities": ["ocr"]}],
