@@ -197,7 +197,7 @@ class PriceBelow:
                 p.relabelled(f"price {p.amount:g} {p.currency} < {self.fraction:g} x {floor:g} ({brand_id}, {how})")
                 for p in prices
                 if p.currency == brand.currency
-                for floor in [brand.min_price_for(f"{product} {p.evidence.text}") or brand.min_price]
+                for floor in [brand.min_price_for(f"{product} {p.evidence.text}") or 0.0]
                 if 0 < p.amount < self.fraction * floor
                 for how in [binding(p)]
                 if how

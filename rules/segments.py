@@ -147,9 +147,6 @@ class SegmentTimeline:
         """The segment at a position ``indices_of`` gave, before the timeline changes again."""
         return self._segment(index)
 
-    def segment_at(self, t: float) -> Segment:
-        return self._segment(self._index_at(t))
-
     def card_of(self, observation_id: str) -> str | None:
         """The product card a screen line belongs to, if it is part of one."""
         line = self._lines.get(observation_id)
