@@ -5,7 +5,11 @@ with it (comparative advertising: a matter of its own, not counterfeiting); "古
 tells a brand's story. Context lexicons (``role: context``) list such words, each with an
 ``effect``, and the lexicons (or ``brands``) they act on (``applies_to``):
 
-- ``negation``: acts on the first hit after it, within ``scope`` characters;
+- ``negation``: acts on the first hit after it, within ``scope`` characters and the same clause;
+- ``denial``: a negated verb of dealing (不卖, 不碰, 不做) acts like a negation on the hit after
+  it, and also on every cue before it within ``scope`` (精仿和渠道货我们都不卖: hosts front the
+  goods they deny). Only cues, never a brand, are denied from behind, and the copula is not a
+  denial: 高仿的古驰，不是正品 confesses rather than denies;
 - ``comparison``: acts on the last hit before it (比 *香奈儿* 还好用), within ``scope``;
 - ``mention``: acts on every hit of the text (a brand in a story is not the product on sale).
 
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 from rules.lexicon import BRAND, CONTEXT, TERM, Hit, Lexicon
 
-NEGATION, COMPARISON, MENTION = "negation", "comparison", "mention"
+NEGATION, DENIAL, COMPARISON, MENTION = "negation", "denial", "comparison", "mention"
 SEGMENT_EFFECTS = frozenset({"authorised", "secondhand"})
 
 
@@ -28,19 +32,27 @@ class ContextReader:
     def __init__(self, lexicons: tuple[Lexicon, ...]) -> None:
         self._lexicons = {lex.name: lex for lex in lexicons if lex.role == "context"}
 
-    def effect_on(self, hit: Hit, hits: tuple[Hit, ...]) -> tuple[str, str]:
-        """(effect, note) of the context acting on ``hit`` among the ``hits`` of its text."""
+    def effect_on(self, hit: Hit, hits: tuple[Hit, ...], breaks: frozenset[int] = frozenset()) -> tuple[str, str]:
+        """(effect, note) of the context acting on ``hit`` among the ``hits`` of its text.
+
+        ``breaks``: where the text had clause marks; a negation, denial or comparison does not
+        reach across one (不是我说，这高仿做得真好 does not deny anything).
+        """
         for c in hits:
             lex = self._lexicons.get(c.group) if c.kind == CONTEXT else None
             if lex is None or _target(hit) not in lex.applies_to:
                 continue
+            if c.reason != MENTION and any(min(c.start, hit.start) < b <= max(c.start, hit.start) for b in breaks):
+                continue
             targets = [h for h in hits if h.kind in (TERM, BRAND) and _target(h) in lex.applies_to]
             if c.reason == MENTION:
                 return MENTION, f"{MENTION} ({c.label})"
-            if c.reason == NEGATION and c.end <= hit.start <= c.end + lex.scope:
+            if c.reason in (NEGATION, DENIAL) and c.end <= hit.start <= c.end + lex.scope:
                 first = min((h.start for h in targets if h.start >= c.end), default=None)
                 if hit.start == first:
-                    return NEGATION, f"{NEGATION} ({c.label})"
+                    return c.reason, f"{c.reason} ({c.label})"
+            if c.reason == DENIAL and hit.kind == TERM and c.start - lex.scope <= hit.end <= c.start:
+                return DENIAL, f"{DENIAL} ({c.label}, after it)"
             if c.reason == COMPARISON and hit.end <= c.start <= hit.end + lex.scope:
                 last = max((h.end for h in targets if h.end <= c.start), default=None)
                 if hit.end == last:

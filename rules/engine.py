@@ -354,7 +354,7 @@ class RuleEngine:
                     facts.setdefault(key, fact("context", hit.reason, hit.canonical, f"{hit.reason}: {hit.label}"))
                 if hit.kind not in (BRAND, TERM) or (hit.kind == BRAND and self._ordinary(norm, hit)):
                     continue
-                effect, note = rs.context.effect_on(hit, hits)
+                effect, note = rs.context.effect_on(hit, hits, norm.breaks)
                 strength = _strength(hit, ev.text)
                 weak = hit.kind == BRAND and strength is MatchStrength.HOMOPHONE and hit.syllables <= self._options.short_name_syllables
                 kind, group, label = ("brand", "", f"brand:{hit.label}") if hit.kind == BRAND else ("term", hit.group, hit.label)

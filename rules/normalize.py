@@ -33,6 +33,7 @@ _ZERO_WIDTH_RE = re.compile("[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
 _NUMERAL_HINT_RE = re.compile("[元块圆折比]|rmb|人民币")
 _WORD_RE = re.compile(r"[^\W_]+")
 _LATIN_RUN_RE = re.compile(r"[a-z]+")
+_CLAUSE_MARK_RE = re.compile(r"[，。！？；：,!?;:]|(?<!\d)\.|\.(?!\d)")
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000, "亿": 100_000_000}
 _CN_NUM = "零〇一二两三四五六七八九十百千万亿"
@@ -142,7 +143,8 @@ class Normalized(NamedTuple):
 
     ``compact``: what terms are matched against. ``gaps``: compact indices that had a separator
     before them. ``pinyin``: the coded pinyin string; ``pinyin_spans[i]`` is the compact span of
-    its i-th code point (None when it maps 1:1, the usual case).
+    its i-th code point (None when it maps 1:1, the usual case). ``breaks``: compact indices
+    that had a clause break before them (，。！？；: the reach of a negation ends there).
     """
 
     compact: str
@@ -150,6 +152,7 @@ class Normalized(NamedTuple):
     pinyin: str
     pinyin_spans: tuple[tuple[int, int], ...] | None
     cleaned: str = ""  # the text before separators were removed (for prices)
+    breaks: frozenset[int] = frozenset()
 
     def compact_span(self, start: int, end: int) -> tuple[int, int]:
         """The compact-text span of pinyin code points [start, end)."""
@@ -185,7 +188,7 @@ class Normalizer:
         compact = "".join(words)
         gaps = frozenset(itertools.accumulate(map(len, words[:-1]))) if len(words) > 1 else frozenset()
         pinyin, spans = self._pinyin(compact, gaps)
-        return Normalized(compact, gaps, pinyin, spans, cleaned)
+        return Normalized(compact, gaps, pinyin, spans, cleaned, _clause_breaks(cleaned))
 
     def compact(self, text: str) -> str:
         """Normalised text without separators: idempotent (``compact(compact(x)) == compact(x)``)."""
@@ -216,6 +219,19 @@ class Normalizer:
         pieces.append(coded[pos:])
         spans.extend((i, i + 1) for i in range(pos, len(compact)))
         return "".join(pieces), tuple(spans)
+
+
+def _clause_breaks(cleaned: str) -> frozenset[int]:
+    """Compact indices that follow a clause mark (a full stop between digits is a decimal point)."""
+    if not _CLAUSE_MARK_RE.search(cleaned):
+        return frozenset()
+    breaks: set[int] = set()
+    at, prev_end = 0, 0
+    for m in _WORD_RE.finditer(cleaned):
+        if at and _CLAUSE_MARK_RE.search(cleaned, prev_end, m.start() + 1):  # +1: see the digit after a point
+            breaks.add(at)
+        at, prev_end = at + m.end() - m.start(), m.end()
+    return frozenset(breaks)
 
 
 def _latin_runs(compact: str, gaps: frozenset[int]):

@@ -51,6 +51,12 @@ def test_gaps_remember_separators() -> None:
     assert norm.compact == "ilovegucci" and norm.gaps == {1, 5}
 
 
+def test_clause_breaks_are_clause_marks_not_spaces_or_decimal_points() -> None:
+    norm = N.normalize("高仿，一比一。GUCCI 包 9.9元!好")
+    assert norm.compact == "高仿1比1gucci包99元好"
+    assert norm.breaks == {2, 5, 14}
+
+
 @pytest.mark.parametrize(("numeral", "value"), [("九十九", 99), ("一百零五", 105), ("两万五千", 25000), ("十", 10), ("一二三", 123), ("三千", 3000)])
 def test_chinese_numerals(numeral: str, value: int) -> None:
     assert cn_to_int(numeral) == value

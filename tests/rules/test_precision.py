@@ -60,6 +60,8 @@ def test_match_strength_is_on_every_evidence_item(engine, ev) -> None:
     "text",
     [
         "我们不卖高仿，这款古驰是专柜正品",  # negation of the cue
+        "古驰的包都是专柜拿的，高仿的东西我们从来不碰",  # a denial placed after the cue it denies
+        "古驰我们只卖正品，复刻和原单货一律不卖",  # several cues fronted before one denial
         "有宝宝问是不是高仿的香奈儿，我们是正品",  # a viewer's question quoted and denied
         "比香奈儿的还好用，价格只要九十九",  # comparison: comparative advertising, not counterfeit
         "香奈儿创立于1910年，今天这款围巾只要八十九",  # a brand's story
@@ -72,7 +74,21 @@ def test_benign_context_cancels_the_counterfeit_judgement(engine, text: str) -> 
 
 def test_benign_context_shows_in_explain(engine) -> None:
     exp = rules.explain(engine, "我们不卖高仿", Modality.ASR)
-    assert any("高仿" in m and "negation (不卖)" in m for m in exp.matches)
+    assert any("高仿" in m and "denial (不卖)" in m for m in exp.matches)
+    exp = rules.explain(engine, "高仿我们不碰", Modality.ASR)
+    assert any("高仿" in m and "denial (不碰, after it)" in m for m in exp.matches)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "高仿的古驰，不是正品，只要九十九",  # the copula after a cue confesses, it does not deny
+        "古驰高仿，一比一，我们不做假发票",  # a denial of something else, after a clause break
+        "不是我说，这个古驰高仿做得真好",  # a negation does not reach across a clause break
+    ],
+)
+def test_a_negation_elsewhere_in_the_text_does_not_cancel_a_cue(engine, text: str) -> None:
+    assert CUE in fired(engine, text)
 
 
 def test_an_authorised_store_at_the_brand_price_is_not_counterfeit_but_below_it_is(engine, ev) -> None:
