@@ -107,7 +107,8 @@ class AudioChunker:
 
     def add(self, t: float, samples: np.ndarray) -> list[tuple[float, np.ndarray]]:
         out: list[tuple[float, np.ndarray]] = []
-        if self.start is None or abs(t - self.position) > self.tolerance_s:
+        position = self.position
+        if self.start is None or position is None or abs(t - position) > self.tolerance_s:
             out.extend(self.flush())
             self.start = t
         self.buffer = np.concatenate([self.buffer, samples.astype(np.float32, copy=False)])

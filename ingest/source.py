@@ -23,7 +23,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Any, Iterator
 
 import av
 import numpy as np
@@ -36,11 +36,24 @@ from ingest.url import is_network, protocol_whitelist, redact, validate_source
 log = logging.getLogger(__name__)
 
 AUDIO_RATE = 16000
-_END = object()
+class _End:
+    """The reader's last item: the source is finished."""
+
+
+_END = _End()
 
 
 class _NotAvailable(SourceError):
     """A network source did not answer or refused us: it may be there later (not live yet, dropped)."""
+
+
+@dataclass
+class _AudioPath:
+    """A connection's sound when it is listened to: the track, its resampler and chunker."""
+
+    stream: av.audio.stream.AudioStream
+    resampler: av.AudioResampler
+    chunker: AudioChunker
 
 
 @dataclass
@@ -49,12 +62,15 @@ class _Connection:
 
     container: av.container.InputContainer
     video: av.video.stream.VideoStream
-    audio: av.audio.stream.AudioStream | None
+    has_audio: bool  # the source has a sound track (listened to or not)
     origin: float | None  # source timestamp (s) that maps to ``base``
     base: float | None = None  # media time of ``origin``; set at the first packet
-    resampler: av.AudioResampler | None = None
-    chunker: AudioChunker | None = None
-    tracks: tuple[str, ...] = field(default=("video",))
+    audio: _AudioPath | None = None
+    audio_codec: str | None = None
+
+    @property
+    def tracks(self) -> tuple[str, ...]:
+        return ("video", "audio") if self.audio is not None else ("video",)
 
 
 class StreamSource:
@@ -79,11 +95,11 @@ class StreamSource:
         self._conn: _Connection | None = None
         self._closed = threading.Event()
         self._lock = threading.Lock()
-        self._queue: queue.Queue = queue.Queue(maxsize=options.queue_size)
+        self._queue: queue.Queue[VideoFrame | AudioChunk | BaseException | _End] = queue.Queue(maxsize=options.queue_size)
         self._thread: threading.Thread | None = None
         self._grid = FrameGrid(options.sample_interval_s)
         self._gate = KeyframeGate(options.sample_interval_s)
-        self._interleaver: Interleaver | None = None
+        self._interleaver = Interleaver(("video",))  # replaced by each connection's
         self._outage_start = 0.0
         self._pace_origin: float | None = None
 
@@ -120,7 +136,7 @@ class StreamSource:
         for warning in self._info.warnings:
             log.warning("%s: %s", redact(self.source), warning, extra=self._extra)
         log.info("opened %s (%dx%d, live=%s, audio=%s)", redact(self.source), self._info.width,
-                 self._info.height, self._info.is_live, self._info.has_audio, extra=self._extra)
+                 self._info.height, self._opened.is_live, self._info.has_audio, extra=self._extra)
         return self._info
 
     def __iter__(self) -> Iterator[VideoFrame | AudioChunk]:
@@ -136,7 +152,7 @@ class StreamSource:
                 if self._thread is None or (not self._thread.is_alive() and self._queue.empty()):
                     return
                 continue
-            if item is _END:
+            if isinstance(item, _End):
                 return
             if isinstance(item, BaseException):
                 raise item
@@ -202,36 +218,43 @@ class StreamSource:
             container.close()
             raise
         start = container.start_time
-        conn = _Connection(container, video, audio, origin=start / 1e6 if start is not None else None)
+        conn = _Connection(container, video, audio is not None, origin=start / 1e6 if start is not None else None,
+                           audio_codec=audio.codec_context.name if audio is not None else None)
         self._gate.restart()
         if audio is not None and opts.audio:
-            conn.resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
-            conn.chunker = AudioChunker(AUDIO_RATE, opts.audio_chunk_s)
-            conn.tracks = ("video", "audio")
+            conn.audio = _AudioPath(audio, av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE),
+                                    AudioChunker(AUDIO_RATE, opts.audio_chunk_s))
         self._stats.has_audio = audio is not None
         return conn
 
     def _describe(self, conn: _Connection) -> SourceInfo:
-        c, v, a = conn.container, conn.video, conn.audio
+        c, v = conn.container, conn.video
         duration = c.duration / 1e6 if c.duration and c.duration > 0 else None
         rate = v.average_rate or v.guessed_rate
-        warnings = () if a is not None else ("no audio track: speech is not covered for this stream (video is still watched)",)
+        warnings = () if conn.has_audio else ("no audio track: speech is not covered for this stream (video is still watched)",)
         return SourceInfo(
             source=redact(self.source),
             stream_id=self.stream_id,
             is_live=is_network(self.source) and duration is None,
-            has_audio=a is not None,
+            has_audio=conn.has_audio,
             width=v.codec_context.width,
             height=v.codec_context.height,
             fps=float(rate) if rate else None,
             duration_s=duration,
             video_codec=v.codec_context.name,
-            audio_codec=a.codec_context.name if a is not None else None,
+            audio_codec=conn.audio_codec,
             format_name=c.format.name,
             warnings=warnings,
         )
 
     # -- reader thread ---------------------------------------------------------------
+
+    @property
+    def _opened(self) -> SourceInfo:
+        """What ``open`` found (the reader thread runs only after it)."""
+        if self._info is None:
+            raise SourceError(f"{redact(self.source)}: read before open(); call open() first")
+        return self._info
 
     def _run(self) -> None:
         conn, reason, packets_before = self._conn, "eof", 0
@@ -241,11 +264,11 @@ class StreamSource:
                 if reason == "closed" or self._closed.is_set():
                     reason = "closed"
                     break
-                if not self._info.is_live or not self.options.reconnect:
+                if not self._opened.is_live or not self.options.reconnect:
                     if error is not None:
                         reason = "error"
                         raise SourceError(f"{redact(self.source)}: read failed ({_describe_exc(error)}); check the file or stream")
-                    if self.options.loop and not self._info.is_live and self._stats.packets > packets_before:
+                    if self.options.loop and not self._opened.is_live and self._stats.packets > packets_before:
                         packets_before = self._stats.packets
                         self._stats.loops += 1
                         conn = self._connect()
@@ -283,7 +306,7 @@ class StreamSource:
         return reason, error
 
     def _pump(self, conn: _Connection) -> str:
-        streams = [conn.video] + ([conn.audio] if conn.chunker is not None else [])
+        streams: list[av.stream.Stream] = [conn.video] + ([conn.audio.stream] if conn.audio is not None else [])
         for packet in conn.container.demux(streams):
             if self._closed.is_set():
                 return "closed"
@@ -299,19 +322,21 @@ class StreamSource:
             if packet.stream.index == conn.video.index:
                 track = "video"
                 self._on_video(conn, packet, t)
-            else:
+            elif conn.audio is not None:
                 track = "audio"
-                self._on_audio(conn, packet, t)
+                self._on_audio(conn.audio, packet, t, conn)
                 # the chunk being filled starts earlier than this packet: nothing before it may pass
-                pending = conn.chunker.start
+                pending = conn.audio.chunker.start
                 t = min(t, pending) if pending is not None else t
+            else:
+                continue
             for item in self._interleaver.advance(track, t):
                 self._put(item)
         return "closed" if self._closed.is_set() else "eof"
 
     def _media_time(self, conn: _Connection, seconds: float) -> float:
         """Source timestamp -> media time: starts near 0 and never goes back across reconnects."""
-        if conn.base is None:
+        if conn.base is None or conn.origin is None:
             if conn.origin is None or not math.isfinite(conn.origin):
                 conn.origin = seconds
             conn.base = self._resume_point()
@@ -327,8 +352,8 @@ class StreamSource:
         """
         if self._stats.packets == 0:
             return 0.0
-        if not self._info.is_live:  # a looped file: the next lap follows on directly
-            return self._stats.media_time + 1.0 / (self._info.fps or 25.0)
+        if not self._opened.is_live:  # a looped file: the next lap follows on directly
+            return self._stats.media_time + 1.0 / (self._opened.fps or 25.0)
         return self._stats.media_time + max(1e-3, time.monotonic() - self._outage_start)
 
     def _pace(self, t: float) -> None:
@@ -342,7 +367,7 @@ class StreamSource:
         if delay > 0:
             self._closed.wait(delay)
 
-    def _on_video(self, conn: _Connection, packet: av.Packet, t: float) -> None:
+    def _on_video(self, conn: _Connection, packet: av.Packet[Any], t: float) -> None:
         self._stats.video_packets += 1
         if not self._gate.needs_decode(t, packet.is_keyframe):
             self._stats.packets_skipped += 1
@@ -368,20 +393,21 @@ class StreamSource:
         self._stats.frames_emitted += 1
         self._interleaver.push(t, event)
 
-    def _on_audio(self, conn: _Connection, packet: av.Packet, t: float) -> None:
+    def _on_audio(self, audio: _AudioPath, packet: av.Packet[Any], t: float, conn: _Connection) -> None:
         self._stats.audio_packets += 1
-        for frame in self._decode(conn.audio, packet):
-            self._on_audio_frame(conn, frame, self._frame_time(conn, frame, t))
+        for frame in self._decode(audio.stream, packet):
+            self._on_audio_frame(audio, frame, self._frame_time(conn, frame, t))
 
-    def _on_audio_frame(self, conn: _Connection, frame: av.AudioFrame | None, t: float) -> None:
+    def _on_audio_frame(self, audio: _AudioPath, frame: av.AudioFrame | None, t: float) -> None:
         """Resample to 16 kHz mono and chunk; ``frame=None`` drains the resampler."""
-        for out in conn.resampler.resample(frame):
-            self._chunks(conn.chunker.add(t, out.to_ndarray().reshape(-1)))
+        for out in audio.resampler.resample(frame):
+            self._chunks(audio.chunker.add(t, out.to_ndarray().reshape(-1)))
 
-    def _decode(self, stream: av.stream.Stream, packet: av.Packet | None) -> list:
+    def _decode(self, stream: av.video.stream.VideoStream | av.audio.stream.AudioStream,
+                packet: av.Packet[Any] | None) -> list[Any]:
         """Decode one packet (None: drain); a corrupt packet is counted and skipped, not fatal."""
         try:
-            return stream.decode(packet)
+            return list(stream.decode(packet))
         except av.FFmpegError as exc:
             self._stats.decode_errors += 1
             log.debug("decode error: %s", exc, extra=self._extra)
@@ -405,12 +431,12 @@ class StreamSource:
         try:
             for frame in self._decode(conn.video, None):
                 self._on_frame(conn, frame, self._stats.media_time)
-            if conn.chunker is not None:
-                for frame in self._decode(conn.audio, None):
-                    self._on_audio_frame(conn, frame, self._frame_time(conn, frame, 0.0))
-                if conn.chunker.position is not None:
-                    self._on_audio_frame(conn, None, conn.chunker.position)
-                self._chunks(conn.chunker.flush())
+            if (audio := conn.audio) is not None:
+                for frame in self._decode(audio.stream, None):
+                    self._on_audio_frame(audio, frame, self._frame_time(conn, frame, 0.0))
+                if audio.chunker.position is not None:
+                    self._on_audio_frame(audio, None, audio.chunker.position)
+                self._chunks(audio.chunker.flush())
         except (av.FFmpegError, OSError, ValueError) as exc:
             log.debug("flush after drop: %s", exc, extra=self._extra)
         for item in self._interleaver.drain():
@@ -450,7 +476,7 @@ class StreamSource:
             return conn
         return None
 
-    def _put(self, item: object, force: bool = False) -> None:
+    def _put(self, item: VideoFrame | AudioChunk | BaseException | _End, force: bool = False) -> None:
         """Hand an item to the consumer; gives up when closed (the end marker waits briefly)."""
         deadline = time.monotonic() + 1.0
         while True:

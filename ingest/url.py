@@ -81,7 +81,7 @@ def _file_url(url: str) -> str:
 def is_network(source: str) -> bool:
     """True for sources validated as network URLs (they may drop and come back)."""
     match = _SCHEME.match(source)
-    return bool(match) and match.group(1).lower() in NETWORK_SCHEMES
+    return match is not None and match.group(1).lower() in NETWORK_SCHEMES
 
 
 def protocol_whitelist(source: str) -> str:
