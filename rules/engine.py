@@ -24,7 +24,7 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from events import (
     Action,
@@ -52,7 +52,7 @@ from rules.words import WordDictionary
 
 log = logging.getLogger(__name__)
 
-_SEVERITIES = list(Severity)
+_SEVERITIES: list[Severity] = [Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
 _TEXT = (Modality.ASR, Modality.OCR)
 
 
@@ -119,13 +119,17 @@ class _Stream:
     timeline: SegmentTimeline
     facts: list[Fact] = field(default_factory=list)
     kinds: Counter[str] = field(default_factory=Counter)  # how many facts of each kind
-    by_observation: dict[tuple, Fact] = field(default_factory=dict)
+    by_observation: dict[_ObservationKey, Fact] = field(default_factory=dict)
     alerts: dict[tuple[str, str | None], _OpenAlert] = field(default_factory=dict)
     now: float = float("-inf")
     scope: str = ""  # the watch session alert ids are scoped by (open_stream)
 
 
-def _files_state(paths: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
+_FilesState = tuple[tuple[str, int, int], ...]  # (path, mtime_ns, size) of each watched file
+_ObservationKey = tuple[Modality, str, str, str, str]
+
+
+def _files_state(paths: Iterable[Path]) -> _FilesState:
     state = []
     for p in paths:
         try:
@@ -166,7 +170,7 @@ class RuleEngine:
             more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
             raise ConfigError(f"rules in {rules_dir} are invalid: {errors[0]}{more}; run `livewatch rules check {rules_dir}`")
         self._ruleset = ruleset
-        self._rejected_files: tuple | None = None
+        self._rejected_files: _FilesState | None = None
         self._next_poll = time.monotonic() + options.reload_poll_s
 
     # -- public --------------------------------------------------------------------------
@@ -339,7 +343,7 @@ class RuleEngine:
         """The facts one evidence event establishes (deduplicated), and whether it says 下一款."""
         seq = next(self._seq)
 
-        def fact(kind: str, group: str, value: str, label: str, **kw) -> Fact:
+        def fact(kind: str, group: str, value: str, label: str, **kw: Any) -> Fact:
             return Fact(kind, group, value, label, ev.modality, ev.media_start, ev.media_end, ev.confidence, ev, seq, **kw)
 
         facts: dict[tuple[str, str, str], Fact] = {}
@@ -431,7 +435,7 @@ class RuleEngine:
         return changed
 
     @staticmethod
-    def _observation_key(f: Fact) -> tuple | None:
+    def _observation_key(f: Fact) -> _ObservationKey | None:
         if f.evidence.observation_id:
             return (f.modality, f.evidence.observation_id, f.kind, f.group, f.value)
         if f.kind == "fingerprint":
@@ -554,7 +558,7 @@ class RuleEngine:
         )
         all_facts = [f for facts in current.facts.values() for f in facts.values()]
         score = _confidence(all_facts, _binding(rule))
-        severity = rule.severity
+        severity: Severity = rule.severity
         if score >= self._options.escalate_score and len({f.modality for f in all_facts}) >= 2:
             severity = _SEVERITIES[min(_SEVERITIES.index(severity) + 1, len(_SEVERITIES) - 1)]
         subject_value = current.subject.split(":", 1)[1] if current.subject else None
@@ -606,12 +610,18 @@ def _alert_evidence(facts: list[Fact], segment_id: str | None) -> AlertEvidence:
         brand=ev.brand,
         box=ev.box,
         prices=ev.prices,
-        strength=max((f.strength for f in facts if f.kind != "price"), key=_STRENGTH_ORDER.index, default=None),
+        strength=_weakest([f.strength for f in facts if f.kind != "price"]),
         segment_id=segment_id,
     )
 
 
 # Weakest last; a match is worth its detector's confidence times its strength's weight.
+def _weakest(strengths: list[MatchStrength | None]) -> MatchStrength | None:
+    """An evidence item is as sure as its least sure match (a price has no strength)."""
+    ranked = [s for s in strengths if s is not None]
+    return max(ranked, key=_STRENGTH_ORDER.index) if ranked else None
+
+
 _STRENGTH_ORDER = [MatchStrength.DETECTED, MatchStrength.EXACT, MatchStrength.NORMALIZED, MatchStrength.HOMOPHONE]
 _STRENGTH_WEIGHT = {
     MatchStrength.DETECTED: 1.0, MatchStrength.EXACT: 1.0, MatchStrength.NORMALIZED: 0.9, MatchStrength.HOMOPHONE: 0.6,

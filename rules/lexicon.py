@@ -167,7 +167,7 @@ class Matcher:
 
     def match(self, norm: Normalized) -> TextMatch:
         """All hits in one normalised text, with exemptions applied per lexicon."""
-        found: dict[tuple, Hit] = {}
+        found: dict[tuple[str, str, str, int, int], Hit] = {}
         compact = norm.compact
         if compact and self._text is not None:
             for key, start, stop in self._text.find_matches_as_indexes(compact, overlapping=True):
@@ -181,7 +181,7 @@ class Matcher:
         return self._apply_exemptions(tuple(found.values()))
 
     def _add_hits(
-        self, found: dict[tuple, Hit], norm: Normalized, indices: tuple[int, ...], start: int, stop: int, via: str
+        self, found: dict[tuple[str, str, str, int, int], Hit], norm: Normalized, indices: tuple[int, ...], start: int, stop: int, via: str
     ) -> None:
         for index in indices:
             entry = self._entries[index]

@@ -108,7 +108,8 @@ def _parse(path: Path) -> tuple[_Doc | None, list[RuleError]]:
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                return None, [RuleError(str(path), event.start_mark.line + 1,
+                line = event.start_mark.line + 1 if event.start_mark is not None else 0
+                return None, [RuleError(str(path), line,
                                         "YAML anchors and aliases (& and *) are not allowed: write the value out")]
         loader = yaml.SafeLoader(text)
         try:
@@ -276,7 +277,7 @@ def load_rules(directory: Path, lexicon_names: set[str]) -> tuple[tuple[Rule, ..
         if doc is None:
             continue
         items = doc.data if isinstance(doc.data, list) else [doc.data]
-        prefixes = [(i,) for i in range(len(items))] if isinstance(doc.data, list) else [()]
+        prefixes: list[tuple[Any, ...]] = [(i,) for i in range(len(items))] if isinstance(doc.data, list) else [()]
         for item, prefix in zip(items, prefixes):
             item_errors = _schema_errors(doc, _RULE_VALIDATOR, item, prefix)
             if not item_errors:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from typing import NamedTuple
+from typing import Iterator, NamedTuple
 from functools import lru_cache
 
 import opencc
@@ -132,8 +132,8 @@ def _segment(run: str) -> tuple[str, ...] | None:
     best[n] = ()
     for i in range(n - 1, -1, -1):
         for j in range(min(n, i + _MAX_SYLLABLE_LEN), i, -1):
-            rest = best[j]
-            if rest is not None and run[i:j] in _SEGMENTABLE and (best[i] is None or len(rest) + 1 < len(best[i])):
+            rest, here = best[j], best[i]
+            if rest is not None and run[i:j] in _SEGMENTABLE and (here is None or len(rest) + 1 < len(here)):
                 best[i] = (run[i:j], *rest)
     return best[0]
 
@@ -234,7 +234,7 @@ def _clause_breaks(cleaned: str) -> frozenset[int]:
     return frozenset(breaks)
 
 
-def _latin_runs(compact: str, gaps: frozenset[int]):
+def _latin_runs(compact: str, gaps: frozenset[int]) -> Iterator[tuple[int, int]]:
     """Latin letter runs, also split where a separator was ('gao fang' -> 'gao', 'fang')."""
     for m in _LATIN_RUN_RE.finditer(compact):
         start = m.start()

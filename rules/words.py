@@ -55,6 +55,6 @@ class WordDictionary:
             token_end = at + len(token)
             crosses = (at < start < token_end) or (at < end < token_end)
             if crosses and len(token) > 1 and (self._tokenizer.FREQ.get(token) or 0) > 0:
-                return token
+                return str(token)
             at = token_end
         return None
