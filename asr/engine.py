@@ -25,7 +25,7 @@ from events import AudioChunk, Evidence
 from asr.guard import load_phrases
 from asr.options import AsrOptions
 from asr.transcribe import SAMPLE_RATE, Transcriber, Utterance
-from asr.vad import WINDOW, Segmenter, SileroStream
+from asr.vad import WINDOW, Cut, Segmenter, SileroStream
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class _Stream:
     buffer: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     buffer_start: int = 0  # stream sample index of buffer[0]
     samples: int = 0
-    pending: deque = field(default_factory=deque)
+    pending: deque[Utterance] = field(default_factory=deque)
     carry: Utterance | None = None
     final: bool = False
     degraded: bool = False
@@ -127,7 +127,7 @@ class AsrEngine:
         """One Whisper pass for ``stream_id`` (default: the stream that waited longest)."""
         sid = stream_id or self._most_waiting()
         st = self._streams.get(sid) if sid else None
-        if st is None or not self.has_pending(sid):
+        if sid is None or st is None or not self.has_pending(sid):
             return []
         batch = self._take_batch(st)
         self._update_degraded(sid, st, batch[0].end_wall)
@@ -174,7 +174,7 @@ class AsrEngine:
         self._streams[stream_id] = st
         return st
 
-    def _cut(self, stream_id: str, st: _Stream, cuts, wall_time: float) -> None:
+    def _cut(self, stream_id: str, st: _Stream, cuts: list[Cut], wall_time: float) -> None:
         for cut in cuts:
             lo = max(cut.start, st.buffer_start) - st.buffer_start
             hi = min(cut.end, st.samples) - st.buffer_start

@@ -115,7 +115,7 @@ def _hub_model(name: str, allow_download: bool) -> str | None:
         return None
     for local_only in (True, False) if allow_download else (True,):
         try:
-            return download_model(name, local_files_only=local_only)
+            return str(download_model(name, local_files_only=local_only))
         except Exception as exc:  # offline, unknown name, hub errors: all mean "not here"
             log.debug("hub model %s not available (local_only=%s): %s", name, local_only, exc)
     return None

@@ -253,7 +253,7 @@ class AsrStage:
                 self._restarts += 1
                 self._flushed.update(sid for sid, k in self._assigned.items() if k == i)  # no flush waits on the dead
 
-    def _handle(self, worker: _Worker, msg: tuple) -> None:
+    def _handle(self, worker: _Worker, msg: tuple[Any, ...]) -> None:
         kind = msg[0]
         if kind == "evidence":
             self._collect(msg[1])
@@ -322,9 +322,9 @@ def _worker_main(options: AsrOptions, info: ModelInfo, inbox: Any, outbox: Any) 
             outbox.put(("status", {sid: engine.status(sid) for sid in engine.stream_ids()}))
 
 
-def _drain(inbox: Any, *, block: bool, limit: int = 500) -> list[tuple]:
+def _drain(inbox: Any, *, block: bool, limit: int = 500) -> list[tuple[Any, ...]]:
     """Every message waiting (waits up to 0.5 s for the first one when ``block``)."""
-    msgs: list[tuple] = []
+    msgs: list[tuple[Any, ...]] = []
     try:
         msgs.append(inbox.get(timeout=0.5) if block else inbox.get_nowait())
         while len(msgs) < limit:

@@ -125,7 +125,8 @@ class Transcriber:
         carry = _carry(batch[-1], _to_media(batch, starts, committed_until, end=True)) if hold_back else None
         return PassResult(evidence, carry, dropped)
 
-    def _evidence(self, batch, starts, text, start, end, seg, language, degraded) -> Evidence:
+    def _evidence(self, batch: Sequence[Utterance], starts: list[float], text: str, start: float, end: float,
+                  seg: Any, language: str, degraded: bool) -> Evidence:
         media_start = _to_media(batch, starts, start, end=False)
         media_end = max(media_start, _to_media(batch, starts, end, end=True))
         now = time.time()
