@@ -102,7 +102,7 @@ def silhouette(contour: np.ndarray) -> np.ndarray:
     cx, cy = m["m10"] / m["m00"], m["m01"] / m["m00"]
     pts = (contour.reshape(-1, 2).astype(np.float64) - (cx, cy)) * s + _CANVAS / 2
     canvas = np.zeros((_CANVAS, _CANVAS), np.uint8)
-    cv2.fillPoly(canvas, [np.round(pts).astype(np.int32)], 1)
+    cv2.fillPoly(canvas, [np.round(pts).astype(np.int32)], (1,))
     return canvas > 0
 
 

@@ -58,10 +58,10 @@ class SiftMatcher:
     def __init__(self, refs: Sequence[ReferenceLogo], params: SiftParams = SiftParams()):
         self.params = params
         self.refs = [r for r in refs if not r.flat]
-        self._frame_sift = cv2.SIFT_create(nfeatures=params.max_frame_features)
+        self._frame_sift = cv2.SIFT.create(nfeatures=params.max_frame_features)
         self._lock = threading.Lock()  # the FLANN index is not documented as thread-safe
         descs, owners, points = [], [], []
-        ref_sift = cv2.SIFT_create(nfeatures=params.max_features_per_logo)
+        ref_sift = cv2.SIFT.create(nfeatures=params.max_features_per_logo)
         for i, ref in enumerate(self.refs):
             kps, desc = ref_sift.detectAndCompute(cv2.cvtColor(ref.image, cv2.COLOR_BGR2GRAY), ref.mask)
             if desc is None or len(kps) < params.min_inliers:
@@ -69,13 +69,13 @@ class SiftMatcher:
                 continue
             descs.append(desc)
             owners.append(np.full(len(kps), i, np.int32))
-            points.append(np.float32([k.pt for k in kps]))
+            points.append(np.array([k.pt for k in kps], np.float32))
         self._desc = np.vstack(descs).astype(np.float32) if descs else np.zeros((0, 128), np.float32)
         self._owner = np.concatenate(owners) if owners else np.zeros(0, np.int32)
         self._points = np.vstack(points) if points else np.zeros((0, 2), np.float32)
-        self._index = None
+        self._index: cv2.flann.Index | None = None
         if len(self._desc) > params.knn:
-            self._index = cv2.flann_Index(self._desc, {"algorithm": FLANN_KDTREE, "trees": params.flann_trees})
+            self._index = cv2.flann.Index(self._desc, {"algorithm": FLANN_KDTREE, "trees": params.flann_trees})
 
     @property
     def descriptor_count(self) -> int:
@@ -83,8 +83,8 @@ class SiftMatcher:
 
     def features(self, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Frame keypoint positions and descriptors (split out so the bench can time matching alone)."""
-        kps, desc = self._frame_sift.detectAndCompute(gray, None)
-        return np.float32([k.pt for k in kps]).reshape(-1, 2), desc
+        kps, desc = self._frame_sift.detectAndCompute(gray, None)  # type: ignore[call-overload]  # stubs omit the optional mask
+        return np.array([k.pt for k in kps], np.float32).reshape(-1, 2), desc
 
     def match(self, gray: np.ndarray, bgr: np.ndarray | None = None) -> list[LogoHit]:
         if self._index is None:
@@ -95,6 +95,8 @@ class SiftMatcher:
         return self.match_features(pts, desc, gray.shape[:2])
 
     def match_features(self, pts: np.ndarray, desc: np.ndarray, shape: tuple[int, int]) -> list[LogoHit]:
+        if self._index is None:
+            return []
         with self._lock:
             idx, dist2 = self._index.knnSearch(desc, self.params.knn, params={"checks": self.params.flann_checks})
         keep, owner, ref_row = distinct_ratio_test(idx, np.sqrt(np.maximum(dist2, 0)), self._owner, self.params.ratio)
@@ -122,7 +124,7 @@ class SiftMatcher:
             H, inl = cv2.findHomography(src, dst, cv2.RANSAC, p.ransac_reproj_px, maxIters=2000, confidence=0.995)
             if H is None:
                 break
-            inl = inl.ravel().astype(bool)
+            inl = np.asarray(inl).ravel() != 0
             n = int(inl.sum())
             if n < p.min_inliers:
                 break
@@ -131,7 +133,7 @@ class SiftMatcher:
             if sane_quad(quad, ref.image.shape[:2], shape, p.min_box_px) and spread >= p.min_spread:
                 hits.append(LogoHit(ref.brand_id, ref.path, 1.0 - math.exp(-n / 12.0), quad_box(quad, shape), self.name,
                                     {"inliers": n, "matches": len(src), "spread": round(spread, 3), "quad": quad.round(1).tolist()}))
-            src, dst = src[~inl], dst[~inl]
+            src, dst = src[np.logical_not(inl)], dst[np.logical_not(inl)]
         return hits
 
 
@@ -155,7 +157,7 @@ def distinct_ratio_test(idx: np.ndarray, dist: np.ndarray, owner_of: np.ndarray,
 
 def project_outline(H: np.ndarray, ref_shape: tuple[int, int]) -> np.ndarray:
     h, w = ref_shape
-    corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]]).reshape(-1, 1, 2)
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32).reshape(-1, 1, 2)
     return cv2.perspectiveTransform(corners, H).reshape(-1, 2)
 
 

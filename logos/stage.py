@@ -118,15 +118,16 @@ class LogoStage:
             return []
         out = []
         hits = self.detect(frame.image)
-        seen = set()
+        seen: set[int] = set()
         for hit in hits:
-            obs = _find(state.open, hit, seen)
-            if obs is None:
+            found = _find(state.open, hit, seen)
+            if found is None:
                 obs = self._open(frame, hit)
                 state.open.append(obs)
                 out.append(self._evidence(frame, obs))
                 log.info("logo %s in view", hit.brand_id, extra={"stream_id": frame.stream_id, "score": round(hit.score, 3)})
             else:
+                obs = found
                 obs.hit = hit if hit.score >= obs.hit.score else replace(obs.hit, box=hit.box)
                 obs.last = t
                 if t - obs.last_emit >= self.options.reemit_interval_s:

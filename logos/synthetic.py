@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -31,10 +32,11 @@ def _font(size: int, serif: bool = False) -> ImageFont.FreeTypeFont:
 
 
 def _colour(rng: np.random.Generator, lo: int, hi: int) -> tuple[int, int, int]:
-    return tuple(int(v) for v in rng.integers(lo, hi, size=3))
+    r, g, b = (int(v) for v in rng.integers(lo, hi, size=3))
+    return r, g, b
 
 
-def _motif(draw: ImageDraw.ImageDraw, kind: int, cx: float, cy: float, r: float, fill, angle: float) -> None:
+def _motif(draw: ImageDraw.ImageDraw, kind: int, cx: float, cy: float, r: float, fill: tuple[int, int, int], angle: float) -> None:
     """One decorative motif: a flower, a diamond with an eye, a star, or a ring with spokes."""
     if kind == 0:
         for k in range(4):
@@ -90,7 +92,7 @@ def textured_mark(letters: str, seed: int, size: int = 320, lookalike: bool = Fa
         draw.rounded_rectangle((c - rad, c - 0.7 * rad, c + rad, c + 0.7 * rad), radius=rad / 4, fill=bg, outline=fg, width=max(3, size // 60))
         badge = Image.new("L", (size, size), 0)
         ImageDraw.Draw(badge).text((c, c), letters, font=_font(int(rad * 0.7), serif=bool(seed % 2)), fill=255, anchor="mm")
-        badge = badge.transform(badge.size, Image.AFFINE, (1, 0.35, -0.35 * c, 0, 1, 0))
+        badge = badge.transform(badge.size, Image.Transform.AFFINE, (1, 0.35, -0.35 * c, 0, 1, 0))
         img.paste(Image.new("RGB", img.size, fg), (0, 0), badge)
     else:
         draw.ellipse((c - rad, c - rad, c + rad, c + rad), fill=bg, outline=fg, width=max(3, size // 60))
@@ -182,23 +184,24 @@ def render_scene(background: np.ndarray, mark: np.ndarray | None, d: Distortion,
         mh, mw = src.shape[:2]
         tw = d.width_frac * fw
         s = tw / mw
-        corners = np.float32([[0, 0], [mw, 0], [mw, mh], [0, mh]])
+        corners = np.array([[0, 0], [mw, 0], [mw, mh], [0, mh]], np.float32)
         shrink = d.tilt * mw / 2
-        warped = np.float32([[shrink, 0], [mw - shrink, 0], [mw, mh], [0, mh]]) * s
+        warped = np.array([[shrink, 0], [mw - shrink, 0], [mw, mh], [0, mh]], np.float32) * s
         a = math.radians(d.angle_deg)
-        rot = np.float32([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+        rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]], np.float32)
         warped = warped @ rot.T
         lo, hi = warped.min(0), warped.max(0)
         size = hi - lo
         if size[0] >= fw or size[1] >= fh:
             raise ValueError("mark does not fit the frame at this scale")
-        off = np.float32([rng.uniform(0, fw - size[0]), rng.uniform(0, fh - size[1])]) - lo
+        off = np.array([rng.uniform(0, fw - size[0]), rng.uniform(0, fh - size[1])], np.float32) - lo
         warped = warped + off
         H = cv2.getPerspectiveTransform(corners, warped.astype(np.float32))
         layer = cv2.warpPerspective(src, H, (fw, fh), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
         alpha = layer[..., 3:4].astype(np.float32) / 255.0
         frame = (frame * (1 - alpha) + layer[..., :3] * alpha).astype(np.uint8)
-        box = tuple(int(v) for v in cv2.boundingRect((layer[..., 3] >= 128).astype(np.uint8)))
+        bx, by, bw, bh = (int(v) for v in cv2.boundingRect((layer[..., 3] >= 128).astype(np.uint8)))
+        box = (bx, by, bw, bh)
         if d.occlusion > 0:
             ow = int(box[2] * math.sqrt(d.occlusion))
             oh = int(box[2] * box[3] * d.occlusion / max(ow, 1))
@@ -215,7 +218,7 @@ def render_scene(background: np.ndarray, mark: np.ndarray | None, d: Distortion,
 
 
 def write_brand(root: str | Path, brand_id: str, names: list[str], marks: dict[str, np.ndarray],
-                aliases: list[str] = (), min_price: float | None = None, currency: str = "CNY") -> Path:
+                aliases: Sequence[str] = (), min_price: float | None = None, currency: str = "CNY") -> Path:
     """Write ``<root>/<brand_id>/brand.yaml`` and its logo PNGs: a brand as ops would add one."""
     folder = Path(root) / brand_id
     folder.mkdir(parents=True, exist_ok=True)
@@ -256,7 +259,8 @@ def _lookalike(mark: np.ndarray, letters: str, seed: int) -> np.ndarray:
             out = mark.copy()
             out[..., :3] = (200, 60, 40)  # same outline, blue-ish
             return out
-        colour = tuple(int(v) for v in np.median(mark[..., :3][mark[..., 3] > 0], axis=0))
+        b, g, r = (int(v) for v in np.median(mark[..., :3][mark[..., 3] > 0], axis=0))
+        colour = (b, g, r)
         return flat_mark(seed, colour, mark.shape[0], lobes=4 + (seed // 2) % 2, notch=bool((seed // 4) % 2))
     return textured_mark(letters, seed + 50_001, mark.shape[0], lookalike=True)
 
