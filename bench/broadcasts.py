@@ -1404,11 +1404,32 @@ def _shirt(brand: str) -> np.ndarray:
     return _SHIRTS[brand]
 
 
+def _host_at(t: float) -> tuple[int, int]:
+    """Where the moving host is at media time ``t`` (top left of the head's column)."""
+    return int(300 + 120 * np.sin(t * 1.3)), int(280 + 30 * np.sin(t * 2.1))
+
+
+def _logo_size(brand: str, side: int) -> tuple[int, int]:
+    with Image.open(BRANDS[brand]["logo"]) as logo:
+        logo.thumbnail((side, side))
+        return logo.width, logo.height
+
+
+def _logo_box(where: str, brand: str, t: float) -> Box:
+    """Where a rendered logo is: on the product card (under the price sticker, ``synth.render_scene``)
+    or printed on the host's shirt at time ``t`` (``_shirt``, ``_host``)."""
+    if where == "logo":
+        w, h = _logo_size(brand, 320)
+        return Box(880, 250, w, h)
+    x, y = _host_at(t)
+    w, h = _logo_size(brand, 150)
+    return Box(x - 20 + (200 - w) // 2, y + 60 + 35, w, h)
+
+
 def _host(frame: np.ndarray, t: float, shirt: str | None) -> np.ndarray:
     """A moving host (like synth's), above the caption band, in a logo T-shirt when ``shirt`` names a brand."""
     out = frame.copy()
-    x = int(300 + 120 * np.sin(t * 1.3))
-    y = int(280 + 30 * np.sin(t * 2.1))
+    x, y = _host_at(t)
     out[y : y + 60, x + 65 : x + 115] = (230, 190, 160)  # head
     if shirt:
         out[y + 60 : y + 280, x - 20 : x + 180] = _shirt(shirt)
@@ -1561,7 +1582,7 @@ def oracle_evidence(b: Broadcast) -> list[Evidence]:
             for key, brand in (("logo", seg.card_logo), ("shirt", seg.shirt_logo)):
                 if brand:
                     out.append(Evidence(b.name, Modality.LOGO, start, end, brand, 0.9, 0.0, brand=brand,
-                                        observation_id=f"{key}{si}"))
+                                        box=_logo_box(key, brand, start), observation_id=f"{key}{si}"))
             if shot.speech:
                 out.append(Evidence(b.name, Modality.ASR, t + LEAD_S, end - TAIL_S, shot.speech, 0.9, 0.0,
                                     language="zh", observation_id=f"asr{si}.{k}"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Protocol
 
-from events import Action, Brand, Category, Evidence, MatchStrength, Mode, Modality, Severity
+from events import Action, Box, Brand, Category, Evidence, MatchStrength, Mode, Modality, Severity
 
 TEXT_MODALITIES = (Modality.ASR, Modality.OCR)
 BRAND_MODALITIES = (Modality.LOGO, Modality.OCR, Modality.ASR)
@@ -68,21 +68,35 @@ class Result:
 FAILED = Result()
 
 
-def _no_card(observation_id: str) -> str | None:
-    return None
+class Cards(Protocol):
+    """Which product card a piece of evidence is part of (``rules.segments.SegmentTimeline``)."""
+
+    def card_of(self, observation_id: str) -> str | None:
+        """The card a screen line belongs to."""
+        ...
+
+    def card_beside(self, box: Box, start: float, end: float) -> str | None:
+        """The card of the product on sale that a picture (a logo) seen over [start, end] is part of."""
+        ...
+
+
+class _NoCards:
+    def card_of(self, observation_id: str) -> str | None:
+        return None
+
+    def card_beside(self, box: Box, start: float, end: float) -> str | None:
+        return None
 
 
 class Window:
     """The facts one rule may join: inside its window (or product segment) and above its thresholds.
 
-    ``card_of`` tells which product card a screen line belongs to (see rules.segments).
+    ``cards`` tells which product card a screen line or a logo belongs to (see rules.segments).
     """
 
-    def __init__(
-        self, facts: list[Fact], brands: Mapping[str, Brand], card_of: Callable[[str], str | None] = _no_card
-    ) -> None:
+    def __init__(self, facts: list[Fact], brands: Mapping[str, Brand], cards: Cards = _NoCards()) -> None:
         self.brands = brands
-        self.card_of = card_of
+        self.cards = cards
         self._by_kind: dict[str, list[Fact]] = {}
         for f in facts:
             self._by_kind.setdefault(f.kind, []).append(f)
@@ -209,13 +223,16 @@ class PriceBelow:
     def _binder(self, named: list[Fact], window: Window) -> Callable[[Fact], str]:
         """How a price is tied to one of a brand's facts ('' when it is not).
 
-        ``product``: the price and the brand in one text; on one product card; or the price said
-        while the segment's card shows the brand. A brand only said, or a logo only seen, does
-        not name the product on the card: hosts answer viewers' questions about their perfume,
-        compare with a brand, wear one on a shirt.
+        ``product``: the price and the brand in one text; on one product card (a logo on the
+        card is part of it); or the price said while the segment's card shows the brand. A brand
+        only said, or a logo seen elsewhere, does not name the product on the card: hosts answer
+        viewers' questions about their perfume, compare with a brand, wear one on a shirt.
         """
         seqs = {b.seq for b in named}
-        cards = {window.card_of(b.evidence.observation_id) for b in named if b.modality is Modality.OCR} - {None}
+        cards = {window.cards.card_of(b.evidence.observation_id) for b in named if b.modality is Modality.OCR}
+        cards |= {window.cards.card_beside(b.evidence.box, b.media_start, b.media_end)
+                  for b in named if b.modality is Modality.LOGO and b.evidence.box is not None}
+        cards -= {None}
 
         def binding(price: Fact) -> str:
             if price.seq in seqs:
@@ -224,7 +241,7 @@ class PriceBelow:
                 return ""
             if self.bind == SEGMENT:
                 return "same segment"
-            if price.modality is Modality.OCR and cards and window.card_of(price.evidence.observation_id) in cards:
+            if price.modality is Modality.OCR and cards and window.cards.card_of(price.evidence.observation_id) in cards:
                 return "same product card"
             if price.modality is Modality.ASR and cards:
                 return "said while the card shows the brand"

@@ -473,7 +473,7 @@ class RuleEngine:
         out = []
         for segment, group in self._partitions(stream, rule, facts, changed):
             usable = _usable(group, rule, rs)
-            window = Window(usable, rs.brands, stream.timeline.card_of)
+            window = Window(usable, rs.brands, stream.timeline)
             for subject, support in rule.matches(window).items():
                 out += self._update(stream_id, stream, rule, subject, support, segment)
         return out

@@ -152,6 +152,16 @@ class SegmentTimeline:
         line = self._lines.get(observation_id)
         return line.card if line else None
 
+    def card_beside(self, box: Box, start: float, end: float) -> str | None:
+        """The card of a segment over [start, end] that a picture at ``box`` is part of: it touches
+        one of the card's lines, stacked in its column or beside it in its band (the product
+        photo on a product card). A logo elsewhere (the host's shirt, the set) names no product."""
+        for i in self.indices_of(Modality.LOGO, start, end):
+            card = self._card_in(i)
+            if card is not None and any(_touches(box, ln.box) for ln in self._cards.get(card, [])):
+                return card
+        return None
+
     @property
     def segments(self) -> list[Segment]:
         return [self._segment(i) for i in range(len(self._boundaries))]
@@ -256,6 +266,15 @@ def _same_text(a: str, b: str, similarity: float) -> bool:
     shorter = min(len(a), len(b))
     block = matcher.find_longest_match(0, len(a), 0, len(b))
     return shorter >= 2 and block.size >= similarity * shorter
+
+
+def _touches(picture: Box, line: Box) -> bool:
+    """A picture against a text line: overlapping, or less than half the line's height apart
+    in the line's column or band."""
+    reach = 0.5 * max(line.h, 1)
+    vertical_gap = max(picture.y, line.y) - min(picture.y + picture.h, line.y + line.h)
+    horizontal_gap = max(picture.x, line.x) - min(picture.x + picture.w, line.x + line.w)
+    return (horizontal_gap < 0 and vertical_gap <= reach) or (vertical_gap < 0 and horizontal_gap <= reach)
 
 
 def _near(a: Box, b: Box) -> bool:

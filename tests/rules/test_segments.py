@@ -146,3 +146,31 @@ def test_a_line_last_seen_as_the_next_product_appears_is_not_part_of_it() -> Non
     tl = timeline_of(*card("纯棉T恤", 49, 0), *card("经典手提包", 99, 60))
     assert [s.segment_id for s in tl.segments_of(Modality.OCR, 0.0, 60.0)] == ["seg-0.0"]
     assert not tl.contains(1, Modality.OCR, 0.0, 60.0) and tl.contains(1, Modality.OCR, 60.0, 60.0)
+
+
+def logo(brand: str, t: float, box: Box, duration: float = 30.0, stream: str = "s1") -> Evidence:
+    return Evidence(stream, Modality.LOGO, t, t + duration, brand, 0.9, 0.0, brand=brand, box=box,
+                    observation_id=f"logo-{brand}@{t}")
+
+
+ON_THE_CARD, ON_THE_HOST = Box(880, 250, 300, 120), Box(300, 380, 150, 90)  # under the price sticker / a shirt
+
+
+def test_a_logo_on_the_product_card_is_part_of_it_a_logo_elsewhere_is_not() -> None:
+    tl = timeline_of(*card("经典手提包", 99, 0))
+    assert tl.card_beside(ON_THE_CARD, 0.0, 30.0) is not None
+    assert tl.card_beside(ON_THE_HOST, 0.0, 30.0) is None
+    assert tl.card_beside(Box(1240, 60, 40, 40), 0.0, 30.0) is not None  # beside the sticker, in its band
+
+
+def test_a_brand_logo_on_the_card_of_a_cheap_product_is_counterfeit_promotion(engine) -> None:
+    on_card = [*card("经典手提包", 99, 0), logo("gucci", 1.0, ON_THE_CARD)]
+    alerts = [a for e in on_card for a in engine.process(e) if a.rule_id == CUE]
+    assert alerts and alerts[-1].brand == "gucci"
+    assert any("same product card" in t for e in alerts[-1].evidence for t in e.matched_terms)
+
+
+def test_a_brand_logo_on_the_hosts_shirt_names_no_product(engine) -> None:
+    on_shirt = [*card("纯棉T恤", 49, 0), logo("gucci", 1.0, ON_THE_HOST)]
+    alerts = [a for e in on_shirt for a in engine.process(e)]
+    assert [a.rule_id for a in alerts if a.mode.value == "enforce"] == []
