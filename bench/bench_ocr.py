@@ -21,12 +21,17 @@ Figures (each with a baseline measured in the same run):
 
 from __future__ import annotations
 
+import io
 import time
+from fractions import Fraction
 
+import av
 import cv2
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
-from bench.labelled_frames import LabelledFrame, character_accuracy, labelled_frames, render_frame
+from bench.labelled_frames import (FONT_INDEX_SC, FONT_PATH, LabelledFrame, character_accuracy, labelled_frames, product_scene,
+                                   render_frame)
 from events import SampledFrame, VideoFrame
 from frames import DedupOptions, FrameDeduper
 from ocr import OcrOptions, OcrStage
@@ -156,6 +161,63 @@ def _clip_frame(states: list[np.ndarray], t: float) -> np.ndarray:
     x = 40 + int(20 * np.sin(t * 2.0))
     frame[692:716, x : x + 24] = (40, 40, 230)
     return frame
+
+
+def host_scene(t: float, price: str = "到手价 ¥99") -> np.ndarray:
+    """A 1280x720 BGR live-commerce frame at ``t`` s: cards and captions stay put, the host moves.
+
+    Text: a viewer badge, a product card (title and ``price``), a flash-sale card of two lines
+    on the left and a caption bar. The host (torso, head and a held box, no text) sways
+    across the middle by +-110 px, so every sampled frame differs from the last.
+    """
+    canvas = Image.fromarray(product_scene(3)).convert("RGBA")
+    layer = Image.new("RGBA", canvas.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    _card(draw, (40, 30), ["直播中 3.4万人观看"], 26, (230, 30, 70, 220))
+    _card(draw, (900, 90), ["经典老花托特包", price], 44, (210, 40, 30, 235))
+    _card(draw, (40, 250), ["限时秒杀", "仅需59元"], 36, (30, 90, 200, 235))
+    _card(draw, (330, 620), ["正品保证 假一赔十"], 40, (10, 10, 10, 200))
+    canvas.alpha_composite(layer)
+    image = np.ascontiguousarray(np.asarray(canvas.convert("RGB"))[:, :, ::-1])
+    cx, cy = int(640 + 110 * np.sin(t * 1.3)), int(330 + 20 * np.sin(t * 2.1))
+    cv2.ellipse(image, (cx, cy + 170), (130, 190), 0, 180, 360, (60, 90, 170), -1)
+    cv2.circle(image, (cx, cy - 70), 70, (140, 170, 215), -1)
+    cv2.rectangle(image, (cx - 40, cy + 20), (cx + 40, cy + 90), (30, 30, 30), -1)
+    return image
+
+
+def _card(draw: ImageDraw.ImageDraw, xy: tuple[int, int], lines: list[str], px: int, fill: tuple[int, ...]) -> None:
+    """Lines of text on one rounded card, as stream overlays draw them."""
+    font = ImageFont.truetype(FONT_PATH, px, index=FONT_INDEX_SC)
+    x, y = xy
+    placed = []
+    for text in lines:
+        box = draw.textbbox((x, y), text, font=font)
+        placed.append((text, (x, y), box))
+        y = box[3] + px // 2
+    left, top = min(b[0] for *_, b in placed), min(b[1] for *_, b in placed)
+    right, bottom = max(b[2] for *_, b in placed), max(b[3] for *_, b in placed)
+    draw.rounded_rectangle((left - 18, top - 14, right + 18, bottom + 14), radius=16, fill=fill)
+    for text, at, _ in placed:
+        draw.text(at, text, font=font, fill=(255, 236, 120, 255))
+
+
+def as_streamed(frames: list[np.ndarray], crf: int = 28) -> list[np.ndarray]:
+    """``frames`` after an H.264 round trip (libx264, one frame per second), as a stream delivers them."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=1)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.options = {"preset": "ultrafast", "crf": str(crf), "x264-params": "keyint=10:scenecut=0:bframes=0"}
+        for i, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:, :, ::-1]), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 1)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    buffer.seek(0)
+    with av.open(buffer) as container:
+        return [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
 
 
 def _sampled(image: np.ndarray, t: float, stream: str) -> SampledFrame:
