@@ -48,9 +48,10 @@ class PoolStats:
     """What the pool has done so far (for stream status, metrics and benches).
 
     ``frames`` counts detection requests (one per frame read, of one or more images) and
-    ``recognitions`` recognition requests; ``recycled`` counts every replacement that became ready (planned or not); ``died`` the
-    workers that died, hung or failed, ``replaced`` those of them whose successor is ready,
-    and ``gap_s_*`` how long such a slot went without a worker (detection to ready).
+    ``recognitions`` recognition requests. ``recycled`` counts every replacement that became
+    ready (planned or not); ``died`` the workers that died, hung or failed, ``replaced`` those
+    of them whose successor is ready, and ``gap_s_*`` how long such a slot went without a
+    worker (detection to ready).
     """
 
     frames: int
