@@ -3,6 +3,14 @@
 Each engine lives in its own module (``paddle_engine``, ``rapid_engine``) and
 is imported only when chosen, so a machine with one engine's packages runs it
 without the other's.
+
+Detection and recognition are separate calls so the stage can detect only where
+pixels changed and recognise only text lines that are new or changed. Between
+the two, ``crop_line`` cuts each line out of the image in the calling process
+(the crops, not the frame, travel to the recognition worker); every engine's
+``detect`` returns its quads already in the corner order its own pipeline crops
+along, so the crop is pixel for pixel the one the engine's full pipeline would
+have recognised.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
 
+import cv2
 import numpy as np
 
 from events import Box, ConfigError
@@ -38,8 +47,15 @@ class TextLine:
 class Engine(Protocol):
     name: str
 
-    def read(self, image: np.ndarray) -> list[TextLine]:
-        """Text lines in a BGR uint8 image."""
+    def detect(self, image: np.ndarray) -> list[np.ndarray]:
+        """Text lines in a BGR uint8 image as (4, 2) float32 quads in image pixels, in reading order.
+
+        Corners run clockwise from the top left of the text, as ``crop_line`` expects them.
+        """
+        ...
+
+    def recognize(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        """(text, score) of each line crop (from ``crop_line``), in the order given; one batch."""
         ...
 
 
@@ -125,3 +141,31 @@ def quad_to_box(points: Sequence[Sequence[float]], scale: float = 1.0, offset: t
     x0, y0 = np.floor(pts.min(axis=0)).astype(int)
     x1, y1 = np.ceil(pts.max(axis=0)).astype(int)
     return Box(int(x0) + offset[0], int(y0) + offset[1], int(x1 - x0), int(y1 - y0))
+
+
+def crop_line(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """The upright crop of one detected line: a perspective warp of its quad, as PaddleX and RapidOCR cut it.
+
+    Cubic interpolation with replicated borders; a crop at least 1.5 times taller than
+    wide is turned a quarter (vertical text), exactly like both engines' pipelines.
+    """
+    pts = np.asarray(quad, dtype=np.float32).reshape(4, 2)
+    w = int(max(np.linalg.norm(pts[0] - pts[1]), np.linalg.norm(pts[2] - pts[3])))
+    h = int(max(np.linalg.norm(pts[0] - pts[3]), np.linalg.norm(pts[1] - pts[2])))
+    target = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    matrix = cv2.getPerspectiveTransform(pts, target)
+    crop = cv2.warpPerspective(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
+    return np.rot90(crop) if crop.shape[0] >= 1.5 * crop.shape[1] else crop
+
+
+def min_area_quad(points: np.ndarray) -> np.ndarray:
+    """The minimum-area rectangle around a detector polygon, corners ordered for ``crop_line``.
+
+    PaddleX's OCR pipeline crops along this rectangle (``CropByPolys``, quad mode), not the
+    polygon itself; the same integer rounding and corner order keep the crop identical.
+    """
+    rect = cv2.minAreaRect(np.asarray(points).astype(np.int32))
+    pts = sorted(cv2.boxPoints(rect), key=lambda p: p[0])
+    top_left, bottom_left = (0, 1) if pts[1][1] > pts[0][1] else (1, 0)
+    top_right, bottom_right = (2, 3) if pts[3][1] > pts[2][1] else (3, 2)
+    return np.array([pts[top_left], pts[top_right], pts[bottom_right], pts[bottom_left]], dtype=np.float32)
