@@ -53,7 +53,7 @@ from livewatch.assignment import DEFAULT_GROUP, AssignmentOptions, StreamAssigne
 from livewatch.broker import FAST_GROUP_CONSUMER_SETTINGS
 from livewatch.config import Config
 from livewatch.health import check_free_space, watch_health
-from livewatch.live_protect import LiveProtection
+from livewatch.live_protect import LiveProtectOptions, LiveProtection
 from livewatch.metrics import DEFAULT_METRICS_PORT, Metrics, MetricsServer
 from livewatch.stages import Stages
 from livewatch.worker import Pipeline, new_session
@@ -280,7 +280,10 @@ class StreamWorker:
         watch_health(metrics, pipeline=self.pipeline, publisher=self.publisher, stages=stages)
         self.assigner = StreamAssigner(bootstrap, options.group_id, self._on_start, self._on_stop, options.assignment)
         # streams protected while live: fingerprints of the ones watched here out, everybody's in
-        self.live = LiveProtection(bootstrap, stages.fingerprints) if stages.fingerprints is not None else None
+        self.live = None
+        if stages.fingerprints is not None:
+            window = LiveProtectOptions(window_s=stages.fingerprints.options.live_window_s)
+            self.live = LiveProtection(bootstrap, stages.fingerprints, window)
 
     # -- assignment callbacks (serialized by the assigner) --------------------------
 

@@ -42,7 +42,8 @@ LIVE_FINGERPRINTS_TOPIC = "livewatch.fingerprints.live"
 
 @dataclass(frozen=True)
 class LiveProtectOptions:
-    """Topics and timing of live protection; ``window_s`` should match the index's ``live_window_s``."""
+    """Topics and timing of live protection; ``window_s`` is the index's ``live_window_s`` (how far back a
+    starting worker reads fingerprints, and the fingerprints topic's retention when it creates it)."""
 
     protect_topic: str = PROTECT_TOPIC
     fingerprints_topic: str = LIVE_FINGERPRINTS_TOPIC
