@@ -428,6 +428,16 @@ def _install_api(app: FastAPI) -> None:
         _stage_call(stages.remove_stream, c.settings.kafka, stream_id)
         return Response(status_code=204)
 
+    @app.put("/api/streams/{stream_id}/protection", tags=["ops"], responses={422: {"description": "bad stream id"}})
+    def streams_protect(stream_id: StreamId, c: Ctx, _who: Ops) -> dict[str, Any]:
+        _stage_call(stages.protect_stream, c.settings.kafka, stream_id, True)
+        return {"stream_id": stream_id, "protected": True}
+
+    @app.delete("/api/streams/{stream_id}/protection", tags=["ops"], status_code=204)
+    def streams_unprotect(stream_id: StreamId, c: Ctx, _who: Ops) -> Response:
+        _stage_call(stages.protect_stream, c.settings.kafka, stream_id, False)
+        return Response(status_code=204)
+
     @app.get("/api/figures", tags=["ops"])
     def figures(c: Ctx, _who: Ops, days: Annotated[int, Query(ge=1, le=3650)] = 30) -> list[dict[str, Any]]:
         import time

@@ -390,3 +390,12 @@ def add_stream(kafka: str | None, stream_id: str, url: str) -> None:
 def remove_stream(kafka: str | None, stream_id: str) -> None:
     with _stream_control(kafka) as control:
         control.remove(stream_id)
+
+
+def protect_stream(kafka: str | None, stream_id: str, on: bool) -> None:
+    """Ask the worker watching ``stream_id`` to fingerprint it live (``on``), so its re-broadcasts are caught, or to stop."""
+    if not kafka:
+        raise Unavailable("no Kafka broker configured (LIVEWATCH_KAFKA): streams are protected through livewatch.protect")
+    from livewatch.live_protect import ProtectControl
+
+    ProtectControl(kafka).set(stream_id, on)

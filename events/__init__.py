@@ -47,10 +47,12 @@ from events.types import (
     utc_now_iso,
 )
 from events.errors import LivewatchError, SourceError, ConfigError
+from events.live import LIVE_CONTENT_PREFIX, LiveFingerprints, live_content_id, live_source
 from events.prices import parse_prices
 
 __all__ = [
     "ALERT_SCHEMA_VERSION",
+    "LIVE_CONTENT_PREFIX",
     "Action",
     "Alert",
     "AlertEvidence",
@@ -61,6 +63,7 @@ __all__ = [
     "ConfigError",
     "Evidence",
     "MatchStrength",
+    "LiveFingerprints",
     "LivewatchError",
     "Modality",
     "Mode",
@@ -74,6 +77,8 @@ __all__ = [
     "StreamStatus",
     "VideoFrame",
     "alert_id_for",
+    "live_content_id",
+    "live_source",
     "parse_prices",
     "utc_now_iso",
 ]

@@ -8,6 +8,7 @@
     livewatch evidence verify | evidence export ALERT_ID --out DIR
     livewatch eval DIR | eval --evidence DIR [--rules DIR]      precision/recall on a labelled corpus / stored evidence
     livewatch streams add|remove|list                          stream assignment (Kafka control topic)
+    livewatch protect STREAM_ID [--off]                        fingerprint a watched stream live, catch its re-broadcasts
     livewatch worker | rules-service | dashboard               the services of docker-compose.yml
 
 Every command exits 0 on success, 1 on a problem the user can fix (one line
@@ -205,10 +206,21 @@ def _cmd_streams(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+def _cmd_protect(args: argparse.Namespace, cfg: Config) -> int:
+    from livewatch.live_protect import LiveProtectOptions, ProtectControl
+
+    if not cfg.kafka:
+        raise LivewatchError("livewatch protect needs the workers' Kafka broker: set LIVEWATCH_KAFKA or --kafka HOST:PORT")
+    ProtectControl(cfg.kafka, LiveProtectOptions(protect_topic=args.topic)).set(args.stream_id, not args.off)
+    print(f"{args.stream_id}: {'no longer protected' if args.off else 'protected while live'}")
+    return 0
+
+
 def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     """``worker``, ``rules-service``, ``dashboard`` (the services of docker-compose.yml) and ``streams``."""
     from livewatch.assignment import DEFAULT_GROUP, STREAMS_TOPIC
     from livewatch.distributed import EVIDENCE_TOPIC, RULES_GROUP
+    from livewatch.live_protect import PROTECT_TOPIC
 
     def kafka_flag(p: argparse.ArgumentParser) -> None:
         p.add_argument("--kafka", default=argparse.SUPPRESS, help="Kafka bootstrap HOST:PORT (default $LIVEWATCH_KAFKA)")
@@ -252,6 +264,14 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     rm.add_argument("stream_id")
     streams_sub.add_parser("list", help="the streams requested, ID<TAB>URL per line")
     streams.set_defaults(func=_cmd_streams)
+
+    protect = sub.add_parser("protect", help="fingerprint a watched stream while it is live: every worker then "
+                                             "catches its re-broadcasts, naming it")
+    kafka_flag(protect)
+    protect.add_argument("--topic", default=PROTECT_TOPIC, help=argparse.SUPPRESS)
+    protect.add_argument("stream_id")
+    protect.add_argument("--off", action="store_true", help="stop protecting it")
+    protect.set_defaults(func=_cmd_protect)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -53,6 +53,7 @@ from livewatch.assignment import DEFAULT_GROUP, AssignmentOptions, StreamAssigne
 from livewatch.broker import FAST_GROUP_CONSUMER_SETTINGS
 from livewatch.config import Config
 from livewatch.health import check_free_space, watch_health
+from livewatch.live_protect import LiveProtectOptions, LiveProtection
 from livewatch.metrics import DEFAULT_METRICS_PORT, Metrics, MetricsServer
 from livewatch.stages import Stages
 from livewatch.worker import Pipeline, new_session
@@ -278,6 +279,11 @@ class StreamWorker:
             metrics.watch_queue(name, lambda name=name: self.pipeline.queue_depths()[name])
         watch_health(metrics, pipeline=self.pipeline, publisher=self.publisher, stages=stages)
         self.assigner = StreamAssigner(bootstrap, options.group_id, self._on_start, self._on_stop, options.assignment)
+        # streams protected while live: fingerprints of the ones watched here out, everybody's in
+        self.live = None
+        if stages.fingerprints is not None:
+            window = LiveProtectOptions(window_s=stages.fingerprints.options.live_window_s)
+            self.live = LiveProtection(bootstrap, stages.fingerprints, window)
 
     # -- assignment callbacks (serialized by the assigner) --------------------------
 
@@ -310,6 +316,8 @@ class StreamWorker:
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> StreamWorker:
+        if self.live is not None:
+            self.live.start()
         self.assigner.start()
         return self
 
@@ -357,6 +365,8 @@ class StreamWorker:
             self.pipeline.remove_stream(stream_id, timeout=0)  # every source stops reading now, in parallel
         self.assigner.close(left(0.3))  # leaves the group: the survivors take the streams over
         self.pipeline.close(left(0.4))  # drains frames and audio already read, flushes the rules
+        if self.live is not None:
+            self.live.close(left(0.5))
         if self.evidence is not None:
             self.evidence.close(left(0.8))
         if self.publisher is not None:

@@ -74,8 +74,9 @@ class Stages:
             if inline:
                 asr_opts = dataclasses.replace(asr_opts, workers=0)
             self.asr = AsrStage(asr_opts)
-        if on.fingerprints and cfg.protected_dir is not None:
-            self.fingerprints = load_protected(cfg.protected_dir, cfg.data_dir / "protected-index")
+        if on.fingerprints:  # without a library, streams protected while live (livewatch protect) fill it
+            self.fingerprints = (FingerprintIndex() if cfg.protected_dir is None
+                                 else load_protected(cfg.protected_dir, cfg.data_dir / "protected-index"))
 
     # --- what the worker calls ------------------------------------------
     def see(self, frame: SampledFrame) -> list[Evidence]:

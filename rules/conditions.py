@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Protocol
 
-from events import Action, Box, Brand, Category, Evidence, MatchStrength, Mode, Modality, Severity
+from events import Action, Box, Brand, Category, Evidence, MatchStrength, Mode, Modality, Severity, live_source
 
 TEXT_MODALITIES = (Modality.ASR, Modality.OCR)
 BRAND_MODALITIES = (Modality.LOGO, Modality.OCR, Modality.ASR)
@@ -265,14 +265,17 @@ class PriceBelow:
 @dataclass(frozen=True, slots=True)
 class FingerprintRun:
     """Protected content matched continuously for at least ``min_duration_s``, by ``kind``:
-    the picture (``video``), the sound (``audio``) or either (``any``)."""
+    the picture (``video``), the sound (``audio``) or either (``any``). ``live`` picks streams
+    protected while on air (True), the library (False) or both (None)."""
 
     min_duration_s: float
     contents: tuple[str, ...] = ()
     kind: str = "any"
+    live: bool | None = None
 
     def evaluate(self, window: Window) -> Result:
-        runs = [f for f in window.of("fingerprint", (Modality.FINGERPRINT,)) if self.kind in ("any", f.group)]
+        runs = [f for f in window.of("fingerprint", (Modality.FINGERPRINT,)) if self.kind in ("any", f.group)
+                and (self.live is None or (live_source(f.value) is not None) == self.live)]
         return _bound("content", (f for f in runs if f.duration >= self.min_duration_s and (not self.contents or f.value in self.contents)))
 
     def kinds(self) -> frozenset[str]:

@@ -226,7 +226,8 @@ def _condition(data: dict[str, Any]) -> Condition:
     if kind == "price_below":
         modalities = tuple(Modality(m) for m in body.get("modalities", TEXT_MODALITIES))
         return PriceBelow(float(body["fraction"]), modalities, str(body.get("bind", "product")))
-    return FingerprintRun(float(body["min_duration_s"]), tuple(body.get("contents", ())), str(body.get("kind", "any")))
+    return FingerprintRun(float(body["min_duration_s"]), tuple(body.get("contents", ())), str(body.get("kind", "any")),
+                          body.get("live"))
 
 
 def _lexicon_refs(data: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:

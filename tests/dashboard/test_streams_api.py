@@ -47,3 +47,21 @@ def test_moderators_cannot_manage_streams(kafka_client: Any) -> None:
     csrf = login(kafka_client, "mod-streams", "password-123")
     assert kafka_client.get("/api/streams").status_code == 403
     assert kafka_client.put("/api/streams/x", json={"url": "rtmp://h/live/x"}, headers={"x-csrf-token": csrf}).status_code == 403
+
+
+def test_ops_protect_a_stream_through_the_protect_topic(kafka_client: Any, kafka_broker: str) -> None:
+    from livewatch.live_protect import PROTECT_TOPIC
+    from tests.conftest import read_topic
+
+    csrf = login(kafka_client, *ADMIN)
+    on = kafka_client.put("/api/streams/show-api-1/protection", headers={"x-csrf-token": csrf})
+    assert on.status_code == 200 and on.json() == {"stream_id": "show-api-1", "protected": True}, on.text
+    off = kafka_client.delete("/api/streams/show-api-1/protection", headers={"x-csrf-token": csrf})
+    assert off.status_code == 204
+    mine = [r.json()["protected"] for r in read_topic(kafka_broker, PROTECT_TOPIC, min_records=2) if r.key == b"show-api-1"]
+    assert mine == [True, False]
+
+    add_user(kafka_client, csrf, "mod-protect", "moderator")
+    kafka_client.cookies.clear()
+    csrf = login(kafka_client, "mod-protect", "password-123")
+    assert kafka_client.put("/api/streams/show-api-1/protection", headers={"x-csrf-token": csrf}).status_code == 403

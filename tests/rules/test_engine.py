@@ -313,6 +313,18 @@ def test_fingerprint_observation_growing_like_the_fingerprint_stage(engine, ev) 
     assert (final.revision, final.media_end) == (2, 40)
 
 
+def test_a_live_show_copied_fires_the_live_rule_sooner_and_the_library_rule_never(engine, ev) -> None:
+    def run_of(content: str, stream: str) -> list[Alert]:
+        """A run's evidence as the fingerprint stage sends it: the same start, growing every 2 s."""
+        return run(engine, *(ev(content, modality=Modality.FINGERPRINT, t=0, duration=d, confidence=0.8, stream=stream)
+                             for d in (2, 4, 6, 14)))
+
+    live = run_of("live:showA", "copyB")
+    assert [(a.rule_id, a.media_end) for a in live] == [("piracy.rebroadcast_live", 6)]
+    assert "live:showA" in live[0].title and live[0].evidence[0].text == "live:showA"
+    assert [a.rule_id for a in run_of("film-7", "pirate")] == ["piracy.rebroadcast"]
+
+
 def test_a_rule_may_require_the_sound_or_the_picture(tmp_path: Path, ev) -> None:
     engine = engine_with_rule(
         tmp_path,
