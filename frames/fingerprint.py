@@ -148,10 +148,10 @@ class _LiveContent:
     """The fingerprints of one protected live stream received so far, with when each was sampled."""
 
     def __init__(self) -> None:
-        self.times = np.zeros(0, np.float64)
-        self.walls = np.zeros(0, np.float64)
-        self.whole = np.zeros((0, len(_WHOLE_CROPS)), np.uint64)
-        self.quads = np.zeros((0, 4), np.uint64)
+        self.times: np.ndarray = np.zeros(0, np.float64)
+        self.walls: np.ndarray = np.zeros(0, np.float64)
+        self.whole: np.ndarray = np.zeros((0, len(_WHOLE_CROPS)), np.uint64)
+        self.quads: np.ndarray = np.zeros((0, 4), np.uint64)
         self.quad_ok = np.zeros((0, 4), bool)
 
     def add(self, batch: LiveFingerprints) -> None:
@@ -576,9 +576,9 @@ class FingerprintIndex:
         state.tracks = [tr for tr in state.tracks if t - tr.last <= o.max_gap_s]
         best: dict[str, FingerprintMatch] = {}
         for tr in state.tracks:
-            m = touched.get(id(tr))
-            if m is not None and tr.hits >= o.min_run and (m.content_id not in best or m.score > best[m.content_id].score):
-                best[m.content_id] = m
+            hit = touched.get(id(tr))
+            if hit is not None and tr.hits >= o.min_run and (hit.content_id not in best or hit.score > best[hit.content_id].score):
+                best[hit.content_id] = hit
         return list(best.values())
 
     def _evidence(self, stream_id: str, obs: _Observation, wall_time: float, now: float) -> Evidence:
@@ -789,7 +789,8 @@ def _coverage(lines: np.ndarray, at: np.ndarray, ends: np.ndarray) -> np.ndarray
     band = np.stack([lines[max(0, p - 2) : p + 3].any(axis=0) for p in at])
     prefix = np.concatenate([np.zeros((len(at), 1)), np.cumsum(band, axis=1)], axis=1)
     lo, hi = ends[:, None], ends[None, :]
-    return (prefix[:, hi + 1] - prefix[:, lo]) / np.maximum(hi - lo + 1, 1)[None]
+    covered: np.ndarray = (prefix[:, hi + 1] - prefix[:, lo]) / np.maximum(hi - lo + 1, 1)[None]
+    return covered
 
 
 def _line_positions(lines: np.ndarray, min_px: int = 8, limit: int = 12) -> list[int]:

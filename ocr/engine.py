@@ -16,6 +16,7 @@ have recognised.
 from __future__ import annotations
 
 import sys
+from importlib.machinery import ModuleSpec
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -116,7 +117,7 @@ def _resolve_paddle(model_dir: str | None) -> ModelInfo:
 
 def _resolve_rapid() -> ModelInfo:
     spec = _require_module("rapidocr", "rapidocr==3.10.0 and onnxruntime")
-    models = Path(list(spec.submodule_search_locations)[0]) / "models"
+    models = Path(list(spec.submodule_search_locations or ())[0]) / "models"
     det, rec = models / "PP-OCRv6_det_small.onnx", models / "PP-OCRv6_rec_small.onnx"
     if not (det.is_file() and rec.is_file()):
         raise ConfigError(
@@ -126,7 +127,7 @@ def _resolve_rapid() -> ModelInfo:
     return ModelInfo("rapid", str(det), str(rec), "rapidocr package")
 
 
-def _require_module(name: str, packages: str):
+def _require_module(name: str, packages: str) -> ModuleSpec:
     import importlib.util
 
     spec = importlib.util.find_spec(name)
@@ -135,7 +136,7 @@ def _require_module(name: str, packages: str):
     return spec
 
 
-def quad_to_box(points: Sequence[Sequence[float]], scale: float = 1.0, offset: tuple[int, int] = (0, 0)) -> Box:
+def quad_to_box(points: Sequence[Sequence[float]] | np.ndarray, scale: float = 1.0, offset: tuple[int, int] = (0, 0)) -> Box:
     """Axis-aligned box around a detector quadrilateral, mapped back to frame pixels."""
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2) / scale
     x0, y0 = np.floor(pts.min(axis=0)).astype(int)
@@ -150,9 +151,9 @@ def crop_line(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
     wide is turned a quarter (vertical text), exactly like both engines' pipelines.
     """
     pts = np.asarray(quad, dtype=np.float32).reshape(4, 2)
-    w = int(max(np.linalg.norm(pts[0] - pts[1]), np.linalg.norm(pts[2] - pts[3])))
-    h = int(max(np.linalg.norm(pts[0] - pts[3]), np.linalg.norm(pts[1] - pts[2])))
-    target = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    w = int(max(float(np.linalg.norm(pts[0] - pts[1])), float(np.linalg.norm(pts[2] - pts[3]))))
+    h = int(max(float(np.linalg.norm(pts[0] - pts[3])), float(np.linalg.norm(pts[1] - pts[2]))))
+    target = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
     matrix = cv2.getPerspectiveTransform(pts, target)
     crop = cv2.warpPerspective(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
     return np.rot90(crop) if crop.shape[0] >= 1.5 * crop.shape[1] else crop

@@ -52,4 +52,4 @@ class RapidEngine:
         if not crops:
             return []
         out = self._ocr.recognize_txt([np.ascontiguousarray(c) for c in crops])
-        return [(str(text), float(score)) for text, score in zip(out.txts, out.scores)]
+        return [(str(text), float(score)) for text, score in zip(out.txts or (), out.scores or ())]

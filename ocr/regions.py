@@ -151,7 +151,7 @@ def _region(grey: np.ndarray, quad: np.ndarray, text: str, score: float) -> _Reg
 def _detect(image: np.ndarray, areas: list[Box], detect: Detect) -> list[np.ndarray]:
     """Quads found in ``areas`` of ``image``, in frame pixels (one detector request for all areas)."""
     crops = [np.ascontiguousarray(image[a.y : a.y + a.h, a.x : a.x + a.w]) for a in areas]
-    offsets = [np.float32([a.x, a.y]) for a in areas]
+    offsets = [np.array([a.x, a.y], np.float32) for a in areas]
     return [np.asarray(q, np.float32).reshape(4, 2) + off for off, found in zip(offsets, detect(crops)) for q in found]
 
 
@@ -205,7 +205,7 @@ def _changed_blobs(old: np.ndarray, new: np.ndarray, level: int, pixels: int) ->
         return []
     n, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(mask, np.ones((3, 3), np.uint8)), connectivity=8)
     counts = np.bincount(labels[mask > 0], minlength=n)
-    return [tuple(int(v) for v in stats[i, :4]) for i in range(1, n) if counts[i] >= pixels]
+    return [(int(stats[i, 0]), int(stats[i, 1]), int(stats[i, 2]), int(stats[i, 3])) for i in range(1, n) if counts[i] >= pixels]
 
 
 def _grow(box: Box, margin: int, size: tuple[int, int]) -> Box:

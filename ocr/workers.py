@@ -29,7 +29,9 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnContext
+from typing import Any, Callable, cast
 
 import numpy as np
 
@@ -101,13 +103,13 @@ class WorkerPool:
 
     def detect(self, images: list[np.ndarray]) -> list[list[np.ndarray]]:
         """Line quads of each image (one frame, or the changed areas of one frame)."""
-        return self._call("detect", images)
+        return cast(list[list[np.ndarray]], self._call("detect", images))
 
     def recognize(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
         """(text, score) of each line crop, recognised in one batch."""
-        return self._call("recognize", crops)
+        return cast(list[tuple[str, float]], self._call("recognize", crops))
 
-    def _call(self, kind: str, payload: list[np.ndarray]):
+    def _call(self, kind: str, payload: list[np.ndarray]) -> object:
         counter = "_frames" if kind == "detect" else "_recognitions"
         if self._inline is not None:
             with self._lock:
@@ -199,7 +201,7 @@ class WorkerPool:
 class _Worker:
     """One spawned process holding a loaded engine, spoken to over a pipe."""
 
-    def __init__(self, ctx, options: OcrOptions, factory: EngineFactory, index: int) -> None:
+    def __init__(self, ctx: SpawnContext, options: OcrOptions, factory: EngineFactory, index: int) -> None:
         self.index = index
         self.frames = 0
         self.rss_mb = 0.0
@@ -208,7 +210,7 @@ class _Worker:
             target=_serve, args=(child, options, factory), name=f"livewatch-ocr-{index}", daemon=True
         )
         self._proc.start()
-        self.pid = self._proc.pid
+        self.pid: int = self._proc.pid or 0  # set once start() returns
         child.close()
 
     def wait_ready(self, timeout: float) -> None:
@@ -218,7 +220,7 @@ class _Worker:
             raise kind(reply[2])
         self.rss_mb = reply[1]
 
-    def call(self, kind: str, payload: list[np.ndarray]):
+    def call(self, kind: str, payload: list[np.ndarray]) -> object:
         try:
             self._conn.send((kind, payload))
         except (BrokenPipeError, OSError):
@@ -231,10 +233,11 @@ class _Worker:
         self.rss_mb = rss
         return result
 
-    def _recv(self, timeout: float, what: str):
+    def _recv(self, timeout: float, what: str) -> tuple[Any, ...]:
         try:
             if self._conn.poll(timeout):
-                return self._conn.recv()
+                reply: tuple[Any, ...] = self._conn.recv()
+                return reply
         except (EOFError, OSError):
             pass
         code = self._proc.exitcode
@@ -256,7 +259,7 @@ class _Worker:
         self._conn.close()
 
 
-def _serve(conn, options: OcrOptions, factory: EngineFactory) -> None:
+def _serve(conn: Connection, options: OcrOptions, factory: EngineFactory) -> None:
     """Worker process main loop: load the engine, then answer requests until told to stop.
 
     Engines print progress to stdout (paddlex, also from C++); the parent's
@@ -296,7 +299,7 @@ def _serve(conn, options: OcrOptions, factory: EngineFactory) -> None:
         conn.send(("ok", result, me.memory_info().rss / 2**20))
 
 
-def _run(engine: Engine, kind: str, payload: list[np.ndarray]):
+def _run(engine: Engine, kind: str, payload: list[np.ndarray]) -> object:
     """One request on a loaded engine: quads per image, or (text, score) per crop."""
     if kind == "detect":
         return [[np.asarray(q, dtype=np.float32).reshape(4, 2) for q in engine.detect(image)] for image in payload]
