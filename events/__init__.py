@@ -22,6 +22,8 @@ boundary (Evidence, Alert, StreamStatus) round-trip through ``to_dict`` /
 ``from_dict`` as plain JSON values.
 """
 
+from events.errors import ConfigError, LivewatchError, SourceError
+from events.prices import parse_prices
 from events.types import (
     ALERT_SCHEMA_VERSION,
     Action,
@@ -46,8 +48,6 @@ from events.types import (
     alert_id_for,
     utc_now_iso,
 )
-from events.errors import LivewatchError, SourceError, ConfigError
-from events.prices import parse_prices
 
 __all__ = [
     "ALERT_SCHEMA_VERSION",

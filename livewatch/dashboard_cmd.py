@@ -20,12 +20,16 @@ store of a one-machine setup at ``data_dir/alerts.sqlite3``), ``LIVEWATCH_RULES_
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
-from typing import Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from dashboard import DashboardSettings
 from events import ConfigError
 from livewatch.config import ENV_PREFIX, Config, env_flag, env_int
+
+if TYPE_CHECKING:
+    from livewatch.assignment import StreamControl
 
 
 def dashboard_settings(cfg: Config, env: Mapping[str, str], *, host: str | None = None, port: int | None = None) -> DashboardSettings:
@@ -56,11 +60,22 @@ def dashboard_settings(cfg: Config, env: Mapping[str, str], *, host: str | None 
     return settings.validate()
 
 
+def stream_control(kafka: str | None) -> Callable[[], StreamControl] | None:
+    """What the dashboard's streams API opens per request: a client of the workers' control topic,
+    refusing bad source URLs before they reach any worker; None without a broker."""
+    if not kafka:
+        return None
+    from ingest import validate_source
+    from livewatch.assignment import StreamControl
+
+    return functools.partial(StreamControl, kafka, validate_url=validate_source)
+
+
 def run_dashboard(cfg: Config, *, host: str | None = None, port: int | None = None, env: Mapping[str, str] | None = None) -> int:
     """Serve the dashboard until SIGINT/SIGTERM."""
     from dashboard import serve
 
     settings = dashboard_settings(cfg, os.environ if env is None else env, host=host, port=port)
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
-    serve(settings)
+    serve(settings, streams=stream_control(cfg.kafka))
     return 0
