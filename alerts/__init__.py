@@ -10,15 +10,15 @@ Public face (used by ``livewatch`` and ``dashboard``):
   background delivery in order, acks=all, idempotent; survives the broker being down and
   delivers each alert exactly once by alert id when it returns. ``check_broker`` fails fast.
 - ``verify_evidence(store)``, ``export_bundle(store, alert_id, out)``, ``verify_bundle(path)``:
-  the hash-chained evidence ledger kept in the same SQLite file; ``snapshots_not_written(store)``
-  lists evidence raised without its snapshot (it could not be written), which is not tampering.
+  the hash-chained evidence ledger kept in the same SQLite file (``store.chain_heads()`` anchors
+  it); ``snapshots_not_written(store)`` lists evidence raised without its snapshot (it could not
+  be written), which is not tampering.
 - ``StoreWriteError``: the store cannot be written now (full disk); the publisher holds alerts in
   memory meanwhile (``store_ok`` False).
 """
 
 from alerts.evidence import (
     Problem,
-    chain_heads,
     export_bundle,
     snapshots_not_written,
     verify_bundle,
@@ -46,7 +46,6 @@ __all__ = [
     "PublisherOptions",
     "StoreWriteError",
     "StoredAlert",
-    "chain_heads",
     "check_broker",
     "ensure_topics",
     "export_bundle",

@@ -36,9 +36,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from events import Alert, LivewatchError, Mode
-
 from alerts.store import AlertStore, StoredAlert, StoreWriteError
+from events import Alert, LivewatchError, Mode
 
 log = logging.getLogger(__name__)
 
@@ -397,13 +396,9 @@ class AlertPublisher:
         Rows are sent in append order, so an in-doubt row can only have
         landed after those: the scan starts there instead of at the beginning.
         """
-        rows = self.store.query(
-            "SELECT topic, partition, MAX(\"offset\") AS last FROM alerts "
-            "WHERE sent_at IS NOT NULL AND \"offset\" IS NOT NULL AND seq < ? GROUP BY topic, partition",
-            (before_seq,),
-        )
         wanted = set(topics)
-        return {(r["topic"], r["partition"]): r["last"] + 1 for r in rows if r["topic"] in wanted}
+        return {(topic, partition): last + 1
+                for (topic, partition), last in self.store.last_acked_offsets(before_seq).items() if topic in wanted}
 
 
 def _headers(row: StoredAlert) -> list[tuple[str, bytes]]:

@@ -37,8 +37,15 @@ import numpy as np
 import psutil
 from PIL import Image, ImageDraw, ImageFont
 
-from bench.labelled_frames import (FONT_INDEX_SC, FONT_PATH, LabelledFrame, character_accuracy, labelled_frames, product_scene,
-                                   render_frame)
+from bench.labelled_frames import (
+    FONT_INDEX_SC,
+    FONT_PATH,
+    LabelledFrame,
+    character_accuracy,
+    labelled_frames,
+    product_scene,
+    render_frame,
+)
 from events import SampledFrame, VideoFrame
 from frames import DedupOptions, FrameDeduper
 from ocr import OcrOptions, OcrStage
@@ -142,7 +149,8 @@ def _static_clip(stage: OcrStage) -> list[dict]:
     events += len(stage.flush("sampled"))
     sampled_s = time.perf_counter() - started
     read = stage.stats().frames_read - before
-    note = f"{stage.options.engine}, {total_frames} frames at {CLIP_FPS} fps; every-frame cost = {EVERY_MEASURED} consecutive frames measured, x {total_frames // EVERY_MEASURED}"
+    note = (f"{stage.options.engine}, {total_frames} frames at {CLIP_FPS} fps; every-frame cost = "
+            f"{EVERY_MEASURED} consecutive frames measured, x {total_frames // EVERY_MEASURED}")
     return [
         _figure("OCR seconds for a 60 s static clip, sampled + de-duplicated", sampled_s, "s", "every frame", every_s, note),
         _figure("OCR frames read for a 60 s static clip, sampled + de-duplicated", read, "frames", "every frame", total_frames,

@@ -22,6 +22,9 @@ boundary (Evidence, Alert, StreamStatus) round-trip through ``to_dict`` /
 ``from_dict`` as plain JSON values.
 """
 
+from events.errors import ConfigError, LivewatchError, SourceError
+from events.live import LIVE_CONTENT_PREFIX, LiveFingerprints, live_content_id, live_source
+from events.prices import parse_prices
 from events.types import (
     ALERT_SCHEMA_VERSION,
     Action,
@@ -46,9 +49,6 @@ from events.types import (
     alert_id_for,
     utc_now_iso,
 )
-from events.errors import LivewatchError, SourceError, ConfigError
-from events.live import LIVE_CONTENT_PREFIX, LiveFingerprints, live_content_id, live_source
-from events.prices import parse_prices
 
 __all__ = [
     "ALERT_SCHEMA_VERSION",

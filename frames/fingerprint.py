@@ -55,8 +55,18 @@ import av
 import cv2
 import numpy as np
 
-from events import (AudioChunk, Box, ConfigError, Evidence, LiveFingerprints, Modality, SampledFrame, SourceError,
-                    live_content_id, live_source)
+from events import (
+    AudioChunk,
+    Box,
+    ConfigError,
+    Evidence,
+    LiveFingerprints,
+    Modality,
+    SampledFrame,
+    SourceError,
+    live_content_id,
+    live_source,
+)
 from frames.audio_fingerprint import AudioFingerprintOptions, AudioIndex
 from frames.fingerprint_index import HashIndex
 

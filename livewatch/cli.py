@@ -328,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     evidence.set_defaults(func=_cmd_evidence)
 
     ev = sub.add_parser("eval", help="precision and recall of scan on a labelled corpus, or of a replay of stored evidence")
-    ev.add_argument("dir", nargs="?", help="corpus directory with labels.json (see bench/corpus.py)")
+    ev.add_argument("dir", nargs="?", help="corpus directory with labels.json (see livewatch/corpus.py)")
     ev.add_argument("--generate", action="store_true", help="generate the synthetic corpus there first if missing")
     ev.add_argument("--evidence", action="append", metavar="DIR",
                     help="replay stored evidence instead of scanning: bench/evidence/<corpus> (or bench/evidence "

@@ -18,10 +18,9 @@ from asr import AsrOptions
 from events import ConfigError
 from frames import DedupOptions
 from ingest import IngestOptions
+from livewatch.paths import DEFAULT_BRANDS_DIR, DEFAULT_RULES_DIR
 from logos import LogoOptions
 from ocr import OcrOptions
-from livewatch.paths import DEFAULT_BRANDS_DIR, DEFAULT_RULES_DIR
-
 
 ENV_PREFIX = "LIVEWATCH_"
 

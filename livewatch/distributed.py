@@ -53,7 +53,7 @@ from livewatch.assignment import DEFAULT_GROUP, AssignmentOptions, StreamAssigne
 from livewatch.broker import FAST_GROUP_CONSUMER_SETTINGS
 from livewatch.config import Config
 from livewatch.health import check_free_space, watch_health
-from livewatch.live_protect import LiveProtectOptions, LiveProtection
+from livewatch.live_protect import LiveProtection, LiveProtectOptions
 from livewatch.metrics import DEFAULT_METRICS_PORT, Metrics, MetricsServer
 from livewatch.stages import Stages
 from livewatch.worker import Pipeline, new_session

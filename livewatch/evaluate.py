@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from events import Alert, LivewatchError, Modality, Mode
+from events import Alert, AlertEvidence, Evidence, LivewatchError, Modality, Mode
 
 
 @dataclass(frozen=True)
@@ -310,22 +310,21 @@ def _trap_tripped(trap: dict, cues: list) -> bool:
     return trap["end"] - trap["start"] <= SHOT_TRAP_MAX_S or len(inside) == len(cues)
 
 
-def _evidence_view(e: object, limit: int = 120) -> dict[str, object]:
-    text = getattr(e, "text", "")
+def _evidence_view(e: Evidence | AlertEvidence, limit: int = 120) -> dict[str, object]:
+    """An alert's evidence item, or a detector's evidence (which has no matched terms)."""
+    text = e.text
     out: dict[str, object] = {
-        "modality": getattr(e, "modality").value,
-        "start": round(getattr(e, "media_start"), 2),
-        "end": round(getattr(e, "media_end"), 2),
+        "modality": e.modality.value,
+        "start": round(e.media_start, 2),
+        "end": round(e.media_end, 2),
         "text": text if len(text) <= limit else text[:limit] + "…",
     }
-    terms = getattr(e, "matched_terms", None)
-    if terms is not None:
-        out["matched"] = list(terms)
-    if getattr(e, "brand", None):
-        out["brand"] = e.brand  # type: ignore[attr-defined]
-    prices = getattr(e, "prices", ())
-    if prices:
-        out["prices"] = [p.amount for p in prices]
+    if isinstance(e, AlertEvidence):
+        out["matched"] = list(e.matched_terms)
+    if e.brand:
+        out["brand"] = e.brand
+    if e.prices:
+        out["prices"] = [p.amount for p in e.prices]
     return out
 
 

@@ -9,8 +9,8 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 from collections import defaultdict
+from pathlib import Path
 from typing import Iterator, Sequence
 
 from alerts import AlertPublisher, AlertStore, check_broker, export_bundle, snapshots_not_written, verify_evidence
@@ -224,7 +224,7 @@ def run_eval(cfg: Config, corpus_dir: Path, *, generate: bool = False, out: Path
     from livewatch.evaluate import format_report, load_corpus, new_tallies, score_clip, summarise
 
     if generate and not (corpus_dir / "labels.json").exists():
-        from bench.corpus import generate as generate_corpus
+        from livewatch.corpus import generate as generate_corpus
 
         print(f"livewatch: generating the evaluation corpus in {corpus_dir}", file=sys.stderr)
         generate_corpus(corpus_dir)

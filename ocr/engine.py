@@ -1,8 +1,8 @@
-"""The one small interface both OCR engines implement, and how to load one.
+"""The one small interface both OCR engines implement, and where their weights are.
 
-Each engine lives in its own module (``paddle_engine``, ``rapid_engine``) and
-is imported only when chosen, so a machine with one engine's packages runs it
-without the other's.
+Each engine lives in its own module (``paddle_engine``, ``rapid_engine``) on top of
+this one, and ``ocr.workers.load_engine`` imports only the chosen one, so a machine
+with one engine's packages runs it without the other's.
 
 Detection and recognition are separate calls so the stage can detect only where
 pixels changed and recognise only text lines that are new or changed. Between
@@ -16,8 +16,8 @@ have recognised.
 from __future__ import annotations
 
 import sys
-from importlib.machinery import ModuleSpec
 from dataclasses import dataclass
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -75,18 +75,6 @@ def resolve_model(options: OcrOptions) -> ModelInfo:
     if options.engine == "rapid":
         return _resolve_rapid()
     return _resolve_paddle(options.model_dir)
-
-
-def load_engine(options: OcrOptions) -> Engine:
-    """Load the chosen engine with its weights (seconds: do it once per process)."""
-    model = resolve_model(options)
-    if options.engine == "rapid":
-        from ocr.rapid_engine import RapidEngine
-
-        return RapidEngine(model, options)
-    from ocr.paddle_engine import PaddleEngine
-
-    return PaddleEngine(model, options)
 
 
 def _paddle_candidates(model_dir: str | None) -> list[tuple[Path, str]]:

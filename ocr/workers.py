@@ -36,13 +36,25 @@ from typing import Any, Callable, cast
 import numpy as np
 
 from events import ConfigError, LivewatchError
-from ocr.engine import Engine, load_engine
+from ocr.engine import Engine, resolve_model
 from ocr.options import OcrOptions
 
 log = logging.getLogger(__name__)
 
 EngineFactory = Callable[[OcrOptions], Engine]
 _READ_TIMEOUT_S = 120.0
+
+
+def load_engine(options: OcrOptions) -> Engine:
+    """Load the chosen engine with its weights (seconds: do it once per process)."""
+    model = resolve_model(options)
+    if options.engine == "rapid":
+        from ocr.rapid_engine import RapidEngine
+
+        return RapidEngine(model, options)
+    from ocr.paddle_engine import PaddleEngine
+
+    return PaddleEngine(model, options)
 
 
 @dataclass(frozen=True)

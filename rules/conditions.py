@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Protocol
 
-from events import Action, Box, Brand, Category, Evidence, MatchStrength, Mode, Modality, Severity, live_source
+from events import Action, Box, Brand, Category, Evidence, MatchStrength, Modality, Mode, Severity, live_source
 
 TEXT_MODALITIES = (Modality.ASR, Modality.OCR)
 BRAND_MODALITIES = (Modality.LOGO, Modality.OCR, Modality.ASR)

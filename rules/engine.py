@@ -370,7 +370,8 @@ class RuleEngine:
             for price in self._prices(ev):
                 if price.role == "selling":  # what the buyer pays for this product: not a list price, bundle or range
                     label = f"price {price.amount:g} {price.currency}"
-                    facts.setdefault(("price", "", label), fact("price", "", price.text or label, label, amount=price.amount, currency=price.currency))
+                    facts.setdefault(("price", "", label), fact("price", "", price.text or label, label,
+                                                                 amount=price.amount, currency=price.currency))
         elif ev.modality == Modality.LOGO:
             label = ev.brand or ev.text
             brand_id = rs.brand_ids.get(self._normalizer.compact(label), label) if label else ""

@@ -20,9 +20,21 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from dashboard import DashboardSettings, HookOptions, Topics
+from events import (
+    Action,
+    Alert,
+    AlertEvidence,
+    Box,
+    Category,
+    MatchStrength,
+    Modality,
+    Mode,
+    Price,
+    Segment,
+    Severity,
+    alert_id_for,
+)
 from livewatch.broker import free_port
-from events import (Action, Alert, AlertEvidence, Box, Category, MatchStrength, Mode, Modality, Price, Segment,
-                    Severity, alert_id_for)
 
 SECRET = "test-secret-key-0123456789"
 ADMIN = ("admin", "admin-password-1")

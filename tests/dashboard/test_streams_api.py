@@ -8,6 +8,7 @@ import pytest
 
 from dashboard import DashboardSettings
 from livewatch.assignment import StreamControl
+from livewatch.dashboard_cmd import stream_control
 from tests.dashboard.conftest import ADMIN, login
 from tests.dashboard.test_web import add_user
 
@@ -19,7 +20,7 @@ def kafka_client(make_settings: Callable[..., DashboardSettings], kafka_broker: 
     from dashboard import create_app
 
     settings = make_settings(deliver_hooks=False, kafka=kafka_broker, consumer_group="streams-api-test")
-    with TestClient(create_app(settings), base_url="http://testserver") as c:
+    with TestClient(create_app(settings, streams=stream_control(kafka_broker)), base_url="http://testserver") as c:
         yield c
 
 
@@ -65,3 +66,8 @@ def test_ops_protect_a_stream_through_the_protect_topic(kafka_client: Any, kafka
     kafka_client.cookies.clear()
     csrf = login(kafka_client, "mod-protect", "password-123")
     assert kafka_client.put("/api/streams/show-api-1/protection", headers={"x-csrf-token": csrf}).status_code == 403
+def test_without_a_control_topic_the_streams_api_says_what_to_configure(client: Any) -> None:
+    """``create_app`` without ``streams`` (no broker configured): 503 naming the setting, no Kafka call."""
+    login(client, *ADMIN)
+    resp = client.get("/api/streams")
+    assert resp.status_code == 503 and "LIVEWATCH_KAFKA" in resp.text

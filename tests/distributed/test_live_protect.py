@@ -13,8 +13,14 @@ import pytest
 
 from events import SampledFrame, VideoFrame
 from frames.fingerprint import FingerprintIndex
-from livewatch.live_protect import (LIVE_FINGERPRINTS_TOPIC, PROTECT_TOPIC, LiveProtection, ProtectControl,
-                                    decode_protect, encode_protect)
+from livewatch.live_protect import (
+    LIVE_FINGERPRINTS_TOPIC,
+    PROTECT_TOPIC,
+    LiveProtection,
+    ProtectControl,
+    decode_protect,
+    encode_protect,
+)
 from tests.conftest import read_topic
 from tests.distributed.cluster import ROOT, wait_until
 from tests.fingerprint.fp_media import programme_frame

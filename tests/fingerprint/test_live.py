@@ -8,10 +8,10 @@ import time
 
 import numpy as np
 import pytest
+from fp_media import TRANSFORMS, programme_frame
 
 from events import ConfigError, LiveFingerprints, SampledFrame, VideoFrame
 from frames.fingerprint import FingerprintIndex, FingerprintOptions
-from fp_media import TRANSFORMS, programme_frame
 
 NOW = time.time()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import uuid
 
-
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 

@@ -171,7 +171,8 @@ def test_one_alert_per_brand(engine, ev) -> None:
 
 def test_score_and_severity_grow_with_corroboration(engine, ev) -> None:
     (single,) = only(run(engine, ev("驴牌 高仿", t=0, confidence=0.6)), CUE)
-    alerts = only(run(engine, ev(modality=Modality.LOGO, brand="chanel", t=0, stream="s2", confidence=0.95), ev("香奶奶 高仿 原单", t=1, stream="s2", confidence=0.9)), CUE)
+    alerts = only(run(engine, ev(modality=Modality.LOGO, brand="chanel", t=0, stream="s2", confidence=0.95),
+                      ev("香奶奶 高仿 原单", t=1, stream="s2", confidence=0.9)), CUE)
     assert single.severity == Severity.HIGH and single.score < alerts[-1].score
     assert alerts[-1].severity == Severity.CRITICAL
 

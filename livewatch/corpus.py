@@ -1,6 +1,6 @@
 """The evaluation corpus: synthetic live-commerce clips with ground truth.
 
-``python -m bench.corpus OUT_DIR`` (or ``livewatch eval DIR --generate``)
+``python -m livewatch.corpus OUT_DIR`` (or ``livewatch eval DIR --generate``)
 renders every clip of ``CLIPS`` into ``OUT_DIR/clips/``, the protected
 content re-broadcast clips are lifted from into ``OUT_DIR/protected/``, and
 writes ``OUT_DIR/labels.json``:
