@@ -2,16 +2,17 @@
 
 Public face (the top floor wires ``livewatch dashboard`` with these):
 
-- ``DashboardSettings`` / ``HookOptions`` / ``Topics``: the typed settings, built by the caller.
+- ``DashboardSettings`` / ``HookOptions``: the typed settings, built by the caller (Kafka: its
+  ``kafka`` field, an ``events.kafka.KafkaOptions``).
 - ``create_app(settings) -> FastAPI``: the ASGI app (store, workers and routes).
 - ``serve(settings)``: run it with uvicorn until SIGINT/SIGTERM.
 - ``create_user(settings, username, password, role)``: add a user from a CLI.
 - ``hooks.verify(secret, headers, body)``: what a takedown receiver runs to check a call.
 """
 
-from dashboard.settings import DashboardSettings, HookOptions, Topics
+from dashboard.settings import DashboardSettings, HookOptions
 
-__all__ = ["DashboardSettings", "HookOptions", "Topics", "create_app", "create_user", "serve"]
+__all__ = ["DashboardSettings", "HookOptions", "create_app", "create_user", "serve"]
 
 
 def create_app(settings: DashboardSettings):  # noqa: ANN201 - FastAPI imported lazily

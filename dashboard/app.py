@@ -237,15 +237,11 @@ def start_context(settings: DashboardSettings) -> Context:
     _bootstrap_admin(store, settings)
     c = Context(settings=settings, store=store,
                 throttle=auth.LoginThrottle(settings.login_max_failures, settings.login_lockout_s))
-    if settings.kafka:
-        consumer_settings = {"session_timeout_ms": settings.kafka_session_timeout_ms,
-                             "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms}
-        c.workers.append(AlertConsumer(
-            store, c.hub, settings.kafka, [settings.topics.alerts, settings.topics.shadow_alerts],
-            settings.consumer_group, consumer_settings, c.on_alert).start())
+    if settings.kafka.bootstrap_servers:
+        c.workers.append(AlertConsumer(store, c.hub, settings.kafka, settings.consumer_group, c.on_alert).start())
         c.workers.append(OutboxPublisher(store, settings.kafka, settings.outbox_poll_s).start())
     if settings.deliver_hooks:
-        c.workers.append(hooks.HookDeliverer(store, settings.hooks, settings.topics).start())
+        c.workers.append(hooks.HookDeliverer(store, settings.hooks, settings.kafka.topics).start())
     return c
 
 
@@ -518,7 +514,7 @@ def decide(c: Context, alert_id: str, decision: str, note: str, who: auth.Princi
         raise HTTPException(409, f"{holder['username']} is judging this alert now: pick another one")
     if row["status"] != "new" and not override:
         raise HTTPException(409, f"this alert is already {row['status']}: confirm that you want to change it")
-    record = c.store.add_decision(alert_id, decision, note, who.name, c.settings.topics.decisions)
+    record = c.store.add_decision(alert_id, decision, note, who.name, c.settings.kafka.topics.decisions)
     c.store.release(alert_id, who.name)
     if decision == "confirm":
         record["takedowns_queued"] = hooks.request_takedown(c.store, row["alert"], confirmed=True,

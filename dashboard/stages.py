@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from events import ALERT_SCHEMA_VERSION, ConfigError
+from events.kafka import KafkaOptions
 
 log = logging.getLogger(__name__)
 
@@ -366,27 +367,28 @@ def _relabel(message: str, tmp: str) -> str:
 # -- streams to watch (the workers' control topic) -----------------------------------------------
 
 
-def _stream_control(kafka: str | None) -> Any:
-    if not kafka:
-        raise Unavailable("no Kafka broker configured (LIVEWATCH_KAFKA): streams are managed through livewatch.streams")
+def _stream_control(kafka: KafkaOptions) -> Any:
+    if not kafka.bootstrap_servers:
+        raise Unavailable("no Kafka broker configured (LIVEWATCH_KAFKA): "
+                          f"streams are managed through {kafka.topics.streams}")
     from ingest import validate_source
     from livewatch.assignment import StreamControl
 
     return StreamControl(kafka, validate_url=validate_source)
 
 
-def list_streams(kafka: str | None) -> dict[str, str]:
+def list_streams(kafka: KafkaOptions) -> dict[str, str]:
     """{stream id: url} the workers are asked to watch."""
     with _stream_control(kafka) as control:
         return control.list()
 
 
-def add_stream(kafka: str | None, stream_id: str, url: str) -> None:
+def add_stream(kafka: KafkaOptions, stream_id: str, url: str) -> None:
     """Ask the workers to watch ``url`` (validated first) as ``stream_id``."""
     with _stream_control(kafka) as control:
         control.add(stream_id, url)
 
 
-def remove_stream(kafka: str | None, stream_id: str) -> None:
+def remove_stream(kafka: KafkaOptions, stream_id: str) -> None:
     with _stream_control(kafka) as control:
         control.remove(stream_id)

@@ -11,7 +11,8 @@ Security switches (README, "the dashboard"): ``LIVEWATCH_SECURE_COOKIES`` (defau
 for plain-http local use), ``LIVEWATCH_HOOKS_ALLOW_PRIVATE`` (default off),
 ``LIVEWATCH_LOGIN_MAX_FAILURES`` and ``LIVEWATCH_LOGIN_LOCKOUT_S``.
 
-The rest follows :class:`livewatch.config.Config`: ``LIVEWATCH_KAFKA``,
+The rest follows :class:`livewatch.config.Config`: ``LIVEWATCH_KAFKA`` (and the other
+``LIVEWATCH_KAFKA_*`` settings: security, group timings, topic names),
 ``LIVEWATCH_DATA_DIR`` (snapshots under ``data_dir/snapshots``, the alert
 store of a one-machine setup at ``data_dir/alerts.sqlite3``), ``LIVEWATCH_RULES_DIR``,
 ``LIVEWATCH_LEXICON_DIR``, ``LIVEWATCH_BRANDS_DIR``.

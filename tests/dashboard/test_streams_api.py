@@ -8,6 +8,7 @@ import pytest
 
 from dashboard import DashboardSettings
 from livewatch.assignment import StreamControl
+from tests.conftest import kafka_for
 from tests.dashboard.conftest import ADMIN, login
 from tests.dashboard.test_web import add_user
 
@@ -18,7 +19,7 @@ def kafka_client(make_settings: Callable[..., DashboardSettings], kafka_broker: 
 
     from dashboard import create_app
 
-    settings = make_settings(deliver_hooks=False, kafka=kafka_broker, consumer_group="streams-api-test")
+    settings = make_settings(deliver_hooks=False, kafka=kafka_for(kafka_broker), consumer_group="streams-api-test")
     with TestClient(create_app(settings), base_url="http://testserver") as c:
         yield c
 
@@ -30,7 +31,7 @@ def test_ops_add_list_and_remove_streams_through_the_control_topic(kafka_client:
     assert resp.status_code == 200, resp.text
     listed = kafka_client.get("/api/streams").json()
     assert listed["shop-api-1"] == "rtmp://media.example/live/shop1"
-    assert StreamControl(kafka_broker).list()["shop-api-1"] == "rtmp://media.example/live/shop1"
+    assert StreamControl(kafka_for(kafka_broker)).list()["shop-api-1"] == "rtmp://media.example/live/shop1"
 
     bad = kafka_client.put("/api/streams/shop-api-2", json={"url": "concat:/etc/passwd"}, headers={"x-csrf-token": csrf})
     assert bad.status_code == 422 and "concat" in bad.text
