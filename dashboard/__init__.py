@@ -2,9 +2,10 @@
 
 Public face (the top floor wires ``livewatch dashboard`` with these):
 
-- ``DashboardSettings`` / ``HookOptions`` / ``Topics``: the typed settings, built by the caller.
+- ``DashboardSettings`` / ``HookOptions``: the typed settings, built by the caller (Kafka: its
+  ``kafka`` field, an ``events.kafka.KafkaOptions``).
 - ``create_app(settings, streams=None) -> FastAPI``: the ASGI app (store, workers and routes);
-  ``streams`` opens a client of the workers' control topic for the ops streams API.
+  ``streams`` opens a client of the workers' control topics for the ops streams API.
 - ``serve(settings, streams=None)``: run it with uvicorn until SIGINT/SIGTERM.
 - ``create_user(settings, username, password, role)``: add a user from a CLI.
 - ``hooks.verify(secret, headers, body)``: what a takedown receiver runs to check a call.
@@ -14,12 +15,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dashboard.settings import DashboardSettings, HookOptions, Topics
+from dashboard.settings import DashboardSettings, HookOptions
 
 if TYPE_CHECKING:
     from dashboard.stages import StreamControlFactory
 
-__all__ = ["DashboardSettings", "HookOptions", "Topics", "create_app", "create_user", "serve"]
+__all__ = ["DashboardSettings", "HookOptions", "create_app", "create_user", "serve"]
 
 
 def create_app(settings: DashboardSettings, *, streams: StreamControlFactory | None = None):  # noqa: ANN201 - FastAPI imported lazily

@@ -37,7 +37,7 @@ def decide(c: Context, alert_id: str, decision: str, note: str, who: auth.Princi
         raise HTTPException(409, f"{holder['username']} is judging this alert now: pick another one")
     if row["status"] != "new" and not override:
         raise HTTPException(409, f"this alert is already {row['status']}: confirm that you want to change it")
-    record = c.store.add_decision(alert_id, decision, note, who.name, c.settings.topics.decisions)
+    record = c.store.add_decision(alert_id, decision, note, who.name, c.settings.kafka.topics.decisions)
     c.store.release(alert_id, who.name)
     if decision == "confirm":
         record["takedowns_queued"] = hooks.request_takedown(c.store, row["alert"], confirmed=True,

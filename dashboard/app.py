@@ -65,15 +65,11 @@ def start_context(settings: DashboardSettings, streams: stages.StreamControlFact
     _bootstrap_admin(store, settings)
     c = Context(settings=settings, store=store, streams=streams,
                 throttle=auth.LoginThrottle(settings.login_max_failures, settings.login_lockout_s))
-    if settings.kafka:
-        consumer_settings = {"session_timeout_ms": settings.kafka_session_timeout_ms,
-                             "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms}
-        c.workers.append(AlertConsumer(
-            store, c.hub, settings.kafka, [settings.topics.alerts, settings.topics.shadow_alerts],
-            settings.consumer_group, consumer_settings, c.on_alert).start())
+    if settings.kafka.bootstrap_servers:
+        c.workers.append(AlertConsumer(store, c.hub, settings.kafka, settings.consumer_group, c.on_alert).start())
         c.workers.append(OutboxPublisher(store, settings.kafka, settings.outbox_poll_s).start())
     if settings.deliver_hooks:
-        c.workers.append(hooks.HookDeliverer(store, settings.hooks, settings.topics).start())
+        c.workers.append(hooks.HookDeliverer(store, settings.hooks, settings.kafka.topics).start())
     return c
 
 

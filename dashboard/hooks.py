@@ -32,8 +32,9 @@ from typing import Any, Mapping
 import httpx
 
 from dashboard.bus import Worker
-from dashboard.settings import HookOptions, Topics
+from dashboard.settings import HookOptions
 from dashboard.store import Store
+from events.kafka import KafkaTopics
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +213,7 @@ class HookDeliverer(Worker):
 
     name = "takedown-hooks"
 
-    def __init__(self, store: Store, options: HookOptions, topics: Topics) -> None:
+    def __init__(self, store: Store, options: HookOptions, topics: KafkaTopics) -> None:
         super().__init__()
         self.store = store
         self.options = options

@@ -17,6 +17,11 @@ Data flows one way::
 price ("原价2999 现价299", "九块九", "12,999元") the same way, and stages may
 share code only through this floor.
 
+``events.kafka`` (imported by name, not re-exported here) is the one place Kafka
+clients are made: ``KafkaOptions`` and the producer/consumer/admin factory, used
+by ``alerts`` and the top floor alike. It imports kafka-python only when a client
+is made, so importing ``events`` stays cheap.
+
 Events are frozen dataclasses. The ones that cross a process or network
 boundary (Evidence, Alert, StreamStatus) round-trip through ``to_dict`` /
 ``from_dict`` as plain JSON values.

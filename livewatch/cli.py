@@ -97,7 +97,7 @@ def _cmd_scan(args: argparse.Namespace, cfg: Config) -> int:
 def _cmd_check(args: argparse.Namespace, cfg: Config) -> int:
     from livewatch.check import run_checks
 
-    return run_checks(cfg, kafka=args.kafka or cfg.kafka)
+    return run_checks(cfg)
 
 
 def _cmd_rules(args: argparse.Namespace, cfg: Config) -> int:
@@ -151,7 +151,6 @@ def _service_options(args: argparse.Namespace, cfg: Config) -> dict:
 
 
 def _cmd_worker(args: argparse.Namespace, cfg: Config) -> int:
-    from livewatch.assignment import AssignmentOptions
     from livewatch.distributed import WorkerOptions, run_worker
     from livewatch.service import stop_on_signals
 
@@ -165,8 +164,6 @@ def _cmd_worker(args: argparse.Namespace, cfg: Config) -> int:
         **_service_options(args, cfg),
         group_id=args.group,
         split=cfg.split if args.split is None else args.split,
-        evidence_topic=args.evidence_topic,
-        assignment=AssignmentOptions(topic=args.streams_topic),
     )
     with stop_on_signals() as stop:
         return run_worker(cfg, options, stop)
@@ -176,7 +173,7 @@ def _cmd_rules_service(args: argparse.Namespace, cfg: Config) -> int:
     from livewatch.distributed import RulesServiceOptions, run_rules_service
     from livewatch.service import stop_on_signals
 
-    options = RulesServiceOptions(**_service_options(args, cfg), group_id=args.group, evidence_topic=args.evidence_topic)
+    options = RulesServiceOptions(**_service_options(args, cfg), group_id=args.group)
     with stop_on_signals() as stop:
         return run_rules_service(cfg, options, stop)
 
@@ -189,11 +186,11 @@ def _cmd_dashboard(args: argparse.Namespace, cfg: Config) -> int:
 
 def _cmd_streams(args: argparse.Namespace, cfg: Config) -> int:
     from ingest import validate_source
-    from livewatch.assignment import AssignmentOptions, StreamControl
+    from livewatch.assignment import StreamControl
 
-    if not cfg.kafka:
+    if not cfg.kafka.bootstrap_servers:
         raise LivewatchError("livewatch streams needs the workers' Kafka broker: set LIVEWATCH_KAFKA or --kafka HOST:PORT")
-    with StreamControl(cfg.kafka, AssignmentOptions(topic=args.topic), validate_url=validate_source) as control:
+    with StreamControl(cfg.kafka, validate_url=validate_source) as control:
         if args.streams_cmd == "add":
             control.add(args.stream_id, args.url)
             print(f"{args.stream_id}: start requested")
@@ -207,20 +204,19 @@ def _cmd_streams(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _cmd_protect(args: argparse.Namespace, cfg: Config) -> int:
-    from livewatch.live_protect import LiveProtectOptions, ProtectControl
+    from livewatch.live_protect import ProtectControl
 
-    if not cfg.kafka:
+    if not cfg.kafka.bootstrap_servers:
         raise LivewatchError("livewatch protect needs the workers' Kafka broker: set LIVEWATCH_KAFKA or --kafka HOST:PORT")
-    ProtectControl(cfg.kafka, LiveProtectOptions(protect_topic=args.topic)).set(args.stream_id, not args.off)
+    ProtectControl(cfg.kafka).set(args.stream_id, not args.off)
     print(f"{args.stream_id}: {'no longer protected' if args.off else 'protected while live'}")
     return 0
 
 
 def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     """``worker``, ``rules-service``, ``dashboard`` (the services of docker-compose.yml) and ``streams``."""
-    from livewatch.assignment import DEFAULT_GROUP, STREAMS_TOPIC
-    from livewatch.distributed import EVIDENCE_TOPIC, RULES_GROUP
-    from livewatch.live_protect import PROTECT_TOPIC
+    from livewatch.assignment import DEFAULT_GROUP
+    from livewatch.distributed import RULES_GROUP
 
     def kafka_flag(p: argparse.ArgumentParser) -> None:
         p.add_argument("--kafka", default=argparse.SUPPRESS, help="Kafka bootstrap HOST:PORT (default $LIVEWATCH_KAFKA)")
@@ -231,7 +227,6 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
                        help="interface of /metrics, /healthz, /readyz (default $LIVEWATCH_METRICS_HOST or 127.0.0.1)")
         p.add_argument("--metrics-port", type=int, help="default $LIVEWATCH_METRICS_PORT or 9464; 0 picks a free port")
         p.add_argument("--drain-timeout", type=float, default=30.0, help="seconds SIGTERM may take to drain and flush")
-        p.add_argument("--evidence-topic", default=EVIDENCE_TOPIC, help=argparse.SUPPRESS)
 
     worker = sub.add_parser("worker", help="watch this worker's share of the streams (consumer group on livewatch.streams)")
     service_flags(worker)
@@ -239,7 +234,6 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     worker.add_argument("--split", action="store_true", default=None,
                         help="publish evidence to livewatch.evidence for the rules service instead of judging it here ($LIVEWATCH_SPLIT=1)")
     worker.add_argument("--loop", action="store_true", help="replay local files forever at real-time pace (test and demo streams)")
-    worker.add_argument("--streams-topic", default=STREAMS_TOPIC, help=argparse.SUPPRESS)
     worker.set_defaults(func=_cmd_worker)
 
     rules = sub.add_parser("rules-service", help="judge the split workers' evidence and publish alerts")
@@ -255,7 +249,6 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
 
     streams = sub.add_parser("streams", help="add, remove or list the streams the workers watch")
     kafka_flag(streams)
-    streams.add_argument("--topic", default=STREAMS_TOPIC, help=argparse.SUPPRESS)
     streams_sub = streams.add_subparsers(dest="streams_cmd", required=True)
     add = streams_sub.add_parser("add", help="watch URL as ID (a new URL for an ID replaces the old one)")
     add.add_argument("stream_id")
@@ -268,7 +261,6 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     protect = sub.add_parser("protect", help="fingerprint a watched stream while it is live: every worker then "
                                              "catches its re-broadcasts, naming it")
     kafka_flag(protect)
-    protect.add_argument("--topic", default=PROTECT_TOPIC, help=argparse.SUPPRESS)
     protect.add_argument("stream_id")
     protect.add_argument("--off", action="store_true", help="stop protecting it")
     protect.set_defaults(func=_cmd_protect)
@@ -352,7 +344,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
     if args.protected:
         cfg = cfg.replace(protected_dir=Path(args.protected))
     if getattr(args, "kafka", None):
-        cfg = cfg.replace(kafka=args.kafka)
+        cfg = cfg.replace(kafka=cfg.kafka.replace(bootstrap_servers=args.kafka))
     detectors = dataclasses.replace(
         cfg.detectors,
         asr=cfg.detectors.asr and not args.no_asr,

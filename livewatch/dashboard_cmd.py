@@ -11,7 +11,8 @@ Security switches (README, "the dashboard"): ``LIVEWATCH_SECURE_COOKIES`` (defau
 for plain-http local use), ``LIVEWATCH_HOOKS_ALLOW_PRIVATE`` (default off),
 ``LIVEWATCH_LOGIN_MAX_FAILURES`` and ``LIVEWATCH_LOGIN_LOCKOUT_S``.
 
-The rest follows :class:`livewatch.config.Config`: ``LIVEWATCH_KAFKA``,
+The rest follows :class:`livewatch.config.Config`: ``LIVEWATCH_KAFKA`` (and the other
+``LIVEWATCH_KAFKA_*`` settings: security, group timings, topic names),
 ``LIVEWATCH_DATA_DIR`` (snapshots under ``data_dir/snapshots``, the alert
 store of a one-machine setup at ``data_dir/alerts.sqlite3``), ``LIVEWATCH_RULES_DIR``,
 ``LIVEWATCH_LEXICON_DIR``, ``LIVEWATCH_BRANDS_DIR``.
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Callable, Mapping
 
 from dashboard import DashboardSettings
 from events import ConfigError
+from events.kafka import KafkaOptions
 from livewatch.config import ENV_PREFIX, Config, env_flag, env_int
 
 if TYPE_CHECKING:
@@ -65,7 +67,7 @@ class StreamsClient:
     watch (``livewatch.assignment.StreamControl``, refusing bad source URLs before they reach any
     worker) and what to protect live (``livewatch.live_protect.ProtectControl``)."""
 
-    def __init__(self, kafka: str) -> None:
+    def __init__(self, kafka: KafkaOptions) -> None:
         from ingest import validate_source
         from livewatch.assignment import StreamControl
         from livewatch.live_protect import ProtectControl
@@ -89,9 +91,9 @@ class StreamsClient:
         self._watch.close()
 
 
-def stream_control(kafka: str | None) -> Callable[[], StreamsClient] | None:
+def stream_control(kafka: KafkaOptions) -> Callable[[], StreamsClient] | None:
     """The streams API's client factory for ``create_app(streams=...)``; None without a broker."""
-    if not kafka:
+    if not kafka.bootstrap_servers:
         return None
     return functools.partial(StreamsClient, kafka)
 

@@ -4,8 +4,8 @@
 (:mod:`livewatch.assignment`) and watches the streams of the partitions it
 holds with a :class:`~livewatch.worker.Pipeline`. By default it judges its own
 evidence and delivers alerts through its own outbox (``AlertStore`` +
-``AlertPublisher``). With ``split`` it publishes the evidence to
-``livewatch.evidence`` (key = stream id) instead, and ``livewatch
+``AlertPublisher``). With ``split`` it publishes the evidence to the evidence
+topic (``livewatch.evidence``, key = stream id) instead, and ``livewatch
 rules-service`` (a consumer group of its own) turns it into alerts, so
 detector-heavy workers and the rules scale apart.
 
@@ -47,10 +47,10 @@ from typing import Callable, Iterable, Iterator
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 
-from alerts import AlertPublisher, AlertStore, PublisherOptions, check_broker, ensure_topics
+from alerts import AlertPublisher, AlertStore
 from events import Alert, ConfigError, Evidence, LivewatchError, StreamState
+from events.kafka import KafkaOptions, check_broker, ensure_topics, make_consumer, make_producer
 from livewatch.assignment import DEFAULT_GROUP, AssignmentOptions, StreamAssigner
-from livewatch.broker import FAST_GROUP_CONSUMER_SETTINGS
 from livewatch.config import Config
 from livewatch.health import check_free_space, watch_health
 from livewatch.live_protect import LiveProtection, LiveProtectOptions
@@ -60,7 +60,6 @@ from livewatch.worker import Pipeline, new_session
 
 log = logging.getLogger(__name__)
 
-EVIDENCE_TOPIC = "livewatch.evidence"
 RULES_GROUP = "livewatch-rules"
 KIND_EVIDENCE, KIND_FINISH = b"evidence", b"finish"
 
@@ -82,7 +81,6 @@ class WorkerOptions(ServiceOptions):
 
     group_id: str = DEFAULT_GROUP
     split: bool = False
-    evidence_topic: str = EVIDENCE_TOPIC
     evidence_partitions: int = 12
     stop_join_s: float = 5.0  # on_stop runs inside a rebalance: bounded well under the session timeout
     assignment: AssignmentOptions = field(default_factory=AssignmentOptions)
@@ -90,10 +88,9 @@ class WorkerOptions(ServiceOptions):
 
 @dataclass(frozen=True)
 class RulesServiceOptions(ServiceOptions):
-    """``livewatch rules-service``: the evidence topic and its consumer group."""
+    """``livewatch rules-service``: its consumer group on the evidence topic."""
 
     group_id: str = RULES_GROUP
-    evidence_topic: str = EVIDENCE_TOPIC
     evidence_partitions: int = 12
     poll_timeout_ms: int = 500
 
@@ -162,7 +159,7 @@ class _NoAlerts:
 
 
 def evidence_record(ev: Evidence, session: str, url: str | None) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    """(key, value, headers) of one evidence record on ``livewatch.evidence``."""
+    """(key, value, headers) of one evidence record on the evidence topic."""
     headers = [("kind", KIND_EVIDENCE), ("session", session.encode())]
     if url:
         headers.append(("url", url.encode()))
@@ -177,15 +174,11 @@ def finish_record(stream_id: str, session: str) -> tuple[bytes, bytes, list[tupl
 class KafkaEvidenceSink:
     """Publishes evidence to the evidence topic, keyed by stream id (so one stream stays in order)."""
 
-    def __init__(self, bootstrap: str, topic: str, sessions: Sessions) -> None:
-        from kafka import KafkaProducer
-
-        self.topic = topic
+    def __init__(self, kafka: KafkaOptions, sessions: Sessions) -> None:
+        self.topic = kafka.topics.evidence
         self._sessions = sessions
-        self._producer = KafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
-            client_id="livewatch-evidence", max_block_ms=10_000,
-        )
+        self._producer = make_producer(kafka, "evidence", acks="all", enable_idempotence=True, linger_ms=5,
+                                       max_block_ms=10_000)
 
     def publish(self, evidence: Evidence) -> None:
         session, url = self._sessions.get(evidence.stream_id)
@@ -248,7 +241,7 @@ class StreamWorker:
     leaves. :func:`run_worker` is the process around it.
     """
 
-    def __init__(self, cfg: Config, bootstrap: str, options: WorkerOptions, metrics: Metrics, stages: Stages) -> None:
+    def __init__(self, cfg: Config, options: WorkerOptions, metrics: Metrics, stages: Stages) -> None:
         self.cfg = cfg
         self.options = options
         self.metrics = metrics
@@ -266,24 +259,24 @@ class StreamWorker:
         if stages.ocr is not None:
             stages.ocr = _TimedOcr(stages.ocr, metrics)  # type: ignore[assignment]
         if options.split:
-            ensure_topics(bootstrap, [options.evidence_topic], PublisherOptions(partitions=options.evidence_partitions))
-            self.evidence = KafkaEvidenceSink(bootstrap, options.evidence_topic, self.sessions)
+            ensure_topics(cfg.kafka, [cfg.kafka.topics.evidence], partitions=options.evidence_partitions)
+            self.evidence = KafkaEvidenceSink(cfg.kafka, self.sessions)
             sink: object = _NoAlerts()
         else:
             self._store = AlertStore(cfg.store_path, snapshot_root=cfg.snapshot_dir)
-            self.publisher = AlertPublisher(self._store, bootstrap)
+            self.publisher = AlertPublisher(self._store, cfg.kafka)
             sink = SessionAlertSink(self.publisher, self.sessions, metrics)
             metrics.watch_queue("alerts_unsent", lambda: self._store.counts()["unsent"] if self._store else 0)
         self.pipeline = Pipeline(cfg, stages, sink, evidence_sink=self.evidence)
         for name in ("vision", "evidence"):
             metrics.watch_queue(name, lambda name=name: self.pipeline.queue_depths()[name])
         watch_health(metrics, pipeline=self.pipeline, publisher=self.publisher, stages=stages)
-        self.assigner = StreamAssigner(bootstrap, options.group_id, self._on_start, self._on_stop, options.assignment)
+        self.assigner = StreamAssigner(cfg.kafka, options.group_id, self._on_start, self._on_stop, options.assignment)
         # streams protected while live: fingerprints of the ones watched here out, everybody's in
         self.live = None
         if stages.fingerprints is not None:
             window = LiveProtectOptions(window_s=stages.fingerprints.options.live_window_s)
-            self.live = LiveProtection(bootstrap, stages.fingerprints, window)
+            self.live = LiveProtection(cfg.kafka, stages.fingerprints, window)
 
     # -- assignment callbacks (serialized by the assigner) --------------------------
 
@@ -388,10 +381,10 @@ def _metrics_server(metrics: Metrics, options: ServiceOptions, ready: Callable[[
 
 def require_broker(cfg: Config, options: ServiceOptions, service: str) -> str:
     """The shared broker a distributed service needs (no embedded fallback: every member must meet on one)."""
-    if not cfg.kafka:
+    if not cfg.kafka.bootstrap_servers:
         raise ConfigError(f"livewatch {service} needs the shared Kafka broker: set LIVEWATCH_KAFKA or --kafka HOST:PORT")
-    check_broker(cfg.kafka, timeout=options.broker_check_timeout_s)
-    return cfg.kafka
+    check_broker(cfg.kafka, timeout_s=options.broker_check_timeout_s)
+    return cfg.kafka.bootstrap_servers
 
 
 def run_worker(cfg: Config, options: WorkerOptions, stop: threading.Event) -> int:
@@ -403,7 +396,7 @@ def run_worker(cfg: Config, options: WorkerOptions, stop: threading.Event) -> in
     with _metrics_server(metrics, options, lambda: "w" in holder and holder["w"].ready):
         stages = Stages.load(cfg)  # the slow part (models): /healthz answers meanwhile, /readyz says no
         try:
-            worker = holder["w"] = StreamWorker(cfg, bootstrap, options, metrics, stages)
+            worker = holder["w"] = StreamWorker(cfg, options, metrics, stages)
         except BaseException:
             stages.close()
             raise
@@ -436,20 +429,21 @@ class RulesService(ConsumerRebalanceListener):
     rule windows afresh from the committed offsets.
     """
 
-    def __init__(self, cfg: Config, bootstrap: str, options: RulesServiceOptions, metrics: Metrics) -> None:
+    def __init__(self, cfg: Config, options: RulesServiceOptions, metrics: Metrics) -> None:
         from prometheus_client import Counter
 
         self.options = options
         self.metrics = metrics
-        self.bootstrap = bootstrap
+        self.kafka = cfg.kafka
+        self.topic = cfg.kafka.topics.evidence
         self.engine = Stages.load(cfg, rules_only=True).rules
         self.evidence_in = Counter("evidence_consumed", "Evidence records judged by the rules service.", ["stream_id"],
                                    namespace="livewatch", registry=metrics.registry)
         self._sessions: dict[str, tuple[str, str | None, int]] = {}  # stream -> (session, url, partition)
         self._joined = threading.Event()
-        ensure_topics(bootstrap, [options.evidence_topic], PublisherOptions(partitions=options.evidence_partitions))
+        ensure_topics(self.kafka, [self.topic], partitions=options.evidence_partitions)
         self.store = AlertStore(cfg.store_path, snapshot_root=cfg.snapshot_dir)
-        self.publisher = AlertPublisher(self.store, bootstrap)
+        self.publisher = AlertPublisher(self.store, self.kafka)
         metrics.watch_queue("alerts_unsent", lambda: self.store.counts()["unsent"])
         watch_health(metrics, publisher=self.publisher)
 
@@ -461,7 +455,7 @@ class RulesService(ConsumerRebalanceListener):
     # -- rebalance listener --------------------------------------------------------------
 
     def on_partitions_revoked(self, revoked: Iterable) -> None:
-        gone = {tp.partition for tp in revoked if tp.topic == self.options.evidence_topic}
+        gone = {tp.partition for tp in revoked if tp.topic == self.topic}
         for stream_id in [s for s, (_, _, p) in self._sessions.items() if p in gone]:
             self._close_session(stream_id)
 
@@ -506,14 +500,10 @@ class RulesService(ConsumerRebalanceListener):
             emit_alert(self.publisher, self.metrics, with_url(alert, url))
 
     def run(self, stop: threading.Event) -> None:
-        from kafka import KafkaConsumer
-
-        consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=self.options.group_id, client_id="livewatch-rules",
-            enable_auto_commit=False, auto_offset_reset="earliest", **FAST_GROUP_CONSUMER_SETTINGS,
-        )
+        consumer = make_consumer(self.kafka, "rules", group_id=self.options.group_id, enable_auto_commit=False,
+                                 auto_offset_reset="earliest")
         try:
-            consumer.subscribe([self.options.evidence_topic], listener=self)
+            consumer.subscribe([self.topic], listener=self)
             while not stop.is_set():
                 batches = consumer.poll(timeout_ms=self.options.poll_timeout_ms)
                 for tp, records in batches.items():
@@ -543,8 +533,8 @@ def run_rules_service(cfg: Config, options: RulesServiceOptions, stop: threading
     metrics = Metrics()
     holder: dict[str, RulesService] = {}
     with _metrics_server(metrics, options, lambda: "r" in holder and holder["r"].ready):
-        service = holder["r"] = RulesService(cfg, bootstrap, options, metrics)
-        log.info("rules service started", extra={"group": options.group_id, "topic": options.evidence_topic})
+        service = holder["r"] = RulesService(cfg, options, metrics)
+        log.info("rules service started", extra={"group": options.group_id, "topic": cfg.kafka.topics.evidence})
         try:
             service.run(stop)
         except KafkaError as exc:

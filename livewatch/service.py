@@ -13,8 +13,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from alerts import AlertPublisher, AlertStore, check_broker, export_bundle, snapshots_not_written, verify_evidence
+from alerts import AlertPublisher, AlertStore, export_bundle, snapshots_not_written, verify_evidence
 from events import Alert, Evidence, LivewatchError, StreamState, StreamStatus
+from events.kafka import check_broker
 from livewatch.broker import EmbeddedBroker
 from livewatch.config import Config
 from livewatch.health import check_free_space, watch_health
@@ -29,15 +30,20 @@ _DONE = {StreamState.ENDED, StreamState.FAILED}
 
 
 @contextlib.contextmanager
-def kafka_bootstrap(cfg: Config) -> Iterator[str]:
-    """The configured broker (checked, fail fast) or an embedded one for the duration."""
-    if cfg.kafka:
-        check_broker(cfg.kafka, timeout=10.0)
-        yield cfg.kafka
+def with_broker(cfg: Config) -> Iterator[Config]:
+    """``cfg`` with its configured broker (checked, fail fast), or with an embedded one for the duration.
+
+    Only the embedded broker's options carry its short group timings; a configured broker keeps
+    the configured ones (Kafka's defaults unless set).
+    """
+    if cfg.kafka.bootstrap_servers:
+        check_broker(cfg.kafka, timeout_s=10.0)
+        yield cfg
         return
     with EmbeddedBroker() as broker:
-        print(f"livewatch: embedded Kafka broker on {broker.bootstrap} (alerts on topic livewatch.alerts)", file=sys.stderr)
-        yield broker.bootstrap
+        print(f"livewatch: embedded Kafka broker on {broker.bootstrap} (alerts on topic {cfg.kafka.topics.alerts})",
+              file=sys.stderr)
+        yield cfg.replace(kafka=broker.kafka_options(cfg.kafka))
 
 
 @contextlib.contextmanager
@@ -82,10 +88,10 @@ def run_live(
     """
     check_free_space(cfg.data_dir, cfg.min_free_mb)
     with contextlib.ExitStack() as stack:
-        bootstrap = stack.enter_context(kafka_bootstrap(cfg))
+        cfg = stack.enter_context(with_broker(cfg))
         store = AlertStore(cfg.store_path, snapshot_root=cfg.snapshot_dir)
         stack.callback(store.close)
-        publisher = AlertPublisher(store, bootstrap)
+        publisher = AlertPublisher(store, cfg.kafka)
         stack.callback(publisher.close, 30.0)
         stages = Stages.load(cfg)
         # The publisher appends to the store (the outbox) first, then delivers.

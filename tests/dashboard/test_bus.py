@@ -10,8 +10,9 @@ from typing import Any
 
 from dashboard.bus import AlertConsumer, LiveHub, OutboxPublisher
 from dashboard.store import Store
+from events.kafka import KafkaOptions
 from livewatch.broker import EmbeddedBroker
-from tests.conftest import read_topic
+from tests.conftest import kafka_for, read_topic
 from tests.dashboard.conftest import legacy_alert, make_alert
 
 
@@ -23,7 +24,7 @@ def test_consumer_stores_valid_alerts_once_and_skips_garbage(tmp_path: Path) -> 
 
     async def listen() -> list[Any]:
         queue = hub.subscribe()
-        consumer = AlertConsumer(store, hub, "unused:9092", [], "g", {}, seen.append)
+        consumer = AlertConsumer(store, hub, KafkaOptions(bootstrap_servers="unused:9092"), "g", seen.append)
         alert = make_alert()
         results = [consumer.handle(raw, "t") for raw in (
             b"not json", b'{"alert_id": "x"}', json.dumps({**alert, "severity": "apocalyptic"}).encode(),
@@ -42,7 +43,7 @@ def test_consumer_still_takes_alerts_of_older_schema_versions(tmp_path: Path) ->
     """Workers not yet on the current schema keep reaching moderators; each record is stored as it came."""
     store = Store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     store.migrate()
-    consumer = AlertConsumer(store, LiveHub(), "unused:9092", [], "g", {}, lambda _alert: None)
+    consumer = AlertConsumer(store, LiveHub(), KafkaOptions(bootstrap_servers="unused:9092"), "g", lambda _alert: None)
     v10, v11 = legacy_alert(), legacy_alert("1.1", onset=30.0, confidence=0.5)
     bad_old = {**legacy_alert(onset=50.0), "severity": "apocalyptic"}
     bad_new_field = {**legacy_alert(onset=60.0), "confidence": 7}  # a later field an old record carries is checked
@@ -65,7 +66,7 @@ def test_outbox_waits_for_the_broker_and_loses_nothing(tmp_path: Path) -> None:
     broker.stop()  # down before the first record
     for i in range(3):
         store.enqueue("livewatch.decisions.outage", "alert-1", {"n": i})  # one key: ordered
-    publisher = OutboxPublisher(store, f"127.0.0.1:{port}", poll_s=0.1).start()
+    publisher = OutboxPublisher(store, kafka_for(f"127.0.0.1:{port}"), poll_s=0.1).start()
     try:
         time.sleep(1.0)
         assert len(store.unsent()) == 3

@@ -313,7 +313,7 @@ def test_delivery_errors_are_categories_and_moderators_see_them_generic(client: 
     s.upsert_alert(alert)
     s.create_hook("closed port", f"http://127.0.0.1:{free_port()}/x", hooks.generate_secret(), [])
     assert hooks.request_takedown(s, alert) == 1
-    deliverer = hooks.HookDeliverer(s, client.app.state.ctx.settings.hooks, client.app.state.ctx.settings.topics)
+    deliverer = hooks.HookDeliverer(s, client.app.state.ctx.settings.hooks, client.app.state.ctx.settings.kafka.topics)
     with httpx.Client(timeout=2) as http:
         assert deliverer.run_once(http) == 1
     (delivery,) = s.list_deliveries(alert["alert_id"])

@@ -13,6 +13,7 @@ from standardwebhooks.webhooks import Webhook
 from dashboard import HookOptions, auth, hooks
 from dashboard.store import Store
 from events import Action, Mode
+from tests.conftest import kafka_for
 from tests.dashboard.conftest import HookReceiver, make_alert, publish_alerts, unique_topics
 
 
@@ -73,7 +74,7 @@ def test_endpoint_down_retries_then_dlq_and_no_double_call_when_back(
 ) -> None:
     topics = unique_topics()
     hook_receiver.stop()  # the endpoint is down from the start
-    live = live_server(kafka=kafka_broker, topics=topics,
+    live = live_server(kafka=kafka_for(kafka_broker).replace(topics=topics),
                        hooks=HookOptions(max_attempts=4, initial_backoff_s=0.3, max_backoff_s=1.0, timeout_s=2.0,
                                          poll_interval_s=0.1, allow_private_targets=True))  # receiver on 127.0.0.1
     token = auth.new_api_token()

@@ -36,8 +36,8 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     port = free_port()
     settings_ = DashboardSettings(secret_key=SECRET, db_url=f"sqlite:///{tmp / 'db.sqlite3'}",
                                   data_dir=tmp / "snapshots", rules_dir=tmp / "rules", lexicon_dir=tmp / "lexicons",
-                                  port=port, deliver_hooks=False, kafka=broker.bootstrap)
-    app = create_app(settings_, streams=stream_control(broker.bootstrap))
+                                  port=port, deliver_hooks=False, kafka=broker.kafka_options())
+    app = create_app(settings_, streams=stream_control(broker.kafka_options()))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -9,6 +9,7 @@ import pytest
 from dashboard import DashboardSettings
 from livewatch.assignment import StreamControl
 from livewatch.dashboard_cmd import stream_control
+from tests.conftest import kafka_for
 from tests.dashboard.conftest import ADMIN, login
 from tests.dashboard.test_web import add_user
 
@@ -19,8 +20,9 @@ def kafka_client(make_settings: Callable[..., DashboardSettings], kafka_broker: 
 
     from dashboard import create_app
 
-    settings = make_settings(deliver_hooks=False, kafka=kafka_broker, consumer_group="streams-api-test")
-    with TestClient(create_app(settings, streams=stream_control(kafka_broker)), base_url="http://testserver") as c:
+    kafka = kafka_for(kafka_broker)
+    settings = make_settings(deliver_hooks=False, kafka=kafka, consumer_group="streams-api-test")
+    with TestClient(create_app(settings, streams=stream_control(kafka)), base_url="http://testserver") as c:
         yield c
 
 
@@ -31,7 +33,7 @@ def test_ops_add_list_and_remove_streams_through_the_control_topic(kafka_client:
     assert resp.status_code == 200, resp.text
     listed = kafka_client.get("/api/streams").json()
     assert listed["shop-api-1"] == "rtmp://media.example/live/shop1"
-    assert StreamControl(kafka_broker).list()["shop-api-1"] == "rtmp://media.example/live/shop1"
+    assert StreamControl(kafka_for(kafka_broker)).list()["shop-api-1"] == "rtmp://media.example/live/shop1"
 
     bad = kafka_client.put("/api/streams/shop-api-2", json={"url": "concat:/etc/passwd"}, headers={"x-csrf-token": csrf})
     assert bad.status_code == 422 and "concat" in bad.text
@@ -51,7 +53,6 @@ def test_moderators_cannot_manage_streams(kafka_client: Any) -> None:
 
 
 def test_ops_protect_a_stream_through_the_protect_topic(kafka_client: Any, kafka_broker: str) -> None:
-    from livewatch.live_protect import PROTECT_TOPIC
     from tests.conftest import read_topic
 
     csrf = login(kafka_client, *ADMIN)
@@ -59,7 +60,7 @@ def test_ops_protect_a_stream_through_the_protect_topic(kafka_client: Any, kafka
     assert on.status_code == 200 and on.json() == {"stream_id": "show-api-1", "protected": True}, on.text
     off = kafka_client.delete("/api/streams/show-api-1/protection", headers={"x-csrf-token": csrf})
     assert off.status_code == 204
-    mine = [r.json()["protected"] for r in read_topic(kafka_broker, PROTECT_TOPIC, min_records=2) if r.key == b"show-api-1"]
+    mine = [r.json()["protected"] for r in read_topic(kafka_broker, "livewatch.protect", min_records=2) if r.key == b"show-api-1"]
     assert mine == [True, False]
 
     add_user(kafka_client, csrf, "mod-protect", "moderator")

@@ -12,16 +12,15 @@ import time
 import pytest
 
 from events import SampledFrame, VideoFrame
+from events.kafka import KafkaTopics
 from frames.fingerprint import FingerprintIndex
 from livewatch.live_protect import (
-    LIVE_FINGERPRINTS_TOPIC,
-    PROTECT_TOPIC,
     LiveProtection,
     ProtectControl,
     decode_protect,
     encode_protect,
 )
-from tests.conftest import read_topic
+from tests.conftest import kafka_for, read_topic
 from tests.distributed.cluster import ROOT, wait_until
 from tests.fingerprint.fp_media import programme_frame
 
@@ -52,7 +51,7 @@ def test_protect_command_writes_the_control_topic(kafka_broker: str) -> None:
     assert on.returncode == 0 and f"{stream_id}: protected while live" in on.stdout, on.stderr
     off = protect_cli("--kafka", kafka_broker, "protect", stream_id, "--off")
     assert off.returncode == 0, off.stderr
-    mine = [json.loads(r.value) for r in read_topic(kafka_broker, PROTECT_TOPIC, min_records=2) if r.key == stream_id.encode()]
+    mine = [json.loads(r.value) for r in read_topic(kafka_broker, KafkaTopics().protect, min_records=2) if r.key == stream_id.encode()]
     assert mine == [{"stream_id": stream_id, "protected": True}, {"stream_id": stream_id, "protected": False}]
 
 
@@ -68,11 +67,12 @@ def test_protect_command_bad_input_is_one_line(args: tuple[str, ...], message: s
 
 def test_a_worker_started_later_learns_a_show_protected_earlier(fresh_kafka_broker) -> None:
     bootstrap = fresh_kafka_broker.bootstrap
+    kafka = kafka_for(bootstrap)
     watching = FingerprintIndex()
-    first = LiveProtection(bootstrap, watching).start()
+    first = LiveProtection(kafka, watching).start()
     late = None
     try:
-        ProtectControl(bootstrap).set("showA")
+        ProtectControl(kafka).set("showA")
         wait_until(lambda: "showA" in watching.protected, 30, "the worker to obey the protect record")
         for frame in show("showA", 1, range(20)):
             watching.process(frame)
@@ -80,7 +80,7 @@ def test_a_worker_started_later_learns_a_show_protected_earlier(fresh_kafka_brok
         assert watching.live_content_ids == ("live:showA",)
 
         late_index = FingerprintIndex()
-        late = LiveProtection(bootstrap, late_index).start()
+        late = LiveProtection(kafka, late_index).start()
         wait_until(lambda: late_index.live_content_ids == ("live:showA",), 30, "the late worker to read the live window")
         assert "showA" in late_index.protected, "it knows the protected set too (it may take the stream over)"
         evidence = [e for f in show("copyB", 1, range(8), shift=3.3) for e in late_index.process(f)]
@@ -89,5 +89,5 @@ def test_a_worker_started_later_learns_a_show_protected_earlier(fresh_kafka_brok
         first.close()
         if late is not None:
             late.close()
-    records = read_topic(bootstrap, LIVE_FINGERPRINTS_TOPIC, min_records=1)
+    records = read_topic(bootstrap, KafkaTopics().live_fingerprints, min_records=1)
     assert records and {r.key for r in records} == {b"showA"}

@@ -25,7 +25,7 @@ import livewatch.service as service
 from alerts import AlertStore
 from livewatch.broker import free_port
 from livewatch.config import Config, Detectors
-from tests.conftest import read_topic
+from tests.conftest import kafka_for, read_topic
 from tests.e2e.test_run import COUNTERFEIT_CARD, Cli, alerts_for
 from tests.faults import FullDisk, SnapshotsFail
 from tests.live_server import LiveServer
@@ -91,7 +91,7 @@ def test_a_full_disk_during_a_run_loses_no_alert_and_readyz_says_not_ready_meanw
     monkeypatch.setattr(rules_log, "level", logging.INFO)
     rules_log.addHandler(engine)
     port = free_port()
-    cfg = Config(data_dir=tmp_path, kafka=kafka_broker, metrics_port=port,
+    cfg = Config(data_dir=tmp_path, kafka=kafka_for(kafka_broker), metrics_port=port,
                  detectors=Detectors(asr=False, logos=False, fingerprints=False))
     cfg = cfg.replace(ingest=dataclasses.replace(cfg.ingest, realtime=True, audio=False))
     seen: dict[str, object] = {}

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from alerts import ensure_topics
+from events.kafka import KafkaTopics, ensure_topics
 from livewatch.broker import free_port
-from livewatch.live_protect import LIVE_FINGERPRINTS_TOPIC
-from tests.conftest import read_topic
+from tests.conftest import kafka_env, kafka_for, read_topic
 from tests.distributed.cluster import ROOT, Service, wait_until
 from tests.fingerprint.fp_media import SIZE, programme_frame, write_video
 from tests.live_server import FFMPEG, LiveServer
@@ -49,7 +48,7 @@ def show_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def livewatch(kafka: str, *args: str) -> str:
     """``livewatch --kafka KAFKA ARGS...`` as an operator runs it; its output."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEWATCH_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEWATCH_")} | kafka_env(kafka_for(kafka))
     done = subprocess.run([sys.executable, "-m", "livewatch", "--kafka", kafka, *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -62,7 +61,7 @@ class AlertWatch:
     def __init__(self, bootstrap: str) -> None:
         from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-        ensure_topics(bootstrap, ["livewatch.alerts"])  # as the worker's publisher does, idempotent
+        ensure_topics(kafka_for(bootstrap), ["livewatch.alerts"], partitions=1)  # as the worker's publisher does
         self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"live-protect-{time.monotonic_ns()}",
                                   "enable.auto.commit": False})
         meta = self.consumer.list_topics("livewatch.alerts", timeout=10)
@@ -94,7 +93,7 @@ def test_a_live_show_rebroadcast_while_protected_is_caught_naming_the_source(
     port = free_port()
     worker = Service("worker", [sys.executable, "-m", "livewatch", "--data-dir", str(tmp_path / "data"), "--kafka", kafka,
                                 "--no-asr", "--no-ocr", "--no-logos", "worker", "--metrics-port", str(port)],
-                     tmp_path / "worker.log", port)
+                     tmp_path / "worker.log", port, env=kafka_env(kafka_for(kafka)))
     watch = None
     try:
         with LiveServer() as server:
@@ -103,8 +102,8 @@ def test_a_live_show_rebroadcast_while_protected_is_caught_naming_the_source(
             livewatch(kafka, "streams", "add", "showA", server.rtmp_url("showA"))
             wait_until(lambda: "showA" in worker.watched(), 60, lambda: f"showA to be watched:\n{worker.log_tail()}")
             assert "showA: protected while live" in livewatch(kafka, "protect", "showA")
-            wait_until(lambda: read_topic(kafka, LIVE_FINGERPRINTS_TOPIC, timeout_s=2.0), 60,
-                       lambda: f"showA's fingerprints on {LIVE_FINGERPRINTS_TOPIC}:\n{worker.log_tail()}")
+            wait_until(lambda: read_topic(kafka, KafkaTopics().live_fingerprints, timeout_s=2.0), 60,
+                       lambda: f"showA's fingerprints on {KafkaTopics().live_fingerprints}:\n{worker.log_tail()}")
             watch = AlertWatch(kafka)
 
             server.relay("showA", "copyB").wait_publishing()  # B re-publishes A as it plays

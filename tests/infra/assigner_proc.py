@@ -16,7 +16,9 @@ import sys
 import threading
 import time
 
-from livewatch.assignment import AssignmentOptions, StreamAssigner
+from events.kafka import KafkaOptions
+from livewatch.assignment import StreamAssigner
+from livewatch.broker import with_embedded_timings
 
 _print_lock = threading.Lock()
 
@@ -28,11 +30,11 @@ def emit(name: str, event: str, **fields: object) -> None:
 
 def main(bootstrap: str, group: str, topic: str, name: str) -> None:
     assigner = StreamAssigner(
-        bootstrap,
+        # the tests' short group timings: a killed worker's streams move in 6 s
+        with_embedded_timings(KafkaOptions(bootstrap_servers=bootstrap)).with_topics(streams=topic),
         group,
         on_start=lambda stream_id, url: emit(name, "start", stream_id=stream_id, url=url),
         on_stop=lambda stream_id: emit(name, "stop", stream_id=stream_id),
-        options=AssignmentOptions(topic=topic),
     )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

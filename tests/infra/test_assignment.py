@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 
 from events import ConfigError
-from livewatch.assignment import AssignmentOptions, StreamControl, apply_request, encode_request
+from events.kafka import KafkaOptions
+from livewatch.assignment import StreamControl, apply_request, encode_request
+from tests.conftest import kafka_for
 
 HELPER = Path(__file__).with_name("assigner_proc.py")
 SETTLE_TIMEOUT_S = 45.0
@@ -108,7 +110,7 @@ def test_six_streams_survive_a_dead_worker(any_broker: str) -> None:
     streams = {f"shop-{i}": f"rtmp://live.example/app/shop-{i}" for i in range(6)}
     workers = [spawn(any_broker, group, topic, name) for name in ("a", "b")]
     try:
-        with StreamControl(any_broker, AssignmentOptions(topic=topic)) as control:
+        with StreamControl(kafka_for(any_broker, streams=topic)) as control:
             for stream_id, url in streams.items():
                 control.add(stream_id, url)
             assert control.list() == streams
@@ -167,7 +169,7 @@ def test_control_records_fold_to_latest_request() -> None:
 @pytest.mark.parametrize("bad", ["", "has space", "../etc", "x" * 129, "-lead"])
 def test_bad_stream_ids_are_refused(bad: str) -> None:
     with pytest.raises(ConfigError, match="stream id"):
-        StreamControl("127.0.0.1:1").add(bad, "rtmp://h/a")
+        StreamControl(KafkaOptions(bootstrap_servers="127.0.0.1:1")).add(bad, "rtmp://h/a")
 
 
 class Recorder:
@@ -196,13 +198,13 @@ class Recorder:
 def test_graceful_leave_hands_streams_over_and_url_changes_restart(any_broker: str) -> None:
     from livewatch.assignment import StreamAssigner
 
-    options = AssignmentOptions(topic=f"livewatch.streams.test-{uuid.uuid4().hex[:8]}")
+    kafka = kafka_for(any_broker, streams=f"livewatch.streams.test-{uuid.uuid4().hex[:8]}")
     group = f"workers-{uuid.uuid4().hex[:8]}"
     recorders = [Recorder(fail_on="broken"), Recorder(fail_on="broken")]
-    assigners = [StreamAssigner(any_broker, group, r.start, r.stop, options).start() for r in recorders]
+    assigners = [StreamAssigner(kafka, group, r.start, r.stop).start() for r in recorders]
     streams = {f"s{i}": f"rtmp://h/app/s{i}" for i in range(4)}
     try:
-        with StreamControl(any_broker, options) as control:
+        with StreamControl(kafka) as control:
             for stream_id, url in streams.items():
                 control.add(stream_id, url)
             control.add("broken", "rtmp://h/app/broken")  # its on_start raises: logged, others unharmed

@@ -138,7 +138,8 @@ def test_livewatch_environment_is_what_config_reads(compose: dict) -> None:
         service = compose["services"][name]
         env = service_env(service)
         cfg = Config.from_env(env)
-        assert cfg.kafka == advertised[inter_broker], f"{name} must reach Kafka on its in-network listener"
+        assert cfg.kafka.bootstrap_servers == advertised[inter_broker], f"{name} must reach Kafka on its in-network listener"
+        assert cfg.kafka.group_settings() == {}, f"{name}: Kafka's own group timings in production"
         assert cfg.metrics_port == DEFAULT_METRICS_PORT
         assert cfg.data_dir == Path(env["LIVEWATCH_DATA_DIR"]) == Path("/data")
         mounts = {m.split(":")[1]: m.split(":")[0] for m in service.get("volumes", [])}
