@@ -103,7 +103,8 @@ class StoredAlert:
 
     @property
     def record(self) -> dict[str, Any]:
-        return json.loads(self.payload)
+        record: dict[str, Any] = json.loads(self.payload)
+        return record
 
     @property
     def alert(self) -> Alert:
@@ -238,10 +239,10 @@ class AlertStore:
             rows = self._select("WHERE alert_id = ? AND revision = ?", (alert_id, revision))
         return rows[0] if rows else None
 
-    def list(self, *, stream_id: str | None = None, unsent_only: bool = False, after_seq: int = 0,
-             limit: int = 1000) -> list[StoredAlert]:
+    def stored(self, *, stream_id: str | None = None, unsent_only: bool = False, after_seq: int = 0,
+               limit: int = 1000) -> list[StoredAlert]:
         """Stored alerts in append order, optionally of one stream or only the unsent ones."""
-        where, args = ["seq > ?"], [after_seq]
+        where, args = ["seq > ?"], list[object]([after_seq])
         if stream_id is not None:
             where.append("stream_id = ?")
             args.append(stream_id)

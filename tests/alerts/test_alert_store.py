@@ -36,8 +36,8 @@ def test_mark_sent_get_and_list(tmp_store, make_alert):
     assert got.sent and (got.topic, got.partition, got.offset) == ("livewatch.alerts", 1, 7)
     assert isinstance(got.alert, Alert) and got.alert == alerts[0]
     assert tmp_store.get("no-such-id") is None
-    assert [r.alert_id for r in tmp_store.list(stream_id="s1")] == [alerts[1].alert_id, alerts[3].alert_id]
-    assert len(tmp_store.list(unsent_only=True)) == 3
+    assert [r.alert_id for r in tmp_store.stored(stream_id="s1")] == [alerts[1].alert_id, alerts[3].alert_id]
+    assert len(tmp_store.stored(unsent_only=True)) == 3
     tmp_store.append(make_alert(0, stream_id="s0", revision=2))
     assert tmp_store.get(alerts[0].alert_id).revision == 2
     assert tmp_store.get(alerts[0].alert_id, revision=1).sent

@@ -80,7 +80,7 @@ def test_the_memory_queue_is_bounded_and_says_which_alert_it_dropped(
         assert [m.split()[1] for m in lost_lines] == [alerts[0].alert_id, alerts[1].alert_id]
         disk.full = False
         _wait(lambda: publisher.held == 0, 10, "the held alerts to be stored")
-        assert [s.alert_id for s in store.list()] == [a.alert_id for a in alerts[2:]]
+        assert [s.alert_id for s in store.stored()] == [a.alert_id for a in alerts[2:]]
         assert publisher.store_ok and publisher.lost == 2
     finally:
         publisher.close(0.2)

@@ -123,7 +123,7 @@ def test_a_full_disk_during_a_run_loses_no_alert_and_readyz_says_not_ready_meanw
     on_topic = [(a["alert_id"], a["revision"]) for a in records]
     assert engine.keys and Counter(on_topic) == Counter(engine.keys), "every alert the rules raised, once"
     with AlertStore(cfg.store_path) as store:
-        stored = [(s.alert_id, s.revision) for s in store.list(stream_id="fulldisk")]
+        stored = [(s.alert_id, s.revision) for s in store.stored(stream_id="fulldisk")]
         assert not store.counts()["unsent"]
     assert Counter(stored) == Counter(engine.keys), "the ids the rules logged are the ids stored"
     screen = [e for a in records for e in a["evidence"] if e["modality"] == "ocr"]

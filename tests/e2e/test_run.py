@@ -215,7 +215,7 @@ def test_alerts_raised_while_the_broker_is_down_are_delivered_once_when_it_retur
     from alerts import AlertStore
 
     with AlertStore(tmp_path / "alerts.sqlite3") as store:
-        stored = {(s.alert_id, s.revision) for s in store.list(stream_id="outage")}
+        stored = {(s.alert_id, s.revision) for s in store.stored(stream_id="outage")}
     assert logged and logged == stored == set(keys), (logged, stored, keys)
 
     # The outage: nothing from kafka-python at INFO and above, at most one livewatch line per 10 s.
