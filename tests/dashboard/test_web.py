@@ -205,9 +205,9 @@ def test_alert_of_schema_1_0_renders_with_dashes(client: Any) -> None:
 
 def test_takedown_rule_alert_below_its_threshold_says_it_is_held_for_review(client: Any) -> None:
     held = make_alert(rule_id="piracy.rebroadcast", action=Action.REVIEW, confidence=0.42)
-    held["rule_version"] = 2  # the bundled rule: action takedown, takedown_confidence 0.6
+    held["rule_version"] = 3  # the bundled rule: action takedown, takedown_confidence 0.6
     sure = make_alert(rule_id="piracy.rebroadcast", action=Action.TAKEDOWN, confidence=0.9, onset=90.0)
-    sure["rule_version"] = 2
+    sure["rule_version"] = 3
     other = make_alert(action=Action.REVIEW, confidence=0.42, onset=120.0)  # not a takedown rule
     for a in (held, sure, other):
         store(client).upsert_alert(a)

@@ -34,7 +34,9 @@ def test_group_consumers_split_partitions_and_read_everything(apache_kafka: str)
     deadline = time.monotonic() + 90
     try:
         while time.monotonic() < deadline and not (
-            len(seen[0] | seen[1]) == 10 and all(c.assignment() for c in consumers)
+            # until the rebalance has settled: each member holds one partition (mid-rebalance the
+            # first member may still hold both while the second already has one)
+            len(seen[0] | seen[1]) == 10 and all(len(c.assignment()) == 1 for c in consumers)
         ):
             for n, consumer in enumerate(consumers):
                 for records in consumer.poll(200).values():
