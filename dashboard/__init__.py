@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING
 from dashboard.settings import DashboardSettings, HookOptions
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from dashboard.stages import StreamControlFactory
 
 __all__ = ["DashboardSettings", "HookOptions", "create_app", "create_user", "serve"]
 
 
-def create_app(settings: DashboardSettings, *, streams: StreamControlFactory | None = None):  # noqa: ANN201 - FastAPI imported lazily
+def create_app(settings: DashboardSettings, *, streams: StreamControlFactory | None = None) -> FastAPI:
     """The dashboard ASGI app (see ``dashboard.app``)."""
     from dashboard.app import create_app as _create_app
 

@@ -10,7 +10,7 @@ import re
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, ParamSpec, TypeVar
 
 from fastapi import HTTPException
 
@@ -18,6 +18,9 @@ from dashboard import auth, evidence, hooks, stages
 from dashboard.deps import MAX_FILE_CHARS, Context, query
 from dashboard.store import AlertFilter
 from events import LivewatchError
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 log = logging.getLogger(__name__)
 
@@ -203,10 +206,10 @@ def data_file(c: Context, kind: str, name: str) -> Path:
         raise HTTPException(404, f"{name!r} is not an editable {kind} file name") from None
 
 
-def stage_call(fn: Any, *args: Any) -> Any:
+def stage_call(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
     """Stage features that are not installed or configured answer 503 with the reason."""
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except stages.Unavailable as exc:
         raise HTTPException(503, str(exc)) from None
     except LivewatchError as exc:

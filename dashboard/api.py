@@ -52,7 +52,8 @@ def health(c: Ctx) -> dict[str, Any]:
 
 @router.get("/api/openapi.json", tags=["system"])
 def openapi(request: Request, _who: Moderator) -> dict[str, Any]:
-    return request.app.openapi()
+    schema: dict[str, Any] = request.app.openapi()
+    return schema
 
 
 @router.get("/api/me", tags=["system"])
@@ -307,16 +308,17 @@ async def _sse(request: Request, c: Context, who: auth.Principal) -> AsyncIterat
     try:
         yield b"retry: 2000\n\n"
         while True:
+            idle = False
             try:
                 event = await asyncio.wait_for(queue.get(), timeout=wait_s)
             except asyncio.TimeoutError:
-                event = ""
-            if time.monotonic() - checked >= c.settings.sse_reauth_s or event == "":
+                event, idle = None, True
+            if time.monotonic() - checked >= c.settings.sse_reauth_s or idle:
                 if not await _still_allowed(request, c, who):
                     yield b"event: signed-out\ndata: {}\n\n"
                     return
                 checked = time.monotonic()
-            if event == "":
+            if idle:
                 if await request.is_disconnected():
                     return
                 yield b": keepalive\n\n"

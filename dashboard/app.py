@@ -14,12 +14,13 @@ import dataclasses
 import logging
 import urllib.parse
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.base import RequestResponseEndpoint
 
 from dashboard import api, auth, hooks, pages, stages
 from dashboard.bus import AlertConsumer, OutboxPublisher
@@ -103,7 +104,7 @@ def _install_handlers(app: FastAPI) -> None:
         return RedirectResponse("/login?" + urllib.parse.urlencode({"next": target}), status_code=303)
 
     @app.middleware("http")
-    async def _security_headers(request: Request, call_next: Any) -> Response:
+    async def _security_headers(request: Request, call_next: RequestResponseEndpoint) -> Response:
         response = await call_next(request)
         response.headers.setdefault("x-content-type-options", "nosniff")
         response.headers.setdefault("x-frame-options", "DENY")
@@ -118,6 +119,7 @@ def _install_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith("/api/") or request.url.path == "/health":
             return await http_exception_handler(request, exc)
-        detail = exc.detail if isinstance(exc.detail, str) else exc.detail.get("message", str(exc.detail))
+        raw: object = exc.detail  # a str, or the dict of an edit refused (``{"message", "errors"}``)
+        detail = raw.get("message", str(raw)) if isinstance(raw, dict) else str(raw)
         return pages.render(request, "error.html", None, status_code=exc.status_code, status=exc.status_code,
                             detail=detail)

@@ -26,22 +26,25 @@ from events.kafka import KafkaOptions, make_consumer, make_producer
 
 log = logging.getLogger(__name__)
 
+Feed = asyncio.Queue[dict[str, Any] | None]
+"""One subscriber's events; None: the stream ends (shutdown)."""
+
 
 class LiveHub:
     """Thread-safe fan-out of events to asyncio subscribers (one queue per SSE stream)."""
 
     def __init__(self, max_queue: int = 256) -> None:
-        self._subs: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = set()
+        self._subs: set[tuple[asyncio.AbstractEventLoop, Feed]] = set()
         self._lock = threading.Lock()
         self._max_queue = max_queue
 
-    def subscribe(self) -> asyncio.Queue:
-        queue: asyncio.Queue = asyncio.Queue(self._max_queue)
+    def subscribe(self) -> Feed:
+        queue: Feed = asyncio.Queue(self._max_queue)
         with self._lock:
             self._subs.add((asyncio.get_running_loop(), queue))
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue) -> None:
+    def unsubscribe(self, queue: Feed) -> None:
         with self._lock:
             self._subs = {s for s in self._subs if s[1] is not queue}
 
@@ -56,7 +59,7 @@ class LiveHub:
                 self.unsubscribe(queue)
 
 
-def _offer(queue: asyncio.Queue, event: dict[str, Any] | None) -> None:
+def _offer(queue: Feed, event: dict[str, Any] | None) -> None:
     """A slow browser loses old feed items rather than blocking the consumer."""
     if queue.full():
         queue.get_nowait()

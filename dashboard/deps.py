@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Awaitable, Callable
 
 from fastapi import Depends, HTTPException, Request
 from pydantic import AfterValidator
@@ -50,7 +50,8 @@ class NotSignedIn(Exception):
 
 
 def ctx(request: Request) -> Context:
-    return request.app.state.ctx
+    c: Context = request.app.state.ctx
+    return c
 
 
 def resolve_principal(request: Request, c: Context) -> auth.Principal | None:
@@ -84,12 +85,13 @@ async def check_csrf(request: Request, who: auth.Principal) -> None:
     given = request.headers.get("x-csrf-token")
     if given is None and request.headers.get("content-type", "").startswith(
             ("application/x-www-form-urlencoded", "multipart/form-data")):
-        given = (await request.form(max_part_size=FORM_MAX_BYTES)).get("csrf_token")
-    if not auth.tokens_match(who.csrf, given if isinstance(given, str) else None):
+        sent = (await request.form(max_part_size=FORM_MAX_BYTES)).get("csrf_token")
+        given = sent if isinstance(sent, str) else None  # a file is not a token
+    if not auth.tokens_match(who.csrf, given):
         raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
 
 
-def require(role: str):
+def require(role: str) -> Callable[[Request, auth.Principal], Awaitable[auth.Principal]]:
     """Dependency: the caller, who must hold at least ``role`` (and pass CSRF)."""
 
     async def dep(request: Request, who: Annotated[auth.Principal, Depends(principal)]) -> auth.Principal:

@@ -205,7 +205,7 @@ def request_takedown(store: Store, alert: Mapping[str, Any], *, confirmed: bool 
 
 def backoff_s(options: HookOptions, attempts: int) -> float:
     """Delay after the ``attempts``-th failure: initial * 2^(attempts-1), capped."""
-    return min(options.max_backoff_s, options.initial_backoff_s * 2 ** max(0, attempts - 1))
+    return min(options.max_backoff_s, options.initial_backoff_s * 2.0 ** max(0, attempts - 1))
 
 
 class HookDeliverer(Worker):

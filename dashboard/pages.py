@@ -133,7 +133,8 @@ async def login(request: Request, c: Ctx) -> Response:
                       csrf=auth.login_csrf(c.settings.secret_key, nonce))
     user = await run_in_threadpool(c.store.user_by_name, username)
     # One scrypt whether the name exists or not, on the hashing thread, never on the event loop.
-    if not await c.hashing(auth.check_login, form.get("password", ""), user["password_hash"] if user else None):
+    signed_in = await c.hashing(auth.check_login, form.get("password", ""), user["password_hash"] if user else None)
+    if not signed_in or user is None:
         c.throttle.failed(username, address)
         log.info("sign-in failed", extra={"user": username, "client": address})
         return render(request, "login.html", None, status_code=401, next=target,
@@ -252,7 +253,7 @@ async def ops_file_save(request: Request, kind: str, name: str, c: Ctx, who: Ops
         if exc.status_code not in (400, 422):  # malformed YAML, or a refused edit: show the form again
             raise
         return render(request, "file.html", who, status_code=exc.status_code, kind=kind, name=name, content=content,
-                      errors=exc.detail["errors"], saved=False)
+                      errors=_refusals(exc), saved=False)
     return render(request, "file.html", who, kind=kind, name=name, content=content, errors=[], saved=True)
 
 
@@ -349,6 +350,12 @@ def admin_retry(delivery_id: int, c: Ctx, _who: Admin) -> Response:
 
 def _brands(text: str) -> list[str]:
     return [b.strip() for b in text.split(",") if b.strip()][:100]
+
+
+def _refusals(exc: HTTPException) -> list[str]:
+    """Why ``save_file`` refused an edit: its detail's ``errors`` (the detail itself if it is a bare message)."""
+    detail: object = exc.detail
+    return list(detail["errors"]) if isinstance(detail, dict) else [str(detail)]
 
 
 def _kind(kind: str) -> str:

@@ -21,7 +21,7 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 import yaml
 
@@ -93,16 +93,17 @@ def check_alert(record: Any) -> None:
     """Raise ValueError unless ``record`` is an alert under the published JSON Schema (or an older version)."""
     from events import Alert
 
+    validate: Callable[[Mapping[str, Any]], None] | None
     try:
-        from alerts import validate_alert
+        from alerts import validate_alert as validate
     except ImportError:  # without the schema, the event type's own parsing still checks the shape
-        validate_alert = None
+        validate = None
     try:
         if not isinstance(record, dict):
             raise TypeError("record is not a JSON object")
         current = _as_current(record)
-        if validate_alert is not None:
-            validate_alert(current)
+        if validate is not None:
+            validate(current)
         Alert.from_dict(current)
     except Exception as exc:  # AlertSchemaError, KeyError, TypeError...: all mean "not an alert"
         raise ValueError(f"not an alert: {exc}") from exc
@@ -348,8 +349,8 @@ def yaml_errors(name: str, content: str) -> list[str]:
     try:
         for event in yaml.parse(content, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                return [f"{name}:{event.start_mark.line + 1}: YAML anchors and aliases (& and *) are not allowed: "
-                        "write the value out"]
+                where = f"{name}:{event.start_mark.line + 1}" if event.start_mark is not None else name
+                return [f"{where}: YAML anchors and aliases (& and *) are not allowed: write the value out"]
     except yaml.YAMLError as exc:
         return [f"{name}: not valid YAML: {' '.join(str(exc).split())}"]
     return []

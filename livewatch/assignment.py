@@ -230,7 +230,7 @@ class _Partition:
     live: bool = False  # caught up: its desired streams are being watched
 
 
-class StreamAssigner(ConsumerRebalanceListener):
+class StreamAssigner(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python ships no type information
     """One worker's share of the streams: calls ``on_start``/``on_stop`` as partitions and requests come and go.
 
     ``on_start(stream_id, url)`` must begin watching and return promptly;

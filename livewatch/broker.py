@@ -30,6 +30,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 from events import LivewatchError
 from events.kafka import KafkaOptions, KafkaSecurity
@@ -109,7 +110,7 @@ class EmbeddedBroker:
         self.cluster_id = cluster_id
         self.ready_timeout_s = ready_timeout_s
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log_file: tempfile._TemporaryFileWrapper[bytes] | None = None
+        self._log_file: IO[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:

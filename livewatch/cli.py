@@ -23,9 +23,9 @@ import logging
 import re
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, NotRequired, Sequence, TypedDict
 
-from events import LivewatchError
+from events import Evidence, LivewatchError
 from livewatch.config import Config
 
 log = logging.getLogger("livewatch")
@@ -86,7 +86,7 @@ def _cmd_scan(args: argparse.Namespace, cfg: Config) -> int:
 
     if args.rules:
         cfg = cfg.replace(rules_dir=Path(args.rules))
-    evidence: list | None = [] if args.compare else None
+    evidence: list[Evidence] | None = [] if args.compare else None
     alerts = scan_file(cfg, Path(args.file), out=Path(args.out) if args.out else None, evidence=evidence)
     print(f"{len(alerts)} alert(s) from {args.file}" + (f", written to {args.out}" if args.out else ""))
     if args.compare:
@@ -141,10 +141,18 @@ def _cmd_demo(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-def _service_options(args: argparse.Namespace, cfg: Config) -> dict:
+class _ServiceFlags(TypedDict):
+    """The ``ServiceOptions`` fields given on the command line (an unset port keeps the default)."""
+
+    metrics_host: str
+    drain_timeout_s: float
+    metrics_port: NotRequired[int]
+
+
+def _service_options(args: argparse.Namespace, cfg: Config) -> _ServiceFlags:
     """Options shared by ``worker`` and ``rules-service`` (metrics endpoint, shutdown budget)."""
     port = args.metrics_port if args.metrics_port is not None else cfg.metrics_port
-    options = {"metrics_host": args.metrics_host or cfg.metrics_host, "drain_timeout_s": args.drain_timeout}
+    options: _ServiceFlags = {"metrics_host": args.metrics_host or cfg.metrics_host, "drain_timeout_s": args.drain_timeout}
     if port is not None:
         options["metrics_port"] = port
     return options
@@ -213,7 +221,7 @@ def _cmd_protect(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-def _add_service_commands(sub: argparse._SubParsersAction) -> None:
+def _add_service_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``worker``, ``rules-service``, ``dashboard`` (the services of docker-compose.yml) and ``streams``."""
     from livewatch.assignment import DEFAULT_GROUP
     from livewatch.distributed import RULES_GROUP
@@ -377,7 +385,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_level, json=args.log_format == "json" or (args.log_format == "auto" and not sys.stderr.isatty()))
     quiet_kafka_client(args.log_level)
     try:
-        return args.func(args, config_from_args(args))
+        code: int = args.func(args, config_from_args(args))
+        return code
     except LivewatchError as exc:
         print(f"livewatch: {exc}", file=sys.stderr)
         return 1

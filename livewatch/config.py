@@ -13,7 +13,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from asr import AsrOptions
 from events import ConfigError
@@ -70,7 +70,8 @@ class Config:
     def snapshot_dir(self) -> Path:
         return self.data_dir / "snapshots"
 
-    def replace(self, **changes: object) -> Config:
+    def replace(self, **changes: Any) -> Config:
+        """``dataclasses.replace`` as a method, like ``KafkaOptions.replace``: an unknown field is a TypeError."""
         return dataclasses.replace(self, **changes)
 
     @classmethod
@@ -78,29 +79,30 @@ class Config:
         """Build the config from ``LIVEWATCH_*`` variables over the defaults."""
         env = os.environ if environ is None else environ
         cfg = cls()
-        paths = {
-            "DATA_DIR": "data_dir",
-            "RULES_DIR": "rules_dir",
-            "LEXICON_DIR": "lexicon_dir",
-            "BRANDS_DIR": "brands_dir",
-            "PROTECTED_DIR": "protected_dir",
-        }
-        changes: dict[str, object] = {
-            attr: Path(env[ENV_PREFIX + key]) for key, attr in paths.items() if env.get(ENV_PREFIX + key)
-        }
-        changes["kafka"] = kafka_from_env(env)
-        if env.get(ENV_PREFIX + "METRICS_PORT"):
-            changes["metrics_port"] = env_int(env, "METRICS_PORT", 0, minimum=0)
-        if env.get(ENV_PREFIX + "METRICS_HOST"):
-            changes["metrics_host"] = env[ENV_PREFIX + "METRICS_HOST"].strip()
-        if env.get(ENV_PREFIX + "MIN_FREE_MB"):
-            changes["min_free_mb"] = float(env_int(env, "MIN_FREE_MB", 0, minimum=0))
-        changes["split"] = env_flag(env, "SPLIT", False)
-        if env.get(ENV_PREFIX + "OCR_ENGINE"):
-            changes["ocr"] = dataclasses.replace(cfg.ocr, engine=env[ENV_PREFIX + "OCR_ENGINE"])
-        if env.get(ENV_PREFIX + "ASR_MODEL"):
-            changes["asr"] = dataclasses.replace(cfg.asr, model=env[ENV_PREFIX + "ASR_MODEL"])
-        return dataclasses.replace(cfg, **changes)
+
+        def text(key: str) -> str | None:
+            return env.get(ENV_PREFIX + key) or None
+
+        def path(key: str) -> Path | None:
+            raw = text(key)
+            return Path(raw) if raw else None
+
+        ocr_engine, asr_model = text("OCR_ENGINE"), text("ASR_MODEL")
+        return dataclasses.replace(
+            cfg,
+            data_dir=path("DATA_DIR") or cfg.data_dir,
+            rules_dir=path("RULES_DIR") or cfg.rules_dir,
+            lexicon_dir=path("LEXICON_DIR") or cfg.lexicon_dir,
+            brands_dir=path("BRANDS_DIR") or cfg.brands_dir,
+            protected_dir=path("PROTECTED_DIR") or cfg.protected_dir,
+            kafka=kafka_from_env(env),
+            metrics_port=env_int(env, "METRICS_PORT", 0, minimum=0) if text("METRICS_PORT") else cfg.metrics_port,
+            metrics_host=env[ENV_PREFIX + "METRICS_HOST"].strip() if text("METRICS_HOST") else cfg.metrics_host,
+            min_free_mb=float(env_int(env, "MIN_FREE_MB", 0, minimum=0)) if text("MIN_FREE_MB") else cfg.min_free_mb,
+            split=env_flag(env, "SPLIT", False),
+            ocr=dataclasses.replace(cfg.ocr, engine=ocr_engine) if ocr_engine else cfg.ocr,
+            asr=dataclasses.replace(cfg.asr, model=asr_model) if asr_model else cfg.asr,
+        )
 
 
 _TOPIC_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,249}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -51,7 +51,6 @@ class Clip:
     rebroadcast: str | None = None  # how the protected content is shown: border, pip, mirror, crop
     protected_seed: int = 0
     notes: str = ""
-    extra: dict = field(default_factory=dict)
 
     @property
     def spec(self) -> ClipSpec:

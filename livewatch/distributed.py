@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import threading
@@ -44,19 +45,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
+from kafka import TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 
 from alerts import AlertPublisher, AlertStore
-from events import Alert, ConfigError, Evidence, LivewatchError, StreamState
+from events import Alert, ConfigError, Evidence, LivewatchError, SampledFrame, StreamState
 from events.kafka import KafkaOptions, check_broker, ensure_topics, make_consumer, make_producer
 from livewatch.assignment import DEFAULT_GROUP, AssignmentOptions, StreamAssigner
 from livewatch.config import Config
 from livewatch.health import check_free_space, watch_health
 from livewatch.live_protect import LiveProtection, LiveProtectOptions
 from livewatch.metrics import DEFAULT_METRICS_PORT, Metrics, MetricsServer
-from livewatch.stages import Stages
-from livewatch.worker import Pipeline, new_session
+from livewatch.stages import Stages, TextReader
+from livewatch.worker import AlertSink, Pipeline, new_session
+from ocr import OcrStats
 
 log = logging.getLogger(__name__)
 
@@ -209,19 +212,25 @@ class KafkaEvidenceSink:
 class _TimedOcr:
     """Wraps the OCR stage so the vision pool's calls feed the OCR latency histogram."""
 
-    def __init__(self, stage: object, metrics: Metrics) -> None:
+    def __init__(self, stage: TextReader, metrics: Metrics) -> None:
         self._stage = stage
         self._metrics = metrics
 
-    def process(self, frame):  # noqa: ANN001, ANN201 - OcrStage's signature
+    def process(self, frame: SampledFrame) -> list[Evidence]:
         start = time.perf_counter()
         try:
             return self._stage.process(frame)
         finally:
             self._metrics.ocr_latency.labels(stream_id=frame.stream_id).observe(time.perf_counter() - start)
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._stage, name)
+    def flush(self, stream_id: str) -> list[Evidence]:
+        return self._stage.flush(stream_id)
+
+    def stats(self) -> OcrStats:
+        return self._stage.stats()
+
+    def close(self) -> None:
+        self._stage.close()
 
 
 @dataclass
@@ -257,11 +266,11 @@ class StreamWorker:
         self.stream_live = Gauge("stream_live", "1 while the stream is being read live, 0 once it ended or failed.",
                                  ["stream_id"], namespace="livewatch", registry=metrics.registry)
         if stages.ocr is not None:
-            stages.ocr = _TimedOcr(stages.ocr, metrics)  # type: ignore[assignment]
+            stages.ocr = _TimedOcr(stages.ocr, metrics)
         if options.split:
             ensure_topics(cfg.kafka, [cfg.kafka.topics.evidence], partitions=options.evidence_partitions)
             self.evidence = KafkaEvidenceSink(cfg.kafka, self.sessions)
-            sink: object = _NoAlerts()
+            sink: AlertSink = _NoAlerts()
         else:
             self._store = AlertStore(cfg.store_path, snapshot_root=cfg.snapshot_dir)
             self.publisher = AlertPublisher(self._store, cfg.kafka)
@@ -269,14 +278,17 @@ class StreamWorker:
             metrics.watch_queue("alerts_unsent", lambda: self._store.counts()["unsent"] if self._store else 0)
         self.pipeline = Pipeline(cfg, stages, sink, evidence_sink=self.evidence)
         for name in ("vision", "evidence"):
-            metrics.watch_queue(name, lambda name=name: self.pipeline.queue_depths()[name])
+            metrics.watch_queue(name, functools.partial(self._queue_depth, name))
         watch_health(metrics, pipeline=self.pipeline, publisher=self.publisher, stages=stages)
         self.assigner = StreamAssigner(cfg.kafka, options.group_id, self._on_start, self._on_stop, options.assignment)
         # streams protected while live: fingerprints of the ones watched here out, everybody's in
-        self.live = None
+        self.live: LiveProtection | None = None
         if stages.fingerprints is not None:
             window = LiveProtectOptions(window_s=stages.fingerprints.options.live_window_s)
             self.live = LiveProtection(cfg.kafka, stages.fingerprints, window)
+
+    def _queue_depth(self, name: str) -> int:
+        return self.pipeline.queue_depths()[name]
 
     # -- assignment callbacks (serialized by the assigner) --------------------------
 
@@ -420,7 +432,7 @@ def run_worker(cfg: Config, options: WorkerOptions, stop: threading.Event) -> in
 # --- the rules service ----------------------------------------------------------------
 
 
-class RulesService(ConsumerRebalanceListener):
+class RulesService(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python ships no type information
     """Consumes evidence in a group, judges it with the rule engine, delivers alerts through its own outbox.
 
     Offsets are committed after the batch's alerts are in the outbox (durable),
@@ -454,12 +466,12 @@ class RulesService(ConsumerRebalanceListener):
 
     # -- rebalance listener --------------------------------------------------------------
 
-    def on_partitions_revoked(self, revoked: Iterable) -> None:
+    def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         gone = {tp.partition for tp in revoked if tp.topic == self.topic}
         for stream_id in [s for s, (_, _, p) in self._sessions.items() if p in gone]:
             self._close_session(stream_id)
 
-    def on_partitions_assigned(self, assigned: Iterable) -> None:
+    def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         self._joined.set()
         log.info("evidence partitions assigned", extra={"partitions": sorted(tp.partition for tp in assigned)})
 

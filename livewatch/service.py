@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import signal
@@ -225,7 +226,7 @@ def evidence_export(cfg: Config, alert_id: str, out: Path) -> int:
     return 0
 
 
-def run_eval(cfg: Config, corpus_dir: Path, *, generate: bool = False, out: Path | None = None) -> dict:
+def run_eval(cfg: Config, corpus_dir: Path, *, generate: bool = False, out: Path | None = None) -> dict[str, object]:
     """Scan every clip of a labelled corpus and score the alerts against the labels."""
     from livewatch.evaluate import format_report, load_corpus, new_tallies, score_clip, summarise
 
@@ -239,7 +240,7 @@ def run_eval(cfg: Config, corpus_dir: Path, *, generate: bool = False, out: Path
         cfg = cfg.replace(protected_dir=corpus_dir / "protected")
     stages = Stages.load(cfg, inline=True)
     tallies = new_tallies()
-    per_clip = []
+    per_clip: list[dict[str, object]] = []
     try:
         for clip in clips:
             sink = CollectingSink()
@@ -276,7 +277,7 @@ def run_replay_eval(
     baseline_dir: Path | None = BASELINE_RULES_DIR,
     out: Path | None = None,
     slack_s: float = 3.0,
-) -> dict:
+) -> dict[str, object]:
     """Replay stored evidence (bench/evidence/<corpus>) through a rule set and a baseline, side by side.
 
     No detector runs: each clip's evidence goes through a fresh ``RuleEngine`` and the alerts are
@@ -292,8 +293,8 @@ def run_replay_eval(
     if baseline_dir is not None and Path(baseline_dir).exists():
         rule_sets["baseline"] = Path(baseline_dir)
     lexicon_dir = cfg.lexicon_dir if rules_dir is None else None
-    results = {}
-    timings = {}
+    results: dict[str, dict[str, object]] = {}
+    timings: dict[str, float] = {}
     # One INFO line per alert revision is noise over hours of replayed media (kept with --log-level DEBUG).
     rules_log = logging.getLogger("rules")
     quiet = rules_log.getEffectiveLevel() > logging.DEBUG
@@ -305,13 +306,13 @@ def run_replay_eval(
             lexicons = lexicon_dir if name == "rules" else None
             RuleEngine(directory, lexicons, brands)  # fail fast (ConfigError) before replaying anything
             t0 = time.monotonic()
-            score = replay_corpus(clips, lambda d=directory, lx=lexicons: RuleEngine(d, lx, brands), slack_s)
+            score = replay_corpus(clips, functools.partial(RuleEngine, directory, lexicons, brands), slack_s)
             timings[name] = round(time.monotonic() - t0, 2)
             results[name] = score.to_dict()
     finally:
         rules_log.setLevel(previous)
     print(format_replay_report(results))
-    media = defaultdict(float)
+    media: defaultdict[str, float] = defaultdict(float)
     for c in clips:
         media[c.split] += c.seconds
     result = {

@@ -39,6 +39,16 @@ def test_metrics_endpoint_from_the_environment() -> None:
     assert (cfg.metrics_host, cfg.metrics_port) == ("0.0.0.0", 9500)
 
 
+def test_paths_and_detector_settings_from_the_environment_and_unset_or_empty_keep_the_defaults() -> None:
+    cfg = Config.from_env({"LIVEWATCH_DATA_DIR": "/data", "LIVEWATCH_LEXICON_DIR": "lex", "LIVEWATCH_BRANDS_DIR": "",
+                           "LIVEWATCH_MIN_FREE_MB": "64", "LIVEWATCH_OCR_ENGINE": "rapid", "LIVEWATCH_ASR_MODEL": ""})
+    default = Config()
+    assert (cfg.data_dir, cfg.lexicon_dir, cfg.min_free_mb, cfg.ocr.engine) == (Path("/data"), Path("lex"), 64.0, "rapid")
+    assert (cfg.brands_dir, cfg.rules_dir, cfg.protected_dir) == (default.brands_dir, default.rules_dir, None)
+    assert (cfg.asr, cfg.metrics_port, cfg.metrics_host) == (default.asr, None, default.metrics_host)
+    assert Config.from_env({}) == default
+
+
 # -- Kafka: LIVEWATCH_KAFKA* ---------------------------------------------------------------------------
 
 
