@@ -6,13 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Mapping
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from events.kafka import KafkaOptions
@@ -85,17 +83,6 @@ class Service:
             self.proc.kill()
             self.proc.wait(10)
         self._log.close()
-
-
-def wait_until(condition: Callable[[], object], timeout_s: float, what: Callable[[], str] | str) -> object:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:.0f}s waiting for {what() if callable(what) else what}")
-        time.sleep(0.5)
 
 
 def streams_cli(kafka: KafkaOptions, *args: str) -> subprocess.Popen:

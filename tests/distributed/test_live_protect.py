@@ -21,8 +21,9 @@ from livewatch.live_protect import (
     encode_protect,
 )
 from tests.conftest import kafka_for, read_topic
-from tests.distributed.cluster import ROOT, wait_until
+from tests.distributed.cluster import ROOT
 from tests.fingerprint.fp_media import programme_frame
+from tests.waiting import wait_until
 
 
 def protect_cli(*args: str) -> subprocess.CompletedProcess:

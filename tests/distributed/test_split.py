@@ -18,7 +18,8 @@ from alerts import AlertStore
 from events import Evidence
 from livewatch.assignment import StreamControl
 from tests.conftest import kafka_for, read_topic
-from tests.distributed.cluster import alerts_on_topic, wait_until
+from tests.distributed.cluster import alerts_on_topic
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

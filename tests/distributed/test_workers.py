@@ -17,7 +17,8 @@ import pytest
 from alerts import AlertStore, validate_alert
 from events.kafka import KafkaOptions
 from tests.conftest import kafka_for
-from tests.distributed.cluster import Service, alerts_on_topic, streams_cli, wait_until
+from tests.distributed.cluster import Service, alerts_on_topic, streams_cli
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -24,9 +24,10 @@ import pytest
 from events.kafka import KafkaTopics, ensure_topics
 from livewatch.broker import free_port
 from tests.conftest import kafka_env, kafka_for, read_topic
-from tests.distributed.cluster import ROOT, Service, wait_until
+from tests.distributed.cluster import ROOT, Service
 from tests.fingerprint.fp_media import SIZE, programme_frame, write_video
 from tests.live_server import FFMPEG, LiveServer
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
