@@ -2,10 +2,12 @@
 
     python assigner_proc.py BOOTSTRAP GROUP TOPIC NAME
 
-Prints one JSON line per event to stdout: {"event": "start"|"stop"|"ready",
+Prints one JSON line per event to stdout: {"event": "start"|"stop"|"up"|"closed",
 "worker": NAME, "stream_id": ..., "t": time.monotonic()} (the monotonic clock
 is shared by all processes of the machine, so the parent can order events of
-different workers). SIGTERM closes it cleanly; SIGKILL is the crash.
+different workers), and {"event": "partitions", "partitions": [...]} whenever the
+control-topic partitions it holds change (so the parent sees a rebalance settle).
+SIGTERM closes it cleanly; SIGKILL is the crash.
 """
 
 from __future__ import annotations
@@ -40,7 +42,11 @@ def main(bootstrap: str, group: str, topic: str, name: str) -> None:
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     assigner.start()
     emit(name, "up")
+    held: set[int] = set()
     while not done.wait(0.2):
+        if assigner.partitions() != held:
+            held = assigner.partitions()
+            emit(name, "partitions", partitions=sorted(held))
         if assigner.error is not None:
             emit(name, "error", error=repr(assigner.error))
             sys.exit(1)

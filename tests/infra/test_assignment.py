@@ -22,8 +22,9 @@ import pytest
 
 from events import ConfigError
 from events.kafka import KafkaOptions
-from livewatch.assignment import StreamControl, apply_request, encode_request
+from livewatch.assignment import AssignmentOptions, StreamControl, apply_request, encode_request
 from tests.conftest import kafka_for
+from tests.waiting import wait_until
 
 HELPER = Path(__file__).with_name("assigner_proc.py")
 SETTLE_TIMEOUT_S = 45.0
@@ -49,6 +50,12 @@ class Worker:
                     owned.discard(event["stream_id"])
         return owned
 
+    def partitions(self) -> set[int]:
+        """The control-topic partitions it last reported holding."""
+        with self.lock:
+            reports = [e["partitions"] for e in self.events if e["event"] == "partitions"]
+        return set(reports[-1]) if reports else set()
+
     def snapshot(self) -> list[dict]:
         with self.lock:
             return list(self.events)
@@ -71,14 +78,6 @@ def spawn(bootstrap: str, group: str, topic: str, name: str) -> Worker:
 
     threading.Thread(target=read, daemon=True).start()
     return worker
-
-
-def wait_until(condition, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:.0f}s waiting for {what}")
-        time.sleep(0.1)
 
 
 def intervals(worker: Worker) -> dict[str, list[tuple[float, float]]]:
@@ -115,18 +114,20 @@ def test_six_streams_survive_a_dead_worker(any_broker: str) -> None:
                 control.add(stream_id, url)
             assert control.list() == streams
 
-            def shared_exactly_once() -> bool:
+            def settled() -> bool:
+                """Each member holds partitions, together all of them, and the six streams are shared without overlap."""
+                held = [w.partitions() for w in workers]
                 owned = [w.owned() for w in workers]
-                return owned[0] | owned[1] == set(streams) and not owned[0] & owned[1] and all(owned)
+                return (all(held) and not held[0] & held[1]
+                        and len(held[0] | held[1]) == AssignmentOptions().partitions
+                        and owned[0] | owned[1] == set(streams) and not owned[0] & owned[1])
 
-            # Both workers own some (12 partitions: a 6-0 split is possible but then we wait and check again).
-            wait_until(lambda: workers[0].owned() | workers[1].owned() == set(streams)
-                       and not workers[0].owned() & workers[1].owned(), SETTLE_TIMEOUT_S, "six streams shared")
+            # A settled two-member group: mid-rebalance the first member may still hold partitions
+            # it is about to hand over. Streams hash to partitions, so one worker may own all six.
+            wait_until(settled, SETTLE_TIMEOUT_S, lambda: "a settled split of six streams: "
+                       + "; ".join(f"{w.name} holds {sorted(w.partitions())} owns {sorted(w.owned())}" for w in workers))
             victim = max(workers, key=lambda w: len(w.owned()))
             survivor = workers[1 - workers.index(victim)]
-            time.sleep(1.0)  # let any pending rebalance finish so the victim's share is stable
-            wait_until(lambda: victim.owned() | survivor.owned() == set(streams)
-                       and not victim.owned() & survivor.owned(), SETTLE_TIMEOUT_S, "a stable split")
             assert victim.owned(), "the victim owns nothing to hand over"
 
             victim.killed_at = time.monotonic()
