@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 
 import pytest
@@ -13,6 +12,7 @@ from events import LivewatchError, Mode
 from events.kafka import KafkaOptions, check_broker, make_producer
 from livewatch.broker import EmbeddedBroker, free_port
 from tests.conftest import kafka_for
+from tests.waiting import wait_until
 
 # Short timeouts so outages are noticed and retried within a test's budget.
 FAST = PublisherOptions(send_timeout_s=2.0, connect_timeout_s=1.0, initial_backoff_s=0.1, max_backoff_s=0.5,
@@ -77,7 +77,8 @@ def test_broker_unreachable_at_start_then_comes_up(tmp_path, read_topic, make_al
     assert _ids(records) == [a.alert_id for a in alerts]
 
 
-def test_broker_stopped_mid_run_loses_and_duplicates_nothing(fresh_kafka_broker, read_topic, tmp_store, make_alert):
+def test_broker_stopped_mid_run_loses_and_duplicates_nothing(fresh_kafka_broker, read_topic, tmp_store, make_alert,
+                                                             caplog):
     broker = fresh_kafka_broker
     alerts = [make_alert(i) for i in range(12)]
     publisher = AlertPublisher(tmp_store, broker.kafka_options(), options=FAST)
@@ -89,7 +90,8 @@ def test_broker_stopped_mid_run_loses_and_duplicates_nothing(fresh_kafka_broker,
         broker.stop()  # Tansu keeps nothing: what it had is in `before`
         for a in alerts[4:]:
             publisher.emit(a)
-        time.sleep(1.5)  # the publisher tries, fails and backs off meanwhile
+        wait_until(lambda: any("cannot deliver alerts to Kafka" in r.getMessage() for r in caplog.records), 30,
+                   "the publisher to try the stopped broker and report the outage")
         assert tmp_store.counts()["unsent"] == 8
         broker.start()
         assert publisher.flush(30), publisher.last_error

@@ -7,7 +7,6 @@ writes with SQLITE_FULL ("database or disk is full"), as on a full volume.
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 
 import pytest
@@ -16,16 +15,10 @@ from alerts import AlertPublisher, AlertStore, PublisherOptions
 from events.kafka import KafkaOptions
 from tests.conftest import kafka_for
 from tests.faults import FullDisk
+from tests.waiting import wait_until
 
 FAST = PublisherOptions(send_timeout_s=2.0, connect_timeout_s=1.0, initial_backoff_s=0.1, max_backoff_s=0.5,
                         idle_poll_s=0.1, reconcile_timeout_s=5.0, store_retry_s=0.1)
-
-
-def _wait(condition, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def _topics(name: str) -> dict[str, str]:
@@ -79,7 +72,7 @@ def test_the_memory_queue_is_bounded_and_says_which_alert_it_dropped(
         lost_lines = [r.getMessage() for r in caplog.records if " lost: " in r.getMessage()]
         assert [m.split()[1] for m in lost_lines] == [alerts[0].alert_id, alerts[1].alert_id]
         disk.full = False
-        _wait(lambda: publisher.held == 0, 10, "the held alerts to be stored")
+        wait_until(lambda: publisher.held == 0, 10, "the held alerts to be stored")
         assert [s.alert_id for s in store.stored()] == [a.alert_id for a in alerts[2:]]
         assert publisher.store_ok and publisher.lost == 2
     finally:
@@ -118,7 +111,7 @@ def test_a_broker_outage_is_one_line_then_at_most_one_still_down_line_per_period
         def still_down() -> list[logging.LogRecord]:
             return [r for r in caplog.records if "still down" in r.getMessage()]
 
-        _wait(lambda: len(still_down()) >= 2, 30, "two 'still down' lines")
+        wait_until(lambda: len(still_down()) >= 2, 30, "two 'still down' lines")
         broker.start()
         assert publisher.flush(30), publisher.last_error
     records = read_topic("livewatch.alerts", bootstrap=broker.bootstrap, min_records=3)
