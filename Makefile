@@ -1,6 +1,6 @@
 # The two commands of the README:
 #   make run   - set everything up, then watch the bundled demo stream with the embedded broker
-#   make test  - set everything up, then run the whole test suite (real broker, models, browser)
+#   make test  - set everything up, then lint (ruff) and run the whole test suite (real broker, models, browser)
 VENV := .venv
 PY := $(VENV)/bin/python
 
@@ -13,6 +13,8 @@ run: setup
 	$(PY) -m livewatch run --demo
 
 test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
 bench: setup

@@ -6,38 +6,30 @@ Public face (used by ``livewatch`` and ``dashboard``):
   contract of ``events.Alert.to_dict()`` and of every record on the alert topics.
 - ``AlertStore(path, snapshot_root=None)``: SQLite outbox; every alert is appended (durably,
   idempotently by alert id + revision) before any send.
-- ``AlertPublisher(store, bootstrap, topic=..., shadow_topic=..., options=PublisherOptions())``:
-  background delivery in order, acks=all, idempotent; survives the broker being down and
-  delivers each alert exactly once by alert id when it returns. ``check_broker`` fails fast.
+- ``AlertPublisher(store, kafka, options=PublisherOptions())``: background delivery to the
+  topics of ``kafka`` (``events.kafka.KafkaOptions``; its clients come from ``events.kafka``'s
+  factory) in order, acks=all, idempotent; survives the broker being down and delivers each
+  alert exactly once by alert id when it returns.
 - ``verify_evidence(store)``, ``export_bundle(store, alert_id, out)``, ``verify_bundle(path)``:
-  the hash-chained evidence ledger kept in the same SQLite file; ``snapshots_not_written(store)``
-  lists evidence raised without its snapshot (it could not be written), which is not tampering.
+  the hash-chained evidence ledger kept in the same SQLite file (``store.chain_heads()`` anchors
+  it); ``snapshots_not_written(store)`` lists evidence raised without its snapshot (it could not
+  be written), which is not tampering.
 - ``StoreWriteError``: the store cannot be written now (full disk); the publisher holds alerts in
   memory meanwhile (``store_ok`` False).
 """
 
 from alerts.evidence import (
     Problem,
-    chain_heads,
     export_bundle,
     snapshots_not_written,
     verify_bundle,
     verify_evidence,
 )
-from alerts.publisher import (
-    DEFAULT_SHADOW_TOPIC,
-    DEFAULT_TOPIC,
-    AlertPublisher,
-    PublisherOptions,
-    check_broker,
-    ensure_topics,
-)
+from alerts.publisher import AlertPublisher, PublisherOptions
 from alerts.store import AlertStore, StoredAlert, StoreWriteError
 from alerts.validate import SCHEMA_PATH, AlertSchemaError, load_schema, validate_alert
 
 __all__ = [
-    "DEFAULT_SHADOW_TOPIC",
-    "DEFAULT_TOPIC",
     "SCHEMA_PATH",
     "AlertPublisher",
     "AlertSchemaError",
@@ -46,9 +38,6 @@ __all__ = [
     "PublisherOptions",
     "StoreWriteError",
     "StoredAlert",
-    "chain_heads",
-    "check_broker",
-    "ensure_topics",
     "export_bundle",
     "load_schema",
     "snapshots_not_written",

@@ -1,20 +1,13 @@
-"""The evidence ledger: hash-chained evidence records, their verification and export.
+"""The evidence ledger: verification and export of the hash-chained evidence records.
 
-An alert may end up in front of a platform's legal team or a court, so its
-evidence must show it was not changed after the fact. When an alert is
-appended to the store, each evidence item becomes a record holding the
-SHA-256 of its canonical JSON, of the whole alert, and of its snapshot's bytes
-as they were on disk at that moment. Records of one stream form a hash chain:
-
-    record_hash = sha256(prev_hash + canonical(record))
-
-so editing, deleting or re-ordering any record breaks every later link.
+``AlertStore.append`` records each evidence item of an alert in a per-stream
+hash chain (``alerts.ledger`` computes the records; the store keeps them).
 ``verify_evidence`` recomputes all of it and re-reads the snapshot files.
 Evidence raised without its snapshot because the file could not be written
 (``snapshot_missing`` in the record: a full disk) is not tampering: it is
 listed apart by ``snapshots_not_written``.
 (A chain proves internal consistency; to also catch someone rewriting the
-whole chain, publish or countersign ``chain_heads()`` elsewhere.)
+whole chain, publish or countersign ``AlertStore.chain_heads()`` elsewhere.)
 """
 
 from __future__ import annotations
@@ -22,119 +15,17 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import sqlite3
 import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
+from alerts.ledger import GENESIS_HASH, record_hash, resolve_snapshot, sha256_file, sha256_text
+from alerts.store import AlertStore
 from events import LivewatchError, utc_now_iso
 
-if TYPE_CHECKING:
-    from alerts.store import AlertStore
-
-GENESIS_HASH = "0" * 64
 BUNDLE_FORMAT = "livewatch-evidence-bundle/1"
-
-LEDGER_DDL = """
-CREATE TABLE IF NOT EXISTS evidence_records (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    stream_id TEXT NOT NULL,
-    n INTEGER NOT NULL,
-    alert_id TEXT NOT NULL,
-    revision INTEGER NOT NULL,
-    item INTEGER NOT NULL,
-    modality TEXT NOT NULL,
-    content TEXT NOT NULL,
-    content_sha256 TEXT NOT NULL,
-    alert_sha256 TEXT NOT NULL,
-    snapshot_path TEXT,
-    snapshot_sha256 TEXT,
-    recorded_at TEXT NOT NULL,
-    prev_hash TEXT NOT NULL,
-    record_hash TEXT NOT NULL,
-    UNIQUE (alert_id, revision, item),
-    UNIQUE (stream_id, n)
-);
-"""
-
-# The fields a record hash covers, in the order they are stored.
-_HASHED = ("stream_id", "n", "alert_id", "revision", "item", "modality", "content_sha256", "alert_sha256",
-           "snapshot_path", "snapshot_sha256", "recorded_at")
-
-
-def canonical_json(value: Any) -> str:
-    """One byte-exact JSON form per value (sorted keys, no spaces, UTF-8), so hashes are reproducible."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def record_hash(prev_hash: str, record: Mapping[str, Any]) -> str:
-    return sha256_text(prev_hash + canonical_json({k: record[k] for k in _HASHED}))
-
-
-def resolve_snapshot(path: str, root: Path | None) -> Path:
-    p = Path(path)
-    return p if p.is_absolute() or root is None else root / p
-
-
-def ledger_rows(db: sqlite3.Connection, alert: Mapping[str, Any], alert_sha256: str,
-                snapshot_root: Path | None) -> list[dict[str, Any]]:
-    """The evidence records for a newly appended alert, chained after its stream's last record.
-
-    Runs inside the store's append transaction, so the chain tip it reads
-    cannot move before the rows are inserted.
-    """
-    stream_id = alert["stream_id"]
-    tip = db.execute(
-        "SELECT n, record_hash FROM evidence_records WHERE stream_id = ? ORDER BY n DESC LIMIT 1", (stream_id,)
-    ).fetchone()
-    n, prev = (tip[0] + 1, tip[1]) if tip else (0, GENESIS_HASH)
-    recorded_at = utc_now_iso()
-    rows = []
-    for item, ev in enumerate(alert["evidence"]):
-        content = canonical_json(ev)
-        row = {
-            "stream_id": stream_id,
-            "n": n,
-            "alert_id": alert["alert_id"],
-            "revision": alert["revision"],
-            "item": item,
-            "modality": ev["modality"],
-            "content_sha256": sha256_text(content),
-            "alert_sha256": alert_sha256,
-            "snapshot_path": ev.get("snapshot_path"),
-            "snapshot_sha256": _snapshot_sha256(ev, snapshot_root),
-            "recorded_at": recorded_at,
-        }
-        row["record_hash"] = record_hash(prev, row)
-        row["prev_hash"] = prev
-        row["content"] = content
-        rows.append(row)
-        n, prev = n + 1, row["record_hash"]
-    return rows
-
-
-def _snapshot_sha256(ev: Mapping[str, Any], root: Path | None) -> str | None:
-    """Hash of the snapshot bytes as they are now; the declared hash if the file is not readable here."""
-    if not ev.get("snapshot_path"):
-        return ev.get("snapshot_sha256")
-    try:
-        return sha256_file(resolve_snapshot(ev["snapshot_path"], root))
-    except OSError:
-        return ev.get("snapshot_sha256")
 
 
 @dataclass(frozen=True)
@@ -165,13 +56,11 @@ def verify_evidence(store: AlertStore, snapshot_root: str | Path | None = None, 
                     alert_id: str | None = None) -> list[Problem]:
     """Recompute every hash and link of the ledger and re-read every snapshot; [] means intact."""
     root = Path(snapshot_root) if snapshot_root is not None else store.snapshot_root
-    payloads = {(r["alert_id"], r["revision"]): r["payload"]
-                for r in store.query("SELECT alert_id, revision, payload FROM alerts")}
+    payloads = {(r.alert_id, r.revision): r.payload for r in store.revisions()}
     problems: list[Problem] = []
     recorded: set[tuple[str, int]] = set()
     prev_by_stream: dict[str, tuple[int, str]] = {}
-    for row in store.query("SELECT * FROM evidence_records ORDER BY stream_id, n, seq"):
-        rec = dict(row)
+    for rec in store.evidence_records():
         key = (rec["alert_id"], rec["revision"])
         recorded.add(key)
         expected_n, expected_prev = prev_by_stream.get(rec["stream_id"], (0, GENESIS_HASH))
@@ -194,11 +83,8 @@ def snapshots_not_written(store: AlertStore, *, alert_id: str | None = None) -> 
     covers that mark, so ``verify_evidence`` still holds them to the chain; this only says
     which evidence stands without a picture, one ``snapshot_not_written`` entry per item.
     """
-    sql, args = "SELECT seq, stream_id, alert_id, revision, item, content FROM evidence_records", ()
-    if alert_id is not None:
-        sql, args = sql + " WHERE alert_id = ?", (alert_id,)
     found = []
-    for row in store.query(sql + " ORDER BY stream_id, n, seq", args):
+    for row in store.evidence_records(alert_id):
         try:
             content = json.loads(row["content"])
         except ValueError:
@@ -245,15 +131,6 @@ def _declared_snapshot_sha256(content: str) -> str | None:
     return value.get("snapshot_sha256") if isinstance(value, dict) else None
 
 
-def chain_heads(store: AlertStore) -> dict[str, str]:
-    """The last record hash of each stream's chain: publish it to anchor the ledger."""
-    rows = store.query(
-        "SELECT stream_id, record_hash FROM evidence_records e WHERE n = "
-        "(SELECT MAX(n) FROM evidence_records WHERE stream_id = e.stream_id)"
-    )
-    return {r["stream_id"]: r["record_hash"] for r in rows}
-
-
 def export_bundle(store: AlertStore, alert_id: str, out: str | Path, *,
                   snapshot_root: str | Path | None = None) -> Path:
     """Write a self-contained evidence bundle for one alert: a directory, or a zip if ``out`` ends in .zip.
@@ -266,20 +143,19 @@ def export_bundle(store: AlertStore, alert_id: str, out: str | Path, *,
     """
     out = Path(out)
     root = Path(snapshot_root) if snapshot_root is not None else store.snapshot_root
-    revisions = store.query("SELECT revision, payload FROM alerts WHERE alert_id = ? ORDER BY revision", (alert_id,))
+    revisions = store.revisions(alert_id)
     if not revisions:
         raise LivewatchError(f"no alert {alert_id} in the alert store {store.path}: check the alert id and the store path")
-    records = [dict(r) for r in store.query(
-        "SELECT * FROM evidence_records WHERE alert_id = ? ORDER BY revision, item", (alert_id,))]
+    records = sorted(store.evidence_records(alert_id), key=lambda r: (r["revision"], r["item"]))
     problems = verify_evidence(store, root, alert_id=alert_id)
     not_written = snapshots_not_written(store, alert_id=alert_id)
     with tempfile.TemporaryDirectory(prefix="lw-bundle-") as tmp:
         staging = Path(tmp) / "bundle"
         (staging / "revisions").mkdir(parents=True)
-        latest = json.loads(revisions[-1]["payload"])
+        latest = revisions[-1].record
         _write_json(staging / "alert.json", latest)
         for r in revisions:
-            (staging / "revisions" / f"{r['revision']}.json").write_text(r["payload"], encoding="utf-8")
+            (staging / "revisions" / f"{r.revision}.json").write_text(r.payload, encoding="utf-8")
         _write_json(staging / "evidence.json", records)
         missing = _copy_snapshots(records, root, staging / "snapshots")
         _write_json(staging / "verification.json", {

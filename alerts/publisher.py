@@ -29,21 +29,17 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
-import socket
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from events import Alert, LivewatchError, Mode
-
 from alerts.store import AlertStore, StoredAlert, StoreWriteError
+from events import Alert, Mode
+from events.kafka import KafkaOptions, KafkaUnavailable, ensure_topics, make_consumer, make_producer
 
 log = logging.getLogger(__name__)
-
-DEFAULT_TOPIC = "livewatch.alerts"
-DEFAULT_SHADOW_TOPIC = "livewatch.alerts.shadow"
 
 
 @dataclass(frozen=True)
@@ -60,7 +56,6 @@ class PublisherOptions:
     idle_poll_s: float = 0.5  # the store also wakes the thread on every append
     reconcile_timeout_s: float = 10.0
     create_topics: bool = True
-    client_id: str = "livewatch-alerts"
     linger_ms: int = 5
     max_held: int = 10_000  # alerts kept in memory while the store cannot be written (oldest dropped beyond)
     store_retry_s: float = 1.0  # how often held alerts are offered to the store again
@@ -99,7 +94,7 @@ class _Outage:
 
 
 class AlertPublisher:
-    """Sends the store's unsent alerts to ``topic`` (shadow-mode ones to ``shadow_topic``).
+    """Sends the store's unsent alerts to ``kafka.topics.alerts`` (shadow-mode ones to ``.shadow_alerts``).
 
     Starts its delivery thread at once. ``emit(alert)`` appends to the store
     (so the publisher can serve as the worker's alert sink); ``flush`` waits for
@@ -112,16 +107,14 @@ class AlertPublisher:
     def __init__(
         self,
         store: AlertStore,
-        bootstrap_servers: str,
+        kafka: KafkaOptions,
         *,
-        topic: str = DEFAULT_TOPIC,
-        shadow_topic: str = DEFAULT_SHADOW_TOPIC,
         options: PublisherOptions = PublisherOptions(),
     ) -> None:
         self.store = store
-        self.bootstrap_servers = bootstrap_servers
-        self.topic = topic
-        self.shadow_topic = shadow_topic
+        self.kafka = kafka
+        self.topic = kafka.topics.alerts
+        self.shadow_topic = kafka.topics.shadow_alerts
         self.options = options
         self.delivered = 0
         self.dropped = 0  # alerts lost because the memory queue was full while the store could not be written
@@ -289,7 +282,7 @@ class AlertPublisher:
                     self._stop.wait(self.options.store_retry_s)
                     continue
                 except Exception as exc:  # broker trouble: keep the rows, back off, start over
-                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    self.last_error = exc.reason if isinstance(exc, KafkaUnavailable) else f"{type(exc).__name__}: {exc}"
                     self._discard_producer()
                     self._kafka_failed()
                     self._stop.wait(backoff)
@@ -305,9 +298,9 @@ class AlertPublisher:
         report = self._kafka_outage.failed()
         if report == "start":
             log.warning("cannot deliver alerts to Kafka at %s (%s): they stay in the store and are retried",
-                        self.bootstrap_servers, self.last_error)
+                        self.kafka.bootstrap_servers, self.last_error)
         elif report == "still":
-            log.warning("Kafka at %s still down after %.0fs, %d alert(s) waiting: %s", self.bootstrap_servers,
+            log.warning("Kafka at %s still down after %.0fs, %d alert(s) waiting: %s", self.kafka.bootstrap_servers,
                         time.monotonic() - (self._kafka_outage.since or 0), self.waiting, self.last_error)
         else:
             log.debug("delivery to Kafka failed again: %s", self.last_error)
@@ -315,7 +308,7 @@ class AlertPublisher:
     def _kafka_recovered(self) -> None:
         down_s = self._kafka_outage.recovered()
         if down_s is not None:
-            log.info("delivering alerts to Kafka at %s again after %.0fs", self.bootstrap_servers, down_s)
+            log.info("delivering alerts to Kafka at %s again after %.0fs", self.kafka.bootstrap_servers, down_s)
 
     def _deliver(self, batch: list[StoredAlert]) -> None:
         producer = self._ensure_producer()
@@ -354,13 +347,11 @@ class AlertPublisher:
     def _ensure_producer(self) -> Any:
         if self._producer is not None:
             return self._producer
-        from kafka import KafkaProducer
-
         opts = self.options
         send_ms = int(opts.send_timeout_s * 1000)
-        producer = KafkaProducer(
-            bootstrap_servers=self.bootstrap_servers,
-            client_id=opts.client_id,
+        producer = make_producer(
+            self.kafka,
+            "alerts",
             acks="all",
             enable_idempotence=True,
             linger_ms=opts.linger_ms,
@@ -372,7 +363,9 @@ class AlertPublisher:
         )
         try:
             if opts.create_topics:
-                ensure_topics(self.bootstrap_servers, [self.topic, self.shadow_topic], opts)
+                ensure_topics(self.kafka, [self.topic, self.shadow_topic], partitions=opts.partitions,
+                              replication_factor=opts.replication_factor, timeout_s=opts.connect_timeout_s,
+                              role="alerts")
         except Exception:
             _close_quietly(producer)
             raise
@@ -389,7 +382,7 @@ class AlertPublisher:
         wanted = {(r.alert_id, r.revision) for r in rows}
         topics = sorted({self._topic_for(r) for r in rows})
         start = self._acked_offsets(topics, before_seq=min(r.seq for r in rows))
-        return find_on_topics(self.bootstrap_servers, topics, wanted, start, self.options)
+        return find_on_topics(self.kafka, topics, wanted, start, self.options)
 
     def _acked_offsets(self, topics: Iterable[str], before_seq: int) -> dict[tuple[str, int], int]:
         """Per partition, the offset after the last acknowledged row appended before ``before_seq``.
@@ -397,13 +390,9 @@ class AlertPublisher:
         Rows are sent in append order, so an in-doubt row can only have
         landed after those: the scan starts there instead of at the beginning.
         """
-        rows = self.store.query(
-            "SELECT topic, partition, MAX(\"offset\") AS last FROM alerts "
-            "WHERE sent_at IS NOT NULL AND \"offset\" IS NOT NULL AND seq < ? GROUP BY topic, partition",
-            (before_seq,),
-        )
         wanted = set(topics)
-        return {(r["topic"], r["partition"]): r["last"] + 1 for r in rows if r["topic"] in wanted}
+        return {(topic, partition): last + 1
+                for (topic, partition), last in self.store.last_acked_offsets(before_seq).items() if topic in wanted}
 
 
 def _headers(row: StoredAlert) -> list[tuple[str, bytes]]:
@@ -423,28 +412,7 @@ def _close_quietly(producer: Any, timeout: float = 0.0) -> None:
         sender.join(5.0)
 
 
-def ensure_topics(bootstrap_servers: str, topics: list[str], options: PublisherOptions = PublisherOptions()) -> None:
-    """Create the topics that do not exist yet (an existing topic is left as it is)."""
-    from kafka import KafkaAdminClient
-    from kafka.admin import NewTopic
-    from kafka.errors import TopicAlreadyExistsError
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id=options.client_id,
-                             request_timeout_ms=int(options.connect_timeout_s * 1000),
-                             bootstrap_timeout_ms=int(options.connect_timeout_s * 1000))
-    try:
-        missing = [t for t in topics if t not in set(admin.list_topics())]
-        for topic in missing:
-            try:
-                admin.create_topics([NewTopic(topic, options.partitions, options.replication_factor)])
-                log.info("created Kafka topic %s", topic)
-            except TopicAlreadyExistsError:
-                pass
-    finally:
-        admin.close()
-
-
-def find_on_topics(bootstrap_servers: str, topics: list[str], wanted: set[tuple[str, int]],
+def find_on_topics(kafka: KafkaOptions, topics: list[str], wanted: set[tuple[str, int]],
                    start: dict[tuple[str, int], int], options: PublisherOptions) -> dict[tuple[str, int], tuple[str, int, int]]:
     """Scan ``topics`` (from ``start`` offsets, else the beginning) for records whose headers name ``wanted`` rows.
 
@@ -454,10 +422,9 @@ def find_on_topics(bootstrap_servers: str, topics: list[str], wanted: set[tuple[
     longer than ``reconcile_timeout_s``: the caller then retries later rather
     than risk sending twice.
     """
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None, enable_auto_commit=False,
-                             auto_offset_reset="earliest", client_id=options.client_id + "-reconcile",
+    consumer = make_consumer(kafka, "alerts-reconcile", enable_auto_commit=False, auto_offset_reset="earliest",
                              request_timeout_ms=max(1000, int(options.connect_timeout_s * 1000)),
                              bootstrap_timeout_ms=int(options.connect_timeout_s * 1000))
     found: dict[tuple[str, int], tuple[str, int, int]] = {}
@@ -485,30 +452,3 @@ def find_on_topics(bootstrap_servers: str, topics: list[str], wanted: set[tuple[
                 raise TimeoutError(f"could not read {', '.join(topics)} to check in-doubt alerts")
     finally:
         consumer.close()
-
-
-def check_broker(bootstrap_servers: str, timeout: float = 5.0) -> None:
-    """Fail fast with one clear line when the configured Kafka cannot be reached."""
-    hint = "start it or unset --kafka / LIVEWATCH_KAFKA to use the embedded broker"
-    addresses = [a.strip() for a in bootstrap_servers.split(",") if a.strip()]
-    reasons = []
-    for address in addresses:
-        host, _, port = address.rpartition(":")
-        if not host or not port.isdigit():
-            raise LivewatchError(f"bad Kafka address {address!r}: use HOST:PORT[,HOST:PORT...]")
-        try:
-            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
-            break
-        except OSError as exc:
-            reasons.append(f"{address}: {exc.strerror or exc}")
-    else:
-        raise LivewatchError(f"cannot reach Kafka at {bootstrap_servers}: {'; '.join(reasons) or 'no address'}; {hint}")
-    from kafka import KafkaAdminClient
-
-    try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000),
-                                 bootstrap_timeout_ms=int(timeout * 1000))
-        admin.list_topics()
-        admin.close()
-    except Exception as exc:
-        raise LivewatchError(f"cannot reach Kafka at {bootstrap_servers}: {type(exc).__name__}: {exc}; {hint}") from exc

@@ -5,9 +5,11 @@ restarts); the store is the durable record. The worker thread appends, the
 publisher's delivery thread reads ``unsent()`` and marks records sent only
 after the broker acknowledged them, so an alert is never lost between the two.
 
-The same file holds the evidence ledger (``alerts.evidence``): appending an
-alert also appends one hash-chained record per evidence item, in the same
-transaction, so the ledger and the outbox cannot disagree.
+The same file holds the evidence ledger: appending an alert also appends one
+hash-chained record per evidence item (``alerts.ledger`` computes them), in
+the same transaction, so the ledger and the outbox cannot disagree. This
+module holds all the SQL of both tables; ``alerts.evidence`` verifies and
+exports the ledger through the methods below.
 
 A write that fails because of the file system (a full disk: SQLite's
 "database or disk is full", an I/O error, a read-only volume) raises
@@ -27,10 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from events import Alert, LivewatchError
-
-from alerts.evidence import LEDGER_DDL, canonical_json, ledger_rows, sha256_text
+from alerts.ledger import canonical_json, ledger_rows, sha256_text
 from alerts.validate import validate_alert
+from events import Alert, LivewatchError
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,25 @@ CREATE TABLE IF NOT EXISTS alerts (
 );
 CREATE INDEX IF NOT EXISTS alerts_unsent ON alerts (seq) WHERE sent_at IS NULL;
 CREATE INDEX IF NOT EXISTS alerts_stream ON alerts (stream_id, seq);
+CREATE TABLE IF NOT EXISTS evidence_records (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream_id TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    alert_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    item INTEGER NOT NULL,
+    modality TEXT NOT NULL,
+    content TEXT NOT NULL,
+    content_sha256 TEXT NOT NULL,
+    alert_sha256 TEXT NOT NULL,
+    snapshot_path TEXT,
+    snapshot_sha256 TEXT,
+    recorded_at TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    record_hash TEXT NOT NULL,
+    UNIQUE (alert_id, revision, item),
+    UNIQUE (stream_id, n)
+);
 """
 
 
@@ -83,7 +103,8 @@ class StoredAlert:
 
     @property
     def record(self) -> dict[str, Any]:
-        return json.loads(self.payload)
+        record: dict[str, Any] = json.loads(self.payload)
+        return record
 
     @property
     def alert(self) -> Alert:
@@ -136,7 +157,7 @@ class AlertStore:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > _SCHEMA_VERSION:
             raise sqlite3.DatabaseError(f"store schema {version} is newer than this livewatch ({_SCHEMA_VERSION})")
-        self._db.executescript(_DDL + LEDGER_DDL + f"PRAGMA user_version={_SCHEMA_VERSION};")
+        self._db.executescript(_DDL + f"PRAGMA user_version={_SCHEMA_VERSION};")
 
     # -- writing -----------------------------------------------------------
 
@@ -159,7 +180,11 @@ class AlertStore:
             if cur.rowcount == 0:
                 self._warn_if_different(record, payload)
                 return False
-            for row in ledger_rows(self._db, record, sha256_text(payload), self.snapshot_root):
+            tip = self._db.execute(
+                "SELECT n, record_hash FROM evidence_records WHERE stream_id = ? ORDER BY n DESC LIMIT 1",
+                (record["stream_id"],),
+            ).fetchone()
+            for row in ledger_rows(record, sha256_text(payload), self.snapshot_root, tuple(tip) if tip else None):
                 self._db.execute(
                     f"INSERT INTO evidence_records ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                     tuple(row.values()),
@@ -214,10 +239,10 @@ class AlertStore:
             rows = self._select("WHERE alert_id = ? AND revision = ?", (alert_id, revision))
         return rows[0] if rows else None
 
-    def list(self, *, stream_id: str | None = None, unsent_only: bool = False, after_seq: int = 0,
-             limit: int = 1000) -> list[StoredAlert]:
+    def stored(self, *, stream_id: str | None = None, unsent_only: bool = False, after_seq: int = 0,
+               limit: int = 1000) -> list[StoredAlert]:
         """Stored alerts in append order, optionally of one stream or only the unsent ones."""
-        where, args = ["seq > ?"], [after_seq]
+        where, args = ["seq > ?"], list[object]([after_seq])
         if stream_id is not None:
             where.append("stream_id = ?")
             args.append(stream_id)
@@ -242,10 +267,39 @@ class AlertStore:
         with self._appended:
             self._appended.wait(timeout)
 
-    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        """Read-only SQL for the evidence ledger tools in this package."""
+    def revisions(self, alert_id: str | None = None) -> list[StoredAlert]:
+        """Every stored revision of ``alert_id`` in revision order; of every alert (append order) when None."""
+        if alert_id is None:
+            return self._select("ORDER BY seq", ())
+        return self._select("WHERE alert_id = ? ORDER BY revision", (alert_id,))
+
+    def last_acked_offsets(self, before_seq: int) -> dict[tuple[str, int], int]:
+        """Per (topic, partition), the offset of the last acknowledged row appended before ``before_seq``."""
         with self._lock:
-            return self._db.execute(sql, args).fetchall()
+            rows = self._db.execute(
+                "SELECT topic, partition, MAX(\"offset\") AS last FROM alerts "
+                "WHERE sent_at IS NOT NULL AND \"offset\" IS NOT NULL AND seq < ? GROUP BY topic, partition",
+                (before_seq,),
+            ).fetchall()
+        return {(r["topic"], r["partition"]): r["last"] for r in rows}
+
+    # -- the evidence ledger ---------------------------------------------------
+
+    def evidence_records(self, alert_id: str | None = None) -> list[dict[str, Any]]:
+        """The ledger's records (of one alert, or all) in chain order: by stream, then link number."""
+        where, args = ("WHERE alert_id = ? ", (alert_id,)) if alert_id is not None else ("", ())
+        with self._lock:
+            rows = self._db.execute(f"SELECT * FROM evidence_records {where}ORDER BY stream_id, n, seq", args).fetchall()
+        return [dict(row) for row in rows]
+
+    def chain_heads(self) -> dict[str, str]:
+        """The last record hash of each stream's chain: publish it to anchor the ledger."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT stream_id, record_hash FROM evidence_records e WHERE n = "
+                "(SELECT MAX(n) FROM evidence_records WHERE stream_id = e.stream_id)"
+            ).fetchall()
+        return {r["stream_id"]: r["record_hash"] for r in rows}
 
     def _select(self, tail: str, args: tuple[Any, ...]) -> list[StoredAlert]:
         with self._lock:

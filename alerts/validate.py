@@ -26,7 +26,8 @@ class AlertSchemaError(LivewatchError):
 
 def load_schema() -> dict[str, Any]:
     """The alert JSON Schema as a dict (a fresh copy: callers may not share it)."""
-    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return schema
 
 
 def _format_checker() -> FormatChecker:
@@ -37,7 +38,6 @@ def _format_checker() -> FormatChecker:
     """
     checker = FormatChecker()
 
-    @checker.checks("date-time", raises=ValueError)
     def _date_time(value: object) -> bool:
         if not isinstance(value, str):
             return True
@@ -48,6 +48,7 @@ def _format_checker() -> FormatChecker:
             raise ValueError("a time zone (Z or +hh:mm) is required")
         return True
 
+    checker.checks("date-time", raises=ValueError)(_date_time)
     return checker
 
 

@@ -20,12 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from events import AudioChunk, Evidence
-
 from asr.guard import load_phrases
 from asr.options import AsrOptions
 from asr.transcribe import SAMPLE_RATE, Transcriber, Utterance
 from asr.vad import WINDOW, Cut, Segmenter, SileroStream
+from events import AudioChunk, Evidence
 
 log = logging.getLogger(__name__)
 

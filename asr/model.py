@@ -15,9 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from events import ConfigError
-
 from asr.options import AsrOptions
+from events import ConfigError
 
 log = logging.getLogger(__name__)
 

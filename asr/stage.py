@@ -19,12 +19,11 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from events import AudioChunk, ConfigError, Evidence
-
 from asr.engine import AsrEngine, AsrStatus
 from asr.model import ModelInfo, load_model, resolve_model
 from asr.options import AsrOptions
 from asr.transcript import Transcript
+from events import AudioChunk, ConfigError, Evidence
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from events import Evidence, Modality
-
 from asr.guard import Phrases, screen
 from asr.options import AsrOptions
+from events import Evidence, Modality
 
 SAMPLE_RATE = 16000
 CARRY_GUARD_S = 1.0

@@ -18,10 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from kafka import KafkaProducer
-
 from alerts import AlertPublisher, AlertStore, PublisherOptions
 from events import Alert, AlertEvidence, Category, Modality, Severity, alert_id_for
+from events.kafka import KafkaOptions, make_producer
 from livewatch.broker import EmbeddedBroker
 
 N_ALERTS = 1500
@@ -42,10 +41,10 @@ def _alerts(n: int) -> list[Alert]:
     return out
 
 
-def _publisher_rate(bootstrap: str, db: Path, alerts: list[Alert]) -> tuple[float, int]:
+def _publisher_rate(kafka: KafkaOptions, db: Path, alerts: list[Alert]) -> tuple[float, int]:
     """Append every alert, then wait until all are acknowledged; returns (alerts/s, unsent left)."""
     store = AlertStore(db)
-    publisher = AlertPublisher(store, bootstrap, topic="bench.alerts", shadow_topic="bench.alerts.shadow",
+    publisher = AlertPublisher(store, kafka.with_topics(alerts="bench.alerts", shadow_alerts="bench.alerts.shadow"),
                                options=PublisherOptions(send_timeout_s=30.0))
     try:
         started = time.perf_counter()
@@ -59,8 +58,8 @@ def _publisher_rate(bootstrap: str, db: Path, alerts: list[Alert]) -> tuple[floa
         store.close()
 
 
-def _fire_and_forget_rate(bootstrap: str, alerts: list[Alert]) -> float:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=0, enable_idempotence=False, linger_ms=5)
+def _fire_and_forget_rate(kafka: KafkaOptions, alerts: list[Alert]) -> float:
+    producer = make_producer(kafka, "bench", acks=0, enable_idempotence=False, linger_ms=5)
     try:
         producer.send("bench.plain", b"warm-up").get(10)
         started = time.perf_counter()
@@ -98,8 +97,8 @@ def run() -> list[dict]:
     alerts = _alerts(N_ALERTS)
     with tempfile.TemporaryDirectory(prefix="bench-alerts-") as tmp, EmbeddedBroker() as broker:
         tmp_path = Path(tmp)
-        plain = _fire_and_forget_rate(broker.bootstrap, alerts)
-        durable, unsent = _publisher_rate(broker.bootstrap, tmp_path / "alerts.db", alerts)
+        plain = _fire_and_forget_rate(broker.kafka_options(), alerts)
+        durable, unsent = _publisher_rate(broker.kafka_options(), tmp_path / "alerts.db", alerts)
         store_rate, bare_rate = _append_rates(tmp_path, alerts)
     return [
         _figure("alerts appended + delivered (store, acks=all, idempotent)", durable, "alerts/s",

@@ -6,7 +6,8 @@ Measured from the signal until the survivor's own /metrics show all six
 streams read live again:
 
 - SIGKILL (a crash): the group waits for the dead member's session to time out
-  (``session_timeout_ms`` = 6 s here) before the survivor gets its partitions;
+  (the embedded broker's ``session_timeout_ms``, 6 s; Kafka's default is 45 s)
+  before the survivor gets its partitions;
 - SIGTERM (graceful): the worker stops its streams and leaves the group at
   once, so the hand-over should not wait for the session timeout. Its own time
   to exit (drain, flush, leave) is a figure too.
@@ -20,8 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from livewatch.assignment import AssignmentOptions, StreamControl
+from events.kafka import KafkaOptions
+from livewatch.assignment import StreamControl
 from livewatch.broker import EmbeddedBroker, free_port
+from tests.conftest import kafka_env
 from tests.distributed.cluster import Service
 from tests.media import make_clip
 
@@ -36,12 +39,12 @@ def _figure(figure: str, value: float, unit: str, baseline: str, baseline_value:
             "notes": notes}
 
 
-def _worker(name: str, kafka: str, work: Path) -> Service:
+def _worker(name: str, kafka: KafkaOptions, work: Path) -> Service:
     port = free_port()
-    argv = [sys.executable, "-m", "livewatch", "--data-dir", str(work / name), "--kafka", kafka,
+    argv = [sys.executable, "-m", "livewatch", "--data-dir", str(work / name),
             "--no-asr", "--no-ocr", "--no-logos", "worker", "--loop", "--group", "bench-workers",
-            "--streams-topic", "bench.streams", "--metrics-port", str(port)]
-    return Service(name, argv, work / f"{name}.log", port)
+            "--metrics-port", str(port)]
+    return Service(name, argv, work / f"{name}.log", port, env=kafka_env(kafka))
 
 
 def _wait(condition, what: str) -> float:
@@ -59,10 +62,11 @@ def run() -> list[dict]:
         work = Path(tmp)
         clip = make_clip(work / "clip.mp4", 4, text_cards=[(0, 4, "直播间")], with_audio=False, size=(640, 360))
         ids = {f"shop{i}" for i in range(STREAMS)}
-        workers = [_worker(name, broker.bootstrap, work) for name in ("a", "b")]
+        kafka = broker.kafka_options().with_topics(streams="bench.streams")
+        workers = [_worker(name, kafka, work) for name in ("a", "b")]
         try:
             _wait(lambda: all(w.ready for w in workers), "two workers ready")
-            with StreamControl(broker.bootstrap, AssignmentOptions(topic="bench.streams")) as control:
+            with StreamControl(kafka) as control:
                 for stream_id in sorted(ids):
                     control.add(stream_id, str(clip))
             _wait(lambda: workers[0].watched() | workers[1].watched() == ids, "six streams watched")
@@ -71,7 +75,7 @@ def run() -> list[dict]:
             victim.kill()
             killed = _wait(lambda: survivor.watched() == ids, "take-over after SIGKILL")
 
-            third = _worker("c", broker.bootstrap, work)
+            third = _worker("c", kafka, work)
             workers.append(third)
             _wait(lambda: third.watched(), "the new worker taking streams")
             _wait(lambda: third.watched() | survivor.watched() == ids and not third.watched() & survivor.watched(),
@@ -85,7 +89,7 @@ def run() -> list[dict]:
         finally:
             for w in workers:
                 w.close()
-    session_s = AssignmentOptions().session_timeout_ms / 1000
+    session_s = (kafka.session_timeout_ms or 0) / 1000
     notes = f"Tansu, 2 workers, {STREAMS} looped 640x360 streams, detectors off; session timeout {session_s:g} s"
     return [
         _figure("streams unwatched after SIGTERM (graceful leave)", graceful, "s", "after SIGKILL (session timeout)",

@@ -210,7 +210,8 @@ def audio_figures() -> list[dict]:
         index.match(windows[0])
         ms = _median_ms(index.match, [(w,) for w in windows]) / options.hop_s
         found = sum(index.match(w) is not None for w in windows[::2]) / len(windows[::2])
-        scan = _median_ms(lambda w: linear_search(codes.codes, pair_codes(w), options.search_bits), [(w,) for w in windows[:2]])
+        scan = _median_ms(lambda w, codes=codes: linear_search(codes.codes, pair_codes(w), options.search_bits),
+                          [(w,) for w in windows[:2]])
         out.append(_fig(f"audio lookup ms per audio second @{hours}h", ms, "ms", "linear scan of every code",
                         scan / options.hop_s, f"{len(index):,} sub-fingerprints; a {options.window_s:g} s window every "
                         f"{options.hop_s:g} s; copies found {found:.0%}; {codes.nbytes / 2**20:.0f} MiB"))

@@ -100,7 +100,7 @@ def _figure(name, value, unit, baseline, baseline_value, notes="") -> dict:
 def _method_figures() -> list[dict]:
     brands = load_brand_registry(DEFAULT_BRANDS_DIR)
     marks = {b.brand_id: (LETTERS.get(b.brand_id, "XX"), [cv2.imread(p, cv2.IMREAD_UNCHANGED) for p in b.logo_paths]) for b in brands}
-    textured = {b: (l, [m for m in ms if m.shape[2] == 3]) for b, (l, ms) in marks.items()}
+    textured = {b: (letters, [m for m in ms if m.shape[2] == 3]) for b, (letters, ms) in marks.items()}
     flat = {"hermes": (marks["hermes"][0], [m for m in marks["hermes"][1] if m.shape[2] == 4])}
     t_cases = scene_cases(textured, N_TEXTURED, seed=101)
     f_cases = scene_cases(flat, N_FLAT, seed=102)
@@ -131,7 +131,8 @@ def _method_figures() -> list[dict]:
         s = width / f_cases[0].image.shape[1]
         (p, rc), (sp, sr) = _pr(shape_res, s), _pr(sift_res, s)
         n = f"{len(f_cases)} frames with the flat mark (half covered up to 30%) or negatives"
-        out.append(_figure(f"logo shape ms/frame @{width}", statistics.median(shape_ms), "ms", "sift on the same frames", statistics.median(sift_ms), n))
+        out.append(_figure(f"logo shape ms/frame @{width}", statistics.median(shape_ms), "ms", "sift on the same frames",
+                           statistics.median(sift_ms), n))
         out.append(_figure(f"logo shape precision @{width}", p, "ratio", "sift on the same frames", sp, n))
         out.append(_figure(f"logo shape recall @{width}", rc, "ratio", "sift on the same frames", sr, n))
     return out

@@ -28,13 +28,6 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from events import StreamState
-from livewatch.config import Config, Detectors
-from livewatch.sinks import CollectingSink
-from livewatch.stages import Stages
-from livewatch.synth import FPS, ClipSpec, Scene
-from livewatch.worker import Pipeline
-
 from bench.live_capacity import (
     MEDIA_DIR,
     Rig,
@@ -46,9 +39,15 @@ from bench.live_capacity import (
     live_config,
     logo_path,
     percentile,
-    slope,
     render_cached,
+    slope,
 )
+from events import StreamState
+from livewatch.config import Config, Detectors
+from livewatch.sinks import CollectingSink
+from livewatch.stages import Stages
+from livewatch.synth import FPS, ClipSpec, Scene
+from livewatch.worker import Pipeline
 
 TIME_LIMIT_S = 720  # bench/__main__.py reads this: the live parts run on the wall clock
 

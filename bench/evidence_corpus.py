@@ -15,7 +15,7 @@ Corpora:
 
 - ``broadcasts``: the long multi-product broadcasts of :mod:`bench.broadcasts` (splits
   ``tuning`` and ``heldout``), rendered into ``var/broadcasts`` first if missing;
-- ``corpus``: the 26 short clips of :mod:`bench.corpus` (split ``old``), rendered with its own
+- ``corpus``: the 26 short clips of :mod:`livewatch.corpus` (split ``old``), rendered with its own
   ``generate()`` into ``var/corpus`` if missing, scanned with ``var/corpus/protected`` as the
   protected content so fingerprints work.
 
@@ -90,7 +90,7 @@ def corpus_clips(media: Path = CORPUS_MEDIA) -> list[dict]:
     """Entries of var/corpus/labels.json (the 26-clip corpus), with split, seconds and traps added."""
     labels = media / "labels.json"
     if not labels.exists():
-        from bench.corpus import generate
+        from livewatch.corpus import generate
 
         print(f"[evidence] rendering the 26-clip corpus into {media}", file=sys.stderr)
         generate(media)

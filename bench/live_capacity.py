@@ -33,8 +33,9 @@ from typing import Any, Iterable
 import numpy as np
 import psutil
 
-from alerts import DEFAULT_TOPIC, AlertPublisher, AlertStore, ensure_topics
+from alerts import AlertPublisher, AlertStore, PublisherOptions
 from events import Evidence, SampledFrame, StreamState
+from events.kafka import KafkaOptions, ensure_topics
 from livewatch.broker import EmbeddedBroker
 from livewatch.config import Config, Detectors
 from livewatch.paths import DEFAULT_BRANDS_DIR, REPO_ROOT
@@ -210,14 +211,15 @@ class ObservedStages:
 
 
 class AlertReader:
-    """Reads ``livewatch.alerts`` with confluent-kafka (not livewatch's client), noting arrival times."""
+    """Reads the alert topic with confluent-kafka (not livewatch's client), noting arrival times."""
 
-    def __init__(self, bootstrap: str, topic: str = DEFAULT_TOPIC) -> None:
+    def __init__(self, kafka: KafkaOptions) -> None:
         from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-        ensure_topics(bootstrap, [topic])
+        topic = kafka.topics.alerts
+        ensure_topics(kafka, [topic], partitions=PublisherOptions().partitions)
         self._consumer = Consumer({
-            "bootstrap.servers": bootstrap,
+            "bootstrap.servers": kafka.bootstrap_servers,
             "group.id": f"bench-{time.monotonic_ns()}",
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
@@ -255,10 +257,10 @@ class Rig:
         self._tmp = tempfile.TemporaryDirectory(prefix="bench-rig-")
         self.cfg = cfg.replace(data_dir=Path(self._tmp.name))
         self.broker = EmbeddedBroker() if kafka else None
-        bootstrap = self.broker.start().bootstrap if self.broker else None
+        options = self.broker.start().kafka_options(self.cfg.kafka) if self.broker else None
         self.store = AlertStore(self.cfg.store_path, snapshot_root=self.cfg.snapshot_dir)
-        self.publisher = AlertPublisher(self.store, bootstrap) if bootstrap else None
-        self.reader = AlertReader(bootstrap) if bootstrap else None
+        self.publisher = AlertPublisher(self.store, options) if options else None
+        self.reader = AlertReader(options) if options else None
         started = time.perf_counter()
         self.stages = ObservedStages(Stages.load(self.cfg))
         self.load_s = time.perf_counter() - started

@@ -19,8 +19,6 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from livewatch.config import Detectors
-
 from bench.live_capacity import (
     MEDIA_DIR,
     Rig,
@@ -35,6 +33,7 @@ from bench.live_capacity import (
     tree_cpu,
     tree_rss_mb,
 )
+from livewatch.config import Detectors
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +93,8 @@ def figures(samples: list[SoakSample], streams: int, warmup_s: float) -> list[di
     lags = [s.lag_s for s in lagged]
     half = len(steady) // 2
     minutes = samples[-1].at_s / 60 if samples else 0.0
-    where = f"make soak {datetime.now(timezone.utc):%Y-%m-%d}: {streams} streams, {minutes:.0f} min, sampled every {samples[1].at_s - samples[0].at_s:.0f} s" if len(samples) > 1 else ""
+    where = (f"make soak {datetime.now(timezone.utc):%Y-%m-%d}: {streams} streams, {minutes:.0f} min, "
+             f"sampled every {samples[1].at_s - samples[0].at_s:.0f} s") if len(samples) > 1 else ""
     mean_lag = sum(lags) / len(lags) if lags else None
     return [
         figure(f"soak: RSS slope ({streams} streams)", slope(hours, rss), "MB/hour", "RSS after warm-up", rss[0] if rss else None,

@@ -2,30 +2,41 @@
 
 Public face (the top floor wires ``livewatch dashboard`` with these):
 
-- ``DashboardSettings`` / ``HookOptions`` / ``Topics``: the typed settings, built by the caller.
-- ``create_app(settings) -> FastAPI``: the ASGI app (store, workers and routes).
-- ``serve(settings)``: run it with uvicorn until SIGINT/SIGTERM.
+- ``DashboardSettings`` / ``HookOptions``: the typed settings, built by the caller (Kafka: its
+  ``kafka`` field, an ``events.kafka.KafkaOptions``).
+- ``create_app(settings, streams=None) -> FastAPI``: the ASGI app (store, workers and routes);
+  ``streams`` opens a client of the workers' control topics for the ops streams API.
+- ``serve(settings, streams=None)``: run it with uvicorn until SIGINT/SIGTERM.
 - ``create_user(settings, username, password, role)``: add a user from a CLI.
 - ``hooks.verify(secret, headers, body)``: what a takedown receiver runs to check a call.
 """
 
-from dashboard.settings import DashboardSettings, HookOptions, Topics
+from __future__ import annotations
 
-__all__ = ["DashboardSettings", "HookOptions", "Topics", "create_app", "create_user", "serve"]
+from typing import TYPE_CHECKING
+
+from dashboard.settings import DashboardSettings, HookOptions
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from dashboard.stages import StreamControlFactory
+
+__all__ = ["DashboardSettings", "HookOptions", "create_app", "create_user", "serve"]
 
 
-def create_app(settings: DashboardSettings):  # noqa: ANN201 - FastAPI imported lazily
+def create_app(settings: DashboardSettings, *, streams: StreamControlFactory | None = None) -> FastAPI:
     """The dashboard ASGI app (see ``dashboard.app``)."""
     from dashboard.app import create_app as _create_app
 
-    return _create_app(settings)
+    return _create_app(settings, streams=streams)
 
 
-def serve(settings: DashboardSettings) -> None:
+def serve(settings: DashboardSettings, *, streams: StreamControlFactory | None = None) -> None:
     """Serve the dashboard on ``settings.host:settings.port`` until interrupted."""
     import uvicorn
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
+    uvicorn.run(create_app(settings, streams=streams), host=settings.host, port=settings.port, log_config=None,
                 proxy_headers=False, timeout_graceful_shutdown=3)
 
 

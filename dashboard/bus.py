@@ -1,6 +1,6 @@
 """Kafka in and out: the alert consumer, the outbox publisher and the live-feed hub.
 
-- :class:`AlertConsumer` reads ``livewatch.alerts`` and ``livewatch.alerts.shadow``,
+- :class:`AlertConsumer` reads the alert topics (``livewatch.alerts`` and ``livewatch.alerts.shadow``),
   stores each alert (idempotent by id and revision), tells the live feed,
   queues takedowns for enforce-mode ``takedown`` alerts, then commits offsets:
   a crash between store and commit only redelivers what the store dedupes.
@@ -22,25 +22,29 @@ from typing import Any, Callable
 from dashboard.evidence import FEED_TITLE_CHARS, key_snapshot, shorten
 from dashboard.stages import check_alert
 from dashboard.store import Store
+from events.kafka import KafkaOptions, make_consumer, make_producer
 
 log = logging.getLogger(__name__)
+
+Feed = asyncio.Queue[dict[str, Any] | None]
+"""One subscriber's events; None: the stream ends (shutdown)."""
 
 
 class LiveHub:
     """Thread-safe fan-out of events to asyncio subscribers (one queue per SSE stream)."""
 
     def __init__(self, max_queue: int = 256) -> None:
-        self._subs: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = set()
+        self._subs: set[tuple[asyncio.AbstractEventLoop, Feed]] = set()
         self._lock = threading.Lock()
         self._max_queue = max_queue
 
-    def subscribe(self) -> asyncio.Queue:
-        queue: asyncio.Queue = asyncio.Queue(self._max_queue)
+    def subscribe(self) -> Feed:
+        queue: Feed = asyncio.Queue(self._max_queue)
         with self._lock:
             self._subs.add((asyncio.get_running_loop(), queue))
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue) -> None:
+    def unsubscribe(self, queue: Feed) -> None:
         with self._lock:
             self._subs = {s for s in self._subs if s[1] is not queue}
 
@@ -55,7 +59,7 @@ class LiveHub:
                 self.unsubscribe(queue)
 
 
-def _offer(queue: asyncio.Queue, event: dict[str, Any] | None) -> None:
+def _offer(queue: Feed, event: dict[str, Any] | None) -> None:
     """A slow browser loses old feed items rather than blocking the consumer."""
     if queue.full():
         queue.get_nowait()
@@ -106,20 +110,18 @@ class AlertConsumer(Worker):
 
     name = "alert-consumer"
 
-    def __init__(self, store: Store, hub: LiveHub, bootstrap: str, topics: list[str], group_id: str,
-                 consumer_settings: dict[str, int], on_alert: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(self, store: Store, hub: LiveHub, kafka: KafkaOptions, group_id: str,
+                 on_alert: Callable[[dict[str, Any]], None]) -> None:
         super().__init__()
-        self.store, self.hub, self.bootstrap, self.topics = store, hub, bootstrap, topics
-        self.group_id, self.consumer_settings, self.on_alert = group_id, consumer_settings, on_alert
+        self.store, self.hub, self.kafka = store, hub, kafka
+        self.topics = [kafka.topics.alerts, kafka.topics.shadow_alerts]
+        self.group_id, self.on_alert = group_id, on_alert
         self._consumer: Any = None
 
     def step(self) -> None:
         if self._consumer is None:
-            from kafka import KafkaConsumer
-
-            self._consumer = KafkaConsumer(
-                *self.topics, bootstrap_servers=self.bootstrap, group_id=self.group_id,
-                auto_offset_reset="earliest", enable_auto_commit=False, **self.consumer_settings)
+            self._consumer = make_consumer(self.kafka, "dashboard", *self.topics, group_id=self.group_id,
+                                           auto_offset_reset="earliest", enable_auto_commit=False)
         batches = self._consumer.poll(timeout_ms=500)
         for records in batches.values():
             for record in records:
@@ -155,9 +157,9 @@ class OutboxPublisher(Worker):
 
     name = "outbox-publisher"
 
-    def __init__(self, store: Store, bootstrap: str, poll_s: float = 0.5) -> None:
+    def __init__(self, store: Store, kafka: KafkaOptions, poll_s: float = 0.5) -> None:
         super().__init__()
-        self.store, self.bootstrap, self.poll_s = store, bootstrap, poll_s
+        self.store, self.kafka, self.poll_s = store, kafka, poll_s
         self._producer: Any = None
 
     def step(self) -> None:
@@ -166,9 +168,7 @@ class OutboxPublisher(Worker):
             self._stop.wait(self.poll_s)
             return
         if self._producer is None:
-            from kafka import KafkaProducer
-
-            self._producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", retries=5,
+            self._producer = make_producer(self.kafka, "dashboard-outbox", acks="all", retries=5,
                                            max_in_flight_requests_per_connection=1)
         futures = [
             (row["id"], self._producer.send(row["topic"], key=row["key"].encode(), value=row["value"].encode()))

@@ -213,7 +213,9 @@ def segment(alert: Mapping[str, Any]) -> dict[str, Any] | None:
 def bound_price(alert: Mapping[str, Any]) -> dict[str, str] | None:
     """The selling price that made a price rule fire: amount, currency and the text it was read from."""
     price = alert.get("price")
-    amount = _number(price.get("amount")) if isinstance(price, Mapping) else None
+    if not isinstance(price, Mapping):
+        return None
+    amount = _number(price.get("amount"))
     if amount is None:
         return None
     return {

@@ -32,8 +32,9 @@ from typing import Any, Mapping
 import httpx
 
 from dashboard.bus import Worker
-from dashboard.settings import HookOptions, Topics
+from dashboard.settings import HookOptions
 from dashboard.store import Store
+from events.kafka import KafkaTopics
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +205,7 @@ def request_takedown(store: Store, alert: Mapping[str, Any], *, confirmed: bool 
 
 def backoff_s(options: HookOptions, attempts: int) -> float:
     """Delay after the ``attempts``-th failure: initial * 2^(attempts-1), capped."""
-    return min(options.max_backoff_s, options.initial_backoff_s * 2 ** max(0, attempts - 1))
+    return min(options.max_backoff_s, options.initial_backoff_s * 2.0 ** max(0, attempts - 1))
 
 
 class HookDeliverer(Worker):
@@ -212,7 +213,7 @@ class HookDeliverer(Worker):
 
     name = "takedown-hooks"
 
-    def __init__(self, store: Store, options: HookOptions, topics: Topics) -> None:
+    def __init__(self, store: Store, options: HookOptions, topics: KafkaTopics) -> None:
         super().__init__()
         self.store = store
         self.options = options

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from events import ConfigError
+from events.kafka import KafkaOptions
 
 
 @dataclass(frozen=True)
@@ -31,15 +32,6 @@ class HookOptions:
 
 
 @dataclass(frozen=True)
-class Topics:
-    alerts: str = "livewatch.alerts"
-    shadow_alerts: str = "livewatch.alerts.shadow"
-    decisions: str = "livewatch.decisions"
-    takedowns: str = "livewatch.takedowns"
-    takedowns_dlq: str = "livewatch.takedowns.dlq"
-
-
-@dataclass(frozen=True)
 class DashboardSettings:
     """Everything ``create_app`` needs.
 
@@ -49,13 +41,15 @@ class DashboardSettings:
     alert evidence resolve under it, and no file outside it is ever served.
     ``alert_store`` is the worker's SQLite alert store (evidence ledger):
     when set, alert pages verify the evidence chain and offer bundles.
-    ``kafka`` None runs without a broker (decisions and takedown logs wait in
-    the outbox until one is configured).
+    ``kafka`` is the one Kafka section of ``livewatch.config.Config`` (broker,
+    security, group timings, topic names); without bootstrap servers the
+    dashboard runs without a broker (decisions and takedown logs wait in the
+    outbox until one is configured).
     """
 
     secret_key: str
     db_url: str = "sqlite:///var/dashboard.sqlite3"
-    kafka: str | None = None
+    kafka: KafkaOptions = field(default_factory=KafkaOptions)
     data_dir: Path = Path("var/snapshots")
     rules_dir: Path | None = None
     lexicon_dir: Path | None = None
@@ -63,12 +57,9 @@ class DashboardSettings:
     alert_store: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8080
-    topics: Topics = field(default_factory=Topics)
     hooks: HookOptions = field(default_factory=HookOptions)
     deliver_hooks: bool = True
     consumer_group: str = "livewatch-dashboard"
-    kafka_session_timeout_ms: int = 6000
-    kafka_heartbeat_interval_ms: int = 2000
     session_ttl_s: int = 12 * 3600
     secure_cookies: bool = True  # False only for plain-http local use (LIVEWATCH_SECURE_COOKIES=0)
     login_max_failures: int = 5

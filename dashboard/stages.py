@@ -1,4 +1,4 @@
-"""The one place the dashboard calls the pipeline's stages: ``rules`` and ``alerts``.
+"""The one place the dashboard calls the pipeline's stages: ``rules``, ``alerts`` and ``logos``.
 
 Ops pages validate rule and lexicon edits with the rules engine's own
 ``check_rules`` (the same check ``livewatch rules check`` runs on the files),
@@ -6,11 +6,13 @@ explain text with ``explain``, and show evidence integrity and bundles with
 ``alerts.verify_evidence`` / ``alerts.export_bundle``. Everything else in the
 dashboard is independent of the stages, so a change of their public faces
 lands here only. When a stage is not installed, its feature says so instead
-of failing the page.
+of failing the page. The streams API reaches the workers' control topic
+through a ``StreamControl`` the top floor passes in (``create_app(streams=...)``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -19,7 +21,7 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping, Protocol
 
 import yaml
 
@@ -91,16 +93,17 @@ def check_alert(record: Any) -> None:
     """Raise ValueError unless ``record`` is an alert under the published JSON Schema (or an older version)."""
     from events import Alert
 
+    validate: Callable[[Mapping[str, Any]], None] | None
     try:
-        from alerts import validate_alert
+        from alerts import validate_alert as validate
     except ImportError:  # without the schema, the event type's own parsing still checks the shape
-        validate_alert = None
+        validate = None
     try:
         if not isinstance(record, dict):
             raise TypeError("record is not a JSON object")
         current = _as_current(record)
-        if validate_alert is not None:
-            validate_alert(current)
+        if validate is not None:
+            validate(current)
         Alert.from_dict(current)
     except Exception as exc:  # AlertSchemaError, KeyError, TypeError...: all mean "not an alert"
         raise ValueError(f"not an alert: {exc}") from exc
@@ -346,8 +349,8 @@ def yaml_errors(name: str, content: str) -> list[str]:
     try:
         for event in yaml.parse(content, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                return [f"{name}:{event.start_mark.line + 1}: YAML anchors and aliases (& and *) are not allowed: "
-                        "write the value out"]
+                where = f"{name}:{event.start_mark.line + 1}" if event.start_mark is not None else name
+                return [f"{where}: YAML anchors and aliases (& and *) are not allowed: write the value out"]
     except yaml.YAMLError as exc:
         return [f"{name}: not valid YAML: {' '.join(str(exc).split())}"]
     return []
@@ -366,27 +369,51 @@ def _relabel(message: str, tmp: str) -> str:
 # -- streams to watch (the workers' control topic) -----------------------------------------------
 
 
-def _stream_control(kafka: str | None) -> Any:
-    if not kafka:
+class StreamControl(Protocol):
+    """A client of the workers' control topics: ``livewatch.streams`` (what to watch,
+    ``livewatch.assignment.StreamControl``) and ``livewatch.protect`` (what to protect live,
+    ``livewatch.live_protect.ProtectControl``)."""
+
+    def list(self) -> dict[str, str]: ...
+
+    def add(self, stream_id: str, url: str) -> None: ...
+
+    def remove(self, stream_id: str) -> None: ...
+
+    def protect(self, stream_id: str, on: bool) -> None: ...
+
+    def close(self) -> None: ...
+
+
+# Opens a client for one request; the top floor passes it in (``livewatch dashboard`` builds it
+# from the config), so the dashboard needs no Kafka client of its own for the control topic.
+StreamControlFactory = Callable[[], StreamControl]
+
+
+def _stream_control(factory: StreamControlFactory | None) -> contextlib.closing[StreamControl]:
+    if factory is None:
         raise Unavailable("no Kafka broker configured (LIVEWATCH_KAFKA): streams are managed through livewatch.streams")
-    from ingest import validate_source
-    from livewatch.assignment import StreamControl
-
-    return StreamControl(kafka, validate_url=validate_source)
+    return contextlib.closing(factory())
 
 
-def list_streams(kafka: str | None) -> dict[str, str]:
+def list_streams(control: StreamControlFactory | None) -> dict[str, str]:
     """{stream id: url} the workers are asked to watch."""
-    with _stream_control(kafka) as control:
-        return control.list()
+    with _stream_control(control) as client:
+        return client.list()
 
 
-def add_stream(kafka: str | None, stream_id: str, url: str) -> None:
-    """Ask the workers to watch ``url`` (validated first) as ``stream_id``."""
-    with _stream_control(kafka) as control:
-        control.add(stream_id, url)
+def add_stream(control: StreamControlFactory | None, stream_id: str, url: str) -> None:
+    """Ask the workers to watch ``url`` (validated by the client first) as ``stream_id``."""
+    with _stream_control(control) as client:
+        client.add(stream_id, url)
 
 
-def remove_stream(kafka: str | None, stream_id: str) -> None:
-    with _stream_control(kafka) as control:
-        control.remove(stream_id)
+def remove_stream(control: StreamControlFactory | None, stream_id: str) -> None:
+    with _stream_control(control) as client:
+        client.remove(stream_id)
+
+
+def protect_stream(control: StreamControlFactory | None, stream_id: str, on: bool) -> None:
+    """Ask the worker watching ``stream_id`` to fingerprint it live (``on``), so its re-broadcasts are caught, or to stop."""
+    with _stream_control(control) as client:
+        client.protect(stream_id, on)

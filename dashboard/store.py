@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine, RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from events import ConfigError
@@ -255,7 +255,7 @@ class Store:
             res = conn.execute(users.insert().values(
                 username=username, password_hash=password_hash, role=role, created_at=time.time(),
                 brands=json.dumps(sorted(set(brands)))))
-            return int(res.inserted_primary_key[0])
+            return _inserted_id(res)
 
     def delete_user(self, user_id: int) -> bool:
         """Remove a user and end their sessions (their past decisions keep their name)."""
@@ -323,7 +323,7 @@ class Store:
             res = conn.execute(api_tokens.insert().values(
                 name=name, token_hash=token_hash, role=role, created_by=created_by,
                 created_at=time.time(), revoked=False, expires_at=expires_at))
-            return int(res.inserted_primary_key[0])
+            return _inserted_id(res)
 
     def token(self, token_hash: str) -> dict[str, Any] | None:
         """A token that is neither revoked nor expired."""
@@ -428,7 +428,7 @@ class Store:
                 rule_id=row["rule_id"], rule_version=row["rule_version"]))
             conn.execute(alerts.update().where(alerts.c.alert_id == alert_id).values(status=status))
             record = {
-                "decision_id": int(res.inserted_primary_key[0]),
+                "decision_id": _inserted_id(res),
                 "alert_id": alert_id,
                 "decision": decision,
                 "status": status,
@@ -513,7 +513,7 @@ class Store:
             res = conn.execute(hooks.insert().values(
                 name=name, url=url, secret=secret, brands=json.dumps(sorted(set(brands))),
                 active=True, created_at=time.time()))
-            return int(res.inserted_primary_key[0])
+            return _inserted_id(res)
 
     def list_hooks(self, active_only: bool = False) -> list[dict[str, Any]]:
         query = sa.select(hooks).order_by(hooks.c.id)
@@ -624,20 +624,33 @@ def _enqueue(conn: Connection, topic: str, key: str, value: Mapping[str, Any]) -
         topic=topic, key=key, value=json.dumps(value, ensure_ascii=False, sort_keys=True), created_at=time.time()))
 
 
-def _alert_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in row.items() if k != "data"}
+def _inserted_id(res: CursorResult[Any]) -> int:
+    """The primary key of the row an INSERT made (SQLAlchemy types it optional: not every statement inserts)."""
+    key = res.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the INSERT returned no primary key")
+    return int(key[0])
+
+
+def _columns(row: RowMapping) -> dict[str, Any]:
+    """A result row by column name (``.mappings()`` rows are keyed by name; SQLAlchemy types allow columns too)."""
+    return {str(k): v for k, v in row.items()}
+
+
+def _alert_row(row: RowMapping) -> dict[str, Any]:
+    out = {k: v for k, v in _columns(row).items() if k != "data"}
     out["alert"] = json.loads(row["data"])
     return out
 
 
-def _user_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(row)
+def _user_row(row: RowMapping) -> dict[str, Any]:
+    out = _columns(row)
     out["brands"] = json.loads(row.get("brands") or "[]")
     return out
 
 
-def _hook_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(row)
+def _hook_row(row: RowMapping) -> dict[str, Any]:
+    out = _columns(row)
     out["brands"] = json.loads(row["brands"] or "[]")
     return out
 

@@ -17,11 +17,19 @@ Data flows one way::
 price ("原价2999 现价299", "九块九", "12,999元") the same way, and stages may
 share code only through this floor.
 
+``events.kafka`` (imported by name, not re-exported here) is the one place Kafka
+clients are made: ``KafkaOptions`` and the producer/consumer/admin factory, used
+by ``alerts`` and the top floor alike. It imports kafka-python only when a client
+is made, so importing ``events`` stays cheap.
+
 Events are frozen dataclasses. The ones that cross a process or network
 boundary (Evidence, Alert, StreamStatus) round-trip through ``to_dict`` /
 ``from_dict`` as plain JSON values.
 """
 
+from events.errors import ConfigError, LivewatchError, SourceError
+from events.live import LIVE_CONTENT_PREFIX, LiveFingerprints, live_content_id, live_source
+from events.prices import parse_prices
 from events.types import (
     ALERT_SCHEMA_VERSION,
     Action,
@@ -46,11 +54,10 @@ from events.types import (
     alert_id_for,
     utc_now_iso,
 )
-from events.errors import LivewatchError, SourceError, ConfigError
-from events.prices import parse_prices
 
 __all__ = [
     "ALERT_SCHEMA_VERSION",
+    "LIVE_CONTENT_PREFIX",
     "Action",
     "Alert",
     "AlertEvidence",
@@ -61,6 +68,7 @@ __all__ = [
     "ConfigError",
     "Evidence",
     "MatchStrength",
+    "LiveFingerprints",
     "LivewatchError",
     "Modality",
     "Mode",
@@ -74,6 +82,8 @@ __all__ = [
     "StreamStatus",
     "VideoFrame",
     "alert_id_for",
+    "live_content_id",
+    "live_source",
     "parse_prices",
     "utc_now_iso",
 ]

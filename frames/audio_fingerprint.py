@@ -25,6 +25,7 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass, field
+from typing import Mapping
 
 import numpy as np
 
@@ -89,7 +90,8 @@ def level_dbfs(samples: np.ndarray) -> float:
 def pair_codes(items: np.ndarray) -> np.ndarray:
     """64-bit codes: sub-fingerprint i in the high half, i + 1 in the low half (len(items) - 1 codes)."""
     items = items.astype(np.uint64)
-    return (items[:-1] << np.uint64(32)) | items[1:]
+    codes: np.ndarray = (items[:-1] << np.uint64(32)) | items[1:]
+    return codes
 
 
 def bit_error_rate(a: np.ndarray, b: np.ndarray) -> float:
@@ -190,7 +192,7 @@ class AudioIndex:
                 "audio_checks": index.checks}
 
     @classmethod
-    def from_arrays(cls, data, options: AudioFingerprintOptions = AudioFingerprintOptions()) -> AudioIndex:
+    def from_arrays(cls, data: Mapping[str, np.ndarray], options: AudioFingerprintOptions = AudioFingerprintOptions()) -> AudioIndex:
         index = cls(options)
         ids, lengths, items = [str(i) for i in data["audio_ids"]], data["audio_lengths"], data["audio_items"]
         bounds = np.concatenate([[0], np.cumsum(lengths)])

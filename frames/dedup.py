@@ -123,8 +123,8 @@ class FrameDeduper:
         A 3x3 opening drops isolated pixels (compression noise) before
         measuring; the box is padded by one thumbnail pixel each side.
         """
-        mask = (cv2.absdiff(old, new) > self.options.pixel_threshold).astype(np.uint8)
-        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        changed = (cv2.absdiff(old, new) > self.options.pixel_threshold).astype(np.uint8)
+        mask = cv2.morphologyEx(changed, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         count = int(mask.sum())
         if count == 0:
             return None, 0.0

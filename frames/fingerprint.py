@@ -25,6 +25,16 @@ The sound of protected content is fingerprinted too (``frames.audio_fingerprint`
 Chromaprint): ``hear`` gives evidence with ``details["kind"] == "audio"``, video
 evidence has ``"video"``.
 
+Live streams can be protected while they are on air (``protect``): their sampled
+frames then also yield registration hashes every ``register_interval_s`` of media
+time, collected in an outbox (``drain_live``) that the top floor publishes.
+Batches from any worker (``add_live``, ``events.LiveFingerprints``) go into a
+small live side index, rebuilt when new rows arrived and bounded to the last
+``live_window_s``, searched together with the library (which is never rebuilt
+for them). Content time of live fingerprints is the source stream's media time,
+so runs and offsets work as for a file; a stream never matches its own live
+content, and evidence of live content says ``details["source_stream"]``.
+
 This module imports only ``events``, its own package (``frames.fingerprint_index``,
 ``frames.audio_fingerprint``) and third-party libraries.
 """
@@ -34,6 +44,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -44,7 +55,18 @@ import av
 import cv2
 import numpy as np
 
-from events import AudioChunk, Box, ConfigError, Evidence, Modality, SampledFrame, SourceError
+from events import (
+    AudioChunk,
+    Box,
+    ConfigError,
+    Evidence,
+    LiveFingerprints,
+    Modality,
+    SampledFrame,
+    SourceError,
+    live_content_id,
+    live_source,
+)
 from frames.audio_fingerprint import AudioFingerprintOptions, AudioIndex
 from frames.fingerprint_index import HashIndex
 
@@ -74,7 +96,7 @@ class FingerprintOptions:
     min_run: int = 3
     offset_tolerance_s: float = 2.0
     max_gap_s: float = 6.0
-    reemit_interval_s: float = 10.0
+    reemit_interval_s: float = 2.0     # a run's evidence grows this often: a rule's min duration is met when reached
     mirror: bool = True
     find_pictures: bool = True
     max_pictures: int = 6
@@ -83,13 +105,14 @@ class FingerprintOptions:
     min_region_area: float = 0.2       # share of the frame a candidate region must cover
     probe_bits: int = 2                # multi-index probe radius per substring: exact up to 8 bits
     matches_per_content: int = 4
+    live_window_s: float = 3600.0      # live fingerprints kept per protected stream (by when they were sampled)
     audio: AudioFingerprintOptions = field(default_factory=AudioFingerprintOptions)
 
     def __post_init__(self) -> None:
         if self.register_interval_s <= 0 or self.min_run < 1 or not 0 < self.max_hamming < 32:
             raise ConfigError("fingerprint options: register_interval_s > 0, min_run >= 1, 0 < max_hamming < 32")
-        if not 0 <= self.probe_bits <= 3 or self.motion_frames < 2:
-            raise ConfigError("fingerprint options: 0 <= probe_bits <= 3, motion_frames >= 2")
+        if not 0 <= self.probe_bits <= 3 or self.motion_frames < 2 or self.live_window_s <= 0:
+            raise ConfigError("fingerprint options: 0 <= probe_bits <= 3, motion_frames >= 2, live_window_s > 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +152,32 @@ class _StreamState:
     tracks: list[_Track] = field(default_factory=list)
     open: dict[str, _Observation] = field(default_factory=dict)
     motion: _Motion | None = None
+
+
+class _LiveContent:
+    """The fingerprints of one protected live stream received so far, with when each was sampled."""
+
+    def __init__(self) -> None:
+        self.times: np.ndarray = np.zeros(0, np.float64)
+        self.walls: np.ndarray = np.zeros(0, np.float64)
+        self.whole: np.ndarray = np.zeros((0, len(_WHOLE_CROPS)), np.uint64)
+        self.quads: np.ndarray = np.zeros((0, 4), np.uint64)
+        self.quad_ok = np.zeros((0, 4), bool)
+
+    def add(self, batch: LiveFingerprints) -> None:
+        self.times = np.concatenate([self.times, batch.times])
+        self.walls = np.concatenate([self.walls, np.full(len(batch), batch.wall_time)])
+        self.whole = np.vstack([self.whole, batch.whole.astype(np.uint64)])
+        self.quads = np.vstack([self.quads, batch.quads.astype(np.uint64)])
+        self.quad_ok = np.vstack([self.quad_ok, batch.quad_ok.astype(bool)])
+
+    def trim(self, since: float) -> int:
+        """Drop rows sampled before ``since`` (wall clock: media time restarts when a stream is reopened)."""
+        keep = self.walls >= since
+        if not keep.all():
+            self.times, self.walls, self.whole, self.quads, self.quad_ok = (
+                a[keep] for a in (self.times, self.walls, self.whole, self.quads, self.quad_ok))
+        return len(self.times)
 
 
 class _Motion:
@@ -174,6 +223,11 @@ class FingerprintIndex:
         self._tables: tuple[HashIndex, HashIndex, np.ndarray] | None = None
         self._pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self.audio = AudioIndex(options.audio)
+        self._protected: set[str] = set()
+        self._next_live: dict[str, float] = {}  # protected stream -> media time of its next registration
+        self._outbox: dict[str, deque[tuple[float, float, np.ndarray, np.ndarray, np.ndarray]]] = {}
+        self._live: dict[str, _LiveContent] = {}
+        self._live_index: FingerprintIndex | None = None  # rebuilt from _live on the next query after a change
 
     def __len__(self) -> int:
         return len(self._times) + sum(len(p[1]) for p in self._pending)
@@ -302,13 +356,87 @@ class FingerprintIndex:
             raise ConfigError(f"{path}: not a readable fingerprint index ({exc}); register the content again") from exc
         return index
 
+    # --- live streams ---------------------------------------------------
+
+    def protect(self, stream_id: str, on: bool = True) -> None:
+        """Mark a stream protected (or no longer): its sampled frames then feed ``drain_live``."""
+        with self._lock:
+            if on:
+                self._protected.add(stream_id)
+            else:
+                self._protected.discard(stream_id)
+                self._outbox.pop(stream_id, None)
+                self._next_live.pop(stream_id, None)
+
+    @property
+    def protected(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._protected)
+
+    def _register_live(self, frame: SampledFrame, gray: np.ndarray) -> None:
+        """Registration hashes of a protected stream's frame, one per ``register_interval_s`` of media time."""
+        sid, t = frame.stream_id, frame.media_time
+        with self._lock:
+            if t + 1e-6 < self._next_live.get(sid, -1e9):
+                return
+            self._next_live[sid] = t + self.options.register_interval_s
+        whole, quads, quad_ok = region_hashes(trim_borders(gray))
+        limit = max(1, int(self.options.live_window_s / self.options.register_interval_s))
+        with self._lock:
+            if sid in self._protected:  # a stream unprotected meanwhile publishes nothing more
+                self._outbox.setdefault(sid, deque(maxlen=limit)).append((t, frame.frame.wall_time, whole, quads, quad_ok))
+
+    def drain_live(self) -> list[LiveFingerprints]:
+        """The protected streams' fingerprints computed since the last call, one batch per stream."""
+        with self._lock:
+            outbox, self._outbox = self._outbox, {}
+        return [LiveFingerprints(sid, np.array([r[0] for r in rows]), np.array([r[2] for r in rows], np.uint64),
+                                 np.array([r[3] for r in rows], np.uint64), np.array([r[4] for r in rows], bool),
+                                 wall_time=max(r[1] for r in rows))
+                for sid, rows in outbox.items() if rows]
+
+    def add_live(self, batch: LiveFingerprints, now: float | None = None) -> bool:
+        """Add a protected stream's fingerprints (from any worker) to the live side index; False when
+        the batch is older than ``live_window_s`` (read late from the topic). Older rows of every
+        live content are dropped; the library is left as it is."""
+        n = len(batch)
+        if batch.whole.shape != (n, len(_WHOLE_CROPS)) or batch.quads.shape != (n, 4) or batch.quad_ok.shape != (n, 4):
+            raise ConfigError(f"live fingerprints of {batch.content_id!r}: shapes {batch.whole.shape}, {batch.quads.shape}, "
+                              f"{batch.quad_ok.shape} do not fit {n} times")
+        since = (time.time() if now is None else now) - self.options.live_window_s
+        if batch.wall_time < since or not n:
+            return False
+        with self._lock:
+            self._live.setdefault(batch.content_id, _LiveContent()).add(batch)
+            for cid, content in list(self._live.items()):
+                if not content.trim(since):
+                    del self._live[cid]
+            self._live_index = None
+        return True
+
+    @property
+    def live_content_ids(self) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(self._live)
+
+    def _live_side(self) -> FingerprintIndex | None:
+        """The live side index (built here when rows arrived since the last query), None when empty."""
+        with self._lock:
+            if self._live_index is None and self._live:
+                side = FingerprintIndex(self.options)
+                for cid, c in self._live.items():
+                    side.register_hashes(cid, c.times, c.whole, c.quads, c.quad_ok)
+                self._live_index = side
+            return self._live_index
+
     # --- matching -----------------------------------------------------
 
     def query(self, image: np.ndarray, motion: list[Box] | None = None) -> list[FingerprintMatch]:
         """Registered fingerprints that some region of one frame matches (no temporal check).
         ``motion``: regions (work-image pixels) where the stream's picture moved lately."""
         self._index()
-        if not len(self._times):
+        live = self._live_side()
+        if not len(self._times) and live is None:
             return []
         o = self.options
         gray = work_gray(image)
@@ -321,15 +449,21 @@ class FingerprintIndex:
             for mirrored, hashed in zip((False, True), query_hashes(crop, o.mirror)):
                 hashes.append(hashed)
                 variants.append((region, full_box, mirrored))
-        found: dict[tuple[int, int], FingerprintMatch] = {}
-        for v, row, score in self._search(np.array([h[0] for h in hashes], np.uint64),
-                                          np.array([h[1] for h in hashes], np.uint64),
-                                          np.array([h[2] for h in hashes], bool)):
+        arrays = (np.array([h[0] for h in hashes], np.uint64), np.array([h[1] for h in hashes], np.uint64),
+                  np.array([h[2] for h in hashes], bool))
+        found = self._matches(variants, *arrays) if len(self._times) else []
+        return self._best_per_content(found + (live._matches(variants, *arrays) if live is not None else []))
+
+    def _matches(self, variants: list[tuple[str, Box, bool]], whole: np.ndarray, quads: np.ndarray,
+                 quad_ok: np.ndarray) -> list[FingerprintMatch]:
+        """The best match of each registered row some query variant matches."""
+        found: dict[int, FingerprintMatch] = {}
+        for v, row, score in self._search(whole, quads, quad_ok):
             region, full_box, mirrored = variants[v]
-            key = (int(self._content[row]), row)
-            if key not in found or score > found[key].score:
-                found[key] = FingerprintMatch(self._content_ids[key[0]], float(self._times[row]), score, full_box, mirrored, region)
-        return self._best_per_content(found.values())
+            if row not in found or score > found[row].score:
+                found[row] = FingerprintMatch(self._content_ids[int(self._content[row])], float(self._times[row]), score,
+                                              full_box, mirrored, region)
+        return list(found.values())
 
     def _index(self) -> tuple[HashIndex, HashIndex, np.ndarray]:
         """The hash tables, built on first use after registration (or read by ``load``)."""
@@ -380,13 +514,23 @@ class FingerprintIndex:
         """Match one sampled frame; evidence once a stream has played registered content for a run."""
         with self._lock:
             state = self._streams.setdefault(frame.stream_id, _StreamState())
+            protected = frame.stream_id in self._protected
+            searchable = bool(len(self._times) or self._pending or self._live or state.tracks or state.open)
+        if not (protected or searchable):
+            return []  # nothing protected anywhere yet: no frame work at all
         t = frame.media_time
+        gray = work_gray(frame.image)
+        if protected:
+            self._register_live(frame, gray)
+        if not searchable:
+            return []
         motion = None
         if self.options.motion_regions:
             if state.motion is None:
                 state.motion = _Motion(self.options.motion_frames)
-            motion = state.motion.boxes(work_gray(frame.image), self.options.min_region_area)
-        matches = self.query(frame.image, motion)
+            motion = state.motion.boxes(gray, self.options.min_region_area)
+        own = live_content_id(frame.stream_id)
+        matches = [m for m in self.query(frame.image, motion) if m.content_id != own]
         confirmed = self._update_tracks(state, matches, t)
         out = []
         for match in confirmed:
@@ -417,6 +561,7 @@ class FingerprintIndex:
         found = self.audio.finish(stream_id)
         with self._lock:
             state = self._streams.pop(stream_id, None)
+            self._next_live.pop(stream_id, None)  # a reopened stream's media time starts again at 0
         if state is None:
             return found
         return found + [self._evidence(stream_id, o, 0.0, o.last) for o in state.open.values() if o.last > o.emitted_until]
@@ -441,14 +586,18 @@ class FingerprintIndex:
         state.tracks = [tr for tr in state.tracks if t - tr.last <= o.max_gap_s]
         best: dict[str, FingerprintMatch] = {}
         for tr in state.tracks:
-            m = touched.get(id(tr))
-            if m is not None and tr.hits >= o.min_run and (m.content_id not in best or m.score > best[m.content_id].score):
-                best[m.content_id] = m
+            hit = touched.get(id(tr))
+            if hit is not None and tr.hits >= o.min_run and (hit.content_id not in best or hit.score > best[hit.content_id].score):
+                best[hit.content_id] = hit
         return list(best.values())
 
     def _evidence(self, stream_id: str, obs: _Observation, wall_time: float, now: float) -> Evidence:
         obs.emitted_until, obs.last_emit = obs.last, now
         m = obs.match
+        details = {"kind": "video", "content_time": round(m.content_time, 3), "mirrored": m.mirrored, "region": m.region}
+        source = live_source(obs.content_id)
+        if source is not None:
+            details["source_stream"] = source
         return Evidence(
             stream_id=stream_id,
             modality=Modality.FINGERPRINT,
@@ -459,7 +608,7 @@ class FingerprintIndex:
             wall_time=wall_time,
             box=m.box,
             observation_id=obs.observation_id,
-            details={"kind": "video", "content_time": round(m.content_time, 3), "mirrored": m.mirrored, "region": m.region},
+            details=details,
         )
 
 
@@ -650,7 +799,8 @@ def _coverage(lines: np.ndarray, at: np.ndarray, ends: np.ndarray) -> np.ndarray
     band = np.stack([lines[max(0, p - 2) : p + 3].any(axis=0) for p in at])
     prefix = np.concatenate([np.zeros((len(at), 1)), np.cumsum(band, axis=1)], axis=1)
     lo, hi = ends[:, None], ends[None, :]
-    return (prefix[:, hi + 1] - prefix[:, lo]) / np.maximum(hi - lo + 1, 1)[None]
+    covered: np.ndarray = (prefix[:, hi + 1] - prefix[:, lo]) / np.maximum(hi - lo + 1, 1)[None]
+    return covered
 
 
 def _line_positions(lines: np.ndarray, min_px: int = 8, limit: int = 12) -> list[int]:

@@ -1,7 +1,7 @@
 """Which worker watches which stream: assignment through Kafka itself.
 
 Requests to start or stop watching a stream are records on the compacted
-control topic ``livewatch.streams``, keyed by stream id, valued
+control topic (``KafkaOptions.topics.streams``, ``livewatch.streams``), keyed by stream id, valued
 ``{"action": "start"|"stop", "stream_id": ..., "url": ...}``. Compaction keeps
 the latest request per stream, so reading the topic to the end gives the
 desired set of streams.
@@ -23,10 +23,11 @@ streams. Kafka's group protocol then gives us the distributed part for free:
 The cooperative-sticky assignor (KIP-429) moves only the partitions that must
 move, so a worker joining or leaving does not restart everybody's streams.
 
-    control = StreamControl("127.0.0.1:9092")
+    kafka = KafkaOptions(bootstrap_servers="127.0.0.1:9092")
+    control = StreamControl(kafka)
     control.add("shop-42", "rtmp://live.example/app/shop-42")
 
-    assigner = StreamAssigner("127.0.0.1:9092", "livewatch-workers", on_start, on_stop)
+    assigner = StreamAssigner(kafka, "livewatch-workers", on_start, on_stop)
     assigner.start()          # a background thread; or run() in your own
     ...
     assigner.close()          # stops its streams, leaves the group
@@ -43,17 +44,15 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError
 
 from events import ConfigError, LivewatchError
-from livewatch.broker import FAST_GROUP_CONSUMER_SETTINGS
+from events.kafka import KafkaOptions, ensure_topics, make_consumer, make_producer
 
 log = logging.getLogger(__name__)
 
-STREAMS_TOPIC = "livewatch.streams"
 DEFAULT_GROUP = "livewatch-workers"
 START, STOP = "start", "stop"
 _STREAM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
@@ -64,21 +63,18 @@ OnStop = Callable[[str], None]
 
 @dataclass(frozen=True)
 class AssignmentOptions:
-    """How the control topic and the worker group are set up.
+    """How the control topic is set up and read.
 
     ``partitions`` bounds how many workers can share the streams (one partition
     goes to one worker) and how evenly; it is fixed when the topic is created.
-    The session timeout is how long a dead worker's streams go unwatched.
+    The topic's name, and the group's session timeout (how long a dead
+    worker's streams go unwatched), are Kafka settings: ``KafkaOptions``.
     """
 
-    topic: str = STREAMS_TOPIC
     partitions: int = 12
     replication_factor: int = 1
-    session_timeout_ms: int = FAST_GROUP_CONSUMER_SETTINGS["session_timeout_ms"]
-    heartbeat_interval_ms: int = FAST_GROUP_CONSUMER_SETTINGS["heartbeat_interval_ms"]
     poll_timeout_ms: int = 200
     request_timeout_s: float = 15.0
-    client_id: str = "livewatch"
 
 
 def validate_stream_id(stream_id: str) -> str:
@@ -129,38 +125,11 @@ def apply_request(desired: dict[str, str], key: bytes | None, value: bytes | Non
         desired[stream_id] = url
 
 
-def ensure_topic(bootstrap: str, options: AssignmentOptions) -> None:
+def ensure_topic(kafka: KafkaOptions, options: AssignmentOptions) -> None:
     """Create the compacted control topic unless it exists (idempotent, races are fine)."""
-    admin = _connect(KafkaAdminClient, bootstrap, options)
-    try:
-        if options.topic in admin.list_topics():
-            return
-        topic = NewTopic(
-            options.topic,
-            options.partitions,
-            options.replication_factor,
-            topic_configs={"cleanup.policy": "compact"},
-        )
-        admin.create_topics([topic])
-        log.info("created stream control topic", extra={"topic": options.topic, "partitions": options.partitions})
-    except TopicAlreadyExistsError:
-        pass
-    finally:
-        admin.close()
-
-
-def _connect(client_cls, bootstrap: str, options: AssignmentOptions, **kwargs):
-    try:
-        return client_cls(
-            bootstrap_servers=bootstrap,
-            client_id=options.client_id,
-            request_timeout_ms=int(options.request_timeout_s * 1000),
-            **kwargs,
-        )
-    except KafkaError as exc:
-        raise LivewatchError(
-            f"no Kafka broker reachable at {bootstrap} ({type(exc).__name__}): start it, or set LIVEWATCH_KAFKA / --kafka to a reachable HOST:PORT"
-        ) from None
+    ensure_topics(kafka, [kafka.topics.streams], partitions=options.partitions,
+                  replication_factor=options.replication_factor, configs={"cleanup.policy": "compact"},
+                  timeout_s=options.request_timeout_s, role="streams")
 
 
 class StreamControl:
@@ -168,28 +137,29 @@ class StreamControl:
 
     def __init__(
         self,
-        bootstrap: str,
+        kafka: KafkaOptions,
         options: AssignmentOptions = AssignmentOptions(),
         *,
         validate_url: Callable[[str], str] | None = None,
     ) -> None:
         """``validate_url`` (e.g. ``ingest.validate_source``) rejects bad sources before they reach any worker."""
-        self.bootstrap = bootstrap
+        self.kafka = kafka
+        self.topic = kafka.topics.streams
         self.options = options
         self._validate_url = validate_url
         self._producer: KafkaProducer | None = None
 
     def _send(self, action: str, stream_id: str, url: str | None) -> None:
         if self._producer is None:
-            ensure_topic(self.bootstrap, self.options)
-            self._producer = _connect(KafkaProducer, self.bootstrap, self.options, acks="all")
+            ensure_topic(self.kafka, self.options)
+            self._producer = make_producer(self.kafka, "streams", acks="all", request_timeout_ms=self._timeout_ms)
         key, value = encode_request(action, stream_id, url)
         try:
-            self._producer.send(self.options.topic, key=key, value=value).get(timeout=self.options.request_timeout_s)
+            self._producer.send(self.topic, key=key, value=value).get(timeout=self.options.request_timeout_s)
         except KafkaError as exc:
             raise LivewatchError(
-                f"could not write the {action} request for stream {stream_id!r} to {self.options.topic} "
-                f"on {self.bootstrap}: {exc}; check the broker and retry"
+                f"could not write the {action} request for stream {stream_id!r} to {self.topic} "
+                f"on {self.kafka.bootstrap_servers}: {exc}; check the broker and retry"
             ) from None
 
     def add(self, stream_id: str, url: str) -> None:
@@ -208,12 +178,16 @@ class StreamControl:
 
     def list(self) -> dict[str, str]:
         """The desired streams, {stream_id: url}, read from the start of the control topic to its end."""
-        ensure_topic(self.bootstrap, self.options)
-        consumer = _connect(KafkaConsumer, self.bootstrap, self.options, enable_auto_commit=False)
+        ensure_topic(self.kafka, self.options)
+        consumer = make_consumer(self.kafka, "streams", enable_auto_commit=False, request_timeout_ms=self._timeout_ms)
         try:
-            return read_desired(consumer, self.options.topic, self.options.request_timeout_s)
+            return read_desired(consumer, self.topic, self.options.request_timeout_s)
         finally:
             consumer.close()
+
+    @property
+    def _timeout_ms(self) -> int:
+        return int(self.options.request_timeout_s * 1000)
 
     def close(self) -> None:
         if self._producer is not None:
@@ -256,7 +230,7 @@ class _Partition:
     live: bool = False  # caught up: its desired streams are being watched
 
 
-class StreamAssigner(ConsumerRebalanceListener):
+class StreamAssigner(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python ships no type information
     """One worker's share of the streams: calls ``on_start``/``on_stop`` as partitions and requests come and go.
 
     ``on_start(stream_id, url)`` must begin watching and return promptly;
@@ -270,13 +244,14 @@ class StreamAssigner(ConsumerRebalanceListener):
 
     def __init__(
         self,
-        bootstrap: str,
+        kafka: KafkaOptions,
         group_id: str,
         on_start: OnStart,
         on_stop: OnStop,
         options: AssignmentOptions = AssignmentOptions(),
     ) -> None:
-        self.bootstrap = bootstrap
+        self.kafka = kafka
+        self.topic = kafka.topics.streams
         self.group_id = group_id
         self.options = options
         self._on_start = on_start
@@ -299,21 +274,19 @@ class StreamAssigner(ConsumerRebalanceListener):
 
     def run(self) -> None:
         """Join the group and follow the control topic until :meth:`close` (blocking)."""
-        ensure_topic(self.bootstrap, self.options)
-        consumer = _connect(
-            KafkaConsumer,
-            self.bootstrap,
-            self.options,
+        ensure_topic(self.kafka, self.options)
+        consumer = make_consumer(
+            self.kafka,
+            "streams",
             group_id=self.group_id,
             enable_auto_commit=False,  # state is rebuilt by replay, offsets are never used
             auto_offset_reset="earliest",
-            session_timeout_ms=self.options.session_timeout_ms,
-            heartbeat_interval_ms=self.options.heartbeat_interval_ms,
+            request_timeout_ms=int(self.options.request_timeout_s * 1000),
             partition_assignment_strategy=(CooperativeStickyAssignor,),
         )
         self._consumer = consumer
         try:
-            consumer.subscribe([self.options.topic], listener=self)
+            consumer.subscribe([self.topic], listener=self)
             while not self._closing.is_set():
                 self._poll_once(consumer)
         finally:
@@ -354,14 +327,14 @@ class StreamAssigner(ConsumerRebalanceListener):
     def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         with self._lock:
             for tp in revoked:
-                if tp.topic != self.options.topic:
+                if tp.topic != self.topic:
                     continue
                 self._partitions.pop(tp.partition, None)
                 for stream_id in [s for s, (p, _) in self._running.items() if p == tp.partition]:
                     self._stop_stream(stream_id, "partition revoked")
 
     def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        tps = [tp for tp in assigned if tp.topic == self.options.topic]
+        tps = [tp for tp in assigned if tp.topic == self.topic]
         with self._lock:
             for tp in tps:
                 self._partitions[tp.partition] = _Partition()
@@ -400,7 +373,7 @@ class StreamAssigner(ConsumerRebalanceListener):
             pending = {p: part for p, part in self._partitions.items() if not part.live}
         if not pending:
             return
-        tps = {p: TopicPartition(self.options.topic, p) for p in pending}
+        tps = {p: TopicPartition(self.topic, p) for p in pending}
         need_end = [tps[p] for p, part in pending.items() if part.end_offset is None]
         ends = consumer.end_offsets(need_end) if need_end else {}
         positions = {}

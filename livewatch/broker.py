@@ -9,13 +9,14 @@ fine for the demo and tests, because the alert store (SQLite) is the durable
 record and re-delivers whatever the broker did not acknowledge.
 
     with EmbeddedBroker() as broker:
-        producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
+        producer = make_producer(broker.kafka_options(), "demo")
 
 Consumer groups on Tansu finish joining after about half of
 ``session_timeout_ms``: with kafka-python's default (45 s) the first record
-arrives ~23 s late. Consumers of the embedded broker should use
-:data:`FAST_GROUP_CONSUMER_SETTINGS` (kafka-python) or
-:data:`FAST_GROUP_CONSUMER_CONFIG` (confluent-kafka / librdkafka): ~3 s.
+arrives ~23 s late. So the options :meth:`EmbeddedBroker.kafka_options` gives
+carry a short session (:data:`EMBEDDED_GROUP_TIMINGS`, ~3 s to join); the tests
+apply the same to the brokers they start (:func:`with_embedded_timings`). A
+configured cluster never gets them: production keeps Kafka's own defaults.
 """
 
 from __future__ import annotations
@@ -29,15 +30,20 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 from events import LivewatchError
+from events.kafka import KafkaOptions, KafkaSecurity
 
 log = logging.getLogger(__name__)
 
-# kafka-python KafkaConsumer keyword arguments for a quick group join on Tansu.
-FAST_GROUP_CONSUMER_SETTINGS: dict[str, int] = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 2000}
-# The same for confluent-kafka / librdkafka consumer configs.
-FAST_GROUP_CONSUMER_CONFIG: dict[str, int] = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 2000}
+# Group timings for a quick join on Tansu (and a quick take-over when a test kills a member).
+EMBEDDED_GROUP_TIMINGS: dict[str, int] = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 2000}
+
+
+def with_embedded_timings(options: KafkaOptions) -> KafkaOptions:
+    """``options`` with the embedded broker's short group timings (for it and for test brokers only)."""
+    return options.replace(**EMBEDDED_GROUP_TIMINGS)
 
 # Tansu reads these from the environment; drop them so the command line is the only input.
 _TANSU_ENV_VARS = (
@@ -104,12 +110,17 @@ class EmbeddedBroker:
         self.cluster_id = cluster_id
         self.ready_timeout_s = ready_timeout_s
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log_file: tempfile._TemporaryFileWrapper[bytes] | None = None
+        self._log_file: IO[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
         """``host:port`` for ``bootstrap_servers``."""
         return f"{self.host}:{self.port}"
+
+    def kafka_options(self, base: KafkaOptions | None = None) -> KafkaOptions:
+        """``base`` (client id, topic names) pointed at this broker: plaintext, short group timings."""
+        options = (base or KafkaOptions()).replace(bootstrap_servers=self.bootstrap, security=KafkaSecurity())
+        return with_embedded_timings(options)
 
     @property
     def pid(self) -> int | None:

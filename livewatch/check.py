@@ -50,12 +50,12 @@ def _rules(cfg: Config) -> str:
     return f"rules valid in {cfg.rules_dir}"
 
 
-def _broker(cfg: Config, kafka: str | None) -> str:
-    if kafka:
-        from alerts import check_broker
+def _broker(cfg: Config) -> str:
+    if cfg.kafka.bootstrap_servers:
+        from events.kafka import check_broker
 
-        check_broker(kafka, timeout=5.0)
-        return f"Kafka reachable at {kafka}"
+        check_broker(cfg.kafka, timeout_s=5.0)
+        return f"Kafka reachable at {cfg.kafka.bootstrap_servers} ({cfg.kafka.security.security_protocol})"
     from livewatch.broker import tansu_binary
 
     return f"no --kafka given: embedded broker available ({tansu_binary()})"
@@ -69,7 +69,7 @@ def _tts() -> str:
     return "Mandarin TTS for the demo and corpus (.venv-tts)"
 
 
-def run_checks(cfg: Config, *, kafka: str | None) -> int:
+def run_checks(cfg: Config) -> int:
     checks: list[Check] = [
         ("media", lambda: f"PyAV {av.__version__} with FFmpeg {av.library_versions['libavformat']}", True),
         ("ASR model", lambda: _asr(cfg), cfg.detectors.asr),
@@ -78,7 +78,7 @@ def run_checks(cfg: Config, *, kafka: str | None) -> int:
          _ocr(cfg, "rapid" if cfg.ocr.engine == "paddle" else "paddle"), False),
         ("brand registry", lambda: _brands(cfg), True),
         ("rules", lambda: _rules(cfg), True),
-        ("Kafka", lambda: _broker(cfg, kafka), True),
+        ("Kafka", lambda: _broker(cfg), True),
         ("demo speech", _tts, False),
     ]
     failed = 0

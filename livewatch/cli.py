@@ -8,6 +8,7 @@
     livewatch evidence verify | evidence export ALERT_ID --out DIR
     livewatch eval DIR | eval --evidence DIR [--rules DIR]      precision/recall on a labelled corpus / stored evidence
     livewatch streams add|remove|list                          stream assignment (Kafka control topic)
+    livewatch protect STREAM_ID [--off]                        fingerprint a watched stream live, catch its re-broadcasts
     livewatch worker | rules-service | dashboard               the services of docker-compose.yml
 
 Every command exits 0 on success, 1 on a problem the user can fix (one line
@@ -22,9 +23,9 @@ import logging
 import re
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, NotRequired, Sequence, TypedDict
 
-from events import LivewatchError
+from events import Evidence, LivewatchError
 from livewatch.config import Config
 
 log = logging.getLogger("livewatch")
@@ -85,7 +86,7 @@ def _cmd_scan(args: argparse.Namespace, cfg: Config) -> int:
 
     if args.rules:
         cfg = cfg.replace(rules_dir=Path(args.rules))
-    evidence: list | None = [] if args.compare else None
+    evidence: list[Evidence] | None = [] if args.compare else None
     alerts = scan_file(cfg, Path(args.file), out=Path(args.out) if args.out else None, evidence=evidence)
     print(f"{len(alerts)} alert(s) from {args.file}" + (f", written to {args.out}" if args.out else ""))
     if args.compare:
@@ -96,7 +97,7 @@ def _cmd_scan(args: argparse.Namespace, cfg: Config) -> int:
 def _cmd_check(args: argparse.Namespace, cfg: Config) -> int:
     from livewatch.check import run_checks
 
-    return run_checks(cfg, kafka=args.kafka or cfg.kafka)
+    return run_checks(cfg)
 
 
 def _cmd_rules(args: argparse.Namespace, cfg: Config) -> int:
@@ -140,17 +141,24 @@ def _cmd_demo(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-def _service_options(args: argparse.Namespace, cfg: Config) -> dict:
+class _ServiceFlags(TypedDict):
+    """The ``ServiceOptions`` fields given on the command line (an unset port keeps the default)."""
+
+    metrics_host: str
+    drain_timeout_s: float
+    metrics_port: NotRequired[int]
+
+
+def _service_options(args: argparse.Namespace, cfg: Config) -> _ServiceFlags:
     """Options shared by ``worker`` and ``rules-service`` (metrics endpoint, shutdown budget)."""
     port = args.metrics_port if args.metrics_port is not None else cfg.metrics_port
-    options = {"metrics_host": args.metrics_host or cfg.metrics_host, "drain_timeout_s": args.drain_timeout}
+    options: _ServiceFlags = {"metrics_host": args.metrics_host or cfg.metrics_host, "drain_timeout_s": args.drain_timeout}
     if port is not None:
         options["metrics_port"] = port
     return options
 
 
 def _cmd_worker(args: argparse.Namespace, cfg: Config) -> int:
-    from livewatch.assignment import AssignmentOptions
     from livewatch.distributed import WorkerOptions, run_worker
     from livewatch.service import stop_on_signals
 
@@ -164,8 +172,6 @@ def _cmd_worker(args: argparse.Namespace, cfg: Config) -> int:
         **_service_options(args, cfg),
         group_id=args.group,
         split=cfg.split if args.split is None else args.split,
-        evidence_topic=args.evidence_topic,
-        assignment=AssignmentOptions(topic=args.streams_topic),
     )
     with stop_on_signals() as stop:
         return run_worker(cfg, options, stop)
@@ -175,7 +181,7 @@ def _cmd_rules_service(args: argparse.Namespace, cfg: Config) -> int:
     from livewatch.distributed import RulesServiceOptions, run_rules_service
     from livewatch.service import stop_on_signals
 
-    options = RulesServiceOptions(**_service_options(args, cfg), group_id=args.group, evidence_topic=args.evidence_topic)
+    options = RulesServiceOptions(**_service_options(args, cfg), group_id=args.group)
     with stop_on_signals() as stop:
         return run_rules_service(cfg, options, stop)
 
@@ -188,11 +194,11 @@ def _cmd_dashboard(args: argparse.Namespace, cfg: Config) -> int:
 
 def _cmd_streams(args: argparse.Namespace, cfg: Config) -> int:
     from ingest import validate_source
-    from livewatch.assignment import AssignmentOptions, StreamControl
+    from livewatch.assignment import StreamControl
 
-    if not cfg.kafka:
+    if not cfg.kafka.bootstrap_servers:
         raise LivewatchError("livewatch streams needs the workers' Kafka broker: set LIVEWATCH_KAFKA or --kafka HOST:PORT")
-    with StreamControl(cfg.kafka, AssignmentOptions(topic=args.topic), validate_url=validate_source) as control:
+    with StreamControl(cfg.kafka, validate_url=validate_source) as control:
         if args.streams_cmd == "add":
             control.add(args.stream_id, args.url)
             print(f"{args.stream_id}: start requested")
@@ -205,10 +211,20 @@ def _cmd_streams(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-def _add_service_commands(sub: argparse._SubParsersAction) -> None:
+def _cmd_protect(args: argparse.Namespace, cfg: Config) -> int:
+    from livewatch.live_protect import ProtectControl
+
+    if not cfg.kafka.bootstrap_servers:
+        raise LivewatchError("livewatch protect needs the workers' Kafka broker: set LIVEWATCH_KAFKA or --kafka HOST:PORT")
+    ProtectControl(cfg.kafka).set(args.stream_id, not args.off)
+    print(f"{args.stream_id}: {'no longer protected' if args.off else 'protected while live'}")
+    return 0
+
+
+def _add_service_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``worker``, ``rules-service``, ``dashboard`` (the services of docker-compose.yml) and ``streams``."""
-    from livewatch.assignment import DEFAULT_GROUP, STREAMS_TOPIC
-    from livewatch.distributed import EVIDENCE_TOPIC, RULES_GROUP
+    from livewatch.assignment import DEFAULT_GROUP
+    from livewatch.distributed import RULES_GROUP
 
     def kafka_flag(p: argparse.ArgumentParser) -> None:
         p.add_argument("--kafka", default=argparse.SUPPRESS, help="Kafka bootstrap HOST:PORT (default $LIVEWATCH_KAFKA)")
@@ -219,7 +235,6 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
                        help="interface of /metrics, /healthz, /readyz (default $LIVEWATCH_METRICS_HOST or 127.0.0.1)")
         p.add_argument("--metrics-port", type=int, help="default $LIVEWATCH_METRICS_PORT or 9464; 0 picks a free port")
         p.add_argument("--drain-timeout", type=float, default=30.0, help="seconds SIGTERM may take to drain and flush")
-        p.add_argument("--evidence-topic", default=EVIDENCE_TOPIC, help=argparse.SUPPRESS)
 
     worker = sub.add_parser("worker", help="watch this worker's share of the streams (consumer group on livewatch.streams)")
     service_flags(worker)
@@ -227,7 +242,6 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     worker.add_argument("--split", action="store_true", default=None,
                         help="publish evidence to livewatch.evidence for the rules service instead of judging it here ($LIVEWATCH_SPLIT=1)")
     worker.add_argument("--loop", action="store_true", help="replay local files forever at real-time pace (test and demo streams)")
-    worker.add_argument("--streams-topic", default=STREAMS_TOPIC, help=argparse.SUPPRESS)
     worker.set_defaults(func=_cmd_worker)
 
     rules = sub.add_parser("rules-service", help="judge the split workers' evidence and publish alerts")
@@ -243,7 +257,6 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
 
     streams = sub.add_parser("streams", help="add, remove or list the streams the workers watch")
     kafka_flag(streams)
-    streams.add_argument("--topic", default=STREAMS_TOPIC, help=argparse.SUPPRESS)
     streams_sub = streams.add_subparsers(dest="streams_cmd", required=True)
     add = streams_sub.add_parser("add", help="watch URL as ID (a new URL for an ID replaces the old one)")
     add.add_argument("stream_id")
@@ -252,6 +265,13 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     rm.add_argument("stream_id")
     streams_sub.add_parser("list", help="the streams requested, ID<TAB>URL per line")
     streams.set_defaults(func=_cmd_streams)
+
+    protect = sub.add_parser("protect", help="fingerprint a watched stream while it is live: every worker then "
+                                             "catches its re-broadcasts, naming it")
+    kafka_flag(protect)
+    protect.add_argument("stream_id")
+    protect.add_argument("--off", action="store_true", help="stop protecting it")
+    protect.set_defaults(func=_cmd_protect)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -308,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     evidence.set_defaults(func=_cmd_evidence)
 
     ev = sub.add_parser("eval", help="precision and recall of scan on a labelled corpus, or of a replay of stored evidence")
-    ev.add_argument("dir", nargs="?", help="corpus directory with labels.json (see bench/corpus.py)")
+    ev.add_argument("dir", nargs="?", help="corpus directory with labels.json (see livewatch/corpus.py)")
     ev.add_argument("--generate", action="store_true", help="generate the synthetic corpus there first if missing")
     ev.add_argument("--evidence", action="append", metavar="DIR",
                     help="replay stored evidence instead of scanning: bench/evidence/<corpus> (or bench/evidence "
@@ -332,7 +352,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
     if args.protected:
         cfg = cfg.replace(protected_dir=Path(args.protected))
     if getattr(args, "kafka", None):
-        cfg = cfg.replace(kafka=args.kafka)
+        cfg = cfg.replace(kafka=cfg.kafka.replace(bootstrap_servers=args.kafka))
     detectors = dataclasses.replace(
         cfg.detectors,
         asr=cfg.detectors.asr and not args.no_asr,
@@ -365,7 +385,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_level, json=args.log_format == "json" or (args.log_format == "auto" and not sys.stderr.isatty()))
     quiet_kafka_client(args.log_level)
     try:
-        return args.func(args, config_from_args(args))
+        code: int = args.func(args, config_from_args(args))
+        return code
     except LivewatchError as exc:
         print(f"livewatch: {exc}", file=sys.stderr)
         return 1

@@ -11,7 +11,8 @@ Security switches (README, "the dashboard"): ``LIVEWATCH_SECURE_COOKIES`` (defau
 for plain-http local use), ``LIVEWATCH_HOOKS_ALLOW_PRIVATE`` (default off),
 ``LIVEWATCH_LOGIN_MAX_FAILURES`` and ``LIVEWATCH_LOGIN_LOCKOUT_S``.
 
-The rest follows :class:`livewatch.config.Config`: ``LIVEWATCH_KAFKA``,
+The rest follows :class:`livewatch.config.Config`: ``LIVEWATCH_KAFKA`` (and the other
+``LIVEWATCH_KAFKA_*`` settings: security, group timings, topic names),
 ``LIVEWATCH_DATA_DIR`` (snapshots under ``data_dir/snapshots``, the alert
 store of a one-machine setup at ``data_dir/alerts.sqlite3``), ``LIVEWATCH_RULES_DIR``,
 ``LIVEWATCH_LEXICON_DIR``, ``LIVEWATCH_BRANDS_DIR``.
@@ -20,12 +21,17 @@ store of a one-machine setup at ``data_dir/alerts.sqlite3``), ``LIVEWATCH_RULES_
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
-from typing import Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from dashboard import DashboardSettings
 from events import ConfigError
+from events.kafka import KafkaOptions
 from livewatch.config import ENV_PREFIX, Config, env_flag, env_int
+
+if TYPE_CHECKING:
+    from livewatch.assignment import StreamControl
 
 
 def dashboard_settings(cfg: Config, env: Mapping[str, str], *, host: str | None = None, port: int | None = None) -> DashboardSettings:
@@ -56,11 +62,47 @@ def dashboard_settings(cfg: Config, env: Mapping[str, str], *, host: str | None 
     return settings.validate()
 
 
+class StreamsClient:
+    """What the dashboard's streams API opens per request: the workers' control topics, what to
+    watch (``livewatch.assignment.StreamControl``, refusing bad source URLs before they reach any
+    worker) and what to protect live (``livewatch.live_protect.ProtectControl``)."""
+
+    def __init__(self, kafka: KafkaOptions) -> None:
+        from ingest import validate_source
+        from livewatch.assignment import StreamControl
+        from livewatch.live_protect import ProtectControl
+
+        self._watch: StreamControl = StreamControl(kafka, validate_url=validate_source)
+        self._protect = ProtectControl(kafka)
+
+    def list(self) -> dict[str, str]:
+        return self._watch.list()
+
+    def add(self, stream_id: str, url: str) -> None:
+        self._watch.add(stream_id, url)
+
+    def remove(self, stream_id: str) -> None:
+        self._watch.remove(stream_id)
+
+    def protect(self, stream_id: str, on: bool) -> None:
+        self._protect.set(stream_id, on)
+
+    def close(self) -> None:
+        self._watch.close()
+
+
+def stream_control(kafka: KafkaOptions) -> Callable[[], StreamsClient] | None:
+    """The streams API's client factory for ``create_app(streams=...)``; None without a broker."""
+    if not kafka.bootstrap_servers:
+        return None
+    return functools.partial(StreamsClient, kafka)
+
+
 def run_dashboard(cfg: Config, *, host: str | None = None, port: int | None = None, env: Mapping[str, str] | None = None) -> int:
     """Serve the dashboard until SIGINT/SIGTERM."""
     from dashboard import serve
 
     settings = dashboard_settings(cfg, os.environ if env is None else env, host=host, port=port)
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
-    serve(settings)
+    serve(settings, streams=stream_control(cfg.kafka))
     return 0

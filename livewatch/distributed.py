@@ -4,8 +4,8 @@
 (:mod:`livewatch.assignment`) and watches the streams of the partitions it
 holds with a :class:`~livewatch.worker.Pipeline`. By default it judges its own
 evidence and delivers alerts through its own outbox (``AlertStore`` +
-``AlertPublisher``). With ``split`` it publishes the evidence to
-``livewatch.evidence`` (key = stream id) instead, and ``livewatch
+``AlertPublisher``). With ``split`` it publishes the evidence to the evidence
+topic (``livewatch.evidence``, key = stream id) instead, and ``livewatch
 rules-service`` (a consumer group of its own) turns it into alerts, so
 detector-heavy workers and the rules scale apart.
 
@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import threading
@@ -44,22 +45,24 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
+from kafka import TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 
-from alerts import AlertPublisher, AlertStore, PublisherOptions, check_broker, ensure_topics
-from events import Alert, ConfigError, Evidence, LivewatchError, StreamState
+from alerts import AlertPublisher, AlertStore
+from events import Alert, ConfigError, Evidence, LivewatchError, SampledFrame, StreamState
+from events.kafka import KafkaOptions, check_broker, ensure_topics, make_consumer, make_producer
 from livewatch.assignment import DEFAULT_GROUP, AssignmentOptions, StreamAssigner
-from livewatch.broker import FAST_GROUP_CONSUMER_SETTINGS
 from livewatch.config import Config
 from livewatch.health import check_free_space, watch_health
+from livewatch.live_protect import LiveProtection, LiveProtectOptions
 from livewatch.metrics import DEFAULT_METRICS_PORT, Metrics, MetricsServer
-from livewatch.stages import Stages
-from livewatch.worker import Pipeline, new_session
+from livewatch.stages import Stages, TextReader
+from livewatch.worker import AlertSink, Pipeline, new_session
+from ocr import OcrStats
 
 log = logging.getLogger(__name__)
 
-EVIDENCE_TOPIC = "livewatch.evidence"
 RULES_GROUP = "livewatch-rules"
 KIND_EVIDENCE, KIND_FINISH = b"evidence", b"finish"
 
@@ -81,7 +84,6 @@ class WorkerOptions(ServiceOptions):
 
     group_id: str = DEFAULT_GROUP
     split: bool = False
-    evidence_topic: str = EVIDENCE_TOPIC
     evidence_partitions: int = 12
     stop_join_s: float = 5.0  # on_stop runs inside a rebalance: bounded well under the session timeout
     assignment: AssignmentOptions = field(default_factory=AssignmentOptions)
@@ -89,10 +91,9 @@ class WorkerOptions(ServiceOptions):
 
 @dataclass(frozen=True)
 class RulesServiceOptions(ServiceOptions):
-    """``livewatch rules-service``: the evidence topic and its consumer group."""
+    """``livewatch rules-service``: its consumer group on the evidence topic."""
 
     group_id: str = RULES_GROUP
-    evidence_topic: str = EVIDENCE_TOPIC
     evidence_partitions: int = 12
     poll_timeout_ms: int = 500
 
@@ -161,7 +162,7 @@ class _NoAlerts:
 
 
 def evidence_record(ev: Evidence, session: str, url: str | None) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    """(key, value, headers) of one evidence record on ``livewatch.evidence``."""
+    """(key, value, headers) of one evidence record on the evidence topic."""
     headers = [("kind", KIND_EVIDENCE), ("session", session.encode())]
     if url:
         headers.append(("url", url.encode()))
@@ -176,15 +177,11 @@ def finish_record(stream_id: str, session: str) -> tuple[bytes, bytes, list[tupl
 class KafkaEvidenceSink:
     """Publishes evidence to the evidence topic, keyed by stream id (so one stream stays in order)."""
 
-    def __init__(self, bootstrap: str, topic: str, sessions: Sessions) -> None:
-        from kafka import KafkaProducer
-
-        self.topic = topic
+    def __init__(self, kafka: KafkaOptions, sessions: Sessions) -> None:
+        self.topic = kafka.topics.evidence
         self._sessions = sessions
-        self._producer = KafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
-            client_id="livewatch-evidence", max_block_ms=10_000,
-        )
+        self._producer = make_producer(kafka, "evidence", acks="all", enable_idempotence=True, linger_ms=5,
+                                       max_block_ms=10_000)
 
     def publish(self, evidence: Evidence) -> None:
         session, url = self._sessions.get(evidence.stream_id)
@@ -215,19 +212,25 @@ class KafkaEvidenceSink:
 class _TimedOcr:
     """Wraps the OCR stage so the vision pool's calls feed the OCR latency histogram."""
 
-    def __init__(self, stage: object, metrics: Metrics) -> None:
+    def __init__(self, stage: TextReader, metrics: Metrics) -> None:
         self._stage = stage
         self._metrics = metrics
 
-    def process(self, frame):  # noqa: ANN001, ANN201 - OcrStage's signature
+    def process(self, frame: SampledFrame) -> list[Evidence]:
         start = time.perf_counter()
         try:
             return self._stage.process(frame)
         finally:
             self._metrics.ocr_latency.labels(stream_id=frame.stream_id).observe(time.perf_counter() - start)
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._stage, name)
+    def flush(self, stream_id: str) -> list[Evidence]:
+        return self._stage.flush(stream_id)
+
+    def stats(self) -> OcrStats:
+        return self._stage.stats()
+
+    def close(self) -> None:
+        self._stage.close()
 
 
 @dataclass
@@ -247,7 +250,7 @@ class StreamWorker:
     leaves. :func:`run_worker` is the process around it.
     """
 
-    def __init__(self, cfg: Config, bootstrap: str, options: WorkerOptions, metrics: Metrics, stages: Stages) -> None:
+    def __init__(self, cfg: Config, options: WorkerOptions, metrics: Metrics, stages: Stages) -> None:
         self.cfg = cfg
         self.options = options
         self.metrics = metrics
@@ -263,21 +266,29 @@ class StreamWorker:
         self.stream_live = Gauge("stream_live", "1 while the stream is being read live, 0 once it ended or failed.",
                                  ["stream_id"], namespace="livewatch", registry=metrics.registry)
         if stages.ocr is not None:
-            stages.ocr = _TimedOcr(stages.ocr, metrics)  # type: ignore[assignment]
+            stages.ocr = _TimedOcr(stages.ocr, metrics)
         if options.split:
-            ensure_topics(bootstrap, [options.evidence_topic], PublisherOptions(partitions=options.evidence_partitions))
-            self.evidence = KafkaEvidenceSink(bootstrap, options.evidence_topic, self.sessions)
-            sink: object = _NoAlerts()
+            ensure_topics(cfg.kafka, [cfg.kafka.topics.evidence], partitions=options.evidence_partitions)
+            self.evidence = KafkaEvidenceSink(cfg.kafka, self.sessions)
+            sink: AlertSink = _NoAlerts()
         else:
             self._store = AlertStore(cfg.store_path, snapshot_root=cfg.snapshot_dir)
-            self.publisher = AlertPublisher(self._store, bootstrap)
+            self.publisher = AlertPublisher(self._store, cfg.kafka)
             sink = SessionAlertSink(self.publisher, self.sessions, metrics)
             metrics.watch_queue("alerts_unsent", lambda: self._store.counts()["unsent"] if self._store else 0)
         self.pipeline = Pipeline(cfg, stages, sink, evidence_sink=self.evidence)
         for name in ("vision", "evidence"):
-            metrics.watch_queue(name, lambda name=name: self.pipeline.queue_depths()[name])
+            metrics.watch_queue(name, functools.partial(self._queue_depth, name))
         watch_health(metrics, pipeline=self.pipeline, publisher=self.publisher, stages=stages)
-        self.assigner = StreamAssigner(bootstrap, options.group_id, self._on_start, self._on_stop, options.assignment)
+        self.assigner = StreamAssigner(cfg.kafka, options.group_id, self._on_start, self._on_stop, options.assignment)
+        # streams protected while live: fingerprints of the ones watched here out, everybody's in
+        self.live: LiveProtection | None = None
+        if stages.fingerprints is not None:
+            window = LiveProtectOptions(window_s=stages.fingerprints.options.live_window_s)
+            self.live = LiveProtection(cfg.kafka, stages.fingerprints, window)
+
+    def _queue_depth(self, name: str) -> int:
+        return self.pipeline.queue_depths()[name]
 
     # -- assignment callbacks (serialized by the assigner) --------------------------
 
@@ -310,6 +321,8 @@ class StreamWorker:
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> StreamWorker:
+        if self.live is not None:
+            self.live.start()
         self.assigner.start()
         return self
 
@@ -357,6 +370,8 @@ class StreamWorker:
             self.pipeline.remove_stream(stream_id, timeout=0)  # every source stops reading now, in parallel
         self.assigner.close(left(0.3))  # leaves the group: the survivors take the streams over
         self.pipeline.close(left(0.4))  # drains frames and audio already read, flushes the rules
+        if self.live is not None:
+            self.live.close(left(0.5))
         if self.evidence is not None:
             self.evidence.close(left(0.8))
         if self.publisher is not None:
@@ -378,10 +393,10 @@ def _metrics_server(metrics: Metrics, options: ServiceOptions, ready: Callable[[
 
 def require_broker(cfg: Config, options: ServiceOptions, service: str) -> str:
     """The shared broker a distributed service needs (no embedded fallback: every member must meet on one)."""
-    if not cfg.kafka:
+    if not cfg.kafka.bootstrap_servers:
         raise ConfigError(f"livewatch {service} needs the shared Kafka broker: set LIVEWATCH_KAFKA or --kafka HOST:PORT")
-    check_broker(cfg.kafka, timeout=options.broker_check_timeout_s)
-    return cfg.kafka
+    check_broker(cfg.kafka, timeout_s=options.broker_check_timeout_s)
+    return cfg.kafka.bootstrap_servers
 
 
 def run_worker(cfg: Config, options: WorkerOptions, stop: threading.Event) -> int:
@@ -393,7 +408,7 @@ def run_worker(cfg: Config, options: WorkerOptions, stop: threading.Event) -> in
     with _metrics_server(metrics, options, lambda: "w" in holder and holder["w"].ready):
         stages = Stages.load(cfg)  # the slow part (models): /healthz answers meanwhile, /readyz says no
         try:
-            worker = holder["w"] = StreamWorker(cfg, bootstrap, options, metrics, stages)
+            worker = holder["w"] = StreamWorker(cfg, options, metrics, stages)
         except BaseException:
             stages.close()
             raise
@@ -417,7 +432,7 @@ def run_worker(cfg: Config, options: WorkerOptions, stop: threading.Event) -> in
 # --- the rules service ----------------------------------------------------------------
 
 
-class RulesService(ConsumerRebalanceListener):
+class RulesService(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python ships no type information
     """Consumes evidence in a group, judges it with the rule engine, delivers alerts through its own outbox.
 
     Offsets are committed after the batch's alerts are in the outbox (durable),
@@ -426,20 +441,21 @@ class RulesService(ConsumerRebalanceListener):
     rule windows afresh from the committed offsets.
     """
 
-    def __init__(self, cfg: Config, bootstrap: str, options: RulesServiceOptions, metrics: Metrics) -> None:
+    def __init__(self, cfg: Config, options: RulesServiceOptions, metrics: Metrics) -> None:
         from prometheus_client import Counter
 
         self.options = options
         self.metrics = metrics
-        self.bootstrap = bootstrap
+        self.kafka = cfg.kafka
+        self.topic = cfg.kafka.topics.evidence
         self.engine = Stages.load(cfg, rules_only=True).rules
         self.evidence_in = Counter("evidence_consumed", "Evidence records judged by the rules service.", ["stream_id"],
                                    namespace="livewatch", registry=metrics.registry)
         self._sessions: dict[str, tuple[str, str | None, int]] = {}  # stream -> (session, url, partition)
         self._joined = threading.Event()
-        ensure_topics(bootstrap, [options.evidence_topic], PublisherOptions(partitions=options.evidence_partitions))
+        ensure_topics(self.kafka, [self.topic], partitions=options.evidence_partitions)
         self.store = AlertStore(cfg.store_path, snapshot_root=cfg.snapshot_dir)
-        self.publisher = AlertPublisher(self.store, bootstrap)
+        self.publisher = AlertPublisher(self.store, self.kafka)
         metrics.watch_queue("alerts_unsent", lambda: self.store.counts()["unsent"])
         watch_health(metrics, publisher=self.publisher)
 
@@ -450,12 +466,12 @@ class RulesService(ConsumerRebalanceListener):
 
     # -- rebalance listener --------------------------------------------------------------
 
-    def on_partitions_revoked(self, revoked: Iterable) -> None:
-        gone = {tp.partition for tp in revoked if tp.topic == self.options.evidence_topic}
+    def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        gone = {tp.partition for tp in revoked if tp.topic == self.topic}
         for stream_id in [s for s, (_, _, p) in self._sessions.items() if p in gone]:
             self._close_session(stream_id)
 
-    def on_partitions_assigned(self, assigned: Iterable) -> None:
+    def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         self._joined.set()
         log.info("evidence partitions assigned", extra={"partitions": sorted(tp.partition for tp in assigned)})
 
@@ -496,14 +512,10 @@ class RulesService(ConsumerRebalanceListener):
             emit_alert(self.publisher, self.metrics, with_url(alert, url))
 
     def run(self, stop: threading.Event) -> None:
-        from kafka import KafkaConsumer
-
-        consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=self.options.group_id, client_id="livewatch-rules",
-            enable_auto_commit=False, auto_offset_reset="earliest", **FAST_GROUP_CONSUMER_SETTINGS,
-        )
+        consumer = make_consumer(self.kafka, "rules", group_id=self.options.group_id, enable_auto_commit=False,
+                                 auto_offset_reset="earliest")
         try:
-            consumer.subscribe([self.options.evidence_topic], listener=self)
+            consumer.subscribe([self.topic], listener=self)
             while not stop.is_set():
                 batches = consumer.poll(timeout_ms=self.options.poll_timeout_ms)
                 for tp, records in batches.items():
@@ -533,8 +545,8 @@ def run_rules_service(cfg: Config, options: RulesServiceOptions, stop: threading
     metrics = Metrics()
     holder: dict[str, RulesService] = {}
     with _metrics_server(metrics, options, lambda: "r" in holder and holder["r"].ready):
-        service = holder["r"] = RulesService(cfg, bootstrap, options, metrics)
-        log.info("rules service started", extra={"group": options.group_id, "topic": options.evidence_topic})
+        service = holder["r"] = RulesService(cfg, options, metrics)
+        log.info("rules service started", extra={"group": options.group_id, "topic": cfg.kafka.topics.evidence})
         try:
             service.run(stop)
         except KafkaError as exc:

@@ -17,15 +17,21 @@ import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
-from events import Alert, LivewatchError, Modality, Mode
+from events import Alert, AlertEvidence, Evidence, LivewatchError, Modality, Mode
+
+if TYPE_CHECKING:
+    from rules import RuleEngine
+
+Record = dict[str, Any]
+"""A label, trap or product of a corpus's labels.json, or a row of a report: JSON, read as written."""
 
 
 @dataclass(frozen=True)
 class LabelledClip:
     file: Path
-    labels: tuple[dict, ...]
+    labels: tuple[Record, ...]
 
 
 @dataclass
@@ -68,17 +74,17 @@ def load_corpus(corpus_dir: Path) -> list[LabelledClip]:
     return [LabelledClip(corpus_dir / c["file"], tuple(c["labels"])) for c in data["clips"]]
 
 
-def _matches(alert: Alert, label: dict, slack_s: float) -> bool:
+def _matches(alert: Alert, label: Record, slack_s: float) -> bool:
     if alert.category.value != label["category"]:
         return False
     if label.get("brand") and alert.brand != label["brand"]:
         return False
-    return alert.media_start <= label["end"] + slack_s and alert.media_end >= label["start"] - slack_s
+    return _overlaps(alert.media_start, alert.media_end, label, slack_s)
 
 
 def score_clip(
     alerts: Iterable[Alert],
-    labels: tuple[dict, ...],
+    labels: tuple[Record, ...],
     first_raised: dict[str, float],
     tallies: dict[str, Tally],
     slack_s: float = 3.0,
@@ -113,15 +119,17 @@ def new_tallies() -> dict[str, Tally]:
     return defaultdict(Tally)
 
 
-def format_report(summary: dict[str, dict[str, object]]) -> str:
-    def pct(v: object) -> str:
-        return "-" if v is None else f"{100 * float(v):.0f}%"  # type: ignore[arg-type]
+def _pct(v: object) -> str:
+    """A fraction as a percentage; None (nothing to divide by) as "-"."""
+    return f"{100 * v:.0f}%" if isinstance(v, (int, float)) else "-"
 
+
+def format_report(summary: dict[str, dict[str, object]]) -> str:
     lines = [f"{'slice':<24} {'precision':>9} {'recall':>7} {'right':>6} {'wrong':>6} {'missed':>7} {'t2a p50':>8}"]
     for key, row in summary.items():
         t2a = row["time_to_alert_p50_s"]
         lines.append(
-            f"{key:<24} {pct(row['precision']):>9} {pct(row['recall']):>7} {row['alerts_right']:>6} "
+            f"{key:<24} {_pct(row['precision']):>9} {_pct(row['recall']):>7} {row['alerts_right']:>6} "
             f"{row['alerts_wrong']:>6} {row['violations_missed']:>7} {('-' if t2a is None else f'{t2a:.1f}s'):>8}"
         )
     return "\n".join(lines)
@@ -150,10 +158,10 @@ class EvidenceClip:
     name: str
     split: str
     seconds: float
-    labels: tuple[dict, ...]
-    traps: tuple[dict, ...]
+    labels: tuple[Record, ...]
+    traps: tuple[Record, ...]
     evidence_path: Path
-    products: tuple[dict, ...] = ()
+    products: tuple[Record, ...] = ()
 
 
 def load_evidence_corpus(root: Path) -> list[EvidenceClip]:
@@ -162,7 +170,7 @@ def load_evidence_corpus(root: Path) -> list[EvidenceClip]:
     if not roots:
         raise LivewatchError(
             f"{root}: no labels.json: scan a corpus first with `python -m bench.evidence_corpus scan`")
-    clips = []
+    clips: list[EvidenceClip] = []
     for r in roots:
         data = json.loads((r / "labels.json").read_text(encoding="utf-8"))
         for c in data["clips"]:
@@ -181,7 +189,7 @@ def load_evidence_corpus(root: Path) -> list[EvidenceClip]:
     return clips
 
 
-def read_evidence(path: Path) -> list:
+def read_evidence(path: Path) -> list[Evidence]:
     """The stored evidence, with screen text's prices read again by today's parser.
 
     OCR attaches prices when it reads a line; the parser (``events.parse_prices``) is shared
@@ -194,19 +202,21 @@ def read_evidence(path: Path) -> list:
     return [dataclasses.replace(e, prices=parse_prices(e.text)) if e.modality is Modality.OCR else e for e in stored]
 
 
-def replay_alerts(engine: object, evidence: list) -> tuple[list[Alert], dict[str, float]]:
+def replay_alerts(engine: RuleEngine, evidence: list[Evidence]) -> tuple[list[Alert], dict[str, float]]:
     """The latest revision of every alert the engine raises on the evidence, and when each was first raised."""
     from rules import latest_revisions, replay
 
-    every = replay(engine, evidence)  # type: ignore[arg-type]
+    every = replay(engine, evidence)
     first_raised: dict[str, float] = {}
     for a in every:
         first_raised.setdefault(a.alert_id, a.media_end)
     return latest_revisions(every), first_raised
 
 
-def _overlaps(start: float, end: float, label: dict, slack_s: float) -> bool:
-    return start <= label["end"] + slack_s and end >= label["start"] - slack_s
+def _overlaps(start: float, end: float, label: Record, slack_s: float) -> bool:
+    label_start: float = label["start"]
+    label_end: float = label["end"]
+    return start <= label_end + slack_s and end >= label_start - slack_s
 
 
 def _covered_seconds(spans: Iterable[tuple[float, float]], total: float) -> float:
@@ -219,33 +229,33 @@ def _covered_seconds(spans: Iterable[tuple[float, float]], total: float) -> floa
     return covered
 
 
-def _trap_tier(trap: dict) -> int:
+def _trap_tier(trap: Record) -> int:
     """0: a shot's words or caption (short span), 1: two products meeting (``at``), 2: a whole product."""
     if trap.get("at") is not None:
         return 1
     return 0 if trap["end"] - trap["start"] <= SHOT_TRAP_MAX_S else 2
 
 
-def _inside(e: object, lo: float, hi: float) -> bool:
+def _inside(e: Evidence | AlertEvidence, lo: float, hi: float) -> bool:
     """Evidence of a span: it starts in it and ends by its end (ASR stamps may stray ``TRAP_SLACK_S``).
 
     Half-open, so the next product's first sampled frame, stamped at the boundary, is not this one's.
     """
-    start, end = e.media_start, e.media_end  # type: ignore[attr-defined]
-    tail = TRAP_SLACK_S if e.modality is Modality.ASR else 0.0  # type: ignore[attr-defined]
+    start, end = e.media_start, e.media_end
+    tail = TRAP_SLACK_S if e.modality is Modality.ASR else 0.0
     return lo - TRAP_SLACK_S <= start < hi and end <= hi + tail
 
 
-def _brand_fits(trap: dict, alert: Alert) -> bool:
+def _brand_fits(trap: Record, alert: Alert) -> bool:
     return not (trap.get("brand") and alert.brand and alert.brand != trap["brand"])
 
 
-def _false(alerts: Iterable[Alert], labels: tuple[dict, ...], slack_s: float) -> list[Alert]:
+def _false(alerts: Iterable[Alert], labels: tuple[Record, ...], slack_s: float) -> list[Alert]:
     return [a for a in alerts if not any(_matches(a, lab, slack_s) for lab in labels)]
 
 
 def trap_counterfactuals(
-    clip: EvidenceClip, evidence: list, rerun: Callable[[list], list[Alert]], slack_s: float = 3.0,
+    clip: EvidenceClip, evidence: list[Evidence], rerun: Callable[[list[Evidence]], list[Alert]], slack_s: float = 3.0,
 ) -> dict[int, set[str]]:
     """Which product and boundary traps raise a false alert, by replaying parts of the evidence.
 
@@ -259,10 +269,10 @@ def trap_counterfactuals(
     """
     products = sorted(clip.products, key=lambda p: p["start"])
 
-    def within(lo: float, hi: float) -> list:
+    def within(lo: float, hi: float) -> list[Evidence]:
         return [e for e in evidence if _inside(e, lo, hi)]
 
-    def false_modes(subset: list, lo: float, hi: float, trap: dict) -> Counter[str]:
+    def false_modes(subset: list[Evidence], lo: float, hi: float, trap: Record) -> Counter[str]:
         found = [a for a in _false(rerun(subset), clip.labels, slack_s)
                  if _brand_fits(trap, a) and a.media_start <= hi + slack_s and a.media_end >= lo - slack_s]
         return Counter(a.mode.value for a in found)
@@ -287,7 +297,7 @@ def trap_counterfactuals(
     return out
 
 
-def _trap_tripped(trap: dict, cues: list) -> bool:
+def _trap_tripped(trap: Record, cues: list[AlertEvidence]) -> bool:
     """Whether an alert's unexplained cue evidence comes from the trap.
 
     - two products meeting (``at``): cues on both sides of that boundary, within the trap's span;
@@ -310,22 +320,21 @@ def _trap_tripped(trap: dict, cues: list) -> bool:
     return trap["end"] - trap["start"] <= SHOT_TRAP_MAX_S or len(inside) == len(cues)
 
 
-def _evidence_view(e: object, limit: int = 120) -> dict[str, object]:
-    text = getattr(e, "text", "")
+def _evidence_view(e: Evidence | AlertEvidence, limit: int = 120) -> dict[str, object]:
+    """An alert's evidence item, or a detector's evidence (which has no matched terms)."""
+    text = e.text
     out: dict[str, object] = {
-        "modality": getattr(e, "modality").value,
-        "start": round(getattr(e, "media_start"), 2),
-        "end": round(getattr(e, "media_end"), 2),
+        "modality": e.modality.value,
+        "start": round(e.media_start, 2),
+        "end": round(e.media_end, 2),
         "text": text if len(text) <= limit else text[:limit] + "…",
     }
-    terms = getattr(e, "matched_terms", None)
-    if terms is not None:
-        out["matched"] = list(terms)
-    if getattr(e, "brand", None):
-        out["brand"] = e.brand  # type: ignore[attr-defined]
-    prices = getattr(e, "prices", ())
-    if prices:
-        out["prices"] = [p.amount for p in prices]
+    if isinstance(e, AlertEvidence):
+        out["matched"] = list(e.matched_terms)
+    if e.brand:
+        out["brand"] = e.brand
+    if e.prices:
+        out["prices"] = [p.amount for p in e.prices]
     return out
 
 
@@ -375,10 +384,10 @@ class ReplayScore:
     """One rule set's outcome on every clip: per split, plus the lists a person reads."""
 
     splits: dict[str, SplitScore] = field(default_factory=lambda: defaultdict(SplitScore))
-    false_alerts: list[dict] = field(default_factory=list)
-    missed: list[dict] = field(default_factory=list)
-    wrong_brand: list[dict] = field(default_factory=list)
-    per_clip: list[dict] = field(default_factory=list)
+    false_alerts: list[Record] = field(default_factory=list)
+    missed: list[Record] = field(default_factory=list)
+    wrong_brand: list[Record] = field(default_factory=list)
+    per_clip: list[Record] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         keys = [k for k in SPLIT_ORDER if k in self.splits] + sorted(k for k in self.splits if k not in SPLIT_ORDER)
@@ -395,10 +404,10 @@ def score_replay(
     clip: EvidenceClip,
     alerts: list[Alert],
     first_raised: dict[str, float],
-    evidence: list,
+    evidence: list[Evidence],
     score: ReplayScore,
     slack_s: float = 3.0,
-    rerun: Callable[[list], list[Alert]] | None = None,
+    rerun: Callable[[list[Evidence]], list[Alert]] | None = None,
 ) -> None:
     """Add one clip's replayed alerts to the score: its split and "all".
 
@@ -437,7 +446,7 @@ def score_replay(
         # Traps: cue evidence of this alert that the labels it matches do not explain, inside a trap.
         cues = [e for e in alert.evidence if e.matched_terms]
         loose = [e for e in cues if not any(_overlaps(e.media_start, e.media_end, lab, slack_s) for lab in matching)]
-        hits = []
+        hits: list[int] = []
         for i, trap in enumerate(clip.traps):
             if not _brand_fits(trap, alert):
                 continue
@@ -503,16 +512,17 @@ def score_replay(
     })
 
 
-def _distinct(evidence: list) -> list:
+def _distinct(evidence: list[Evidence]) -> list[Evidence]:
     """One item per observation (its longest extent), so a caption seen for 40 s is listed once."""
-    by_key: dict[tuple, object] = {}
+    by_key: dict[tuple[Modality, str | tuple[float, str]], Evidence] = {}
     for e in evidence:
         key = (e.modality, e.observation_id or (e.media_start, e.text))
         by_key[key] = e
     return sorted(by_key.values(), key=lambda e: (e.media_start, e.modality.value))
 
 
-def replay_corpus(clips: list[EvidenceClip], engine_factory, slack_s: float = 3.0, counterfactuals: bool = True) -> ReplayScore:
+def replay_corpus(clips: list[EvidenceClip], engine_factory: Callable[[], RuleEngine], slack_s: float = 3.0,
+                  counterfactuals: bool = True) -> ReplayScore:
     """Replay every clip's evidence through a fresh engine from ``engine_factory()`` and score it.
 
     Trap counterfactuals replay subsets of a clip's evidence through the same engine, each as
@@ -525,7 +535,8 @@ def replay_corpus(clips: list[EvidenceClip], engine_factory, slack_s: float = 3.
         alerts, first_raised = replay_alerts(engine, evidence)
         runs = itertools.count()
 
-        def rerun(subset: list, engine=engine, clip=clip, runs=runs) -> list[Alert]:
+        def rerun(subset: list[Evidence], engine: RuleEngine = engine, clip: EvidenceClip = clip,
+                  runs: Iterator[int] = runs) -> list[Alert]:
             stream = f"{clip.name}#cf{next(runs)}"
             return replay_alerts(engine, [dataclasses.replace(e, stream_id=stream) for e in subset])[0]
 
@@ -533,14 +544,12 @@ def replay_corpus(clips: list[EvidenceClip], engine_factory, slack_s: float = 3.
     return score
 
 
-def format_replay_report(results: dict[str, dict]) -> str:
+def format_replay_report(results: dict[str, Record]) -> str:
     """Rule sets side by side, one block per split."""
     names = list(results)
 
-    def pct(v: object) -> str:
-        return "-" if v is None else f"{100 * float(v):.0f}%"  # type: ignore[arg-type]
 
-    lines = []
+    lines: list[str] = []
     splits = list(next(iter(results.values()))["splits"]) if results else []
     for split in splits:
         first = results[names[0]]["splits"][split]
@@ -549,10 +558,10 @@ def format_replay_report(results: dict[str, dict]) -> str:
         lines.append(header)
         rows: list[tuple[str, list[str]]] = []
         for cat in ("counterfeit", "false_claim", "piracy"):
-            vals = []
+            vals: list[str] = []
             for n in names:
                 row = results[n]["splits"][split]["summary"].get(f"category:{cat}")
-                vals.append("-" if row is None else f"P {pct(row['precision'])} R {pct(row['recall'])}")
+                vals.append("-" if row is None else f"P {_pct(row['precision'])} R {_pct(row['recall'])}")
             rows.append((f"{cat} precision/recall", vals))
         for mode in ("enforce", "shadow"):
             rows.append((f"false alerts/h ({mode})", [
@@ -561,7 +570,7 @@ def format_replay_report(results: dict[str, dict]) -> str:
             rows.append(("  of which on no trap", [
                 str(results[n]["splits"][split]["false_alerts_on_no_trap"][mode]) for n in names]))
         rows.append(("counterfeit brand accuracy", [
-            pct(results[n]["splits"][split]["brand_accuracy"]["accuracy"]) for n in names]))
+            _pct(results[n]["splits"][split]["brand_accuracy"]["accuracy"]) for n in names]))
         traps = sorted({c for n in names for c in results[n]["splits"][split]["traps"]})
         for cls in traps:
             vals = []

@@ -66,7 +66,7 @@ def watch_health(metrics: Metrics, *, pipeline: Pipeline | None = None, publishe
 
 def _watch_workers(metrics: Metrics, read: Callable[[], dict[str, dict[str, float | int | None]]]) -> None:
     def field(name: str) -> Callable[[], dict[str, float]]:
-        return lambda: {stage: float(v[name]) for stage, v in read().items() if v[name] is not None}
+        return lambda: {stage: float(x) for stage, v in read().items() if (x := v[name]) is not None}
 
     metrics.watch("worker_deaths", "OCR/ASR worker processes that died, hung or failed.", field("died"),
                   kind="counter", label="stage")

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import signal
 import sys
 import threading
 import time
-from pathlib import Path
 from collections import defaultdict
+from pathlib import Path
 from typing import Iterator, Sequence
 
-from alerts import AlertPublisher, AlertStore, check_broker, export_bundle, snapshots_not_written, verify_evidence
+from alerts import AlertPublisher, AlertStore, export_bundle, snapshots_not_written, verify_evidence
 from events import Alert, Evidence, LivewatchError, StreamState, StreamStatus
+from events.kafka import check_broker
 from livewatch.broker import EmbeddedBroker
 from livewatch.config import Config
 from livewatch.health import check_free_space, watch_health
@@ -29,15 +31,20 @@ _DONE = {StreamState.ENDED, StreamState.FAILED}
 
 
 @contextlib.contextmanager
-def kafka_bootstrap(cfg: Config) -> Iterator[str]:
-    """The configured broker (checked, fail fast) or an embedded one for the duration."""
-    if cfg.kafka:
-        check_broker(cfg.kafka, timeout=10.0)
-        yield cfg.kafka
+def with_broker(cfg: Config) -> Iterator[Config]:
+    """``cfg`` with its configured broker (checked, fail fast), or with an embedded one for the duration.
+
+    Only the embedded broker's options carry its short group timings; a configured broker keeps
+    the configured ones (Kafka's defaults unless set).
+    """
+    if cfg.kafka.bootstrap_servers:
+        check_broker(cfg.kafka, timeout_s=10.0)
+        yield cfg
         return
     with EmbeddedBroker() as broker:
-        print(f"livewatch: embedded Kafka broker on {broker.bootstrap} (alerts on topic livewatch.alerts)", file=sys.stderr)
-        yield broker.bootstrap
+        print(f"livewatch: embedded Kafka broker on {broker.bootstrap} (alerts on topic {cfg.kafka.topics.alerts})",
+              file=sys.stderr)
+        yield cfg.replace(kafka=broker.kafka_options(cfg.kafka))
 
 
 @contextlib.contextmanager
@@ -82,10 +89,10 @@ def run_live(
     """
     check_free_space(cfg.data_dir, cfg.min_free_mb)
     with contextlib.ExitStack() as stack:
-        bootstrap = stack.enter_context(kafka_bootstrap(cfg))
+        cfg = stack.enter_context(with_broker(cfg))
         store = AlertStore(cfg.store_path, snapshot_root=cfg.snapshot_dir)
         stack.callback(store.close)
-        publisher = AlertPublisher(store, bootstrap)
+        publisher = AlertPublisher(store, cfg.kafka)
         stack.callback(publisher.close, 30.0)
         stages = Stages.load(cfg)
         # The publisher appends to the store (the outbox) first, then delivers.
@@ -219,12 +226,12 @@ def evidence_export(cfg: Config, alert_id: str, out: Path) -> int:
     return 0
 
 
-def run_eval(cfg: Config, corpus_dir: Path, *, generate: bool = False, out: Path | None = None) -> dict:
+def run_eval(cfg: Config, corpus_dir: Path, *, generate: bool = False, out: Path | None = None) -> dict[str, object]:
     """Scan every clip of a labelled corpus and score the alerts against the labels."""
     from livewatch.evaluate import format_report, load_corpus, new_tallies, score_clip, summarise
 
     if generate and not (corpus_dir / "labels.json").exists():
-        from bench.corpus import generate as generate_corpus
+        from livewatch.corpus import generate as generate_corpus
 
         print(f"livewatch: generating the evaluation corpus in {corpus_dir}", file=sys.stderr)
         generate_corpus(corpus_dir)
@@ -233,7 +240,7 @@ def run_eval(cfg: Config, corpus_dir: Path, *, generate: bool = False, out: Path
         cfg = cfg.replace(protected_dir=corpus_dir / "protected")
     stages = Stages.load(cfg, inline=True)
     tallies = new_tallies()
-    per_clip = []
+    per_clip: list[dict[str, object]] = []
     try:
         for clip in clips:
             sink = CollectingSink()
@@ -270,7 +277,7 @@ def run_replay_eval(
     baseline_dir: Path | None = BASELINE_RULES_DIR,
     out: Path | None = None,
     slack_s: float = 3.0,
-) -> dict:
+) -> dict[str, object]:
     """Replay stored evidence (bench/evidence/<corpus>) through a rule set and a baseline, side by side.
 
     No detector runs: each clip's evidence goes through a fresh ``RuleEngine`` and the alerts are
@@ -286,8 +293,8 @@ def run_replay_eval(
     if baseline_dir is not None and Path(baseline_dir).exists():
         rule_sets["baseline"] = Path(baseline_dir)
     lexicon_dir = cfg.lexicon_dir if rules_dir is None else None
-    results = {}
-    timings = {}
+    results: dict[str, dict[str, object]] = {}
+    timings: dict[str, float] = {}
     # One INFO line per alert revision is noise over hours of replayed media (kept with --log-level DEBUG).
     rules_log = logging.getLogger("rules")
     quiet = rules_log.getEffectiveLevel() > logging.DEBUG
@@ -299,13 +306,13 @@ def run_replay_eval(
             lexicons = lexicon_dir if name == "rules" else None
             RuleEngine(directory, lexicons, brands)  # fail fast (ConfigError) before replaying anything
             t0 = time.monotonic()
-            score = replay_corpus(clips, lambda d=directory, lx=lexicons: RuleEngine(d, lx, brands), slack_s)
+            score = replay_corpus(clips, functools.partial(RuleEngine, directory, lexicons, brands), slack_s)
             timings[name] = round(time.monotonic() - t0, 2)
             results[name] = score.to_dict()
     finally:
         rules_log.setLevel(previous)
     print(format_replay_report(results))
-    media = defaultdict(float)
+    media: defaultdict[str, float] = defaultdict(float)
     for c in clips:
         media[c.split] += c.seconds
     result = {

@@ -5,13 +5,8 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Protocol
 
 from events import Alert
-
-
-class AlertSink(Protocol):
-    def emit(self, alert: Alert) -> None: ...
 
 
 class CollectingSink:

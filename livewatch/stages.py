@@ -15,6 +15,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from asr import AsrStage
 from events import AudioChunk, Brand, Evidence, SampledFrame
@@ -22,12 +23,24 @@ from frames import SnapshotStore
 from frames.fingerprint import FingerprintIndex
 from livewatch.config import Config
 from logos import LogoStage, load_brand_registry
-from ocr import OcrStage
+from ocr import OcrStage, OcrStats
 from rules import RuleEngine
 
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".flv", ".ts", ".mov", ".webm")
+
+
+class TextReader(Protocol):
+    """What is used of the OCR stage here: ``OcrStage``, or a wrapper that times it (the stream worker's)."""
+
+    def process(self, frame: SampledFrame) -> list[Evidence]: ...
+
+    def flush(self, stream_id: str) -> list[Evidence]: ...
+
+    def stats(self) -> OcrStats: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -36,7 +49,7 @@ class Stages:
 
     brands: list[Brand]
     rules: RuleEngine
-    ocr: OcrStage | None = None
+    ocr: TextReader | None = None
     logos: LogoStage | None = None
     asr: AsrStage | None = None
     fingerprints: FingerprintIndex | None = None
@@ -74,8 +87,9 @@ class Stages:
             if inline:
                 asr_opts = dataclasses.replace(asr_opts, workers=0)
             self.asr = AsrStage(asr_opts)
-        if on.fingerprints and cfg.protected_dir is not None:
-            self.fingerprints = load_protected(cfg.protected_dir, cfg.data_dir / "protected-index")
+        if on.fingerprints:  # without a library, streams protected while live (livewatch protect) fill it
+            self.fingerprints = (FingerprintIndex() if cfg.protected_dir is None
+                                 else load_protected(cfg.protected_dir, cfg.data_dir / "protected-index"))
 
     # --- what the worker calls ------------------------------------------
     def see(self, frame: SampledFrame) -> list[Evidence]:

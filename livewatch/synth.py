@@ -18,7 +18,7 @@ import logging
 import subprocess
 import tempfile
 import wave
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -56,7 +56,6 @@ class Scene:
 class ClipSpec:
     name: str
     scenes: tuple[Scene, ...]
-    labels: tuple[dict, ...] = field(default=())
 
     @property
     def seconds(self) -> float:

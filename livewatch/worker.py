@@ -49,7 +49,7 @@ from events import (
     VideoFrame,
 )
 from frames import FrameDeduper, RecentFrames, SnapshotStore
-from ingest import StreamSource, validate_source
+from ingest import IngestStats, StreamSource, validate_source
 from livewatch.config import Config
 from livewatch.stages import Stages
 
@@ -66,7 +66,9 @@ def new_session() -> str:
 
 
 class AlertSink(Protocol):
-    def emit(self, alert: Alert) -> None: ...
+    """Where raised alerts go. What ``emit`` returns (``AlertPublisher``: sent to Kafka yet) is not used."""
+
+    def emit(self, alert: Alert) -> object: ...
 
 
 class EvidenceSink(Protocol):
@@ -363,7 +365,7 @@ class Pipeline:
                 self._raise(alert)
         else:
             done = threading.Event()
-            self._evidence.put(_FinishMarker(stream_id, done))  # type: ignore[arg-type]
+            self._evidence.put(_FinishMarker(stream_id, done))
             done.wait(30)
         self.stages.forget(stream_id)  # the last alerts have their transcript: a days-long worker keeps no ended stream
 
@@ -427,14 +429,14 @@ class Pipeline:
             state=c.state,
             media_time=c.media_time,
             lag_s=c.lag_s,
-            frames_decoded=getattr(stats, "frames_decoded", 0),
+            frames_decoded=stats.frames_decoded if stats is not None else 0,
             frames_sampled=c.frames_sampled,
             frames_duplicate=c.frames_duplicate,
             frames_dropped=dropped,
             audio_seconds=c.audio_seconds,
             evidence=c.evidence,
             alerts=c.alerts,
-            reconnects=getattr(stats, "reconnects", 0),
+            reconnects=stats.reconnects if stats is not None else 0,
             asr_degraded=self.stages.asr_degraded(stream_id),
             warnings=c.warnings,
             error=c.error,
@@ -467,7 +469,7 @@ class StreamRunner(threading.Thread):
         self._stopped.set()
         self._source.close()
 
-    def source_stats(self):  # noqa: ANN201 - ingest's stats object
+    def source_stats(self) -> IngestStats:
         return self._source.stats
 
     def run(self) -> None:

@@ -76,14 +76,15 @@ class _StreamState:
 class LogoStage:
     """Finds registered brands' logos in sampled frames.
 
-    ``snapshotter`` (optional) turns a BGR frame into a stored JPEG; the top
-    floor passes ``SnapshotStore.save`` so evidence carries its snapshot.
+    ``snapshotter`` (optional) turns a BGR frame into a stored JPEG, or None when
+    it could not store one; the top floor passes ``SnapshotStore.try_save`` so
+    evidence carries its snapshot, and goes on without it on a full disk.
     Frames of one stream must be processed in order (the vision pool does);
     different streams may be processed concurrently.
     """
 
     def __init__(self, brands: Sequence[Brand], options: LogoOptions = LogoOptions(),
-                 snapshotter: Callable[[np.ndarray], Snapshot] | None = None):
+                 snapshotter: Callable[[np.ndarray], Snapshot | None] | None = None):
         self.options = options
         self._labels = {b.brand_id: b.names[0] for b in brands}
         refs = load_references(brands, options.reference_max_side)

@@ -23,9 +23,24 @@ class OcrOptions:
     replaced after ``recycle_after_frames`` frames or above ``recycle_above_mb`` resident MB):
       ``workers=0`` runs the engine in the calling process (tests, quick scans).
 
-    Frames: images whose longer side exceeds ``max_side_px`` are scaled down first; when the
-    sampler's ``changed_box`` covers at most ``crop_max_fraction`` of the frame only that box
-    (plus ``crop_margin_px``) is read.
+    Frames: images whose longer side exceeds ``max_side_px`` are scaled down first.
+
+    Reading only what changed (``track_regions``, on by default; see ``ocr/regions.py``): a
+    moving host makes every sampled frame "changed", while the product card, price sticker and
+    captions stay put for seconds. So text lines are detected only where pixels changed since
+    the last read (areas grown by ``crop_margin_px``; when they cover more than
+    ``crop_max_fraction`` of the frame the whole frame is detected), and on the whole frame at
+    least every ``full_detect_interval_s`` of media time, which bounds how long a line the
+    detector once missed stays unread. A line whose crop did not change since it was last
+    recognised keeps its text without recognition; new lines and changed ones are recognised,
+    together in one batch, on the frame they appear in. A crop (or an area of the frame)
+    counts as changed when at least ``change_pixels`` pixels of its grey thumbnail (24 px
+    high for a line, 320 px wide for the frame) differ by more than ``change_level`` grey
+    levels: on H.264 at CRF 23-36 unchanged lines differ by at most 9 levels there and a
+    one-digit price change (¥99 -> ¥89, ¥1.5 -> ¥1.6) by 90 or more in 13+ pixels.
+    ``track_regions=False`` reads every changed frame whole as before, or only the sampler's
+    ``changed_box`` (plus ``crop_margin_px``) when ``crop_changed`` and it covers at most
+    ``crop_max_fraction`` of the frame.
 
     Text over time: readings of one line in consecutive frames are one observation when their
     normalised texts are equal, or at least ``same_text_similarity`` alike with the same digits and
@@ -45,6 +60,10 @@ class OcrOptions:
     crop_changed: bool = True
     crop_max_fraction: float = 0.5
     crop_margin_px: int = 32
+    track_regions: bool = True
+    full_detect_interval_s: float = 3.0
+    change_level: int = 24
+    change_pixels: int = 4
     same_text_similarity: float = 0.75
     end_grace_s: float = 2.0
     refresh_s: float = 30.0
@@ -56,5 +75,9 @@ class OcrOptions:
             raise ConfigError("OCR workers must be >= 0 and threads_per_worker >= 1: fix OcrOptions")
         if self.recycle_after_frames < 1 or self.recycle_above_mb <= 0:
             raise ConfigError("OCR recycle_after_frames and recycle_above_mb must be positive: fix OcrOptions")
+        if self.full_detect_interval_s < 0 or not 0 < self.change_level < 255 or self.change_pixels < 1:
+            raise ConfigError(
+                "OCR full_detect_interval_s must be >= 0, 0 < change_level < 255 and change_pixels >= 1: fix OcrOptions"
+            )
         if self.max_side_px < 32:
             raise ConfigError(f"OCR max_side_px={self.max_side_px} is too small: use 640 or more")

@@ -5,14 +5,16 @@ use), so the engine is warmed up with one tiny image at load: a broken
 install fails at start, not on the first live frame. The angle classifier is
 off: live-commerce text is upright and it costs a model call per line.
 Detection runs at the stage's ``max_side_px`` instead of RapidOCR's default
-upscaling, so 640 px frames cost what 640 px should.
+upscaling, so 640 px frames cost what 640 px should. Detection and recognition
+are RapidOCR's own det and rec models called one at a time; RapidOCR crops
+along its boxes as they are, so ``detect`` hands them over unchanged.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ocr.engine import ModelInfo, TextLine, quad_to_box
+from ocr.engine import ModelInfo
 from ocr.options import OcrOptions
 
 
@@ -26,7 +28,6 @@ class RapidEngine:
             params={
                 "Global.use_cls": False,
                 "Global.log_level": "error",
-                "Global.text_score": 0.3,
                 "Det.model_path": model.det,
                 "Rec.model_path": model.rec,
                 # Detect at the size the stage hands over: the default ("min" side 736) would
@@ -37,14 +38,18 @@ class RapidEngine:
                 "EngineConfig.onnxruntime.inter_op_num_threads": 1,
             }
         )
-        self.read(np.full((48, 160, 3), 255, np.uint8))
+        blank = np.full((48, 160, 3), 255, np.uint8)
+        self.detect(blank)
+        self.recognize([blank])
 
-    def read(self, image: np.ndarray) -> list[TextLine]:
-        out = self._ocr(np.ascontiguousarray(image))
-        if out.txts is None or out.boxes is None:
+    def detect(self, image: np.ndarray) -> list[np.ndarray]:
+        # RapidOCR keeps use_* flags from one call to the next, so every call names all three.
+        out = self._ocr(np.ascontiguousarray(image), use_det=True, use_cls=False, use_rec=False)
+        boxes = getattr(out, "boxes", None)  # an image without text gives an empty output of another type
+        return [] if boxes is None else [np.asarray(box, dtype=np.float32) for box in boxes]
+
+    def recognize(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        if not crops:
             return []
-        return [
-            TextLine(text, float(score), quad_to_box(box))
-            for text, score, box in zip(out.txts, out.scores, out.boxes)
-            if text.strip()
-        ]
+        out = self._ocr.recognize_txt([np.ascontiguousarray(c) for c in crops])
+        return [(str(text), float(score)) for text, score in zip(out.txts or (), out.scores or ())]

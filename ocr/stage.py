@@ -2,12 +2,16 @@
 
 ``process(frame)`` reads the frame now (in a worker process) and returns the
 evidence it produced. Safe to call from several threads at once; each stream's
-frames are applied to its text tracker in the order they came in. Queueing and
+frames are read and applied to its text tracker one at a time, in the order
+they came in (a read builds on the stream's previous one). Queueing and
 back-pressure are the worker's (``livewatch.worker.VisionPool``), not the stage's.
 
 Only frames the sampler marked as changed are read; an unchanged frame just
-extends what is in view. When the changed region is small, only it (plus a
-margin) is read.
+extends what is in view. A read frame goes through the stream's
+``RegionTracker`` (``ocr/regions.py``): text is detected where pixels changed
+and recognised only where lines are new or changed. With
+``track_regions=False`` every read frame is detected and recognised whole, or
+only the sampler's changed box (plus a margin) when that is small.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ import cv2
 import numpy as np
 
 from events import Box, Evidence, LivewatchError, SampledFrame
-from ocr.engine import ModelInfo, TextLine, resolve_model
+from ocr.engine import ModelInfo, TextLine, crop_line, quad_to_box, resolve_model
 from ocr.options import OcrOptions
+from ocr.regions import RegionTracker
 from ocr.tracking import TextTracker
 from ocr.workers import EngineFactory, PoolStats, WorkerPool
 
@@ -32,7 +37,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class OcrStats:
-    """Figures for stream status and benches."""
+    """Figures for stream status and benches.
+
+    Of the lines in read frames, ``boxes_recognised`` were recognised and ``boxes_carried``
+    kept their last text unread. Of the read frames, ``detections_full`` were detected whole
+    and ``detections_region`` only in their changed areas (the rest needed no detection);
+    ``detected_area`` adds up the share of each read frame detection ran on, so
+    ``detected_area / frames_read`` is the detection work left.
+    """
 
     frames_read: int
     frames_unchanged: int
@@ -40,13 +52,19 @@ class OcrStats:
     frames_stale: int
     open_observations: int
     pool: PoolStats
+    boxes_recognised: int = 0
+    boxes_carried: int = 0
+    detections_full: int = 0
+    detections_region: int = 0
+    detected_area: float = 0.0
 
 
 class _Stream:
     """Per-stream state: tracker, the order frames must be applied in, counters."""
 
-    def __init__(self, tracker: TextTracker) -> None:
+    def __init__(self, tracker: TextTracker, regions: RegionTracker) -> None:
         self.tracker = tracker
+        self.regions = regions
         self.cond = threading.Condition()
         self.next_ticket = 0
         self.next_apply = 0
@@ -72,6 +90,7 @@ class OcrStage:
         self._streams: dict[str, _Stream] = {}
         self._lock = threading.Lock()
         self._counts = collections.Counter[str]()
+        self._detected_area = 0.0
         log.info("OCR ready: engine %s, %d worker(s)", self._engine_name, self.options.workers)
 
     def process(self, frame: SampledFrame) -> list[Evidence]:
@@ -104,6 +123,7 @@ class OcrStage:
         with self._lock:
             counts = dict(self._counts)
             open_obs = sum(s.tracker.open_count for s in self._streams.values())
+            detected_area = self._detected_area
         return OcrStats(
             frames_read=counts.get("read", 0),
             frames_unchanged=counts.get("unchanged", 0),
@@ -111,6 +131,11 @@ class OcrStage:
             frames_stale=counts.get("stale", 0),
             open_observations=open_obs,
             pool=self._pool.stats(),
+            boxes_recognised=counts.get("recognised", 0),
+            boxes_carried=counts.get("carried", 0),
+            detections_full=counts.get("full", 0),
+            detections_region=counts.get("region", 0),
+            detected_area=round(detected_area, 3),
         )
 
     def close(self) -> None:
@@ -128,7 +153,7 @@ class OcrStage:
         with self._lock:
             stream = self._streams.get(stream_id)
             if stream is None:
-                stream = _Stream(TextTracker(stream_id, self.options, self._engine_name))
+                stream = _Stream(TextTracker(stream_id, self.options, self._engine_name), RegionTracker(self.options))
                 self._streams[stream_id] = stream
             return stream
 
@@ -137,24 +162,26 @@ class OcrStage:
             self._counts[key] += 1
 
     def _run(self, frame: SampledFrame, stream: _Stream, ticket: int) -> list[Evidence]:
-        """Read (outside any lock), then apply to the tracker in ticket order."""
-        lines: list[TextLine] | None = None
-        region: Box | None = None
-        try:
-            if frame.changed:
-                lines, region = self._read(frame)
-        except LivewatchError as exc:
-            self._count("failed")
-            log.warning("OCR failed on frame at %.1f s: %s", frame.media_time, exc, extra={"stream_id": frame.stream_id})
-        except Exception:
-            self._count("failed")
-            log.exception("OCR failed on frame at %.1f s", frame.media_time, extra={"stream_id": frame.stream_id})
+        """Wait for the stream's turn, read (outside any lock), apply to the tracker, pass the turn on."""
         with stream.cond:
             while stream.next_apply != ticket:
                 stream.cond.wait()
+        try:
+            lines: list[TextLine] | None = None
+            region: Box | None = None
             try:
+                if frame.changed:
+                    lines, region = self._read(frame, stream.regions)
+            except LivewatchError as exc:
+                self._count("failed")
+                log.warning("OCR failed on frame at %.1f s: %s", frame.media_time, exc, extra={"stream_id": frame.stream_id})
+            except Exception:
+                self._count("failed")
+                log.exception("OCR failed on frame at %.1f s", frame.media_time, extra={"stream_id": frame.stream_id})
+            with stream.cond:
                 return self._apply(frame, stream.tracker, lines, region)
-            finally:
+        finally:
+            with stream.cond:
                 stream.next_apply += 1
                 stream.in_flight -= 1
                 stream.cond.notify_all()
@@ -171,16 +198,39 @@ class OcrStage:
         self._count("read")
         return tracker.observe(t, wall, lines, region)
 
-    def _read(self, frame: SampledFrame) -> tuple[list[TextLine], Box | None]:
-        """OCR the frame, or only its changed region when that is small; boxes in frame pixels."""
-        image = frame.image
+    def _read(self, frame: SampledFrame, regions: RegionTracker) -> tuple[list[TextLine], Box | None]:
+        """OCR the frame; lines in frame pixels, and the area they describe (None = the whole frame)."""
+        if not self.options.track_regions:
+            return self._read_whole(frame)
+        image, scale = _fit(frame.image, self.options.max_side_px)
+        read = regions.read(image, frame.media_time, self._pool.detect, self._pool.recognize)
+        self._tally(read.recognised, read.carried, read.full, read.detected_share)
+        return [_unscale_line(ln, scale, 0, 0) for ln in read.lines], None
+
+    def _read_whole(self, frame: SampledFrame) -> tuple[list[TextLine], Box | None]:
+        """Detect and recognise everything in the frame, or in the sampler's changed box when that is small."""
         region = self._crop_region(frame)
+        image = frame.image
         if region is not None:
             image = image[region.y : region.y + region.h, region.x : region.x + region.w]
         image, scale = _fit(image, self.options.max_side_px)
-        lines = self._pool.read(image)
+        (quads,) = self._pool.detect([image])
+        texts = self._pool.recognize([crop_line(image, q) for q in quads]) if quads else []
+        h, w = frame.image.shape[:2]
+        self._tally(len(quads), 0, region is None, 1.0 if region is None else region.w * region.h / (w * h))
         ox, oy = (region.x, region.y) if region is not None else (0, 0)
-        return [TextLine(ln.text, ln.score, _unscale(ln.box, scale, ox, oy)) for ln in lines], region
+        lines = [TextLine(text, score, quad_to_box(q)) for q, (text, score) in zip(quads, texts) if text.strip()]
+        return [_unscale_line(ln, scale, ox, oy) for ln in lines], region
+
+    def _tally(self, recognised: int, carried: int, full: bool, detected_share: float) -> None:
+        with self._lock:
+            self._counts["recognised"] += recognised
+            self._counts["carried"] += carried
+            if full:
+                self._counts["full"] += 1
+            elif detected_share > 0:
+                self._counts["region"] += 1
+            self._detected_area += detected_share
 
     def _crop_region(self, frame: SampledFrame) -> Box | None:
         box = frame.changed_box
@@ -204,5 +254,8 @@ def _fit(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA), scale
 
 
-def _unscale(box: Box, scale: float, ox: int, oy: int) -> Box:
-    return Box(round(box.x / scale) + ox, round(box.y / scale) + oy, round(box.w / scale), round(box.h / scale))
+def _unscale_line(line: TextLine, scale: float, ox: int, oy: int) -> TextLine:
+    """A line read on a scaled (and cropped) image, with its box in frame pixels."""
+    b = line.box
+    box = Box(round(b.x / scale) + ox, round(b.y / scale) + oy, round(b.w / scale), round(b.h / scale))
+    return TextLine(line.text, line.score, box)

@@ -11,7 +11,14 @@ logged (the worker is down; its successor is ready, after how long) and
 counted in ``PoolStats`` (``died``, ``replaced``, ``gap_s_last``, ``gap_s_total``).
 
 ``workers=0`` runs the engine in the calling process behind a lock: the same
-``read`` path, no processes (tests with fake engines, quick scans).
+calls, no processes (tests with fake engines, quick scans).
+
+A worker answers two messages: ``("detect", images)`` with each image's line
+quads, and ``("recognize", crops)`` with each crop's (text, score). Crops are cut
+by the caller, so only the lines that need reading cross the pipe, not frames.
+One detection request is one frame for recycling, and the recycling limits are
+checked after it (not after recognition, so a frame's two requests may land on
+two workers but a worker is never replaced twice for one frame).
 """
 
 from __future__ import annotations
@@ -22,12 +29,14 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnContext
+from typing import Any, Callable, cast
 
 import numpy as np
 
-from events import Box, ConfigError, LivewatchError
-from ocr.engine import Engine, TextLine, load_engine
+from events import ConfigError, LivewatchError
+from ocr.engine import Engine, resolve_model
 from ocr.options import OcrOptions
 
 log = logging.getLogger(__name__)
@@ -36,16 +45,31 @@ EngineFactory = Callable[[OcrOptions], Engine]
 _READ_TIMEOUT_S = 120.0
 
 
+def load_engine(options: OcrOptions) -> Engine:
+    """Load the chosen engine with its weights (seconds: do it once per process)."""
+    model = resolve_model(options)
+    if options.engine == "rapid":
+        from ocr.rapid_engine import RapidEngine
+
+        return RapidEngine(model, options)
+    from ocr.paddle_engine import PaddleEngine
+
+    return PaddleEngine(model, options)
+
+
 @dataclass(frozen=True)
 class PoolStats:
     """What the pool has done so far (for stream status, metrics and benches).
 
-    ``recycled`` counts every replacement that became ready (planned or not); ``died`` the
-    workers that died, hung or failed, ``replaced`` those of them whose successor is ready,
-    and ``gap_s_*`` how long such a slot went without a worker (detection to ready).
+    ``frames`` counts detection requests (one per frame read, of one or more images) and
+    ``recognitions`` recognition requests. ``recycled`` counts every replacement that became
+    ready (planned or not); ``died`` the workers that died, hung or failed, ``replaced`` those
+    of them whose successor is ready, and ``gap_s_*`` how long such a slot went without a
+    worker (detection to ready).
     """
 
     frames: int
+    recognitions: int
     failures: int
     recycled: int
     workers: int
@@ -58,13 +82,13 @@ class PoolStats:
 
 
 class WorkerPool:
-    """``read(image)`` on whichever OCR worker is free; blocks while all are busy."""
+    """``detect(images)`` and ``recognize(crops)`` on whichever OCR worker is free; block while all are busy."""
 
     def __init__(self, options: OcrOptions, engine_factory: EngineFactory | None = None) -> None:
         self._opts = options
         self._factory = engine_factory or load_engine
         self._lock = threading.Lock()
-        self._frames = self._failures = self._recycled = 0
+        self._frames = self._recognitions = self._failures = self._recycled = 0
         self._died = self._replaced = 0
         self._gap_s_last: float | None = None
         self._gap_s_total = 0.0
@@ -89,14 +113,23 @@ class WorkerPool:
             self._all.append(w)
             self._idle.put(w)
 
-    def read(self, image: np.ndarray) -> list[TextLine]:
+    def detect(self, images: list[np.ndarray]) -> list[list[np.ndarray]]:
+        """Line quads of each image (one frame, or the changed areas of one frame)."""
+        return cast(list[list[np.ndarray]], self._call("detect", images))
+
+    def recognize(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        """(text, score) of each line crop, recognised in one batch."""
+        return cast(list[tuple[str, float]], self._call("recognize", crops))
+
+    def _call(self, kind: str, payload: list[np.ndarray]) -> object:
+        counter = "_frames" if kind == "detect" else "_recognitions"
         if self._inline is not None:
             with self._lock:
-                self._frames += 1
-                return self._inline.read(image)
+                setattr(self, counter, getattr(self, counter) + 1)
+                return _run(self._inline, kind, payload)
         worker = self._idle.get()
         try:
-            lines = worker.read(image)
+            result = worker.call(kind, payload)
         except LivewatchError as exc:
             with self._lock:
                 self._failures += 1
@@ -104,18 +137,19 @@ class WorkerPool:
             self._replace(worker, reason=str(exc), died=True)
             raise
         with self._lock:
-            self._frames += 1
-        if worker.frames >= self._opts.recycle_after_frames or worker.rss_mb >= self._opts.recycle_above_mb:
+            setattr(self, counter, getattr(self, counter) + 1)
+        if kind == "detect" and (worker.frames >= self._opts.recycle_after_frames or worker.rss_mb >= self._opts.recycle_above_mb):
             self._replace(worker, reason=f"recycled after {worker.frames} frames at {worker.rss_mb:.0f} MB")
         else:
             self._idle.put(worker)
-        return lines
+        return result
 
     def stats(self) -> PoolStats:
         with self._lock:
             workers = list(self._all)
             return PoolStats(
                 frames=self._frames,
+                recognitions=self._recognitions,
                 failures=self._failures,
                 recycled=self._recycled,
                 workers=len(workers) if self._inline is None else 0,
@@ -179,7 +213,7 @@ class WorkerPool:
 class _Worker:
     """One spawned process holding a loaded engine, spoken to over a pipe."""
 
-    def __init__(self, ctx, options: OcrOptions, factory: EngineFactory, index: int) -> None:
+    def __init__(self, ctx: SpawnContext, options: OcrOptions, factory: EngineFactory, index: int) -> None:
         self.index = index
         self.frames = 0
         self.rss_mb = 0.0
@@ -188,7 +222,7 @@ class _Worker:
             target=_serve, args=(child, options, factory), name=f"livewatch-ocr-{index}", daemon=True
         )
         self._proc.start()
-        self.pid = self._proc.pid
+        self.pid: int = self._proc.pid or 0  # set once start() returns
         child.close()
 
     def wait_ready(self, timeout: float) -> None:
@@ -198,23 +232,24 @@ class _Worker:
             raise kind(reply[2])
         self.rss_mb = reply[1]
 
-    def read(self, image: np.ndarray) -> list[TextLine]:
+    def call(self, kind: str, payload: list[np.ndarray]) -> object:
         try:
-            self._conn.send(image)
+            self._conn.send((kind, payload))
         except (BrokenPipeError, OSError):
             raise LivewatchError(f"OCR worker {self.index} is gone: it is being restarted") from None
-        reply = self._recv(_READ_TIMEOUT_S, "read")
+        reply = self._recv(_READ_TIMEOUT_S, kind)
         if reply[0] == "fail":
-            raise LivewatchError(f"OCR worker {self.index} could not read a frame: {reply[1]}")
-        _, lines, rss = reply
-        self.frames += 1
+            raise LivewatchError(f"OCR worker {self.index} could not {kind}: {reply[1]}")
+        _, result, rss = reply
+        self.frames += kind == "detect"
         self.rss_mb = rss
-        return [TextLine(text, score, Box(*box)) for text, score, box in lines]
+        return result
 
-    def _recv(self, timeout: float, what: str):
+    def _recv(self, timeout: float, what: str) -> tuple[Any, ...]:
         try:
             if self._conn.poll(timeout):
-                return self._conn.recv()
+                reply: tuple[Any, ...] = self._conn.recv()
+                return reply
         except (EOFError, OSError):
             pass
         code = self._proc.exitcode
@@ -236,8 +271,8 @@ class _Worker:
         self._conn.close()
 
 
-def _serve(conn, options: OcrOptions, factory: EngineFactory) -> None:
-    """Worker process main loop: load the engine, then read images until told to stop.
+def _serve(conn: Connection, options: OcrOptions, factory: EngineFactory) -> None:
+    """Worker process main loop: load the engine, then answer requests until told to stop.
 
     Engines print progress to stdout (paddlex, also from C++); the parent's
     stdout may be a data channel (``python -m bench`` reads JSON from it), so
@@ -263,15 +298,23 @@ def _serve(conn, options: OcrOptions, factory: EngineFactory) -> None:
     conn.send(("ready", me.memory_info().rss / 2**20))
     while True:
         try:
-            image = conn.recv()
+            message = conn.recv()
         except (EOFError, OSError):
             return
-        if image is None:
+        if message is None:
             return
         try:
-            lines = engine.read(image)
+            result = _run(engine, *message)
         except Exception as exc:  # noqa: BLE001 - one bad frame must not kill the worker
             conn.send(("fail", repr(exc)[:300]))
             continue
-        payload = [(ln.text, ln.score, ln.box.to_list()) for ln in lines]
-        conn.send(("ok", payload, me.memory_info().rss / 2**20))
+        conn.send(("ok", result, me.memory_info().rss / 2**20))
+
+
+def _run(engine: Engine, kind: str, payload: list[np.ndarray]) -> object:
+    """One request on a loaded engine: quads per image, or (text, score) per crop."""
+    if kind == "detect":
+        return [[np.asarray(q, dtype=np.float32).reshape(4, 2) for q in engine.detect(image)] for image in payload]
+    if kind == "recognize":
+        return [(str(text), float(score)) for text, score in engine.recognize(payload)] if payload else []
+    raise ValueError(f"unknown OCR request {kind!r}")

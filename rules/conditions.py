@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Protocol
 
-from events import Action, Box, Brand, Category, Evidence, MatchStrength, Mode, Modality, Severity
+from events import Action, Box, Brand, Category, Evidence, MatchStrength, Modality, Mode, Severity, live_source
 
 TEXT_MODALITIES = (Modality.ASR, Modality.OCR)
 BRAND_MODALITIES = (Modality.LOGO, Modality.OCR, Modality.ASR)
@@ -39,17 +39,23 @@ class Fact:
     weak: bool = False  # a homophone of a short name: never stands alone (see the engine)
     effect: str = ""  # the benign-context effect that cancels it for rules honouring it
     note: str = ""  # why, for explanations ("negation 不是")
+    utterance: int = 0  # speech: the utterance it was said in, when Whisper cut one into pieces
 
     @property
     def duration(self) -> float:
         return self.media_end - self.media_start
+
+    @property
+    def said_in(self) -> int:
+        """What it was said or shown with: its utterance (speech cut into pieces), else its evidence."""
+        return self.utterance or self.seq
 
     def relabelled(self, label: str) -> Fact:
         """A copy with another label (dataclasses.replace is ten times slower on the hot path)."""
         return Fact(
             self.kind, self.group, self.value, label, self.modality, self.media_start, self.media_end,
             self.confidence, self.evidence, self.seq, self.amount, self.currency, self.strength, self.weak,
-            self.effect, self.note,
+            self.effect, self.note, self.utterance,
         )
 
 
@@ -228,14 +234,14 @@ class PriceBelow:
         only said, or a logo seen elsewhere, does not name the product on the card: hosts answer
         viewers' questions about their perfume, compare with a brand, wear one on a shirt.
         """
-        seqs = {b.seq for b in named}
+        said = {b.said_in for b in named}
         cards = {window.cards.card_of(b.evidence.observation_id) for b in named if b.modality is Modality.OCR}
         cards |= {window.cards.card_beside(b.evidence.box, b.media_start, b.media_end)
                   for b in named if b.modality is Modality.LOGO and b.evidence.box is not None}
         cards -= {None}
 
         def binding(price: Fact) -> str:
-            if price.seq in seqs:
+            if price.said_in in said:
                 return "same text"
             if self.bind == EVIDENCE:
                 return ""
@@ -265,14 +271,17 @@ class PriceBelow:
 @dataclass(frozen=True, slots=True)
 class FingerprintRun:
     """Protected content matched continuously for at least ``min_duration_s``, by ``kind``:
-    the picture (``video``), the sound (``audio``) or either (``any``)."""
+    the picture (``video``), the sound (``audio``) or either (``any``). ``live`` picks streams
+    protected while on air (True), the library (False) or both (None)."""
 
     min_duration_s: float
     contents: tuple[str, ...] = ()
     kind: str = "any"
+    live: bool | None = None
 
     def evaluate(self, window: Window) -> Result:
-        runs = [f for f in window.of("fingerprint", (Modality.FINGERPRINT,)) if self.kind in ("any", f.group)]
+        runs = [f for f in window.of("fingerprint", (Modality.FINGERPRINT,)) if self.kind in ("any", f.group)
+                and (self.live is None or (live_source(f.value) is not None) == self.live)]
         return _bound("content", (f for f in runs if f.duration >= self.min_duration_s and (not self.contents or f.value in self.contents)))
 
     def kinds(self) -> frozenset[str]:

@@ -77,6 +77,9 @@ class RulesOptions:
     min_revision_interval_s: float = 5.0  # media seconds between two revisions of one alert
     escalate_score: float = 0.95  # confidence (and >= 2 modalities) that raises severity one level
     short_name_syllables: int = 2  # a brand name this short heard only by sound never stands alone
+    # Speech pieces closer than this are one utterance: Whisper cuts a sentence at its commas
+    # (pauses of 0.1-0.3 s in the scanned broadcasts); sentences and shots are further apart.
+    utterance_gap_s: float = 0.5
     ordinary_word_min_count: int = 100  # jieba count from which a word is everyday (rules.words)
     segments: SegmentOptions = field(default_factory=SegmentOptions)
 
@@ -123,6 +126,8 @@ class _Stream:
     alerts: dict[tuple[str, str | None], _OpenAlert] = field(default_factory=dict)
     now: float = float("-inf")
     scope: str = ""  # the watch session alert ids are scoped by (open_stream)
+    speech_end: float = float("-inf")  # where the last piece of speech ended, and its utterance
+    utterance: int = 0
 
 
 _FilesState = tuple[tuple[str, int, int], ...]  # (path, mtime_ns, size) of each watched file
@@ -210,9 +215,12 @@ class RuleEngine:
             if evidence.modality is Modality.OCR:
                 stream = stream or self._stream(evidence.stream_id)
                 stream.timeline.observe_screen(evidence)
-            facts, cue = self._extract(evidence, rs)
-            if cue and evidence.modality is Modality.ASR:  # said when moving on; a caption of it stays up
+            utterance = 0
+            if evidence.modality is Modality.ASR:
                 stream = stream or self._stream(evidence.stream_id)
+                utterance = self._utterance(stream, evidence)
+            facts, cue = self._extract(evidence, rs, utterance)
+            if cue and stream is not None and evidence.modality is Modality.ASR:  # a caption of 下一款 stays up
                 stream.timeline.observe_cue(evidence)
             if not facts:
                 # Nothing new, but media time moves on: held revisions may be due.
@@ -339,12 +347,20 @@ class RuleEngine:
 
     # -- facts ---------------------------------------------------------------------------
 
-    def _extract(self, ev: Evidence, rs: _RuleSet) -> tuple[list[Fact], bool]:
+    def _utterance(self, stream: _Stream, ev: Evidence) -> int:
+        """The utterance a piece of speech belongs to: the previous one's if it follows it closely."""
+        if not 0.0 <= ev.media_start - stream.speech_end <= self._options.utterance_gap_s:
+            stream.utterance = next(self._seq)
+        stream.speech_end = max(stream.speech_end, ev.media_end)
+        return stream.utterance
+
+    def _extract(self, ev: Evidence, rs: _RuleSet, utterance: int = 0) -> tuple[list[Fact], bool]:
         """The facts one evidence event establishes (deduplicated), and whether it says 下一款."""
         seq = next(self._seq)
 
         def fact(kind: str, group: str, value: str, label: str, **kw: Any) -> Fact:
-            return Fact(kind, group, value, label, ev.modality, ev.media_start, ev.media_end, ev.confidence, ev, seq, **kw)
+            return Fact(kind, group, value, label, ev.modality, ev.media_start, ev.media_end, ev.confidence, ev, seq,
+                        utterance=utterance, **kw)
 
         facts: dict[tuple[str, str, str], Fact] = {}
         cue = False
@@ -370,7 +386,8 @@ class RuleEngine:
             for price in self._prices(ev):
                 if price.role == "selling":  # what the buyer pays for this product: not a list price, bundle or range
                     label = f"price {price.amount:g} {price.currency}"
-                    facts.setdefault(("price", "", label), fact("price", "", price.text or label, label, amount=price.amount, currency=price.currency))
+                    facts.setdefault(("price", "", label), fact("price", "", price.text or label, label,
+                                                                 amount=price.amount, currency=price.currency))
         elif ev.modality == Modality.LOGO:
             label = ev.brand or ev.text
             brand_id = rs.brand_ids.get(self._normalizer.compact(label), label) if label else ""
@@ -644,7 +661,7 @@ def _confidence(facts: list[Fact], binding: float) -> float:
     rest = [f for f in items if f.kind != "brand"]
     if not brand or not rest:
         return round(_noisy_or(items, binding), 4)
-    together = bool({f.seq for f in brand} & {f.seq for f in rest})
+    together = bool({f.said_in for f in brand} & {f.said_in for f in rest})
     return round(_noisy_or(brand, binding) * _noisy_or(rest, binding) * (1.0 if together else binding), 4)
 
 
@@ -715,8 +732,8 @@ def _usable(facts: list[Fact], rule: Rule, rs: _RuleSet) -> list[Fact]:
         facts = [f for f in facts if f.kind != "price"]
     refs = rs.rule_refs[rule.id]
     strong = {f.value for f in facts if f.kind == "brand" and not f.weak}
-    said_with = {f.seq for f in facts if (f.kind == "term" and f.group in refs) or (f.kind == "price" and "price" in refs)}
-    return [f for f in facts if not f.weak or f.value in strong or f.seq in said_with]
+    said_with = {f.said_in for f in facts if (f.kind == "term" and f.group in refs) or (f.kind == "price" and "price" in refs)}
+    return [f for f in facts if not f.weak or f.value in strong or f.said_in in said_with]
 
 
 def _describe(f: Fact) -> str:

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import jsonschema
 import yaml
 
-from events import Action, Category, Mode, Modality, Severity
+from events import Action, Category, Modality, Mode, Severity
 from rules.conditions import (
     BRAND_MODALITIES,
     TEXT_MODALITIES,
@@ -181,7 +181,8 @@ def _role_errors(doc: _Doc) -> list[RuleError]:
     for i, t in enumerate(doc.data.get("terms") or ()):
         effect = isinstance(t, dict) and "effect" in t
         if context and not effect:
-            errors.append(doc.error(("terms", i), f"terms.{i}: a context lexicon's term needs an effect (negation, denial, comparison, mention, authorised, secondhand)"))
+            errors.append(doc.error(("terms", i), f"terms.{i}: a context lexicon's term needs an effect "
+                                                  "(negation, denial, comparison, mention, authorised, secondhand)"))
         elif effect and not context:
             errors.append(doc.error(("terms", i, "effect"), f"terms.{i}.effect: only lexicons with role: context give terms an effect"))
     return errors
@@ -226,7 +227,8 @@ def _condition(data: dict[str, Any]) -> Condition:
     if kind == "price_below":
         modalities = tuple(Modality(m) for m in body.get("modalities", TEXT_MODALITIES))
         return PriceBelow(float(body["fraction"]), modalities, str(body.get("bind", "product")))
-    return FingerprintRun(float(body["min_duration_s"]), tuple(body.get("contents", ())), str(body.get("kind", "any")))
+    return FingerprintRun(float(body["min_duration_s"]), tuple(body.get("contents", ())), str(body.get("kind", "any")),
+                          body.get("live"))
 
 
 def _lexicon_refs(data: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:

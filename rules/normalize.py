@@ -23,8 +23,8 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from typing import Iterator, NamedTuple
 from functools import lru_cache
+from typing import Iterator, NamedTuple
 
 import opencc
 from pypinyin.constants import PINYIN_DICT

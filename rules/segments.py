@@ -269,9 +269,10 @@ def _same_text(a: str, b: str, similarity: float) -> bool:
 
 
 def _touches(picture: Box, line: Box) -> bool:
-    """A picture against a text line: overlapping, or less than half the line's height apart
-    in the line's column or band."""
-    reach = 0.5 * max(line.h, 1)
+    """A picture against a text line: overlapping, or at most the line's height apart in the
+    line's column or band (OCR boxes hug the glyphs: the sticker or card around them adds about
+    half a line on each side, and the photo sits on the card)."""
+    reach = max(line.h, 1)
     vertical_gap = max(picture.y, line.y) - min(picture.y + picture.h, line.y + line.h)
     horizontal_gap = max(picture.x, line.x) - min(picture.x + picture.w, line.x + line.w)
     return (horizontal_gap < 0 and vertical_gap <= reach) or (vertical_gap < 0 and horizontal_gap <= reach)

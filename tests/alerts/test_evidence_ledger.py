@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from alerts import AlertStore, chain_heads, export_bundle, snapshots_not_written, verify_bundle, verify_evidence
+from alerts import AlertStore, export_bundle, snapshots_not_written, verify_bundle, verify_evidence
 from events import LivewatchError
 
 
@@ -35,13 +35,13 @@ def _sql(store, statement, *args):
 
 def test_each_evidence_item_is_a_chained_record(ledger, snapshot_file):
     store, alerts = ledger
-    rows = store.query("SELECT * FROM evidence_records WHERE stream_id = 's0' ORDER BY n")
+    rows = [r for r in store.evidence_records() if r["stream_id"] == "s0"]
     assert len(rows) == 3 * 2  # three alerts of s0, two items each
     assert rows[0]["prev_hash"] == "0" * 64
     assert all(b["prev_hash"] == a["record_hash"] for a, b in zip(rows, rows[1:]))
     ocr = [r for r in rows if r["modality"] == "ocr"]
     assert {r["snapshot_sha256"] for r in ocr} == {snapshot_file.stem}
-    assert chain_heads(store)["s0"] == rows[-1]["record_hash"]
+    assert store.chain_heads()["s0"] == rows[-1]["record_hash"]
     assert verify_evidence(store) == []
 
 
@@ -63,7 +63,7 @@ def test_missing_snapshot_is_caught(ledger, snapshot_file):
 
 def test_changed_record_text_is_caught(ledger):
     store, alerts = ledger
-    seq = store.query("SELECT seq FROM evidence_records WHERE alert_id = ? AND item = 1", (alerts[2].alert_id,))[0][0]
+    seq = next(r["seq"] for r in store.evidence_records(alerts[2].alert_id) if r["item"] == 1)
     _sql(store, "UPDATE evidence_records SET content = replace(content, '高仿', '正品') WHERE seq = ?", seq)
     problems = verify_evidence(store)
     assert _kinds(problems) == ["record_changed"] and problems[0].record_seq == seq
@@ -71,8 +71,8 @@ def test_changed_record_text_is_caught(ledger):
 
 def test_record_rewritten_with_fresh_hashes_breaks_the_chain(ledger):
     store, alerts = ledger
-    row = dict(store.query("SELECT * FROM evidence_records WHERE alert_id = ? AND item = 0", (alerts[0].alert_id,))[0])
-    from alerts.evidence import canonical_json, record_hash, sha256_text
+    row = next(r for r in store.evidence_records(alerts[0].alert_id) if r["item"] == 0)
+    from alerts.ledger import canonical_json, record_hash, sha256_text
 
     content = json.loads(row["content"])
     content["text"] = "正品"

@@ -7,27 +7,22 @@ writes with SQLITE_FULL ("database or disk is full"), as on a full volume.
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 
 import pytest
 
 from alerts import AlertPublisher, AlertStore, PublisherOptions
+from events.kafka import KafkaOptions
+from tests.conftest import kafka_for
 from tests.faults import FullDisk
+from tests.waiting import wait_until
 
 FAST = PublisherOptions(send_timeout_s=2.0, connect_timeout_s=1.0, initial_backoff_s=0.1, max_backoff_s=0.5,
                         idle_poll_s=0.1, reconcile_timeout_s=5.0, store_retry_s=0.1)
 
 
-def _wait(condition, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
 def _topics(name: str) -> dict[str, str]:
-    return {"topic": f"test.{name}.alerts", "shadow_topic": f"test.{name}.alerts.shadow"}
+    return {"alerts": f"test.{name}.alerts", "shadow_alerts": f"test.{name}.alerts.shadow"}
 
 
 def test_alerts_raised_while_the_store_is_full_wait_in_memory_and_reach_the_topic_once(
@@ -36,7 +31,7 @@ def test_alerts_raised_while_the_store_is_full_wait_in_memory_and_reach_the_topi
     caplog.set_level(logging.INFO, logger="alerts")
     topics = _topics("storefull")
     alerts = [make_alert(i, stream_id="s-full") for i in range(8)]
-    with AlertPublisher(tmp_store, kafka_broker, options=FAST, **topics) as publisher:
+    with AlertPublisher(tmp_store, kafka_for(kafka_broker, **topics), options=FAST) as publisher:
         for a in alerts[:2]:
             assert publisher.emit(a)
         assert publisher.flush(20) and publisher.store_ok
@@ -50,7 +45,7 @@ def test_alerts_raised_while_the_store_is_full_wait_in_memory_and_reach_the_topi
         disk.full = False
         assert publisher.flush(20), publisher.store_error
         assert publisher.store_ok and publisher.held == 0 and publisher.lost == 0
-    records = read_topic(topics["topic"], min_records=8)
+    records = read_topic(topics["alerts"], min_records=8)
     ids = [r.json()["alert_id"] for r in records]
     assert ids == [a.alert_id for a in alerts], "every alert, in the order raised"
     assert max(Counter(ids).values()) == 1
@@ -67,7 +62,7 @@ def test_the_memory_queue_is_bounded_and_says_which_alert_it_dropped(
     store = AlertStore(tmp_path / "alerts.db")
     disk = FullDisk.install(store)
     disk.full = True
-    publisher = AlertPublisher(store, "127.0.0.1:9", options=PublisherOptions(max_held=3, store_retry_s=0.1,
+    publisher = AlertPublisher(store, KafkaOptions(bootstrap_servers="127.0.0.1:9"), options=PublisherOptions(max_held=3, store_retry_s=0.1,
                                                                              create_topics=False))
     try:
         alerts = [make_alert(i) for i in range(5)]
@@ -77,8 +72,8 @@ def test_the_memory_queue_is_bounded_and_says_which_alert_it_dropped(
         lost_lines = [r.getMessage() for r in caplog.records if " lost: " in r.getMessage()]
         assert [m.split()[1] for m in lost_lines] == [alerts[0].alert_id, alerts[1].alert_id]
         disk.full = False
-        _wait(lambda: publisher.held == 0, 10, "the held alerts to be stored")
-        assert [s.alert_id for s in store.list()] == [a.alert_id for a in alerts[2:]]
+        wait_until(lambda: publisher.held == 0, 10, "the held alerts to be stored")
+        assert [s.alert_id for s in store.stored()] == [a.alert_id for a in alerts[2:]]
         assert publisher.store_ok and publisher.lost == 2
     finally:
         publisher.close(0.2)
@@ -89,7 +84,7 @@ def test_alerts_still_held_at_close_are_logged_by_id_as_lost(tmp_path, make_aler
     caplog.set_level(logging.ERROR, logger="alerts")
     store = AlertStore(tmp_path / "alerts.db")
     FullDisk.install(store).full = True
-    publisher = AlertPublisher(store, "127.0.0.1:9", options=PublisherOptions(store_retry_s=0.1, create_topics=False))
+    publisher = AlertPublisher(store, KafkaOptions(bootstrap_servers="127.0.0.1:9"), options=PublisherOptions(store_retry_s=0.1, create_topics=False))
     alerts = [make_alert(i) for i in range(2)]
     for a in alerts:
         publisher.emit(a)
@@ -106,7 +101,7 @@ def test_a_broker_outage_is_one_line_then_at_most_one_still_down_line_per_period
     caplog.set_level(logging.DEBUG, logger="alerts.publisher")
     broker = fresh_kafka_broker
     options = PublisherOptions(**{**FAST.__dict__, "outage_report_s": 1.0})
-    with AlertPublisher(tmp_store, broker.bootstrap, options=options) as publisher:
+    with AlertPublisher(tmp_store, broker.kafka_options(), options=options) as publisher:
         publisher.emit(make_alert(0))
         assert publisher.flush(20)
         broker.stop()
@@ -116,7 +111,7 @@ def test_a_broker_outage_is_one_line_then_at_most_one_still_down_line_per_period
         def still_down() -> list[logging.LogRecord]:
             return [r for r in caplog.records if "still down" in r.getMessage()]
 
-        _wait(lambda: len(still_down()) >= 2, 30, "two 'still down' lines")
+        wait_until(lambda: len(still_down()) >= 2, 30, "two 'still down' lines")
         broker.start()
         assert publisher.flush(30), publisher.last_error
     records = read_topic("livewatch.alerts", bootstrap=broker.bootstrap, min_records=3)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import difflib
 import itertools
 import os
-import signal
 import re
+import signal
 import time
 from dataclasses import replace
 
@@ -17,7 +17,6 @@ from pypinyin import lazy_pinyin
 
 from asr import AsrOptions, AsrStage
 from events import ConfigError, Evidence, Modality
-
 from tests.asr.conftest import SENTENCES, chunks, music, silence
 
 pytestmark = pytest.mark.slow
@@ -25,7 +24,8 @@ pytestmark = pytest.mark.slow
 ENGLISH = AsrOptions(language=None, initial_prompt=None)
 
 
-def transcribe(model, audio: np.ndarray, options: AsrOptions = AsrOptions(), *, chunk_s: float = 0.5, sid: str = "s") -> tuple[list[Evidence], AsrStage]:
+def transcribe(model, audio: np.ndarray, options: AsrOptions = AsrOptions(), *, chunk_s: float = 0.5,
+               sid: str = "s") -> tuple[list[Evidence], AsrStage]:
     """Feed ``audio`` chunk by chunk through an in-process stage sharing ``model``, then flush."""
     stage = AsrStage(replace(options, workers=0), model=model)
     out: list[Evidence] = []

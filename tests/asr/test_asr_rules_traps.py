@@ -17,7 +17,6 @@ from asr import AsrOptions, AsrStage
 from events import Alert, Category, Mode
 from livewatch.paths import DEFAULT_BRANDS_DIR
 from logos import load_brand_registry
-
 from tests.asr.conftest import TRAPS, VIOLATIONS, chunks, silence
 
 pytestmark = pytest.mark.slow

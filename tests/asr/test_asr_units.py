@@ -15,7 +15,6 @@ from asr.guard import load_phrases, normalise, screen, trim_loops
 from asr.transcript import Transcript
 from asr.vad import WINDOW, Segmenter, SileroStream
 from events import ConfigError, Evidence, Modality
-
 from tests.asr.conftest import chunks, music, silence
 
 PHRASES = load_phrases()

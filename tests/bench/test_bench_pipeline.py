@@ -14,7 +14,7 @@ import pytest
 
 from bench import soak as soak_bench
 from bench.bench_pipeline import Plan, run
-from bench.live_capacity import broadcast_spec, judge, render_cached, LagSample
+from bench.live_capacity import LagSample, broadcast_spec, judge, render_cached
 from livewatch.config import Detectors
 
 LIGHT = Detectors(ocr=False, asr=False, fingerprints=False)

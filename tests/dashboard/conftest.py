@@ -19,10 +19,23 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from dashboard import DashboardSettings, HookOptions, Topics
+from dashboard import DashboardSettings, HookOptions
+from events import (
+    Action,
+    Alert,
+    AlertEvidence,
+    Box,
+    Category,
+    MatchStrength,
+    Modality,
+    Mode,
+    Price,
+    Segment,
+    Severity,
+    alert_id_for,
+)
+from events.kafka import KafkaTopics, make_producer
 from livewatch.broker import free_port
-from events import (Action, Alert, AlertEvidence, Box, Category, MatchStrength, Mode, Modality, Price, Segment,
-                    Severity, alert_id_for)
 
 SECRET = "test-secret-key-0123456789"
 ADMIN = ("admin", "admin-password-1")
@@ -251,9 +264,9 @@ def hook_receiver() -> Iterator[HookReceiver]:
 
 
 def publish_alerts(bootstrap: str, alerts: list[dict[str, Any]], topic: str = "livewatch.alerts") -> None:
-    from kafka import KafkaProducer
+    from tests.conftest import kafka_for
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = make_producer(kafka_for(bootstrap), "test-alerts", acks="all")
     try:
         for alert in alerts:
             producer.send(topic, key=alert["stream_id"].encode(), value=json.dumps(alert).encode())
@@ -262,10 +275,10 @@ def publish_alerts(bootstrap: str, alerts: list[dict[str, Any]], topic: str = "l
         producer.close()
 
 
-def unique_topics() -> Topics:
+def unique_topics() -> KafkaTopics:
     """Per-test topic names: the session broker is shared by every test."""
     tag = f"t{time.monotonic_ns()}"
-    return Topics(alerts=f"livewatch.alerts.{tag}", shadow_alerts=f"livewatch.alerts.shadow.{tag}",
+    return KafkaTopics(alerts=f"livewatch.alerts.{tag}", shadow_alerts=f"livewatch.alerts.shadow.{tag}",
                   decisions=f"livewatch.decisions.{tag}", takedowns=f"livewatch.takedowns.{tag}",
                   takedowns_dlq=f"livewatch.takedowns.dlq.{tag}")
 

@@ -16,6 +16,7 @@ from standardwebhooks.webhooks import Webhook
 
 from dashboard import auth, hooks
 from events import Action, Price, Segment
+from tests.conftest import kafka_for
 from tests.dashboard.conftest import HookReceiver, legacy_alert, make_alert, publish_alerts, unique_topics
 
 CHROMIUM = "/usr/bin/chromium"
@@ -38,7 +39,7 @@ def test_moderator_sees_alert_live_confirms_it_and_takedown_is_signed(
     read_topic: Callable[..., Any],
 ) -> None:
     topics = unique_topics()
-    live = live_server(kafka=kafka_broker, topics=topics)
+    live = live_server(kafka=kafka_for(kafka_broker).replace(topics=topics))
     live.store.create_user("mod1", auth.hash_password("moderator-pass"), "moderator")
     secret = hooks.generate_secret()
     hook_id = live.store.create_hook("acme legal", hook_receiver.url, secret, ["acme"])

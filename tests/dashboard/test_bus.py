@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
+import logging
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from dashboard.bus import AlertConsumer, LiveHub, OutboxPublisher
 from dashboard.store import Store
+from events.kafka import KafkaOptions
 from livewatch.broker import EmbeddedBroker
-from tests.conftest import read_topic
+from tests.conftest import kafka_for, read_topic
 from tests.dashboard.conftest import legacy_alert, make_alert
+from tests.waiting import wait_until
 
 
 def test_consumer_stores_valid_alerts_once_and_skips_garbage(tmp_path: Path) -> None:
@@ -23,7 +27,7 @@ def test_consumer_stores_valid_alerts_once_and_skips_garbage(tmp_path: Path) -> 
 
     async def listen() -> list[Any]:
         queue = hub.subscribe()
-        consumer = AlertConsumer(store, hub, "unused:9092", [], "g", {}, seen.append)
+        consumer = AlertConsumer(store, hub, KafkaOptions(bootstrap_servers="unused:9092"), "g", seen.append)
         alert = make_alert()
         results = [consumer.handle(raw, "t") for raw in (
             b"not json", b'{"alert_id": "x"}', json.dumps({**alert, "severity": "apocalyptic"}).encode(),
@@ -42,7 +46,7 @@ def test_consumer_still_takes_alerts_of_older_schema_versions(tmp_path: Path) ->
     """Workers not yet on the current schema keep reaching moderators; each record is stored as it came."""
     store = Store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     store.migrate()
-    consumer = AlertConsumer(store, LiveHub(), "unused:9092", [], "g", {}, lambda _alert: None)
+    consumer = AlertConsumer(store, LiveHub(), KafkaOptions(bootstrap_servers="unused:9092"), "g", lambda _alert: None)
     v10, v11 = legacy_alert(), legacy_alert("1.1", onset=30.0, confidence=0.5)
     bad_old = {**legacy_alert(onset=50.0), "severity": "apocalyptic"}
     bad_new_field = {**legacy_alert(onset=60.0), "confidence": 7}  # a later field an old record carries is checked
@@ -57,7 +61,7 @@ def test_consumer_still_takes_alerts_of_older_schema_versions(tmp_path: Path) ->
     store.close()
 
 
-def test_outbox_waits_for_the_broker_and_loses_nothing(tmp_path: Path) -> None:
+def test_outbox_waits_for_the_broker_and_loses_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     store = Store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     store.migrate()
     broker = EmbeddedBroker().start()
@@ -65,15 +69,15 @@ def test_outbox_waits_for_the_broker_and_loses_nothing(tmp_path: Path) -> None:
     broker.stop()  # down before the first record
     for i in range(3):
         store.enqueue("livewatch.decisions.outage", "alert-1", {"n": i})  # one key: ordered
-    publisher = OutboxPublisher(store, f"127.0.0.1:{port}", poll_s=0.1).start()
+    publisher = OutboxPublisher(store, kafka_for(f"127.0.0.1:{port}"), poll_s=0.1).start()
     try:
-        time.sleep(1.0)
+        # the publisher's client has tried the broker and failed (its own "failed, retrying" line comes only
+        # once the client gives up bootstrapping, tens of seconds later)
+        wait_until(lambda: any(r.name.startswith("kafka.") and r.levelno >= logging.WARNING for r in caplog.records),
+                   30, "the outbox publisher's Kafka client to try the broker that is down")
         assert len(store.unsent()) == 3
         with EmbeddedBroker(port=port) as back:
-            deadline = time.monotonic() + 30
-            while store.unsent() and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert store.unsent() == []
+            wait_until(lambda: not store.unsent(), 30, lambda: f"the outbox to empty: {store.unsent()}")
             records = read_topic(back.bootstrap, "livewatch.decisions.outage", min_records=3)
             assert [r.json()["n"] for r in records] == [0, 1, 2]
     finally:

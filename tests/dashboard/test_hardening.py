@@ -20,6 +20,7 @@ import pytest
 from dashboard import DashboardSettings, auth, hooks, stages
 from events import Action
 from tests.dashboard.conftest import ADMIN, login, make_alert
+from tests.waiting import wait_until
 
 BOMB = "a: &a ['lol','lol','lol','lol','lol','lol','lol','lol','lol']\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(8))
@@ -36,30 +37,28 @@ def bearer(live_store: Any, role: str, name: str = "t", expires_at: float | None
     return {"authorization": f"Bearer {token}"}
 
 
-def health_times(url: str, stop: threading.Event) -> list[float]:
-    """/health latencies, polled until ``stop``."""
-    times = []
+def poll_health(url: str, stop: threading.Event, times: list[float]) -> None:
+    """/health latencies into ``times``, polled until ``stop``."""
     with httpx.Client(timeout=30) as http:
         while not stop.is_set():
             started = time.monotonic()
             assert http.get(url + "/health").status_code == 200
             times.append(time.monotonic() - started)
-            time.sleep(0.02)
-    return times
+            time.sleep(0.02)  # the probe's pace: a steady trickle, not a flood competing with the action
 
 
 def while_polling_health(url: str, action: Callable[[], Any]) -> tuple[Any, list[float]]:
-    stop = threading.Event()
-    result: dict[str, list[float]] = {}
-    poller = threading.Thread(target=lambda: result.setdefault("t", health_times(url, stop)))
+    """``action()`` run while /health is polled from the start: its result and the /health latencies."""
+    stop, times = threading.Event(), list[float]()
+    poller = threading.Thread(target=poll_health, args=(url, stop, times))
     poller.start()
-    time.sleep(0.1)
     try:
+        wait_until(lambda: times, 30, "a first /health answer")
         out = action()
     finally:
         stop.set()
         poller.join(30)
-    return out, result["t"]
+    return out, times
 
 
 def session_client(base_url: str, username: str, password: str) -> tuple[httpx.Client, str]:
@@ -88,17 +87,32 @@ def test_alias_bomb_edit_is_refused_fast_while_health_stays_fast(live_server: Ca
 def test_rule_validation_runs_off_the_event_loop(live_server: Callable[..., Any],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     live = live_server(deliver_hooks=False)
-    real = stages.check_edit
-    monkeypatch.setattr(stages, "check_edit", lambda *a: (time.sleep(1.5), real(*a))[1])
+    real, checking, release = stages.check_edit, threading.Event(), threading.Event()
+
+    def held_check(*args: Any) -> Any:  # a check that does not finish until the test has seen /health answer
+        checking.set()
+        release.wait(60)
+        return real(*args)
+
+    monkeypatch.setattr(stages, "check_edit", held_check)
     http, csrf = session_client(live.url, *ADMIN)
     content = (Path(live.settings.rules_dir) / "counterfeit_brand_cue.yaml").read_text(encoding="utf-8")
+    saved: dict[str, httpx.Response] = {}
 
-    def save() -> httpx.Response:  # the HTML form's handler is async: it must hand the check to a thread
-        return http.post("/ops/files/rules/counterfeit_brand_cue.yaml", data={"content": content, "csrf_token": csrf})
+    def save() -> None:  # the HTML form's handler is async: it must hand the check to a thread
+        saved["resp"] = http.post("/ops/files/rules/counterfeit_brand_cue.yaml",
+                                  data={"content": content, "csrf_token": csrf})
 
-    resp, health = while_polling_health(live.url, save)
-    assert resp.status_code == 200 and 'id="saved"' in resp.text
-    assert max(health) < 0.5, health
+    saver = threading.Thread(target=save)
+    saver.start()
+    try:
+        wait_until(checking.is_set, 30, "the rules check to start")
+        assert httpx.get(live.url + "/health", timeout=10).status_code == 200  # answered while the check runs
+        assert not release.is_set()
+    finally:
+        release.set()
+        saver.join(60)
+    assert saved["resp"].status_code == 200 and 'id="saved"' in saved["resp"].text
 
 
 def test_saving_keeps_the_file_mode_and_new_files_are_not_private(client: Any) -> None:
@@ -163,13 +177,14 @@ def test_ops_page_lists_a_rule_set_with_subfolders(make_settings: Any, tmp_path:
 # -- the live feed ends when the caller's right to it does -----------------------------------------
 
 
-def read_until_end(resp: httpx.Response, deadline_s: float) -> tuple[str, float]:
-    started, seen = time.monotonic(), ""
+def read_until_end(resp: httpx.Response) -> str:
+    """The feed as read until it says signed-out (or the server ends it)."""
+    seen = ""
     for chunk in resp.iter_text():
         seen += chunk
-        if "event: signed-out" in seen or time.monotonic() - started > deadline_s:
+        if "event: signed-out" in seen:
             break
-    return seen, time.monotonic() - started
+    return seen
 
 
 @pytest.mark.parametrize("how", ["revoke", "expire", "logout", "delete-user"])
@@ -189,8 +204,8 @@ def test_live_feed_stops_when_access_ends(live_server: Callable[..., Any], how: 
             httpx.post(live.url + "/logout", data={"csrf_token": csrf}, cookies=dict(http.cookies))
         elif how == "delete-user":
             live.store.delete_user(live.store.user_by_name("mod1")["id"])
-        seen, took = read_until_end(resp, deadline_s=8)
-    assert "event: signed-out" in seen and took < 5, (how, seen[-200:])
+        seen = read_until_end(resp)  # the client's 30 s read timeout bounds a feed that never ends
+    assert "event: signed-out" in seen, (how, seen[-200:])
 
 
 # -- signing in: no name probing, throttled, hashing off the event loop ------------------------------
@@ -265,9 +280,7 @@ def test_highlighting_is_capped(client: Any) -> None:
     alert["evidence"][0]["text"] = "高仿" * 100_000
     store(client).upsert_alert(alert)
     login(client, *ADMIN)
-    started = time.monotonic()
     page = client.get(f"/alerts/{alert['alert_id']}").text
-    assert time.monotonic() - started < 5
     assert 0 < page.count("<mark>") <= 3 * 200  # transcript, evidence table: each capped
     assert "高仿" * 1000 in page  # the rest of the text is still there, unmarked
 
@@ -313,7 +326,7 @@ def test_delivery_errors_are_categories_and_moderators_see_them_generic(client: 
     s.upsert_alert(alert)
     s.create_hook("closed port", f"http://127.0.0.1:{free_port()}/x", hooks.generate_secret(), [])
     assert hooks.request_takedown(s, alert) == 1
-    deliverer = hooks.HookDeliverer(s, client.app.state.ctx.settings.hooks, client.app.state.ctx.settings.topics)
+    deliverer = hooks.HookDeliverer(s, client.app.state.ctx.settings.hooks, client.app.state.ctx.settings.kafka.topics)
     with httpx.Client(timeout=2) as http:
         assert deliverer.run_once(http) == 1
     (delivery,) = s.list_deliveries(alert["alert_id"])
@@ -456,12 +469,13 @@ def test_rights_holder_live_feed_carries_only_its_brands(live_server: Callable[.
     http, _csrf = session_client(live.url, "acme-legal", "password-123")
     hub = live.app.state.ctx.hub
     with http.stream("GET", "/api/events") as resp:
-        time.sleep(0.3)
+        chunks, seen = resp.iter_text(), ""
+        while "retry:" not in seen:  # the feed's first line: it has subscribed to the hub
+            seen += next(chunks)
         for brand in ("globex", "acme"):
             live.app.state.ctx.store.upsert_alert(make_alert(brand=brand, title=f"{brand} live"))
             hub.publish({"type": "alert", "alert": {"brand": brand, "title": f"{brand} live"}})
-        seen = ""
-        for chunk in resp.iter_text():
+        for chunk in chunks:
             seen += chunk
             if "acme live" in seen:
                 break

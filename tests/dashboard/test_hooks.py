@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -13,14 +12,9 @@ from standardwebhooks.webhooks import Webhook
 from dashboard import HookOptions, auth, hooks
 from dashboard.store import Store
 from events import Action, Mode
+from tests.conftest import kafka_for
 from tests.dashboard.conftest import HookReceiver, make_alert, publish_alerts, unique_topics
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+from tests.waiting import wait_until
 
 
 def test_signature_is_standard_webhooks() -> None:
@@ -73,7 +67,7 @@ def test_endpoint_down_retries_then_dlq_and_no_double_call_when_back(
 ) -> None:
     topics = unique_topics()
     hook_receiver.stop()  # the endpoint is down from the start
-    live = live_server(kafka=kafka_broker, topics=topics,
+    live = live_server(kafka=kafka_for(kafka_broker).replace(topics=topics),
                        hooks=HookOptions(max_attempts=4, initial_backoff_s=0.3, max_backoff_s=1.0, timeout_s=2.0,
                                          poll_interval_s=0.1, allow_private_targets=True))  # receiver on 127.0.0.1
     token = auth.new_api_token()
@@ -86,17 +80,17 @@ def test_endpoint_down_retries_then_dlq_and_no_double_call_when_back(
 
     a = make_alert(onset=10.0)
     publish_alerts(kafka_broker, [a], topics.alerts)
-    wait_for(lambda: [d["status"] for d in live.store.list_deliveries(a["alert_id"])] == ["dead"], 40)
-    wait_for(lambda: not live.store.unsent(), 20)
+    wait_until(lambda: [d["status"] for d in live.store.list_deliveries(a["alert_id"])] == ["dead"], 40,
+               lambda: f"a's delivery to die: {live.store.list_deliveries(a['alert_id'])}")
+    wait_until(lambda: not live.store.unsent(), 20, "the outbox (the DLQ record) to reach the broker")
     dlq = read_topic(topics.takedowns_dlq, min_records=1, timeout_s=40)
     assert [r.json()["alert_id"] for r in dlq] == [a["alert_id"]]
     assert dlq[0].json()["attempt"] == 4 and dlq[0].json()["payload"]["data"]["alert_id"] == a["alert_id"]
 
     b = make_alert(onset=20.0)
     publish_alerts(kafka_broker, [b], topics.alerts)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not any(d["attempts"] for d in live.store.list_deliveries(b["alert_id"])):
-        time.sleep(0.05)
+    wait_until(lambda: any(d["attempts"] for d in live.store.list_deliveries(b["alert_id"])), 30,
+               "a first failed attempt to call about b")
     assert live.store.list_deliveries(b["alert_id"])[0]["status"] == "pending"
     hook_receiver.start()  # the endpoint comes back, same address
     hook_receiver.wait_calls(1, timeout_s=20)
@@ -105,8 +99,11 @@ def test_endpoint_down_retries_then_dlq_and_no_double_call_when_back(
     publish_alerts(kafka_broker, [a, b, {**b, "revision": 2}], topics.alerts)
     for alert in (a, b):
         assert api.post(f"/api/alerts/{alert['alert_id']}/decisions", json={"decision": "confirm"}).status_code == 201
-    time.sleep(3.0)
-    wait_for(lambda: not live.store.unsent(), 20)
+    # b's revision 2, published last on the same partition, is stored: the dashboard has handled all three
+    wait_until(lambda: live.store.alert(b["alert_id"])["alert"]["revision"] == 2, 30, "the republished alerts to be read")
+    wait_until(lambda: not live.store.unsent() and all(d["status"] != "pending" for x in (a, b)
+                                                        for d in live.store.list_deliveries(x["alert_id"])), 20,
+               lambda: f"deliveries to settle: {[live.store.list_deliveries(x['alert_id']) for x in (a, b)]}")
     calls = list(hook_receiver.calls)
     assert len(calls) == 1, [c["headers"]["webhook-id"] for c in calls]
     assert calls[0]["headers"]["webhook-id"] == hooks.message_id(b["alert_id"], hook["id"])

@@ -9,9 +9,9 @@ from typing import Any, Iterator
 
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from dashboard import DashboardSettings, auth, create_app
@@ -22,7 +22,9 @@ from tests.dashboard.conftest import SECRET, free_port, make_alert, wait_port, w
 def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A dashboard on uvicorn with a broker of its own (fuzzed stream requests stay there), no hook delivery."""
     import uvicorn
+
     from livewatch.broker import EmbeddedBroker
+    from livewatch.dashboard_cmd import stream_control
     from rules import DEFAULT_RULES_DIR
 
     broker = EmbeddedBroker().start()
@@ -34,8 +36,8 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     port = free_port()
     settings_ = DashboardSettings(secret_key=SECRET, db_url=f"sqlite:///{tmp / 'db.sqlite3'}",
                                   data_dir=tmp / "snapshots", rules_dir=tmp / "rules", lexicon_dir=tmp / "lexicons",
-                                  port=port, deliver_hooks=False, kafka=broker.bootstrap)
-    app = create_app(settings_)
+                                  port=port, deliver_hooks=False, kafka=broker.kafka_options())
+    app = create_app(settings_, streams=stream_control(broker.kafka_options()))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -6,29 +6,29 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Callable
+from typing import Mapping
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import read_topic
+from events.kafka import KafkaOptions
+from tests.conftest import kafka_env, read_topic
 
 ROOT = Path(__file__).resolve().parents[2]
 COUNTERFEIT_CARD = "高仿LV包 1:1 原单 ¥99"
 
 
 class Service:
-    """One running ``livewatch`` service process."""
+    """One running ``livewatch`` service process; its ``LIVEWATCH_*`` environment is ``env`` alone."""
 
-    def __init__(self, name: str, command: list[str], log_path: Path, metrics_port: int) -> None:
+    def __init__(self, name: str, command: list[str], log_path: Path, metrics_port: int,
+                 env: Mapping[str, str] | None = None) -> None:
         self.name = name
         self.log_path = log_path
         self.metrics_port = metrics_port
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEWATCH_")}
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("LIVEWATCH_")}, **(env or {})}
         env["PYTHONUNBUFFERED"] = "1"
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
@@ -85,25 +85,14 @@ class Service:
         self._log.close()
 
 
-def wait_until(condition: Callable[[], object], timeout_s: float, what: Callable[[], str] | str) -> object:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:.0f}s waiting for {what() if callable(what) else what}")
-        time.sleep(0.5)
-
-
-def streams_cli(kafka: str, topic: str, *args: str) -> subprocess.Popen:
-    """``livewatch streams ...`` as an operator runs it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEWATCH_")}
-    return subprocess.Popen([sys.executable, "-m", "livewatch", "--kafka", kafka, "streams", "--topic", topic, *args],
+def streams_cli(kafka: KafkaOptions, *args: str) -> subprocess.Popen:
+    """``livewatch streams ...`` as an operator runs it (the broker and topics from ``LIVEWATCH_KAFKA*``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEWATCH_")} | kafka_env(kafka)
+    return subprocess.Popen([sys.executable, "-m", "livewatch", "streams", *args],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def alerts_on_topic(kafka: str, stream_ids: set[str], topic: str = "livewatch.alerts") -> list[dict]:
-    """Every alert record of these streams on the topic (read with confluent-kafka), in topic order."""
-    records = read_topic(kafka, topic, min_records=1, timeout_s=10.0, idle_s=1.0)
+def alerts_on_topic(kafka: KafkaOptions, stream_ids: set[str]) -> list[dict]:
+    """Every alert record of these streams on the alert topic (read with confluent-kafka), in topic order."""
+    records = read_topic(kafka.bootstrap_servers or "", kafka.topics.alerts, min_records=1, timeout_s=10.0, idle_s=1.0)
     return [r.json() for r in records if r.key is not None and r.key.decode() in stream_ids]

@@ -16,23 +16,29 @@ from typing import Callable, Iterator
 
 import pytest
 
+from events.kafka import KafkaOptions
 from livewatch.broker import free_port
+from tests.conftest import kafka_env
 from tests.distributed.cluster import COUNTERFEIT_CARD, Service
 from tests.media import make_clip
 
 
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[Callable[..., Service]]:
-    """``services(name, kafka, "worker", *args, detectors=("--no-asr",))`` starts one; all are stopped at the end."""
+    """``services(name, kafka, "worker", *args, detectors=("--no-asr",))`` starts one; all are stopped at the end.
+
+    ``kafka`` (``KafkaOptions``, e.g. ``kafka_for(broker, streams=...)``) reaches the process as
+    ``LIVEWATCH_KAFKA*`` variables, as in a deployment.
+    """
     started: list[Service] = []
 
-    def start(name: str, kafka: str, command: str, *args: str, detectors: tuple[str, ...] = ("--no-asr",),
+    def start(name: str, kafka: KafkaOptions, command: str, *args: str, detectors: tuple[str, ...] = ("--no-asr",),
               data_dir: Path | None = None) -> Service:
         port = free_port()
         data_dir = data_dir or tmp_path / name
-        argv = [sys.executable, "-m", "livewatch", "--data-dir", str(data_dir), "--kafka", kafka, *detectors,
+        argv = [sys.executable, "-m", "livewatch", "--data-dir", str(data_dir), *detectors,
                 command, *args, "--metrics-port", str(port)]
-        service = Service(name, argv, tmp_path / f"{name}.log", port)
+        service = Service(name, argv, tmp_path / f"{name}.log", port, env=kafka_env(kafka))
         started.append(service)
         return service
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from events import Alert, Category, ConfigError, Severity
+from events.kafka import KafkaOptions
 from livewatch.broker import free_port
 from livewatch.config import Config
 from livewatch.dashboard_cmd import dashboard_settings
@@ -37,10 +38,10 @@ def test_the_worker_sets_the_stream_url_and_keeps_the_engines_alert_id() -> None
 
 
 def test_dashboard_settings_come_from_the_environment(tmp_path: Path) -> None:
-    cfg = Config(data_dir=tmp_path, kafka="kafka:9092")
+    cfg = Config(data_dir=tmp_path, kafka=KafkaOptions(bootstrap_servers="kafka:9092"))
     env = {"LIVEWATCH_SECRET_KEY": SECRET, "LIVEWATCH_ADMIN_PASSWORD": "a long admin password 1"}
     settings = dashboard_settings(cfg, env, host="0.0.0.0", port=8081)
-    assert (settings.secret_key, settings.kafka, settings.host, settings.port) == (SECRET, "kafka:9092", "0.0.0.0", 8081)
+    assert (settings.secret_key, settings.kafka, settings.host, settings.port) == (SECRET, cfg.kafka, "0.0.0.0", 8081)
     assert settings.data_dir == tmp_path / "snapshots", "snapshots resolve where the workers write them"
     assert settings.initial_admin == ("admin", env["LIVEWATCH_ADMIN_PASSWORD"])
     assert settings.db_url.startswith("sqlite:///") and settings.alert_store is None

@@ -16,26 +16,25 @@ import pytest
 
 from alerts import AlertStore
 from events import Evidence
-from livewatch.assignment import AssignmentOptions, StreamControl
-from tests.conftest import read_topic
-from tests.distributed.cluster import alerts_on_topic, wait_until
+from livewatch.assignment import StreamControl
+from tests.conftest import kafka_for, read_topic
+from tests.distributed.cluster import alerts_on_topic
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
 
 def test_split_worker_and_rules_service(kafka_broker: str, services, counterfeit_clip: Path, run_id: str,
                                         tmp_path: Path) -> None:
-    kafka = kafka_broker
     evidence_topic = f"livewatch.evidence.{run_id}"
-    streams_topic = f"livewatch.streams.{run_id}"
-    rules = services("rules", kafka, "rules-service", "--group", f"rules-{run_id}", "--evidence-topic", evidence_topic)
-    worker = services("worker", kafka, "worker", "--split", "--loop", "--group", f"workers-{run_id}",
-                      "--streams-topic", streams_topic, "--evidence-topic", evidence_topic)
+    kafka = kafka_for(kafka_broker, evidence=evidence_topic, streams=f"livewatch.streams.{run_id}")
+    rules = services("rules", kafka, "rules-service", "--group", f"rules-{run_id}")
+    worker = services("worker", kafka, "worker", "--split", "--loop", "--group", f"workers-{run_id}")
     both = lambda: f"--- worker ---\n{worker.log_tail()}\n--- rules ---\n{rules.log_tail()}"  # noqa: E731
     wait_until(lambda: worker.ready and rules.ready, 150, lambda: "worker and rules service ready\n" + both())
 
     stream_ids = {f"{run_id}-a", f"{run_id}-b"}
-    with StreamControl(kafka, AssignmentOptions(topic=streams_topic)) as control:
+    with StreamControl(kafka) as control:
         for stream_id in sorted(stream_ids):
             control.add(stream_id, str(counterfeit_clip))
 
@@ -49,7 +48,7 @@ def test_split_worker_and_rules_service(kafka_broker: str, services, counterfeit
 
     # SIGTERM the worker: its streams end, the finish markers tell the rules service to close their alerts.
     assert worker.terminate(timeout_s=45) == 0, worker.log_tail()
-    records = read_topic(kafka, evidence_topic, min_records=4, timeout_s=20)
+    records = read_topic(kafka_broker, evidence_topic, min_records=4, timeout_s=20)
     kinds = collections.Counter((r.key.decode(), dict(r.headers)["kind"]) for r in records)
     for stream_id in stream_ids:
         assert kinds[(stream_id, b"evidence")] >= 1 and kinds[(stream_id, b"finish")] == 1, kinds

@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 
 from alerts import AlertStore, validate_alert
-from tests.distributed.cluster import Service, alerts_on_topic, streams_cli, wait_until
+from events.kafka import KafkaOptions
+from tests.conftest import kafka_for
+from tests.distributed.cluster import Service, alerts_on_topic, streams_cli
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -24,21 +27,19 @@ START_TIMEOUT_S = 150.0  # two workers loading OCR at once on a busy 2-core mach
 SETTLE_TIMEOUT_S = 90.0
 
 
-def start_workers(services, kafka: str, run_id: str, names: tuple[str, ...]) -> list[Service]:
-    args = ("--loop", "--group", f"workers-{run_id}", "--streams-topic", f"livewatch.streams.{run_id}")
-    return [services(name, kafka, "worker", *args) for name in names]
+def start_workers(services, kafka: KafkaOptions, run_id: str, names: tuple[str, ...]) -> list[Service]:
+    return [services(name, kafka, "worker", "--loop", "--group", f"workers-{run_id}") for name in names]
 
 
-def add_streams(kafka: str, run_id: str, clip: Path) -> set[str]:
+def add_streams(kafka: KafkaOptions, run_id: str, clip: Path) -> set[str]:
     """``livewatch streams add`` for each stream (in parallel: each is a Python start-up), then ``list``."""
     ids = {f"{run_id}-shop{i}" for i in range(STREAMS)}
-    topic = f"livewatch.streams.{run_id}"
-    procs = [streams_cli(kafka, topic, "add", stream_id, str(clip)) for stream_id in sorted(ids)]
+    procs = [streams_cli(kafka, "add", stream_id, str(clip)) for stream_id in sorted(ids)]
     for proc in procs:
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err[-2000:]
         assert "start requested" in out
-    listing = streams_cli(kafka, topic, "list")
+    listing = streams_cli(kafka, "list")
     out, err = listing.communicate(timeout=60)
     assert listing.returncode == 0, err[-2000:]
     assert {line.split("\t")[0] for line in out.splitlines()} == ids
@@ -58,7 +59,7 @@ def per_stream(alerts: list[dict]) -> dict[str, set[str]]:
 
 def test_two_workers_share_six_streams_and_survive_a_kill(any_broker: str, services, counterfeit_clip: Path,
                                                           run_id: str) -> None:
-    kafka = any_broker
+    kafka = kafka_for(any_broker, streams=f"livewatch.streams.{run_id}")
     workers = start_workers(services, kafka, run_id, ("worker-a", "worker-b"))
     wait_until(lambda: all(w.ready for w in workers), START_TIMEOUT_S, lambda: "both workers ready\n" + logs(*workers))
     stream_ids = add_streams(kafka, run_id, counterfeit_clip)

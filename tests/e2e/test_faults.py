@@ -14,9 +14,9 @@ import json
 import logging
 import re
 import threading
-import time
 from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 import httpx
 import pytest
@@ -25,11 +25,12 @@ import livewatch.service as service
 from alerts import AlertStore
 from livewatch.broker import free_port
 from livewatch.config import Config, Detectors
-from tests.conftest import read_topic
+from tests.conftest import kafka_for, read_topic
 from tests.e2e.test_run import COUNTERFEIT_CARD, Cli, alerts_for
 from tests.faults import FullDisk, SnapshotsFail
 from tests.live_server import LiveServer
 from tests.media import make_clip
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -55,13 +56,13 @@ class EngineLines(logging.Handler):
             self.keys.append((m.group(1), int(m.group(2))))
 
 
-def _until(condition, timeout_s: float, stop: threading.Event) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not stop.is_set() and time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
+def _until(condition: Callable[[], bool], timeout_s: float, stop: threading.Event) -> bool:
+    """Whether ``condition`` came true, for the operator thread: it reports rather than fails, and ends with the run."""
+    try:
+        return wait_until(lambda: "met" if condition() else "run ended" if stop.is_set() else "", timeout_s,
+                          "the operator's condition") == "met"
+    except pytest.fail.Exception:
+        return False
 
 
 def _ready(port: int) -> int | None:
@@ -91,7 +92,7 @@ def test_a_full_disk_during_a_run_loses_no_alert_and_readyz_says_not_ready_meanw
     monkeypatch.setattr(rules_log, "level", logging.INFO)
     rules_log.addHandler(engine)
     port = free_port()
-    cfg = Config(data_dir=tmp_path, kafka=kafka_broker, metrics_port=port,
+    cfg = Config(data_dir=tmp_path, kafka=kafka_for(kafka_broker), metrics_port=port,
                  detectors=Detectors(asr=False, logos=False, fingerprints=False))
     cfg = cfg.replace(ingest=dataclasses.replace(cfg.ingest, realtime=True, audio=False))
     seen: dict[str, object] = {}
@@ -123,7 +124,7 @@ def test_a_full_disk_during_a_run_loses_no_alert_and_readyz_says_not_ready_meanw
     on_topic = [(a["alert_id"], a["revision"]) for a in records]
     assert engine.keys and Counter(on_topic) == Counter(engine.keys), "every alert the rules raised, once"
     with AlertStore(cfg.store_path) as store:
-        stored = [(s.alert_id, s.revision) for s in store.list(stream_id="fulldisk")]
+        stored = [(s.alert_id, s.revision) for s in store.stored(stream_id="fulldisk")]
         assert not store.counts()["unsent"]
     assert Counter(stored) == Counter(engine.keys), "the ids the rules logged are the ids stored"
     screen = [e for a in records for e in a["evidence"] if e["modality"] == "ocr"]
@@ -149,15 +150,14 @@ def test_run_waits_for_an_rtmp_stream_that_goes_live_later_and_raises_its_alert(
         )
         try:
             cli.wait_for(r"not live yet", timeout_s=180)
-            started = time.monotonic()
-            while time.monotonic() - started < 10:  # nobody broadcasts for 10 s: the run keeps waiting
-                assert cli.proc.poll() is None, cli.output[-3000:]
-                time.sleep(0.5)
+            # nobody broadcasts: the run keeps trying (with backoff, attempt after attempt) instead of giving up
+            cli.wait_for(r"connect attempt 3 failed", timeout_s=120)
+            assert cli.proc.poll() is None, cli.output[-3000:]
             assert not re.search(r"\[late\] failed", cli.output), cli.output[-3000:]
             pusher = server.push(clip, "late")
             pusher.wait_publishing()
             cli.wait_for(r"\[late\] live .* sampled", timeout_s=60)
-            assert alerts_for(kafka_broker, "late", timeout_s=90), cli.output[-4000:]
+            alerts_for(kafka_broker, "late", cli, timeout_s=90)
         finally:
             code = cli.stop()
     assert code == 0, cli.output[-3000:]

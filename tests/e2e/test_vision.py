@@ -1,6 +1,6 @@
 """End to end through the picture: OCR, logos and re-broadcast fingerprints on real clips.
 
-Clips come from the evaluation corpus generator (bench/corpus.py), so the
+Clips come from the evaluation corpus generator (livewatch/corpus.py), so the
 same scenes are tested here and measured by ``livewatch eval``.
 """
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.corpus import CLIPS, generate
 from events import Evidence, Modality
 from livewatch.config import Config
+from livewatch.corpus import CLIPS, generate
 from livewatch.service import scan_file
 from livewatch.stages import Stages
 

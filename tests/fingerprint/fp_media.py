@@ -48,11 +48,15 @@ def programme_frame(t: float, seed: int, size: tuple[int, int] = SIZE) -> np.nda
     return img
 
 
-def write_video(path: Path, frames: Iterator[np.ndarray], size: tuple[int, int], fps: int = FPS, crf: int = 28) -> Path:
-    """H.264 at x264 quality ``crf`` (40 is a low-bitrate re-encode)."""
+def write_video(path: Path, frames: Iterator[np.ndarray], size: tuple[int, int], fps: int = FPS, crf: int = 28,
+                gop: int | None = None) -> Path:
+    """H.264 at x264 quality ``crf`` (40 is a low-bitrate re-encode); ``gop``: frames between keyframes
+    (a live server starts a new player at a keyframe, x264's default is 25 s apart at 10 fps)."""
     with av.open(str(path), "w") as out:
         vs = out.add_stream("libx264", rate=fps)
         vs.width, vs.height = size
+        if gop is not None:
+            vs.codec_context.gop_size = gop
         vs.pix_fmt = "yuv420p"
         vs.codec_context.options = {"preset": "ultrafast", "crf": str(crf)}
         for i, bgr in enumerate(frames):

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fp_media import RATE, aac_roundtrip, audio_chunks, mix, music, show_soundtrack, voice
 
 from events import ConfigError, Modality
 from frames.audio_fingerprint import AudioFingerprintOptions, AudioIndex, chromaprint, pair_codes
 from frames.fingerprint import FingerprintIndex
-from fp_media import RATE, aac_roundtrip, audio_chunks, mix, music, show_soundtrack, voice
 
 CONTENT = "show-1"
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fp_media import SIZE, TRANSFORMS, programme_frame, run_stream
 
 from events import ConfigError, Modality, SourceError
 from frames.fingerprint import FingerprintIndex, FingerprintOptions, phash, region_hashes, work_gray
-from fp_media import SIZE, TRANSFORMS, programme_frame, run_stream
 
 CONTENT = "programme-1"
 

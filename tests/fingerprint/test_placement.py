@@ -9,10 +9,10 @@ unrelated programme in a streamer layout, and the host's own camera.
 from __future__ import annotations
 
 import pytest
+from fp_media import PLACEMENTS, programme_frame, run_stream
 
 from events import Modality
 from frames.fingerprint import FingerprintIndex, find_rectangles, motion_boxes, work_gray
-from fp_media import PLACEMENTS, programme_frame, run_stream
 
 CONTENT = "programme-1"
 
@@ -52,7 +52,6 @@ def test_negatives_stay_unmatched(index, placed, unrelated_clip, negative):
 def test_split_screen_rectangle_uses_the_frame_sides():
     import cv2
     import numpy as np
-
     from fp_media import host_camera
 
     frame = np.empty((720, 1280, 3), np.uint8)

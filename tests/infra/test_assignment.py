@@ -21,7 +21,10 @@ from pathlib import Path
 import pytest
 
 from events import ConfigError
+from events.kafka import KafkaOptions
 from livewatch.assignment import AssignmentOptions, StreamControl, apply_request, encode_request
+from tests.conftest import kafka_for
+from tests.waiting import wait_until
 
 HELPER = Path(__file__).with_name("assigner_proc.py")
 SETTLE_TIMEOUT_S = 45.0
@@ -47,6 +50,12 @@ class Worker:
                     owned.discard(event["stream_id"])
         return owned
 
+    def partitions(self) -> set[int]:
+        """The control-topic partitions it last reported holding."""
+        with self.lock:
+            reports = [e["partitions"] for e in self.events if e["event"] == "partitions"]
+        return set(reports[-1]) if reports else set()
+
     def snapshot(self) -> list[dict]:
         with self.lock:
             return list(self.events)
@@ -69,14 +78,6 @@ def spawn(bootstrap: str, group: str, topic: str, name: str) -> Worker:
 
     threading.Thread(target=read, daemon=True).start()
     return worker
-
-
-def wait_until(condition, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:.0f}s waiting for {what}")
-        time.sleep(0.1)
 
 
 def intervals(worker: Worker) -> dict[str, list[tuple[float, float]]]:
@@ -108,23 +109,25 @@ def test_six_streams_survive_a_dead_worker(any_broker: str) -> None:
     streams = {f"shop-{i}": f"rtmp://live.example/app/shop-{i}" for i in range(6)}
     workers = [spawn(any_broker, group, topic, name) for name in ("a", "b")]
     try:
-        with StreamControl(any_broker, AssignmentOptions(topic=topic)) as control:
+        with StreamControl(kafka_for(any_broker, streams=topic)) as control:
             for stream_id, url in streams.items():
                 control.add(stream_id, url)
             assert control.list() == streams
 
-            def shared_exactly_once() -> bool:
+            def settled() -> bool:
+                """Each member holds partitions, together all of them, and the six streams are shared without overlap."""
+                held = [w.partitions() for w in workers]
                 owned = [w.owned() for w in workers]
-                return owned[0] | owned[1] == set(streams) and not owned[0] & owned[1] and all(owned)
+                return (all(held) and not held[0] & held[1]
+                        and len(held[0] | held[1]) == AssignmentOptions().partitions
+                        and owned[0] | owned[1] == set(streams) and not owned[0] & owned[1])
 
-            # Both workers own some (12 partitions: a 6-0 split is possible but then we wait and check again).
-            wait_until(lambda: workers[0].owned() | workers[1].owned() == set(streams)
-                       and not workers[0].owned() & workers[1].owned(), SETTLE_TIMEOUT_S, "six streams shared")
+            # A settled two-member group: mid-rebalance the first member may still hold partitions
+            # it is about to hand over. Streams hash to partitions, so one worker may own all six.
+            wait_until(settled, SETTLE_TIMEOUT_S, lambda: "a settled split of six streams: "
+                       + "; ".join(f"{w.name} holds {sorted(w.partitions())} owns {sorted(w.owned())}" for w in workers))
             victim = max(workers, key=lambda w: len(w.owned()))
             survivor = workers[1 - workers.index(victim)]
-            time.sleep(1.0)  # let any pending rebalance finish so the victim's share is stable
-            wait_until(lambda: victim.owned() | survivor.owned() == set(streams)
-                       and not victim.owned() & survivor.owned(), SETTLE_TIMEOUT_S, "a stable split")
             assert victim.owned(), "the victim owns nothing to hand over"
 
             victim.killed_at = time.monotonic()
@@ -167,7 +170,7 @@ def test_control_records_fold_to_latest_request() -> None:
 @pytest.mark.parametrize("bad", ["", "has space", "../etc", "x" * 129, "-lead"])
 def test_bad_stream_ids_are_refused(bad: str) -> None:
     with pytest.raises(ConfigError, match="stream id"):
-        StreamControl("127.0.0.1:1").add(bad, "rtmp://h/a")
+        StreamControl(KafkaOptions(bootstrap_servers="127.0.0.1:1")).add(bad, "rtmp://h/a")
 
 
 class Recorder:
@@ -196,13 +199,13 @@ class Recorder:
 def test_graceful_leave_hands_streams_over_and_url_changes_restart(any_broker: str) -> None:
     from livewatch.assignment import StreamAssigner
 
-    options = AssignmentOptions(topic=f"livewatch.streams.test-{uuid.uuid4().hex[:8]}")
+    kafka = kafka_for(any_broker, streams=f"livewatch.streams.test-{uuid.uuid4().hex[:8]}")
     group = f"workers-{uuid.uuid4().hex[:8]}"
     recorders = [Recorder(fail_on="broken"), Recorder(fail_on="broken")]
-    assigners = [StreamAssigner(any_broker, group, r.start, r.stop, options).start() for r in recorders]
+    assigners = [StreamAssigner(kafka, group, r.start, r.stop).start() for r in recorders]
     streams = {f"s{i}": f"rtmp://h/app/s{i}" for i in range(4)}
     try:
-        with StreamControl(any_broker, options) as control:
+        with StreamControl(kafka) as control:
             for stream_id, url in streams.items():
                 control.add(stream_id, url)
             control.add("broken", "rtmp://h/app/broken")  # its on_start raises: logged, others unharmed

@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from kafka_apache.broker import kafka_version, storage_format, write_properties
 
 from dashboard import DashboardSettings
-from kafka_apache.broker import kafka_version, storage_format, write_properties
 from livewatch.config import DEFAULT_RULES_DIR, Config
 from livewatch.metrics import DEFAULT_METRICS_PORT, LIVENESS_PATH, Metrics, MetricsServer
 
@@ -138,7 +138,8 @@ def test_livewatch_environment_is_what_config_reads(compose: dict) -> None:
         service = compose["services"][name]
         env = service_env(service)
         cfg = Config.from_env(env)
-        assert cfg.kafka == advertised[inter_broker], f"{name} must reach Kafka on its in-network listener"
+        assert cfg.kafka.bootstrap_servers == advertised[inter_broker], f"{name} must reach Kafka on its in-network listener"
+        assert cfg.kafka.group_settings() == {}, f"{name}: Kafka's own group timings in production"
         assert cfg.metrics_port == DEFAULT_METRICS_PORT
         assert cfg.data_dir == Path(env["LIVEWATCH_DATA_DIR"]) == Path("/data")
         mounts = {m.split(":")[1]: m.split(":")[0] for m in service.get("volumes", [])}
@@ -164,7 +165,7 @@ def test_dashboard_port_health_route_and_settings(compose: dict, tmp_path: Path)
     url = urlsplit(health_url(dashboard))
     assert url.port == default_port
     app = create_app(DashboardSettings(secret_key="k" * 32, db_url=f"sqlite:///{tmp_path / 'd.sqlite3'}"))
-    assert url.path in {route.path for route in app.routes}, "the dashboard's health check path is a real route"
+    assert app.url_path_for("health") == url.path, "the dashboard's health check path is a real route"
 
     env = service_env(dashboard)
     postgres = service_env(compose["services"]["postgres"])

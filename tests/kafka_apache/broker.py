@@ -6,7 +6,7 @@ Tansu (the embedded broker) speaks the Kafka protocol but is not Kafka; running
 the same suites against the real thing catches what Tansu lets through.
 
     with ApacheKafka(tmp_path) as kafka:
-        producer = KafkaProducer(bootstrap_servers=kafka.bootstrap)
+        producer = make_producer(kafka_for(kafka.bootstrap), "test")   # tests.conftest.kafka_for
 
 Start to ready takes ~3 s on an idle 2-core machine (format ~1.5 s, start ~2.5 s).
 The JVM heap is capped (512 MiB by default) because the test machines are shared.

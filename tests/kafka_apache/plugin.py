@@ -13,8 +13,9 @@ root conftest)::
   the session's Tansu (``kafka_broker`` from tests/conftest.py) or of Apache
   Kafka. A test taking it runs once on each.
 
-Consumer groups: use ``livewatch.broker.FAST_GROUP_CONSUMER_SETTINGS`` on both
-(Tansu needs it; Apache Kafka here has ``group.initial.rebalance.delay.ms=0``).
+Consumer groups: make clients with ``tests.conftest.kafka_for(bootstrap)`` on both, which
+applies the embedded broker's short group timings (Tansu needs them to join quickly; on both, a
+killed member's partitions move in 6 s; Apache Kafka here has ``group.initial.rebalance.delay.ms=0``).
 Topics are shared within a session: use unique topic and group names.
 """
 

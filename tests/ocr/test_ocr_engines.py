@@ -9,6 +9,7 @@ import numpy as np
 import psutil
 import pytest
 
+from bench.bench_ocr import as_streamed, host_scene
 from bench.labelled_frames import character_accuracy, render_frame
 from events import ConfigError, SampledFrame, VideoFrame
 from ocr import OcrOptions, OcrStage, resolve_model
@@ -62,6 +63,32 @@ def test_caption_over_time_gives_start_and_end_with_prices(engine, request):
     assert [(p.amount, p.role) for p in mine[0].prices] == [(2999.0, "original"), (299.0, "selling")]
     others = {e.observation_id for e in evidence if "2999" not in e.text}
     assert len([e for e in evidence if e.details["event"] == "start"]) == 1 + len(others)
+
+
+def test_only_the_card_whose_price_changed_is_read_again(paddle_stage):
+    """H.264 frames at 1 fps, the host sways every frame; at 3 s the price goes from ¥99 to ¥89.
+
+    The price line is recognised again on that very frame and yields the new price; every
+    other line (the unchanged flash-sale card among them) is carried, never recognised again.
+    """
+    prices = ["到手价 ¥99"] * 3 + ["到手价 ¥89"] * 3
+    frames = as_streamed([host_scene(float(t), price) for t, price in enumerate(prices)])
+    stream, evidence, work = "regions-paddle", [], []
+    for t, image in enumerate(frames):
+        before = paddle_stage.stats()
+        evidence += paddle_stage.process(sampled(image, float(t), stream))
+        after = paddle_stage.stats()
+        work.append((after.boxes_recognised - before.boxes_recognised, after.boxes_carried - before.boxes_carried))
+    evidence += paddle_stage.flush(stream)
+    lines = work[0][0]
+    assert lines >= 6, evidence
+    assert work[1:] == [(0, lines), (0, lines), (1, lines - 1), (0, lines), (0, lines)]
+    price = [(e.details["event"], e.text, e.media_start, e.media_end) for e in evidence if "到手价" in e.text]
+    assert price == [("start", "到手价¥99", 0.0, 0.0), ("start", "到手价¥89", 3.0, 3.0),
+                     ("end", "到手价¥99", 0.0, 2.0), ("end", "到手价¥89", 3.0, 5.0)]
+    assert [e.prices[0].amount for e in evidence if "到手价" in e.text and e.details["event"] == "start"] == [99.0, 89.0]
+    card = [(e.details["event"], e.media_start, e.media_end) for e in evidence if "59" in e.text]
+    assert card == [("start", 0.0, 0.0), ("end", 0.0, 5.0)]
 
 
 @pytest.mark.parametrize("limit, frames", [({"recycle_after_frames": 2}, 3), ({"recycle_above_mb": 1.0}, 1)])

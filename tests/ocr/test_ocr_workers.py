@@ -13,17 +13,19 @@ import time
 import numpy as np
 import pytest
 
-from events import Box, LivewatchError
+from events import LivewatchError
 from ocr import OcrOptions
-from ocr.engine import TextLine
 from ocr.workers import WorkerPool
 
 
 class _Echo:
     name = "echo"
 
-    def read(self, image: np.ndarray) -> list[TextLine]:
-        return [TextLine(f"value {int(image[0, 0, 0])}", 0.9, Box(0, 0, 4, 4))]
+    def detect(self, image: np.ndarray) -> list[np.ndarray]:
+        return [np.float32([[0, 0], [4, 0], [4, 4], [0, 4]])]
+
+    def recognize(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        return [(f"value {int(crop[0, 0, 0])}", 0.9) for crop in crops]
 
 
 def echo_engine(_options: OcrOptions) -> _Echo:
@@ -35,16 +37,17 @@ def test_a_killed_worker_is_replaced_and_the_gap_is_logged_and_counted(caplog: p
     image = np.full((8, 8, 3), 7, np.uint8)
     pool = WorkerPool(OcrOptions(engine="rapid", workers=1, start_timeout_s=120), engine_factory=echo_engine)
     try:
-        assert pool.read(image)[0].text == "value 7"
+        assert [q.tolist() for q in pool.detect([image])[0]] == [[[0, 0], [4, 0], [4, 4], [0, 4]]]
+        assert pool.recognize([image]) == [("value 7", 0.9)]
         (pid,) = pool.stats().pids
         os.kill(pid, signal.SIGKILL)
         with pytest.raises(LivewatchError, match="died or hung"):
-            pool.read(image)
+            pool.recognize([image])
         deadline = time.monotonic() + 120
         while pool.stats().replaced < 1:
             assert time.monotonic() < deadline, "no replacement became ready"
             time.sleep(0.05)
-        assert pool.read(image)[0].text == "value 7", "the replacement reads"
+        assert pool.recognize([image]) == [("value 7", 0.9)], "the replacement reads"
         stats = pool.stats()
     finally:
         pool.close()

@@ -171,7 +171,8 @@ def test_one_alert_per_brand(engine, ev) -> None:
 
 def test_score_and_severity_grow_with_corroboration(engine, ev) -> None:
     (single,) = only(run(engine, ev("驴牌 高仿", t=0, confidence=0.6)), CUE)
-    alerts = only(run(engine, ev(modality=Modality.LOGO, brand="chanel", t=0, stream="s2", confidence=0.95), ev("香奶奶 高仿 原单", t=1, stream="s2", confidence=0.9)), CUE)
+    alerts = only(run(engine, ev(modality=Modality.LOGO, brand="chanel", t=0, stream="s2", confidence=0.95),
+                      ev("香奶奶 高仿 原单", t=1, stream="s2", confidence=0.9)), CUE)
     assert single.severity == Severity.HIGH and single.score < alerts[-1].score
     assert alerts[-1].severity == Severity.CRITICAL
 
@@ -311,6 +312,18 @@ def test_fingerprint_observation_growing_like_the_fingerprint_stage(engine, ev) 
     assert alerts == [(1, 13)]  # the first time the run reaches the rule's 12 s
     (final,) = engine.finish("s1")
     assert (final.revision, final.media_end) == (2, 40)
+
+
+def test_a_live_show_copied_fires_the_live_rule_sooner_and_the_library_rule_never(engine, ev) -> None:
+    def run_of(content: str, stream: str) -> list[Alert]:
+        """A run's evidence as the fingerprint stage sends it: the same start, growing every 2 s."""
+        return run(engine, *(ev(content, modality=Modality.FINGERPRINT, t=0, duration=d, confidence=0.8, stream=stream)
+                             for d in (2, 4, 6, 14)))
+
+    live = run_of("live:showA", "copyB")
+    assert [(a.rule_id, a.media_end) for a in live] == [("piracy.rebroadcast_live", 6)]
+    assert "live:showA" in live[0].title and live[0].evidence[0].text == "live:showA"
+    assert [a.rule_id for a in run_of("film-7", "pirate")] == ["piracy.rebroadcast"]
 
 
 def test_a_rule_may_require_the_sound_or_the_picture(tmp_path: Path, ev) -> None:

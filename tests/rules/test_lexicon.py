@@ -8,10 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rules
+from events import Modality
 from rules.lexicon import BRAND, Exemption, Lexicon, LexiconTerm, Matcher
 from rules.normalize import Normalizer
-
-from events import Modality
 
 N = Normalizer()
 LEXICONS = (
@@ -57,7 +56,9 @@ def test_terms_match_through_evasions_and_homophones(hits, text: str, expected: 
 
 @pytest.mark.parametrize(
     ("text", "brand"),
-    [("香奶奶家的", "chanel"), ("驴牌的包", "lv"), ("ＧＵＣＣＩ", "gucci"), ("g u c c i", "gucci"), ("香乃儿", "chanel"), ("路易威登", "lv"), ("LV", "lv"), ("i love lv", "lv"), ("高仿LV包", "lv"), ("GUCCI同款", "gucci"), ("这款古迟包包", "gucci")],
+    [("香奶奶家的", "chanel"), ("驴牌的包", "lv"), ("ＧＵＣＣＩ", "gucci"), ("g u c c i", "gucci"), ("香乃儿", "chanel"),
+     ("路易威登", "lv"), ("LV", "lv"), ("i love lv", "lv"), ("高仿LV包", "lv"), ("GUCCI同款", "gucci"),
+     ("这款古迟包包", "gucci")],
 )
 def test_brand_names_and_nicknames_map_to_brands(matcher: Matcher, text: str, brand: str) -> None:
     assert (brand, brand) in [(h.group, h.canonical) for h in matcher.match(N.normalize(text)).hits if h.kind == BRAND]

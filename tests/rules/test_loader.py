@@ -45,7 +45,7 @@ def test_nested_condition_error_has_its_line(ruleset: Path) -> None:
     text = path.read_text(encoding="utf-8").replace("price_below: {fraction: 0.3, bind: product}", "price_below: {fraction: 3, bind: product}")
     write(path, text)
     (err,) = rules.check_rules(ruleset)
-    assert err.line == next(i for i, l in enumerate(text.splitlines(), 1) if "fraction: 3" in l)
+    assert err.line == next(i for i, line in enumerate(text.splitlines(), 1) if "fraction: 3" in line)
     assert "conditions.all.1.any.1.price_below.fraction" in err.message
 
 

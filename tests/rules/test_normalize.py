@@ -34,7 +34,8 @@ def test_compact_form(raw: str, compact: str) -> None:
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [("高访", "高仿"), ("搞仿", "高仿"), ("gao fang", "高仿"), ("高fang", "高仿"), ("置于", "治愈"), ("陪时", "赔十"), ("专贵", "专柜"), ("驴牌", "lv牌")],
+    [("高访", "高仿"), ("搞仿", "高仿"), ("gao fang", "高仿"), ("高fang", "高仿"), ("置于", "治愈"), ("陪时", "赔十"),
+     ("专贵", "专柜"), ("驴牌", "lv牌")],
 )
 def test_homophones_share_a_pinyin_coding(a: str, b: str) -> None:
     assert N.normalize(a).pinyin == N.normalize(b).pinyin
@@ -66,7 +67,8 @@ def test_chinese_numerals(numeral: str, value: int) -> None:
 
 TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
 CJK_WORDS = st.sampled_from(["高仿", "专柜", "治愈", "最佳", "假一赔十", "原单", "复刻", "包治百病", "香奈儿", "顶级复刻"])
-TRADITIONAL = {"高仿": "高仿", "专柜": "專櫃", "治愈": "治癒", "最佳": "最佳", "假一赔十": "假一賠十", "原单": "原單", "复刻": "復刻", "包治百病": "包治百病", "香奈儿": "香奈兒", "顶级复刻": "頂級復刻"}
+TRADITIONAL = {"高仿": "高仿", "专柜": "專櫃", "治愈": "治癒", "最佳": "最佳", "假一赔十": "假一賠十", "原单": "原單",
+               "复刻": "復刻", "包治百病": "包治百病", "香奈儿": "香奈兒", "顶级复刻": "頂級復刻"}
 
 
 @settings(max_examples=300, deadline=None)

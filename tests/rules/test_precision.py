@@ -140,5 +140,6 @@ def test_a_genuine_lipstick_is_judged_by_the_lipstick_floor_not_the_bag_floor() 
 
 def test_any_dictionary_word_that_only_sounds_like_a_nickname_is_refused(engine) -> None:
     """工厂底价 (dǐ jià, a rarer word than 低价) is no more Dior's 迪家 than 全网最低价 is."""
-    assert not any(v.rule_id.startswith("counterfeit.") for v in rules.explain(engine, "工厂底价直接给到大家，一箱五袋不到四十元", Modality.ASR).fired)
+    fired_rules = rules.explain(engine, "工厂底价直接给到大家，一箱五袋不到四十元", Modality.ASR).fired
+    assert not any(v.rule_id.startswith("counterfeit.") for v in fired_rules)
     assert "dior" in fired(engine, "这款迪家的包包是高仿的").get(CUE, ())

@@ -174,3 +174,14 @@ def test_a_brand_logo_on_the_hosts_shirt_names_no_product(engine) -> None:
     on_shirt = [*card("纯棉T恤", 49, 0), logo("gucci", 1.0, ON_THE_HOST)]
     alerts = [a for e in on_shirt for a in engine.process(e)]
     assert [a.rule_id for a in alerts if a.mode.value == "enforce"] == []
+
+
+def test_a_sentence_whisper_cut_at_a_comma_is_one_utterance(engine) -> None:
+    """爱马仕钱夹，今天给大家六十九元 came out of Whisper as two pieces 0.18 s apart (held-out bh04)."""
+    cut = [*card("限定钱夹", 69, 0), said("香奈儿钱夹", 10.0, 1.4), said("今天给大家六十九元", 11.58, 3.0)]
+    assert CUE in {a.rule_id for e in cut for a in engine.process(e)}
+
+
+def test_two_sentences_are_two_utterances(engine) -> None:
+    apart = [*card("限定钱夹", 69, 0), said("香奈儿的包我自己也背", 10.0, 1.4), said("今天给大家六十九元", 13.0, 3.0)]
+    assert CUE not in {a.rule_id for e in apart for a in engine.process(e)}

@@ -9,6 +9,7 @@ import numpy as np
 
 from events import SampledFrame, VideoFrame
 from livewatch.worker import VisionPool
+from tests.waiting import wait_until
 
 
 def frame(stream_id: str, t: float, changed: bool = True) -> SampledFrame:
@@ -27,7 +28,7 @@ def test_frames_of_one_stream_are_processed_in_order_one_at_a_time() -> None:
             active[f.stream_id] += 1
             if active[f.stream_id] > 1:
                 overlap.set()
-        time.sleep(0.005)
+        time.sleep(0.005)  # work that takes a while: time for a second worker to overlap, were it allowed
         seen.append(f.media_time)
         with lock:
             active[f.stream_id] -= 1
@@ -61,16 +62,17 @@ def test_a_busy_stream_does_not_starve_another() -> None:
 
 
 def test_when_full_the_oldest_unchanged_frame_is_dropped_first() -> None:
-    gate = threading.Event()
+    gate, taken = threading.Event(), threading.Event()
     processed: list[float] = []
 
     def process(f: SampledFrame) -> None:
+        taken.set()
         gate.wait(5)
         processed.append(f.media_time)
 
     pool = VisionPool(process, per_stream=3, threads=1)
-    pool.submit(frame("s", 0))  # taken by the worker, waits on the gate
-    time.sleep(0.05)
+    pool.submit(frame("s", 0))
+    wait_until(taken.is_set, 5, "the worker to take frame 0 (it then waits on the gate)")
     pool.submit(frame("s", 1, changed=True))
     pool.submit(frame("s", 2, changed=False))
     pool.submit(frame("s", 3, changed=True))

@@ -1,6 +1,6 @@
 """The evaluation corpus: synthetic live-commerce clips with ground truth.
 
-``python -m bench.corpus OUT_DIR`` (or ``livewatch eval DIR --generate``)
+``python -m livewatch.corpus OUT_DIR`` (or ``livewatch eval DIR --generate``)
 renders every clip of ``CLIPS`` into ``OUT_DIR/clips/``, the protected
 content re-broadcast clips are lifted from into ``OUT_DIR/protected/``, and
 writes ``OUT_DIR/labels.json``:
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -51,7 +51,6 @@ class Clip:
     rebroadcast: str | None = None  # how the protected content is shown: border, pip, mirror, crop
     protected_seed: int = 0
     notes: str = ""
-    extra: dict = field(default_factory=dict)
 
     @property
     def spec(self) -> ClipSpec:
