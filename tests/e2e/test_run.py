@@ -100,6 +100,12 @@ def counterfeit_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def late_counterfeit_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The violation appears 6 s in: a test can take the broker down before anything is raised."""
+    return make_clip(tmp_path_factory.mktemp("media") / "late.mp4", 14, text_cards=[(6, 14, COUNTERFEIT_CARD)])
+
+
+@pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Shared across this module so the demo clip is generated once."""
     return tmp_path_factory.mktemp("data")
@@ -177,12 +183,12 @@ def test_unreachable_broker_given_explicitly_fails_fast_with_one_line(counterfei
 
 
 def test_alerts_raised_while_the_broker_is_down_are_delivered_once_when_it_returns(
-    counterfeit_clip: Path, tmp_path: Path
+    late_counterfeit_clip: Path, tmp_path: Path
 ) -> None:
     port = free_port()
     broker = EmbeddedBroker(port=port).start()
     cli = Cli(
-        "--no-asr", "--kafka", broker.bootstrap, "run", f"outage={counterfeit_clip}", "--realtime",
+        "--no-asr", "--kafka", broker.bootstrap, "run", f"outage={late_counterfeit_clip}", "--realtime",
         "--status-every", "1",
         data_dir=tmp_path,
     )
