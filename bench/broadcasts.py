@@ -53,6 +53,7 @@ import random
 import sys
 import time
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -1372,7 +1373,9 @@ def broadcasts(split: str, count: int = 6, seconds: float = DEFAULT_SECONDS) -> 
 
 # --- rendering -----------------------------------------------------------------------------
 
+@lru_cache(maxsize=None)
 def _font(size: int) -> ImageFont.FreeTypeFont:
+    """The CJK font at ``size`` (read once per size: the oracle measures every screen line with it)."""
     return ImageFont.truetype(str(FONT_PATH), size)
 
 
@@ -1409,6 +1412,7 @@ def _host_at(t: float) -> tuple[int, int]:
     return int(300 + 120 * np.sin(t * 1.3)), int(280 + 30 * np.sin(t * 2.1))
 
 
+@lru_cache(maxsize=None)
 def _logo_size(brand: str, side: int) -> tuple[int, int]:
     with Image.open(BRANDS[brand]["logo"]) as logo:
         logo.thumbnail((side, side))
