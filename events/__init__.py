@@ -13,6 +13,11 @@ Data flows one way::
     rules -> Alert
     alerts -> Kafka / local store
 
+Detectors (OCR, logos, ASR, the fingerprint index) all speak ``Detector``
+(``events.detector``): ``process(item)``, ``finish(stream_id)``, ``close()``.
+Logos and fingerprints follow what they see with one ``ObservationTracker``
+(``events.observations``): open on first sight, extend while seen, close when gone.
+
 ``parse_prices(text)`` lives here too: OCR, ASR and the rules must read a
 price ("原价2999 现价299", "九块九", "12,999元") the same way, and stages may
 share code only through this floor.
@@ -27,8 +32,10 @@ boundary (Evidence, Alert, StreamStatus) round-trip through ``to_dict`` /
 ``from_dict`` as plain JSON values.
 """
 
+from events.detector import AudioDetector, Detector, FrameDetector
 from events.errors import ConfigError, LivewatchError, SourceError
 from events.live import LIVE_CONTENT_PREFIX, LiveFingerprints, live_content_id, live_source
+from events.observations import Observation, ObservationTracker
 from events.prices import parse_prices
 from events.types import (
     ALERT_SCHEMA_VERSION,
@@ -62,16 +69,21 @@ __all__ = [
     "Alert",
     "AlertEvidence",
     "AudioChunk",
+    "AudioDetector",
     "Box",
     "Brand",
     "Category",
     "ConfigError",
+    "Detector",
     "Evidence",
+    "FrameDetector",
     "MatchStrength",
     "LiveFingerprints",
     "LivewatchError",
     "Modality",
     "Mode",
+    "Observation",
+    "ObservationTracker",
     "Price",
     "SampledFrame",
     "Segment",
