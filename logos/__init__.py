@@ -4,7 +4,8 @@ Public face (docs/ARCHITECTURE.md)::
 
     brands = load_brand_registry(DEFAULT_BRANDS_DIR)      # list[events.Brand]
     stage = LogoStage(brands, LogoOptions(), snapshotter=store.save)
-    stage.process(sampled_frame) -> list[Evidence]        # modality LOGO
+    stage.process(sampled_frame) -> list[Evidence]        # modality LOGO (an events.FrameDetector)
+    stage.finish(stream_id) -> list[Evidence]             # end of stream: final spans of logos in view
 
 Two matchers sit behind one small interface (``logos.matcher``): SIFT with one
 FLANN index over all reference logos (``logos.sift``) and colour + outline for

@@ -3,9 +3,10 @@
 Runs only on frames the sampler marked as changed (a near-duplicate frame
 shows the same logos, so it just extends what is already in view), matches
 every method, keeps the best of overlapping hits across brands, and tracks
-each brand's appearance as one observation: one event when it appears, an
-update every ``reemit_interval_s`` while it stays, and a last one with the
-final span when it has been gone for ``max_gap_s``.
+each brand's appearance as one observation (``events.ObservationTracker``):
+one event when it appears, an update every ``reemit_interval_s`` while it
+stays, and a last one with the final span when it has been gone for
+``max_gap_s``. It is an ``events.FrameDetector``.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import cv2
 import numpy as np
 
-from events import Box, Brand, ConfigError, Evidence, Modality, SampledFrame, Snapshot
+from events import Box, Brand, ConfigError, Evidence, Modality, Observation, ObservationTracker, SampledFrame, Snapshot
 from logos.matcher import LogoHit, LogoMatcher, box_iou, keep_best, load_references
 from logos.shape import ShapeMatcher, ShapeParams
 from logos.sift import SiftMatcher, SiftParams
@@ -57,20 +58,12 @@ class LogoOptions:
 
 
 @dataclass
-class _Observation:
-    observation_id: str
+class _Sighting(Observation):
+    """One brand's appearance: the best hit so far (its box follows the logo) and the frame it was first seen in."""
+
     hit: LogoHit
-    first: float
-    last: float
-    emitted_until: float
-    last_emit: float
     snapshot: Snapshot | None
     in_view: bool = True
-
-
-@dataclass
-class _StreamState:
-    open: list[_Observation] = field(default_factory=list)
 
 
 class LogoStage:
@@ -94,7 +87,7 @@ class LogoStage:
         if "shape" in options.methods:
             self.matchers.append(ShapeMatcher(refs, options.shape))
         self._snapshotter = snapshotter
-        self._streams: dict[str, _StreamState] = {}
+        self._streams: dict[str, ObservationTracker[_Sighting]] = {}
         self._lock = threading.Lock()
 
     def detect(self, image: np.ndarray) -> list[LogoHit]:
@@ -109,57 +102,53 @@ class LogoStage:
         return kept
 
     def process(self, frame: SampledFrame) -> list[Evidence]:
+        """Match a changed frame (an unchanged one only extends what is in view); the evidence due."""
         with self._lock:
-            state = self._streams.setdefault(frame.stream_id, _StreamState())
+            tracker = self._streams.get(frame.stream_id)
+            if tracker is None:
+                tracker = self._streams[frame.stream_id] = ObservationTracker(self.options.max_gap_s,
+                                                                             self.options.reemit_interval_s)
         t = frame.media_time
         if self.options.changed_only and not frame.changed:
-            for obs in state.open:
+            for obs in tracker.open:
                 if obs.in_view:
                     obs.last = t
             return []
         out = []
-        hits = self.detect(frame.image)
-        seen: set[int] = set()
-        for hit in hits:
-            found = _find(state.open, hit, seen)
+        matched: set[int] = set()
+        for hit in self.detect(frame.image):
+            found = _find(tracker.open, hit, matched)
             if found is None:
-                obs = self._open(frame, hit)
-                state.open.append(obs)
+                obs = tracker.start(self._open(frame, hit))
                 out.append(self._evidence(frame, obs))
                 log.info("logo %s in view", hit.brand_id, extra={"stream_id": frame.stream_id, "score": round(hit.score, 3)})
             else:
                 obs = found
                 obs.hit = hit if hit.score >= obs.hit.score else replace(obs.hit, box=hit.box)
-                obs.last = t
-                if t - obs.last_emit >= self.options.reemit_interval_s:
+                if tracker.extend(obs, t):
                     out.append(self._evidence(frame, obs))
-            seen.add(id(obs))
-        for obs in list(state.open):
-            obs.in_view = id(obs) in seen
-            if not obs.in_view and t - obs.last > self.options.max_gap_s:
-                state.open.remove(obs)
-                if obs.last > obs.emitted_until:
-                    out.append(self._evidence(frame, obs))
-        return out
+            matched.add(id(obs))
+        for obs in tracker.open:
+            obs.in_view = id(obs) in matched
+        return out + [self._evidence(frame, obs) for obs in tracker.expire(t)]
 
     def finish(self, stream_id: str) -> list[Evidence]:
         """The stream ended: final spans of logos still in view, and forget the stream."""
         with self._lock:
-            state = self._streams.pop(stream_id, None)
-        if state is None:
-            return []
-        return [self._evidence(None, obs, stream_id) for obs in state.open if obs.last > obs.emitted_until]
+            tracker = self._streams.pop(stream_id, None)
+        return [] if tracker is None else [self._evidence(None, obs, stream_id) for obs in tracker.finish()]
 
-    def _open(self, frame: SampledFrame, hit: LogoHit) -> _Observation:
+    def close(self) -> None:
+        """Nothing to stop: matching runs in the caller's thread."""
+
+    def _open(self, frame: SampledFrame, hit: LogoHit) -> _Sighting:
         t = frame.media_time
         oid = str(uuid.uuid5(_OBS_NAMESPACE, f"{frame.stream_id}|{hit.brand_id}|{frame.frame.index}|{t:.3f}"))
         snapshot = self._snapshotter(frame.image) if self._snapshotter else None
-        return _Observation(oid, hit, t, t, -1.0, t, snapshot)
+        return _Sighting(oid, t, t, hit, snapshot)
 
-    def _evidence(self, frame: SampledFrame | None, obs: _Observation, stream_id: str = "") -> Evidence:
-        obs.emitted_until = obs.last
-        if frame is not None:
-            obs.last_emit = frame.media_time
+    def _evidence(self, frame: SampledFrame | None, obs: _Sighting, stream_id: str = "") -> Evidence:
+        obs.reported(frame.media_time if frame is not None else obs.last)
         hit = obs.hit
         details = {"method": hit.method, "logo": hit.logo_path, **hit.details}
         if frame is not None:
@@ -180,7 +169,7 @@ class LogoStage:
         )
 
 
-def _find(open_obs: list[_Observation], hit: LogoHit, taken: set[int]) -> _Observation | None:
+def _find(open_obs: list[_Sighting], hit: LogoHit, taken: set[int]) -> _Sighting | None:
     """The open observation this hit continues: same brand, and the box overlaps (or is the only one)."""
     same = [o for o in open_obs if o.hit.brand_id == hit.brand_id and id(o) not in taken]
     overlapping = [o for o in same if box_iou(o.hit.box, hit.box) > 0.1]
