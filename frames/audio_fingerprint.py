@@ -29,7 +29,7 @@ from typing import Mapping
 
 import numpy as np
 
-from events import AudioChunk, ConfigError, Evidence, Modality
+from events import AudioChunk, ConfigError, Evidence, Modality, Observation, ObservationTracker
 from frames.fingerprint_index import HashIndex
 
 log = logging.getLogger(__name__)
@@ -108,20 +108,28 @@ class AudioMatch:
 
 
 @dataclass
+class _Copy(Observation):
+    """Protected sound a stream plays along: its latest match, at ``offset`` (content time - stream time)."""
+
+    match: AudioMatch
+    offset: float
+
+
+@dataclass
 class _Run:
+    """Windows matching one content at one alignment; a copy once it holds ``min_run`` of them."""
+
     content_id: str
     offset: float         # content time - stream time
     first: float
     last: float
     hits: int
-    match: AudioMatch
-    observation_id: str = ""
-    emitted_until: float = -1.0
-    last_emit: float = -1e9
+    copy: _Copy | None = None
 
 
 @dataclass
 class _Stream:
+    copies: ObservationTracker[_Copy]
     samples: list[np.ndarray] = field(default_factory=list)
     start: float = 0.0         # media time of samples[0][0]
     buffered: int = 0
@@ -131,7 +139,11 @@ class _Stream:
 
 
 class AudioIndex:
-    """Protected audio: per item, its sub-fingerprints; all items' pair codes in one multi-index."""
+    """Protected audio: per item, its sub-fingerprints; all items' pair codes in one multi-index.
+
+    Matching streams against it, it is an ``events.AudioDetector``: ``process`` each chunk of a
+    stream in order, ``finish`` the stream. A copy is one observation (``events.ObservationTracker``).
+    """
 
     def __init__(self, options: AudioFingerprintOptions = AudioFingerprintOptions()):
         self.options = options
@@ -237,13 +249,15 @@ class AudioIndex:
             return None
         return AudioMatch(self._ids[content], offset * ITEM_S, ber, (hi - lo) * ITEM_S)
 
-    def hear(self, chunk: AudioChunk) -> list[Evidence]:
-        """Feed one audio chunk of a stream (in order); evidence once a copy has played for a run."""
+    def process(self, chunk: AudioChunk) -> list[Evidence]:
+        """One audio chunk of a stream (in order); evidence once a copy has played for a run."""
+        o = self.options
         with self._lock:
             st = self._streams.get(chunk.stream_id)
             if st is None:
-                st = self._streams[chunk.stream_id] = _Stream(start=chunk.media_start, rate=chunk.sample_rate,
-                                                              next_match=chunk.media_start + self.options.window_s)
+                st = self._streams[chunk.stream_id] = _Stream(
+                    ObservationTracker(o.max_gap_s, o.reemit_interval_s), start=chunk.media_start,
+                    rate=chunk.sample_rate, next_match=chunk.media_start + o.window_s)
         if not self._ids:
             return []
         st.samples.append(chunk.samples)
@@ -270,21 +284,20 @@ class AudioIndex:
             offset = m.content_time - t0
             run = next((r for r in st.runs if r.content_id == m.content_id and abs(r.offset - offset) <= o.offset_tolerance_s), None)
             if run is None:
-                run = _Run(m.content_id, offset, t0, end, 0, m)
+                run = _Run(m.content_id, offset, t0, end, 0)
                 st.runs.append(run)
-            run.hits, run.last, run.match, run.offset = run.hits + 1, end, m, offset
-            if run.hits >= o.min_run:
-                if not run.observation_id:
-                    run.observation_id = str(uuid.uuid5(_OBS_NAMESPACE, f"{stream_id}|{m.content_id}|audio|{run.first:.3f}"))
-                    out.append(self._evidence(stream_id, run, wall_time, end))
-                    log.info("audio re-broadcast of %s", m.content_id, extra={"stream_id": stream_id})
-                elif end - run.last_emit >= o.reemit_interval_s:
-                    out.append(self._evidence(stream_id, run, wall_time, end))
-        for run in [r for r in st.runs if end - r.last > o.max_gap_s]:
-            st.runs.remove(run)
-            if run.observation_id and run.last > run.emitted_until:
-                out.append(self._evidence(stream_id, run, wall_time, end))
-        return out
+            run.hits, run.last, run.offset = run.hits + 1, end, offset
+            if run.hits >= o.min_run and run.copy is None:
+                oid = str(uuid.uuid5(_OBS_NAMESPACE, f"{stream_id}|{m.content_id}|audio|{run.first:.3f}"))
+                run.copy = st.copies.start(_Copy(oid, run.first, end, m, offset))
+                out.append(self._evidence(stream_id, run.copy, wall_time, end))
+                log.info("audio re-broadcast of %s", m.content_id, extra={"stream_id": stream_id})
+            elif run.copy is not None:
+                run.copy.match, run.copy.offset = m, offset
+                if st.copies.extend(run.copy, end):
+                    out.append(self._evidence(stream_id, run.copy, wall_time, end))
+        st.runs = [r for r in st.runs if end - r.last <= o.max_gap_s]  # a copy's run ends with it (same last, same gap)
+        return out + [self._evidence(stream_id, c, wall_time, end) for c in st.copies.expire(end)]
 
     def finish(self, stream_id: str) -> list[Evidence]:
         """The stream ended: final spans of copies still playing, and forget the stream."""
@@ -292,19 +305,22 @@ class AudioIndex:
             st = self._streams.pop(stream_id, None)
         if st is None:
             return []
-        return [self._evidence(stream_id, r, 0.0, r.last) for r in st.runs if r.observation_id and r.last > r.emitted_until]
+        return [self._evidence(stream_id, c, 0.0, c.last) for c in st.copies.finish()]
 
-    def _evidence(self, stream_id: str, run: _Run, wall_time: float, now: float) -> Evidence:
-        run.emitted_until, run.last_emit = run.last, now
-        m = run.match
+    def close(self) -> None:
+        """Nothing to stop: matching runs in the caller's thread."""
+
+    def _evidence(self, stream_id: str, copy: _Copy, wall_time: float, now: float) -> Evidence:
+        copy.reported(now)
+        m = copy.match
         return Evidence(
             stream_id=stream_id,
             modality=Modality.FINGERPRINT,
-            media_start=round(run.first, 3),
-            media_end=round(run.last, 3),
-            text=run.content_id,
+            media_start=round(copy.first, 3),
+            media_end=round(copy.last, 3),
+            text=m.content_id,
             confidence=round(1.0 - 2.0 * m.ber, 4),
             wall_time=wall_time,
-            observation_id=run.observation_id,
-            details={"kind": "audio", "content_time": round(run.offset + run.last, 3), "ber": round(m.ber, 4)},  # at media_end
+            observation_id=copy.observation_id,
+            details={"kind": "audio", "content_time": round(copy.offset + copy.last, 3), "ber": round(m.ber, 4)},  # at media_end
         )

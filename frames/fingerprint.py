@@ -19,11 +19,14 @@ stays still). One frame matching proves little;
 frames matches the same content at a consistent time offset (content time
 minus stream time), i.e. the stream is playing that content along. The
 offset is tracked as it drifts, so a copy played up to ~10% faster or slower
-stays one run.
+stays one run. A confirmed run is one observation (``events.ObservationTracker``):
+evidence when it starts, every ``reemit_interval_s`` while it plays along, and
+its final span once it has stopped for ``max_gap_s``.
 
 The sound of protected content is fingerprinted too (``frames.audio_fingerprint``,
-Chromaprint): ``hear`` gives evidence with ``details["kind"] == "audio"``, video
-evidence has ``"video"``.
+Chromaprint): the index's ``audio`` gives evidence with ``details["kind"] == "audio"``,
+video evidence has ``"video"``. The index has two detector faces
+(``events.Detector``): itself for sampled frames, ``index.audio`` for audio chunks.
 
 Live streams can be protected while they are on air (``protect``): their sampled
 frames then also yield registration hashes every ``register_interval_s`` of media
@@ -56,12 +59,13 @@ import cv2
 import numpy as np
 
 from events import (
-    AudioChunk,
     Box,
     ConfigError,
     Evidence,
     LiveFingerprints,
     Modality,
+    Observation,
+    ObservationTracker,
     SampledFrame,
     SourceError,
     live_content_id,
@@ -137,20 +141,17 @@ class _Track:
 
 
 @dataclass
-class _Observation:
-    observation_id: str
+class _Copy(Observation):
+    """Registered content a stream is playing along (a confirmed track), with its latest match."""
+
     content_id: str
-    first: float
-    last: float
     match: FingerprintMatch
-    emitted_until: float = -1.0
-    last_emit: float = 0.0
 
 
 @dataclass
 class _StreamState:
+    copies: ObservationTracker[_Copy]
     tracks: list[_Track] = field(default_factory=list)
-    open: dict[str, _Observation] = field(default_factory=dict)
     motion: _Motion | None = None
 
 
@@ -204,9 +205,10 @@ class FingerprintIndex:
     Register everything first (``register_video`` reads a file's pictures and
     sound; ``register_frames`` / ``register_hashes`` / ``register_audio`` take
     them from elsewhere; or ``load`` a saved index), then call ``process`` for
-    each sampled frame and ``hear`` for each audio chunk, in order per stream;
-    different streams may call concurrently. Evidence says which sense matched
-    in ``details["kind"]``: ``"video"`` or ``"audio"`` (``self.audio``,
+    each sampled frame and ``audio.process`` for each audio chunk, in order per
+    stream, and ``finish`` / ``audio.finish`` when a stream ends; different
+    streams may call concurrently. Evidence says which sense matched in
+    ``details["kind"]``: ``"video"`` or ``"audio"`` (``self.audio``,
     ``frames.audio_fingerprint``).
     """
 
@@ -513,9 +515,12 @@ class FingerprintIndex:
     def process(self, frame: SampledFrame) -> list[Evidence]:
         """Match one sampled frame; evidence once a stream has played registered content for a run."""
         with self._lock:
-            state = self._streams.setdefault(frame.stream_id, _StreamState())
+            state = self._streams.get(frame.stream_id)
+            if state is None:
+                copies = ObservationTracker[_Copy](self.options.max_gap_s, self.options.reemit_interval_s)
+                state = self._streams[frame.stream_id] = _StreamState(copies)
             protected = frame.stream_id in self._protected
-            searchable = bool(len(self._times) or self._pending or self._live or state.tracks or state.open)
+            searchable = bool(len(self._times) or self._pending or self._live or state.tracks or state.copies.open)
         if not (protected or searchable):
             return []  # nothing protected anywhere yet: no frame work at all
         t = frame.media_time
@@ -533,38 +538,32 @@ class FingerprintIndex:
         matches = [m for m in self.query(frame.image, motion) if m.content_id != own]
         confirmed = self._update_tracks(state, matches, t)
         out = []
-        for match in confirmed:
-            obs = state.open.get(match.content_id)
+        for match in confirmed:  # at most one per content
+            obs = next((c for c in state.copies.open if c.content_id == match.content_id), None)
             if obs is None:
                 track_first = min(tr.first for tr in state.tracks if tr.content_id == match.content_id)
                 oid = str(uuid.uuid5(_OBS_NAMESPACE, f"{frame.stream_id}|{match.content_id}|{track_first:.3f}"))
-                obs = state.open[match.content_id] = _Observation(oid, match.content_id, track_first, t, match)
+                obs = state.copies.start(_Copy(oid, track_first, t, match.content_id, match))
                 out.append(self._evidence(frame.stream_id, obs, frame.frame.wall_time, t))
                 log.info("re-broadcast of %s", match.content_id, extra={"stream_id": frame.stream_id})
             else:
-                obs.last, obs.match = t, match
-                if t - obs.last_emit >= self.options.reemit_interval_s:
+                obs.match = match
+                if state.copies.extend(obs, t):
                     out.append(self._evidence(frame.stream_id, obs, frame.frame.wall_time, t))
-        for cid, obs in list(state.open.items()):
-            if t - obs.last > self.options.max_gap_s:
-                del state.open[cid]
-                if obs.last > obs.emitted_until:
-                    out.append(self._evidence(frame.stream_id, obs, frame.frame.wall_time, t))
-        return out
-
-    def hear(self, chunk: AudioChunk) -> list[Evidence]:
-        """Match a stream's sound (chunks in order): ``fingerprint`` evidence with ``details["kind"] == "audio"``."""
-        return self.audio.hear(chunk)
+        return out + [self._evidence(frame.stream_id, o, frame.frame.wall_time, t) for o in state.copies.expire(t)]
 
     def finish(self, stream_id: str) -> list[Evidence]:
-        """The stream ended: final spans of content still matching (picture and sound), and forget the stream."""
-        found = self.audio.finish(stream_id)
+        """The stream ended: final spans of content still playing in the picture, and forget the stream.
+        (Its sound is ``self.audio``'s, a detector of its own.)"""
         with self._lock:
             state = self._streams.pop(stream_id, None)
             self._next_live.pop(stream_id, None)  # a reopened stream's media time starts again at 0
         if state is None:
-            return found
-        return found + [self._evidence(stream_id, o, 0.0, o.last) for o in state.open.values() if o.last > o.emitted_until]
+            return []
+        return [self._evidence(stream_id, o, 0.0, o.last) for o in state.copies.finish()]
+
+    def close(self) -> None:
+        """Nothing to stop: matching runs in the caller's thread."""
 
     def _update_tracks(self, state: _StreamState, matches: list[FingerprintMatch], t: float) -> list[FingerprintMatch]:
         """Vote each match into a (content, offset) track; return the best match of each content
@@ -591,8 +590,8 @@ class FingerprintIndex:
                 best[hit.content_id] = hit
         return list(best.values())
 
-    def _evidence(self, stream_id: str, obs: _Observation, wall_time: float, now: float) -> Evidence:
-        obs.emitted_until, obs.last_emit = obs.last, now
+    def _evidence(self, stream_id: str, obs: _Copy, wall_time: float, now: float) -> Evidence:
+        obs.reported(now)
         m = obs.match
         details = {"kind": "video", "content_time": round(m.content_time, 3), "mirrored": m.mirrored, "region": m.region}
         source = live_source(obs.content_id)

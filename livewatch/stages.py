@@ -103,7 +103,7 @@ class Stages:
     def hear(self, chunk: AudioChunk) -> list[Evidence]:
         found = self.asr.feed(chunk) if self.asr is not None else []
         if self.fingerprints is not None:
-            found += self.fingerprints.hear(chunk)  # re-broadcasts usually keep the audio
+            found += self.fingerprints.audio.process(chunk)  # re-broadcasts usually keep the audio
         return found
 
     def match_fingerprints(self, frame: SampledFrame) -> list[Evidence]:
@@ -119,7 +119,7 @@ class Stages:
         if self.asr is not None:
             found += self.asr.flush(stream_id)
         if self.fingerprints is not None:
-            found += self.fingerprints.finish(stream_id)
+            found += self.fingerprints.audio.finish(stream_id) + self.fingerprints.finish(stream_id)
         return found
 
     def forget(self, stream_id: str) -> None:

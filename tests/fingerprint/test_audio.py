@@ -2,7 +2,7 @@
 only shares the show's licensed backing track, other music, or the host's own voice does not.
 
 The protected show is a real MP4 (H.264 + AAC) registered with ``register_video``;
-streams reach ``hear`` as ingest's 0.5 s chunks of 16 kHz mono audio, the
+streams reach ``index.audio.process`` as ingest's 0.5 s chunks of 16 kHz mono audio, the
 re-broadcast after a 48 kb/s AAC re-encode. Sound is synthesised: a presenter
 (speech-like syllables) over a backing track (chords on a beat).
 """
@@ -31,8 +31,8 @@ def index(protected_with_sound) -> FingerprintIndex:
 def hear_all(index: FingerprintIndex, samples: np.ndarray, stream_id: str) -> list:
     found = []
     for chunk in audio_chunks(samples, stream_id):
-        found += index.hear(chunk)
-    return found + index.finish(stream_id)
+        found += index.audio.process(chunk)
+    return found + index.audio.finish(stream_id)
 
 
 def test_rebroadcast_with_original_sound_matches(index):
