@@ -3,8 +3,9 @@
 Public face (docs/ARCHITECTURE.md)::
 
     stage = AsrStage(AsrOptions(language="zh", hotwords=brand_names))
-    evidence = stage.feed(audio_chunk)      # non-blocking: whatever text is ready
-    evidence += stage.flush(stream_id)      # end of stream: the rest
+    evidence = stage.process(audio_chunk)   # non-blocking: whatever text is ready (an events.AudioDetector)
+    evidence += stage.finish(stream_id)     # end of stream: the rest
+    stage.close()                           # stop the worker processes
     stage.status(stream_id)                 # AsrStatus: lag, backlog, degraded
     stage.worker_stats()                    # AsrWorkerStats: worker deaths, replacements, gaps
     stage.transcript(stream_id, t0, t1)     # the text around an alert

@@ -1,7 +1,8 @@
 """AsrStage: the public face. Whisper runs in worker processes so decoding and OCR never wait.
 
-``feed`` only enqueues a chunk (bounded queue; a full queue drops the chunk and counts it)
-and returns whatever text the workers have finished for that stream. Each stream sticks to
+``process`` only enqueues a chunk (bounded queue; a full queue drops the chunk and counts it)
+and returns whatever text the workers have finished for that stream; ``finish`` ends a stream.
+The stage is an ``events.AudioDetector``. Each stream sticks to
 one worker (its VAD state lives there). A dead worker is restarted; its streams lose only
 the audio in flight. Both ends are logged (died; replacement ready, after how long) and
 counted (``worker_stats``). ``workers=0`` runs the same engine in the caller's process,
@@ -92,7 +93,7 @@ class AsrStage:
         self._ready: dict[str, list[Evidence]] = {}
         self._status: dict[str, AsrStatus] = {}
         self._dropped_s: dict[str, float] = {}
-        self._flushed: set[str] = set()
+        self._finished: set[str] = set()
         self._assigned: dict[str, int] = {}
         self._restarts = 0
         self._replaced = 0
@@ -111,7 +112,7 @@ class AsrStage:
         self._started = True
 
     # ---- public ----------------------------------------------------------------------
-    def feed(self, chunk: AudioChunk) -> list[Evidence]:
+    def process(self, chunk: AudioChunk) -> list[Evidence]:
         """Hand over one chunk; returns the stream's text that is ready (never waits on Whisper)."""
         with self._lock:
             if self._engine is not None:
@@ -132,13 +133,13 @@ class AsrStage:
             return self._ready.pop(chunk.stream_id, [])
 
     def poll(self, stream_id: str) -> list[Evidence]:
-        """Text that became ready for ``stream_id`` since the last call, without feeding."""
+        """Text that became ready for ``stream_id`` since the last call, without handing over audio."""
         with self._lock:
             if self._workers:
                 self._pump()
             return self._ready.pop(stream_id, [])
 
-    def flush(self, stream_id: str, timeout_s: float | None = None) -> list[Evidence]:
+    def finish(self, stream_id: str, timeout_s: float | None = None) -> list[Evidence]:
         """End of ``stream_id``: transcribe what is left and return it (blocks until done)."""
         timeout_s = timeout_s if timeout_s is not None else 2 * self._o.max_backlog_s + 60
         deadline = time.monotonic() + timeout_s
@@ -150,21 +151,21 @@ class AsrStage:
                 return self._ready.pop(stream_id, [])
             if stream_id not in self._assigned:
                 return self._ready.pop(stream_id, [])
-            self._flushed.discard(stream_id)
+            self._finished.discard(stream_id)
             inbox = self._workers[self._assigned[stream_id]].inbox
         try:
-            inbox.put(("flush", stream_id), timeout=timeout_s)
+            inbox.put(("finish", stream_id), timeout=timeout_s)
         except queue.Full:
             deadline = 0.0
         while time.monotonic() < deadline:
             with self._lock:
                 self._pump()
-                if stream_id in self._flushed:
-                    self._flushed.discard(stream_id)
+                if stream_id in self._finished:
+                    self._finished.discard(stream_id)
                     self._assigned.pop(stream_id, None)
                     return self._ready.pop(stream_id, [])
             time.sleep(0.02)
-        log.warning("ASR flush gave up after %.0fs: the rest of the stream's speech is lost", timeout_s, extra={"stream_id": stream_id})
+        log.warning("ASR finish gave up after %.0fs: the rest of the stream's speech is lost", timeout_s, extra={"stream_id": stream_id})
         with self._lock:
             return self._ready.pop(stream_id, [])
 
@@ -198,7 +199,7 @@ class AsrStage:
 
     def worker_stats(self) -> AsrWorkerStats:
         """Deaths and replacements of the worker processes so far (all zero with ``workers=0``)."""
-        with self._lock:  # as of the last feed/poll/status (a scrape must not restart workers itself)
+        with self._lock:  # as of the last process/poll/status (a scrape must not restart workers itself)
             return AsrWorkerStats(len(self._workers), self._restarts, self._replaced, self._gap_s_last,
                                   round(self._gap_s_total, 3))
 
@@ -250,7 +251,7 @@ class AsrStage:
                 worker.stop(timeout_s=0.5)
                 self._workers[i] = _Worker(self._o, self.model_info, i, replacing_since=time.monotonic())
                 self._restarts += 1
-                self._flushed.update(sid for sid, k in self._assigned.items() if k == i)  # no flush waits on the dead
+                self._finished.update(sid for sid, k in self._assigned.items() if k == i)  # no finish waits on the dead
 
     def _handle(self, worker: _Worker, msg: tuple[Any, ...]) -> None:
         kind = msg[0]
@@ -258,8 +259,8 @@ class AsrStage:
             self._collect(msg[1])
         elif kind == "status":
             self._status.update(msg[1])
-        elif kind == "flushed":
-            self._flushed.add(msg[1])
+        elif kind == "finished":
+            self._finished.add(msg[1])
         elif kind == "ready":
             worker.ready = True
             if worker.replacing_since is not None:
@@ -307,12 +308,12 @@ def _worker_main(options: AsrOptions, info: ModelInfo, inbox: Any, outbox: Any) 
                 return
             if msg[0] == "audio":
                 engine.accept(msg[1])
-            elif msg[0] == "flush":
+            elif msg[0] == "finish":
                 engine.end_stream(msg[1])
                 while engine.has_pending(msg[1]):
                     outbox.put(("evidence", engine.step(msg[1])))
                 outbox.put(("status", {msg[1]: engine.status(msg[1])}))
-                outbox.put(("flushed", msg[1]))
+                outbox.put(("finished", msg[1]))
         evidence = engine.step()
         if evidence:
             outbox.put(("evidence", evidence))

@@ -96,14 +96,14 @@ def simulated_latency(runs: list[tuple]) -> list[float]:
 
 
 def live_latency(audio: np.ndarray, options: AsrOptions) -> list[float]:
-    """Real time through the worker process: feed a chunk every 0.5 s, read latency_s of each text."""
+    """Real time through the worker process: hand over a chunk every 0.5 s, read latency_s of each text."""
     lat = []
     with AsrStage(replace(options, workers=1)) as stage:
         t0 = time.monotonic()
         for k, chunk in enumerate(_chunks(audio, "live")):
             time.sleep(max(0.0, t0 + (k + 1) * CHUNK_S - time.monotonic()))
-            lat += [e.details["latency_s"] for e in stage.feed(replace(chunk, wall_time=time.time()))]
-        lat += [e.details["latency_s"] for e in stage.flush("live")]  # latency is stamped in the worker
+            lat += [e.details["latency_s"] for e in stage.process(replace(chunk, wall_time=time.time()))]
+        lat += [e.details["latency_s"] for e in stage.finish("live")]  # latency is stamped in the worker
     return lat
 
 

@@ -101,7 +101,7 @@ class Stages:
         return found
 
     def hear(self, chunk: AudioChunk) -> list[Evidence]:
-        found = self.asr.feed(chunk) if self.asr is not None else []
+        found = self.asr.process(chunk) if self.asr is not None else []
         if self.fingerprints is not None:
             found += self.fingerprints.audio.process(chunk)  # re-broadcasts usually keep the audio
         return found
@@ -117,7 +117,7 @@ class Stages:
         if self.logos is not None:
             found += self.logos.finish(stream_id)
         if self.asr is not None:
-            found += self.asr.flush(stream_id)
+            found += self.asr.finish(stream_id)
         if self.fingerprints is not None:
             found += self.fingerprints.audio.finish(stream_id) + self.fingerprints.finish(stream_id)
         return found

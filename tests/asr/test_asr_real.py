@@ -26,12 +26,12 @@ ENGLISH = AsrOptions(language=None, initial_prompt=None)
 
 def transcribe(model, audio: np.ndarray, options: AsrOptions = AsrOptions(), *, chunk_s: float = 0.5,
                sid: str = "s") -> tuple[list[Evidence], AsrStage]:
-    """Feed ``audio`` chunk by chunk through an in-process stage sharing ``model``, then flush."""
+    """Hand ``audio`` chunk by chunk to an in-process stage sharing ``model``, then finish the stream."""
     stage = AsrStage(replace(options, workers=0), model=model)
     out: list[Evidence] = []
     for chunk in chunks(audio, sid, chunk_s=chunk_s):
-        out += stage.feed(chunk)
-    return out + stage.flush(sid), stage
+        out += stage.process(chunk)
+    return out + stage.finish(sid), stage
 
 
 def pinyin_similarity(heard: str, expected: str) -> float:
@@ -133,25 +133,25 @@ def test_music_and_silence_give_no_text(whisper_model):
 
 
 def test_worker_process_two_streams(mandarin, caplog):
-    """The real path: spawned worker, non-blocking feed, results routed to their stream, flush, status."""
+    """The real path: spawned worker, non-blocking process, results routed to their stream, finish, status."""
     caplog.set_level("INFO", logger="asr")
     with AsrStage(AsrOptions(workers=1, max_lag_s=30.0)) as stage:
         zh = np.concatenate([silence(0.5), mandarin["cure"], silence(1.5)])
         other = np.concatenate([silence(2.0), mandarin["fake"], silence(1.5)])
         got: dict[str, list[Evidence]] = {"zh": [], "other": []}
         started = time.monotonic()
-        feeds = []
+        handovers = []
         for pair in itertools.zip_longest(chunks(zh, "zh"), chunks(other, "other")):
             for chunk in filter(None, pair):
                 t = time.monotonic()
-                got[chunk.stream_id] += stage.feed(chunk)
-                feeds.append(time.monotonic() - t)
+                got[chunk.stream_id] += stage.process(chunk)
+                handovers.append(time.monotonic() - t)
         while time.monotonic() - started < 60 and not got["zh"]:
             got["zh"] += stage.poll("zh")
             time.sleep(0.1)
-        got["zh"] += stage.flush("zh")
-        got["other"] += stage.flush("other")
-        assert max(feeds) < 1.0  # feed only enqueues (a generous bound: the machine is shared)
+        got["zh"] += stage.finish("zh")
+        got["other"] += stage.finish("other")
+        assert max(handovers) < 1.0  # process only enqueues (a generous bound: the machine is shared)
         assert all(e.stream_id == "zh" for e in got["zh"]) and all(e.stream_id == "other" for e in got["other"])
         assert "癌症" in "".join(e.text for e in got["zh"])
         assert has_pinyin("".join(e.text for e in got["other"]), "高仿")
@@ -164,8 +164,8 @@ def test_worker_process_two_streams(mandarin, caplog):
         stage._workers[0].process.join(10)
         again: list[Evidence] = []
         for chunk in chunks(zh, "again"):
-            again += stage.feed(chunk)
-        again += stage.flush("again")
+            again += stage.process(chunk)
+        again += stage.finish("again")
         assert "癌症" in "".join(e.text for e in again)
         assert stage.status("again").worker_restarts == 1
         workers = stage.worker_stats()  # both ends of the replacement are counted and logged, with the gap
@@ -180,9 +180,9 @@ def test_worker_degrades_under_lag(english_speech):
         out: list[Evidence] = []
         seen_degraded = False
         for chunk in chunks(english_speech, "lag", wall=time.time() - 20):  # audio already 20 s old
-            out += stage.feed(chunk)
+            out += stage.process(chunk)
             seen_degraded |= stage.status("lag").degraded
-        out += stage.flush("lag")
+        out += stage.finish("lag")
         st = stage.status("lag")
         assert out and any(e.details["degraded"] for e in out)
         assert seen_degraded or st.dropped_audio_s > 0

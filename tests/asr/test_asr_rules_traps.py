@@ -31,8 +31,8 @@ def heard(whisper_model, mandarin) -> dict[str, list]:
     out: dict[str, list] = {}
     for key in (*TRAPS, *VIOLATIONS):
         audio = np.concatenate([silence(0.5), mandarin[key], silence(1.5)])
-        evidence = [e for c in chunks(audio, key) for e in stage.feed(c)]
-        out[key] = evidence + stage.flush(key)
+        evidence = [e for c in chunks(audio, key) for e in stage.process(c)]
+        out[key] = evidence + stage.finish(key)
     return out
 
 
