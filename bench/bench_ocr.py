@@ -127,7 +127,7 @@ def _rss_growth(stage: OcrStage, n: int) -> float:
         w, h = int(rng.integers(160, 1281)), int(rng.integers(64, 721))
         x, y = int(rng.integers(0, 1281 - w)), int(rng.integers(0, 721 - h))
         stage.process(_sampled(np.ascontiguousarray(img[y : y + h, x : x + w]), float(i), "rss"))
-    stage.flush("rss")
+    stage.finish("rss")
     return max(stage.stats().pool.rss_mb)
 
 
@@ -146,7 +146,7 @@ def _static_clip(stage: OcrStage) -> list[dict]:
     for t in range(CLIP_SECONDS):  # 1 fps sampling, then de-duplication
         video = VideoFrame("sampled", t * CLIP_FPS, float(t), time.time(), _clip_frame(states, float(t)))
         events += len(stage.process(dedup.process(video)))
-    events += len(stage.flush("sampled"))
+    events += len(stage.finish("sampled"))
     sampled_s = time.perf_counter() - started
     read = stage.stats().frames_read - before
     note = (f"{stage.options.engine}, {total_frames} frames at {CLIP_FPS} fps; every-frame cost = "
@@ -185,7 +185,7 @@ def _host_run(engine: str, frames: list[SampledFrame], track_regions: bool) -> d
         stage.process(_sampled(frames[0].image, 0.0, "warm"))
         workers = [psutil.Process(pid) for pid in stage.stats().pool.pids]
         before, cpu0, own0 = stage.stats(), sum(sum(w.cpu_times()[:2]) for w in workers), time.process_time()
-        evidence = [e for f in frames for e in stage.process(f)] + stage.flush(frames[0].stream_id)
+        evidence = [e for f in frames for e in stage.process(f)] + stage.finish(frames[0].stream_id)
         cpu = sum(sum(w.cpu_times()[:2]) for w in workers) - cpu0 + time.process_time() - own0
         after = stage.stats()
     read = max(1, after.frames_read - before.frames_read)

@@ -179,10 +179,10 @@ class ObservedStages:
         with self._lock:
             return self._seen.setdefault(stream_id, _Seen())
 
-    def match_fingerprints(self, frame: SampledFrame) -> list[Evidence]:
+    def see_every(self, frame: SampledFrame) -> list[Evidence]:
         s = self.seen(frame.stream_id)
         s.origin = min(s.origin, frame.frame.wall_time - frame.media_time)
-        return self.inner.match_fingerprints(frame)
+        return self.inner.see_every(frame)
 
     def see(self, frame: SampledFrame) -> list[Evidence]:
         found = self.inner.see(frame)
@@ -194,7 +194,7 @@ class ObservedStages:
     @property
     def sees(self) -> bool:
         """Whether OCR or logo matching runs (else there is no vision lag)."""
-        return self.inner.ocr is not None or self.inner.logos is not None
+        return bool(self.inner.vision)
 
     def asr_lag(self, stream_id: str) -> tuple[float, float]:
         """(lag s, speech dropped s) of the stream's ASR; zeros when ASR is off."""

@@ -50,16 +50,15 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 
 from alerts import AlertPublisher, AlertStore
-from events import Alert, ConfigError, Evidence, LivewatchError, SampledFrame, StreamState
+from events import Alert, ConfigError, Evidence, FrameDetector, LivewatchError, SampledFrame, StreamState
 from events.kafka import KafkaOptions, check_broker, ensure_topics, make_consumer, make_producer
 from livewatch.assignment import DEFAULT_GROUP, AssignmentOptions, StreamAssigner
 from livewatch.config import Config
 from livewatch.health import check_free_space, watch_health
 from livewatch.live_protect import LiveProtection, LiveProtectOptions
 from livewatch.metrics import DEFAULT_METRICS_PORT, Metrics, MetricsServer
-from livewatch.stages import Stages, TextReader
+from livewatch.stages import Stages
 from livewatch.worker import AlertSink, Pipeline, new_session
-from ocr import OcrStats
 
 log = logging.getLogger(__name__)
 
@@ -210,9 +209,9 @@ class KafkaEvidenceSink:
 
 
 class _TimedOcr:
-    """Wraps the OCR stage so the vision pool's calls feed the OCR latency histogram."""
+    """Wraps the OCR stage so the vision pool's calls feed the OCR latency histogram (a detector itself)."""
 
-    def __init__(self, stage: TextReader, metrics: Metrics) -> None:
+    def __init__(self, stage: FrameDetector, metrics: Metrics) -> None:
         self._stage = stage
         self._metrics = metrics
 
@@ -223,11 +222,8 @@ class _TimedOcr:
         finally:
             self._metrics.ocr_latency.labels(stream_id=frame.stream_id).observe(time.perf_counter() - start)
 
-    def flush(self, stream_id: str) -> list[Evidence]:
-        return self._stage.flush(stream_id)
-
-    def stats(self) -> OcrStats:
-        return self._stage.stats()
+    def finish(self, stream_id: str) -> list[Evidence]:
+        return self._stage.finish(stream_id)
 
     def close(self) -> None:
         self._stage.close()
@@ -265,8 +261,8 @@ class StreamWorker:
 
         self.stream_live = Gauge("stream_live", "1 while the stream is being read live, 0 once it ended or failed.",
                                  ["stream_id"], namespace="livewatch", registry=metrics.registry)
-        if stages.ocr is not None:
-            stages.ocr = _TimedOcr(stages.ocr, metrics)
+        # the vision pool's OCR calls are timed; stages.ocr stays the stage (its pool figures)
+        stages.vision = [_TimedOcr(d, metrics) if d is stages.ocr else d for d in stages.vision]
         if options.split:
             ensure_topics(cfg.kafka, [cfg.kafka.topics.evidence], partitions=options.evidence_partitions)
             self.evidence = KafkaEvidenceSink(cfg.kafka, self.sessions)

@@ -1,11 +1,20 @@
 """The detectors and the rules engine of one process, built from the config.
 
-This is where the stages' public faces meet: the worker only calls ``see``
-(a sampled frame through OCR and logos), ``hear`` (an audio chunk through
-ASR), ``match_fingerprints`` and ``rules``. A detector turned off in the
-config is simply absent. The brand registry is loaded once here and handed
-to the three stages that need it (logos, ASR hot words, rules), which never
-import each other.
+This is where the stages' public faces meet. Every detector is an
+``events.Detector`` and sits in one of three lists, by what it takes and where
+the worker runs it: ``vision`` (sampled frames, in the vision pool, which may
+skip an unchanged frame when behind: OCR, logos), ``every_frame`` (every sampled
+frame, on the stream's own thread: the fingerprint index) and ``audio`` (audio
+chunks: ASR, the fingerprint index's sound). The worker calls ``see``,
+``see_every``, ``hear`` and ``finish_stream``, which run a list in order and
+never ask which detector they hold. A detector turned off in the config is
+simply absent.
+
+What the worker needs beyond the protocol stays reachable and typed: ``ocr``
+(pool figures), ``asr`` (transcript, status, worker figures, forgetting a
+stream) and ``fingerprints`` (streams protected while live). The brand registry
+is loaded once here and handed to the three stages that need it (logos, ASR hot
+words, rules), which never import each other.
 """
 
 from __future__ import annotations
@@ -15,32 +24,19 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from asr import AsrStage
-from events import AudioChunk, Brand, Evidence, SampledFrame
+from events import AudioChunk, AudioDetector, Brand, Evidence, FrameDetector, SampledFrame
 from frames import SnapshotStore
 from frames.fingerprint import FingerprintIndex
 from livewatch.config import Config
 from logos import LogoStage, load_brand_registry
-from ocr import OcrStage, OcrStats
+from ocr import OcrStage
 from rules import RuleEngine
 
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".flv", ".ts", ".mov", ".webm")
-
-
-class TextReader(Protocol):
-    """What is used of the OCR stage here: ``OcrStage``, or a wrapper that times it (the stream worker's)."""
-
-    def process(self, frame: SampledFrame) -> list[Evidence]: ...
-
-    def flush(self, stream_id: str) -> list[Evidence]: ...
-
-    def stats(self) -> OcrStats: ...
-
-    def close(self) -> None: ...
 
 
 @dataclass
@@ -49,8 +45,10 @@ class Stages:
 
     brands: list[Brand]
     rules: RuleEngine
-    ocr: TextReader | None = None
-    logos: LogoStage | None = None
+    vision: list[FrameDetector] = field(default_factory=list)
+    every_frame: list[FrameDetector] = field(default_factory=list)
+    audio: list[AudioDetector] = field(default_factory=list)
+    ocr: OcrStage | None = None
     asr: AsrStage | None = None
     fingerprints: FingerprintIndex | None = None
     _closed: bool = field(default=False, repr=False)
@@ -77,50 +75,40 @@ class Stages:
             # OCR keeps its worker process even inline: Paddle and CTranslate2 (ASR)
             # crash when they share a process (both bring their own OpenMP/oneDNN).
             self.ocr = OcrStage(cfg.ocr)
+            self.vision.append(self.ocr)
         if on.logos:
             # try_save: a logo match on a full disk is still evidence (without its picture: the worker
             # tries again when the alert is raised, and marks it missing if that fails too)
-            self.logos = LogoStage(self.brands, cfg.logos, snapshotter=snapshots.try_save)
+            self.vision.append(LogoStage(self.brands, cfg.logos, snapshotter=snapshots.try_save))
         if on.asr:
             names = tuple(dict.fromkeys(n for b in self.brands for n in b.names))
             asr_opts = dataclasses.replace(cfg.asr, hotwords=cfg.asr.hotwords or names)
             if inline:
                 asr_opts = dataclasses.replace(asr_opts, workers=0)
             self.asr = AsrStage(asr_opts)
+            self.audio.append(self.asr)
         if on.fingerprints:  # without a library, streams protected while live (livewatch protect) fill it
             self.fingerprints = (FingerprintIndex() if cfg.protected_dir is None
                                  else load_protected(cfg.protected_dir, cfg.data_dir / "protected-index"))
+            self.every_frame.append(self.fingerprints)  # cheap, and a run must not miss frames
+            self.audio.append(self.fingerprints.audio)  # re-broadcasts usually keep the sound
 
     # --- what the worker calls ------------------------------------------
     def see(self, frame: SampledFrame) -> list[Evidence]:
-        found: list[Evidence] = []
-        if self.ocr is not None:
-            found += self.ocr.process(frame)
-        if self.logos is not None:
-            found += self.logos.process(frame)
-        return found
+        """A frame the vision pool hands over (OCR, logos)."""
+        return [ev for detector in self.vision for ev in detector.process(frame)]
+
+    def see_every(self, frame: SampledFrame) -> list[Evidence]:
+        """Every sampled frame, on the stream's thread (fingerprints)."""
+        return [ev for detector in self.every_frame for ev in detector.process(frame)]
 
     def hear(self, chunk: AudioChunk) -> list[Evidence]:
-        found = self.asr.process(chunk) if self.asr is not None else []
-        if self.fingerprints is not None:
-            found += self.fingerprints.audio.process(chunk)  # re-broadcasts usually keep the audio
-        return found
-
-    def match_fingerprints(self, frame: SampledFrame) -> list[Evidence]:
-        return self.fingerprints.process(frame) if self.fingerprints is not None else []
+        """An audio chunk (ASR: the text that is ready; the sound's fingerprints)."""
+        return [ev for detector in self.audio for ev in detector.process(chunk)]
 
     def finish_stream(self, stream_id: str) -> list[Evidence]:
         """The stream ended: what each detector still holds (open observations, speech)."""
-        found: list[Evidence] = []
-        if self.ocr is not None:
-            found += self.ocr.flush(stream_id)
-        if self.logos is not None:
-            found += self.logos.finish(stream_id)
-        if self.asr is not None:
-            found += self.asr.finish(stream_id)
-        if self.fingerprints is not None:
-            found += self.fingerprints.audio.finish(stream_id) + self.fingerprints.finish(stream_id)
-        return found
+        return [ev for detector in self._detectors() for ev in detector.finish(stream_id)]
 
     def forget(self, stream_id: str) -> None:
         """Drop what detectors keep about an ended stream after its last alert (transcript, status)."""
@@ -151,9 +139,12 @@ class Stages:
         if self._closed:
             return
         self._closed = True
-        for stage in (self.ocr, self.asr):
-            if stage is not None:
-                stage.close()
+        for detector in self._detectors():
+            detector.close()
+
+    def _detectors(self) -> list[FrameDetector | AudioDetector]:
+        """Every detector once, in the order their evidence comes out at the end of a stream."""
+        return [*self.vision, *self.audio, *self.every_frame]
 
 
 def load_protected(directory: Path, saved: Path | None = None) -> FingerprintIndex:

@@ -323,14 +323,14 @@ class Pipeline:
     def on_frame(self, frame: SampledFrame) -> None:
         """A sampled frame from a runner: keep it for snapshots, fingerprint it, hand it to vision."""
         self._recent[frame.stream_id].add(frame)
-        self.emit_evidence(self.stages.match_fingerprints(frame))
+        self.emit_evidence(self.stages.see_every(frame))
         if self._vision is None:
             self._see(frame)
         else:
             self._vision.submit(frame)
 
     def on_audio(self, chunk: AudioChunk) -> None:
-        """An audio chunk from a runner: ASR takes it and returns whatever text is ready."""
+        """An audio chunk from a runner: ASR and the sound's fingerprints take it; whatever evidence is ready."""
         self.emit_evidence(self.stages.hear(chunk))
 
     def _see(self, frame: SampledFrame) -> None:

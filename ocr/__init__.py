@@ -3,9 +3,9 @@
 Public face (docs/ARCHITECTURE.md)::
 
     stage = OcrStage(OcrOptions(engine="paddle"))   # or "rapid"
-    evidence = stage.process(sampled_frame)          # synchronous
-    stage.submit(sampled_frame); stage.poll()        # shared bounded queue, never blocks
-    stage.flush(stream_id); stage.dropped(stream_id); stage.stats(); stage.close()
+    evidence = stage.process(sampled_frame)          # synchronous (an events.FrameDetector)
+    evidence += stage.finish(stream_id)              # end of stream: every open observation ends
+    stage.stats(); stage.close()                     # OcrStats (frames read, worker pool); stop the workers
     resolve_model(options)                           # which weights, or a ConfigError saying how to get them
 
 Prices in the text are parsed with ``events.parse_prices`` (shared with ASR and the rules).

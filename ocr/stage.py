@@ -1,7 +1,8 @@
 """The OCR stage: sampled frames in, OCR evidence out, for any number of streams.
 
 ``process(frame)`` reads the frame now (in a worker process) and returns the
-evidence it produced. Safe to call from several threads at once; each stream's
+evidence it produced; ``finish(stream_id)`` ends the stream's observations. The
+stage is an ``events.FrameDetector``. Safe to call from several threads at once; each stream's
 frames are read and applied to its text tracker one at a time, in the order
 they came in (a read builds on the stream's previous one). Queueing and
 back-pressure are the worker's (``livewatch.worker.VisionPool``), not the stage's.
@@ -98,7 +99,7 @@ class OcrStage:
         stream = self._stream(frame.stream_id)
         return self._run(frame, stream, stream.take_ticket())
 
-    def flush(self, stream_id: str, timeout: float = 60.0) -> list[Evidence]:
+    def finish(self, stream_id: str, timeout: float = 60.0) -> list[Evidence]:
         """End of stream: wait for its queued frames, then end every open observation."""
         self.drain(stream_id, timeout)
         with self._lock:

@@ -55,7 +55,7 @@ def test_caption_over_time_gives_start_and_end_with_prices(engine, request):
     evidence = []
     for t, (image, changed) in enumerate(timeline):
         evidence += stage.process(sampled(image, float(t), stream, changed))
-    evidence += stage.flush(stream)
+    evidence += stage.finish(stream)
     mine = [e for e in evidence if "2999" in e.text]
     assert [e.details["event"] for e in mine] == ["start", "end"]
     assert mine[0].observation_id == mine[1].observation_id
@@ -79,7 +79,7 @@ def test_only_the_card_whose_price_changed_is_read_again(paddle_stage):
         evidence += paddle_stage.process(sampled(image, float(t), stream))
         after = paddle_stage.stats()
         work.append((after.boxes_recognised - before.boxes_recognised, after.boxes_carried - before.boxes_carried))
-    evidence += paddle_stage.flush(stream)
+    evidence += paddle_stage.finish(stream)
     lines = work[0][0]
     assert lines >= 6, evidence
     assert work[1:] == [(0, lines), (0, lines), (1, lines - 1), (0, lines), (0, lines)]

@@ -58,7 +58,7 @@ def test_only_changed_frames_are_read_and_unchanged_ones_extend():
         assert stage.process(frame(1.0, 1, changed=False)) == []
         assert stage.process(frame(2.0, 1, changed=False)) == []
         assert len(engine.shapes) == 1
-        end = stage.flush("s1")
+        end = stage.finish("s1")
         assert [(e.details["event"], e.media_start, e.media_end) for e in end] == [("end", 0.0, 2.0)]
         stats = stage.stats()
         assert (stats.frames_read, stats.frames_unchanged) == (1, 2)

@@ -23,12 +23,18 @@ from tests.media import make_clip
 CARD = "高仿LV包 1:1 原单 ¥99"
 
 
-class CardReader(Stages):
-    """Stages whose OCR reads the counterfeit card on every sampled frame."""
+class CardReader:
+    """An OCR stand-in (an ``events.FrameDetector``): it reads the counterfeit card on every sampled frame."""
 
-    def see(self, frame: SampledFrame) -> list[Evidence]:
+    def process(self, frame: SampledFrame) -> list[Evidence]:
         return [Evidence(frame.stream_id, Modality.OCR, frame.media_time, frame.media_time + 1.0, CARD, 0.95,
                          time.time(), observation_id="card-1")]
+
+    def finish(self, stream_id: str) -> list[Evidence]:
+        return []
+
+    def close(self) -> None:
+        pass
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +45,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _pipeline(tmp_path: Path, sink) -> Pipeline:
     cfg = Config(data_dir=tmp_path, detectors=Detectors(ocr=False, logos=False, asr=False, fingerprints=False))
     loaded = Stages.load(cfg, rules_only=True)
-    return Pipeline(cfg, CardReader(brands=loaded.brands, rules=loaded.rules), sink, inline=True)
+    return Pipeline(cfg, Stages(brands=loaded.brands, rules=loaded.rules, vision=[CardReader()]), sink, inline=True)
 
 
 def test_a_snapshot_that_cannot_be_written_never_holds_the_alert_back(
@@ -114,12 +120,12 @@ def test_an_ended_stream_is_forgotten_by_the_detectors_after_its_last_alert(clip
     """A worker runs for days: it must not keep the transcript and status of every stream it watched."""
     forgotten: list[str] = []
 
-    class Remembering(CardReader):
+    class Remembering(Stages):
         def forget(self, stream_id: str) -> None:
             forgotten.append(stream_id)
 
     cfg = Config(data_dir=tmp_path, detectors=Detectors(ocr=False, logos=False, asr=False, fingerprints=False))
     loaded = Stages.load(cfg, rules_only=True)
     sink = CollectingSink()
-    Pipeline(cfg, Remembering(brands=loaded.brands, rules=loaded.rules), sink, inline=True).add_stream("shop", str(clip))
+    Pipeline(cfg, Remembering(brands=loaded.brands, rules=loaded.rules, vision=[CardReader()]), sink, inline=True).add_stream("shop", str(clip))
     assert sink.alerts and forgotten == ["shop"]
