@@ -376,7 +376,8 @@ class RuleEngine:
                     continue
                 effect, note = rs.context.effect_on(hit, hits, norm.breaks)
                 strength = _strength(hit, ev.text)
-                weak = hit.kind == BRAND and strength is MatchStrength.HOMOPHONE and hit.syllables <= self._options.short_name_syllables
+                weak = hit.kind == BRAND and (_spelled_by_ear(ev, hit) or (
+                    strength is MatchStrength.HOMOPHONE and hit.syllables <= self._options.short_name_syllables))
                 kind, group, label = ("brand", "", f"brand:{hit.label}") if hit.kind == BRAND else ("term", hit.group, hit.label)
                 facts.setdefault(
                     (kind, group, hit.group if hit.kind == BRAND else hit.canonical),
@@ -696,6 +697,16 @@ def _fired_price(facts: list[Fact]) -> Price | None:
     return Price(low.amount, low.currency, "selling", low.value)
 
 
+def _spelled_by_ear(ev: Evidence, hit: Hit) -> bool:
+    """A brand Whisper wrote in Latin letters inside Mandarin speech: its guess at a sound, not a spelling.
+
+    Hosts say foreign brands in Chinese (古驰, 普拉达); Whisper, prompted with the brand names as hot
+    words, writes their Latin spelling for whatever sounds close enough (枸杞 gǒuqǐ came out as
+    "Gucci") or for nothing at all in a garbled decode. Such a name is weak like a homophone.
+    """
+    return ev.modality is Modality.ASR and hit.surface.isascii() and any("\u4e00" <= c <= "\u9fff" for c in ev.text)
+
+
 def _strength(hit: Hit, raw: str) -> MatchStrength:
     if hit.via == "pinyin":
         return MatchStrength.HOMOPHONE
@@ -715,9 +726,11 @@ def _usable(facts: list[Fact], rule: Rule, rs: _RuleSet) -> list[Fact]:
     - ``authorised``: an authorised or flagship store selling a brand at or above its lowest
       genuine price cancels that brand for the rule; ``secondhand``: resale prices are not
       compared with retail floors.
-    - A short name heard only by sound (weak) stands only with corroboration: the same brand
-      matched more strongly in the group, or something else the rule looks for said in the
-      same utterance.
+    - A short name heard only by sound, or a Latin spelling in Mandarin speech (weak), stands only
+      with corroboration: the same brand matched more strongly in the group, or a term of the
+      rule's lexicons (a cue, not a price) said in the same utterance. A price does not
+      corroborate: it means something only once the brand is sure, and live sellers say one in
+      nearly every sentence.
     """
     effects = {f.group for f in facts if f.kind == "context"} & rule.benign_context
     if "authorised" in effects:
@@ -732,7 +745,7 @@ def _usable(facts: list[Fact], rule: Rule, rs: _RuleSet) -> list[Fact]:
         facts = [f for f in facts if f.kind != "price"]
     refs = rs.rule_refs[rule.id]
     strong = {f.value for f in facts if f.kind == "brand" and not f.weak}
-    said_with = {f.said_in for f in facts if (f.kind == "term" and f.group in refs) or (f.kind == "price" and "price" in refs)}
+    said_with = {f.said_in for f in facts if f.kind == "term" and f.group in refs}
     return [f for f in facts if not f.weak or f.value in strong or f.said_in in said_with]
 
 
@@ -741,7 +754,7 @@ def _describe(f: Fact) -> str:
     if f.kind == "context":
         return f"context: {f.label}"
     what = f"brand: {f.label.removeprefix('brand:')}" if f.kind == "brand" else f"{f.group}: {f.label}"
-    extra = " (short name by sound: needs corroboration)" if f.weak else ""
+    extra = " (heard by sound: needs corroboration)" if f.weak else ""
     cancelled = f"; cancelled for rules honouring {f.effect}: {f.note}" if f.effect else ""
     return f"{what} [{f.strength.value}]{extra}{cancelled}"
 

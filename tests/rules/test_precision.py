@@ -51,6 +51,22 @@ def test_a_short_name_heard_by_sound_needs_corroboration(engine, ev) -> None:
     assert {e.strength for e in heard.evidence} == {MatchStrength.HOMOPHONE}
 
 
+def test_a_price_does_not_corroborate_a_name_heard_by_sound(engine, ev) -> None:
+    """Sellers say a price in nearly every sentence: 古迟 + 九十九 is still only a sound."""
+    assert [a for a in engine.process(ev("古迟包包只要九十九元", t=0, stream="p1")) if a.rule_id == CUE] == []
+
+
+def test_a_latin_brand_in_mandarin_speech_is_heard_by_sound(engine, ev) -> None:
+    """Whisper, prompted with brand names, wrote 枸杞 (gǒuqǐ) as "Gucci": in Mandarin speech a Latin
+    spelling is its guess at a sound, weak until a cue or a stronger match of the brand backs it."""
+    said = [ev("Gucci是宁夏的，颗粒很饱满", t=0, duration=3.0, stream="l1"), ev("今天直播间只要59元", t=3.2, stream="l1")]
+    assert [a for e in said for a in engine.process(e) if a.rule_id == CUE] == []
+    assert [a.brand for a in engine.process(ev("Gucci包包是高仿的，只要99元", t=0, stream="l2")) if a.rule_id == CUE] == ["gucci"]
+    # on screen a Latin name is a spelling, not a guess
+    shown = ev("Gucci 斜挎包 ¥99", t=0, stream="l3", modality=Modality.OCR)
+    assert [a.brand for a in engine.process(shown) if a.rule_id == CUE] == ["gucci"]
+
+
 def test_match_strength_is_on_every_evidence_item(engine, ev) -> None:
     (alert,) = [a for a in engine.process(ev("GUCCI 高 仿", t=0, stream="m1", modality=Modality.OCR)) if a.rule_id == CUE]
     assert alert.evidence[0].strength is MatchStrength.NORMALIZED  # 高 仿 with a separator
