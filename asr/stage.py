@@ -190,11 +190,20 @@ class AsrStage:
             return self._transcript.between(stream_id, start, end)
 
     def forget(self, stream_id: str) -> None:
-        """Drop the kept transcript and status of an ended stream."""
+        """Drop everything kept about an ended stream (transcript, status, worker assignment).
+
+        Call it after ``flush`` and the stream's last alert. The worker process forgot the
+        stream when it flushed it (its status came back with ``flushed``).
+        """
         with self._lock:
             self._transcript.forget(stream_id)
             self._status.pop(stream_id, None)
             self._dropped_s.pop(stream_id, None)
+            self._ready.pop(stream_id, None)
+            self._flushed.discard(stream_id)
+            self._assigned.pop(stream_id, None)  # still here when a flush gave up
+            if self._engine is not None:
+                self._engine.forget(stream_id)
 
     def worker_stats(self) -> AsrWorkerStats:
         """Deaths and replacements of the worker processes so far (all zero with ``workers=0``)."""
@@ -253,13 +262,16 @@ class AsrStage:
                 self._flushed.update(sid for sid, k in self._assigned.items() if k == i)  # no flush waits on the dead
 
     def _handle(self, worker: _Worker, msg: tuple[Any, ...]) -> None:
+        """One message from a worker. What concerns a stream no longer assigned (its flush gave up
+        and it was forgotten) is dropped: it would stay here for good."""
         kind = msg[0]
         if kind == "evidence":
-            self._collect(msg[1])
+            self._collect([ev for ev in msg[1] if ev.stream_id in self._assigned])
         elif kind == "status":
-            self._status.update(msg[1])
+            self._status.update((sid, st) for sid, st in msg[1].items() if sid in self._assigned)
         elif kind == "flushed":
-            self._flushed.add(msg[1])
+            if msg[1] in self._assigned:
+                self._flushed.add(msg[1])
         elif kind == "ready":
             worker.ready = True
             if worker.replacing_since is not None:
@@ -313,6 +325,7 @@ def _worker_main(options: AsrOptions, info: ModelInfo, inbox: Any, outbox: Any) 
                     outbox.put(("evidence", engine.step(msg[1])))
                 outbox.put(("status", {msg[1]: engine.status(msg[1])}))
                 outbox.put(("flushed", msg[1]))
+                engine.forget(msg[1])  # the parent has its last status: a worker running for days keeps no ended stream
         evidence = engine.step()
         if evidence:
             outbox.put(("evidence", evidence))
