@@ -35,7 +35,8 @@ _RESTART_EVERY_S = 2.0  # a worker that keeps dying is not respawned in a tight 
 class AsrWorkerStats:
     """Worker processes that died, how many replacements are ready, and how long a slot was empty.
 
-    ``gap_s_*``: from noticing the death to the replacement's model being loaded.
+    ``gap_s_*``: from noticing the death to the replacement's model being loaded. ``pids``: the
+    workers' process ids now (as ``ocr.PoolStats.pids``: the soak bench weighs each kind of process).
     """
 
     workers: int = 0
@@ -43,6 +44,7 @@ class AsrWorkerStats:
     replaced: int = 0
     gap_s_last: float | None = None
     gap_s_total: float = 0.0
+    pids: tuple[int, ...] = ()
 
 
 class _Worker:
@@ -209,7 +211,7 @@ class AsrStage:
         """Deaths and replacements of the worker processes so far (all zero with ``workers=0``)."""
         with self._lock:  # as of the last feed/poll/status (a scrape must not restart workers itself)
             return AsrWorkerStats(len(self._workers), self._restarts, self._replaced, self._gap_s_last,
-                                  round(self._gap_s_total, 3))
+                                  round(self._gap_s_total, 3), tuple(w.process.pid or 0 for w in self._workers))
 
     def close(self) -> None:
         for worker in self._workers:
