@@ -128,11 +128,12 @@ def soak(
             for _ in range(streams):
                 churn.start(pipeline, str(clip))
             t0 = time.monotonic()
-            cpu, last = tree_cpu(), t0
-            while (now := time.monotonic()) - t0 < minutes * 60:
+            cpu, last, end_s = tree_cpu(), t0, minutes * 60
+            while (now := time.monotonic()) - t0 < end_s:
                 time.sleep(max(0.0, min(last + every_s, t0 + churn.next_at_s) - now))
                 now = time.monotonic()
-                if now - t0 >= churn.next_at_s - 1e-3:  # sleep never wakes early; float sums might
+                # sleep never wakes early, float sums might; no replacement at the very end, unsampled
+                if end_s - 1e-3 > churn.next_at_s and now - t0 >= churn.next_at_s - 1e-3:
                     churn.replace_oldest(pipeline, str(clip))
                 if now - last >= every_s - 1e-3:
                     churn.retire(pipeline)
