@@ -266,22 +266,26 @@ class AlertReader:
 
 
 class Rig:
-    """Broker, store, publisher, stages and alert reader, like ``livewatch run`` builds them."""
+    """Broker, store, publisher, stages and alert reader, like ``livewatch run`` builds them.
 
-    def __init__(self, cfg: Config, *, kafka: bool = True, record_evidence: bool = True) -> None:
+    ``record=False`` keeps neither the evidence nor the alerts read back (no reader): the soak
+    weighs the process for an hour, and the bench's own lists would grow with every alert.
+    """
+
+    def __init__(self, cfg: Config, *, kafka: bool = True, record: bool = True) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="bench-rig-")
         self.cfg = cfg.replace(data_dir=Path(self._tmp.name))
         self.broker = EmbeddedBroker() if kafka else None
         options = self.broker.start().kafka_options(self.cfg.kafka) if self.broker else None
         self.store = AlertStore(self.cfg.store_path, snapshot_root=self.cfg.snapshot_dir)
         self.publisher = AlertPublisher(self.store, options) if options else None
-        self.reader = AlertReader(options) if options else None
+        self.reader = AlertReader(options) if options and record else None
         started = time.perf_counter()
         self.stages = ObservedStages(Stages.load(self.cfg))
         self.load_s = time.perf_counter() - started
         self.loaded_rss_mb = tree_rss_mb()  # models loaded, no stream yet
         self.evidence: list[tuple[float, Evidence]] = []  # (wall time at the rules, evidence)
-        self._record = record_evidence
+        self._record = record
 
     def process_roles(self) -> dict[int, str]:
         """What each child process is, for ``tree_rss_parts``: OCR and ASR workers, the embedded broker."""

@@ -122,7 +122,7 @@ def soak(
     clip = clip or render_cached([broadcast_spec(60.0)], MEDIA_DIR)[0]
     samples: list[SoakSample] = []
     churn = Churn(streams, churn_s)
-    with Rig(live_config(detectors), record_evidence=False) as rig:
+    with Rig(live_config(detectors), record=False) as rig:
         pipeline = rig.pipeline()
         try:
             for _ in range(streams):
