@@ -20,7 +20,7 @@ test: setup
 bench: setup
 	$(PY) -m bench
 
-# 30 minutes of live streams: RSS and lag slopes (bench/soak.py); not part of `make bench`
+# An hour of 4 live streams, one replaced every minute: RSS and lag slopes (bench/soak.py); not part of `make bench`
 .PHONY: soak
 soak: setup
 	$(PY) -m bench.soak

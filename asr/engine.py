@@ -114,6 +114,8 @@ class AsrEngine:
             return
         self._cut(stream_id, st, st.seg.finish(), time.time())
         st.final = True
+        if not self.has_pending(stream_id):  # nothing left to transcribe: no pass would ever retire it
+            self._retire(stream_id, st)
 
     # ---- Whisper (expensive) ---------------------------------------------------------
     def has_pending(self, stream_id: str | None = None) -> bool:
@@ -135,11 +137,20 @@ class AsrEngine:
         st.segments += len(result.evidence)
         st.dropped_segments += sum(result.dropped.values())
         if st.final and not self.has_pending(sid):
-            del self._streams[sid]
-            self._finished[sid] = self.status(sid, st)
-            while len(self._finished) > 100:
-                self._finished.pop(next(iter(self._finished)))
+            self._retire(sid, st)
         return result.evidence
+
+    def _retire(self, stream_id: str, st: _Stream) -> None:
+        """An ended stream with nothing left: only its last status is kept (until ``forget``; bounded)."""
+        del self._streams[stream_id]
+        self._finished[stream_id] = self.status(stream_id, st)
+        while len(self._finished) > 100:
+            self._finished.pop(next(iter(self._finished)))
+
+    def forget(self, stream_id: str) -> None:
+        """Drop everything kept about ``stream_id``, its last status included."""
+        self._streams.pop(stream_id, None)
+        self._finished.pop(stream_id, None)
 
     def status(self, stream_id: str, st: _Stream | None = None) -> AsrStatus:
         st = st or self._streams.get(stream_id)

@@ -36,7 +36,8 @@ _RESTART_EVERY_S = 2.0  # a worker that keeps dying is not respawned in a tight 
 class AsrWorkerStats:
     """Worker processes that died, how many replacements are ready, and how long a slot was empty.
 
-    ``gap_s_*``: from noticing the death to the replacement's model being loaded.
+    ``gap_s_*``: from noticing the death to the replacement's model being loaded. ``pids``: the
+    workers' process ids now (as ``ocr.PoolStats.pids``: the soak bench weighs each kind of process).
     """
 
     workers: int = 0
@@ -44,6 +45,7 @@ class AsrWorkerStats:
     replaced: int = 0
     gap_s_last: float | None = None
     gap_s_total: float = 0.0
+    pids: tuple[int, ...] = ()
 
 
 class _Worker:
@@ -191,17 +193,26 @@ class AsrStage:
             return self._transcript.between(stream_id, start, end)
 
     def forget(self, stream_id: str) -> None:
-        """Drop the kept transcript and status of an ended stream."""
+        """Drop everything kept about an ended stream (transcript, status, worker assignment).
+
+        Call it after ``finish`` and the stream's last alert. The worker process forgot the
+        stream when it finished it (its status came back with ``finished``).
+        """
         with self._lock:
             self._transcript.forget(stream_id)
             self._status.pop(stream_id, None)
             self._dropped_s.pop(stream_id, None)
+            self._ready.pop(stream_id, None)
+            self._finished.discard(stream_id)
+            self._assigned.pop(stream_id, None)  # still here when a finish gave up
+            if self._engine is not None:
+                self._engine.forget(stream_id)
 
     def worker_stats(self) -> AsrWorkerStats:
         """Deaths and replacements of the worker processes so far (all zero with ``workers=0``)."""
         with self._lock:  # as of the last process/poll/status (a scrape must not restart workers itself)
             return AsrWorkerStats(len(self._workers), self._restarts, self._replaced, self._gap_s_last,
-                                  round(self._gap_s_total, 3))
+                                  round(self._gap_s_total, 3), tuple(w.process.pid or 0 for w in self._workers))
 
     def close(self) -> None:
         for worker in self._workers:
@@ -254,13 +265,16 @@ class AsrStage:
                 self._finished.update(sid for sid, k in self._assigned.items() if k == i)  # no finish waits on the dead
 
     def _handle(self, worker: _Worker, msg: tuple[Any, ...]) -> None:
+        """One message from a worker. What concerns a stream no longer assigned (its finish gave up
+        and it was forgotten) is dropped: it would stay here for good."""
         kind = msg[0]
         if kind == "evidence":
-            self._collect(msg[1])
+            self._collect([ev for ev in msg[1] if ev.stream_id in self._assigned])
         elif kind == "status":
-            self._status.update(msg[1])
+            self._status.update((sid, st) for sid, st in msg[1].items() if sid in self._assigned)
         elif kind == "finished":
-            self._finished.add(msg[1])
+            if msg[1] in self._assigned:
+                self._finished.add(msg[1])
         elif kind == "ready":
             worker.ready = True
             if worker.replacing_since is not None:
@@ -314,6 +328,7 @@ def _worker_main(options: AsrOptions, info: ModelInfo, inbox: Any, outbox: Any) 
                     outbox.put(("evidence", engine.step(msg[1])))
                 outbox.put(("status", {msg[1]: engine.status(msg[1])}))
                 outbox.put(("finished", msg[1]))
+                engine.forget(msg[1])  # the parent has its last status: a worker running for days keeps no ended stream
         evidence = engine.step()
         if evidence:
             outbox.put(("evidence", evidence))

@@ -28,7 +28,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import psutil
@@ -123,14 +123,23 @@ def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
 
 
 def tree_rss_mb() -> float:
+    """Resident MB of this process and every descendant."""
+    return sum(tree_rss_parts().values())
+
+
+def tree_rss_parts(roles: Mapping[int, str] | None = None) -> dict[str, float]:
+    """Resident MB of the process tree by role: this process is ``main``; a descendant is what
+    ``roles`` (pid -> role, e.g. ``Rig.process_roles``) calls it, else ``other``."""
     me = psutil.Process()
-    total = 0
+    parts = {"main": 0.0}
     for proc in [me, *me.children(recursive=True)]:
         try:
-            total += proc.memory_info().rss
+            mb = proc.memory_info().rss / 2**20
         except psutil.Error:
-            pass
-    return total / 2**20
+            continue
+        role = "main" if proc.pid == me.pid else (roles or {}).get(proc.pid, "other")
+        parts[role] = parts.get(role, 0.0) + mb
+    return parts
 
 
 def figure(name: str, value: float | None, unit: str, baseline: str, baseline_value: float | None, notes: str = "") -> dict:
@@ -203,6 +212,12 @@ class ObservedStages:
         st = self.inner.asr.status(stream_id)
         return st.lag_s, st.dropped_audio_s
 
+    def forget(self, stream_id: str) -> None:
+        """The pipeline is done with an ended stream: what was timed about it goes too (the soak churns)."""
+        self.inner.forget(stream_id)
+        with self._lock:
+            self._seen.pop(stream_id, None)
+
     def close(self) -> None:  # the rig owns the stages
         pass
 
@@ -251,22 +266,38 @@ class AlertReader:
 
 
 class Rig:
-    """Broker, store, publisher, stages and alert reader, like ``livewatch run`` builds them."""
+    """Broker, store, publisher, stages and alert reader, like ``livewatch run`` builds them.
 
-    def __init__(self, cfg: Config, *, kafka: bool = True, record_evidence: bool = True) -> None:
+    ``record=False`` keeps neither the evidence nor the alerts read back (no reader): the soak
+    weighs the process for an hour, and the bench's own lists would grow with every alert.
+    """
+
+    def __init__(self, cfg: Config, *, kafka: bool = True, record: bool = True) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="bench-rig-")
         self.cfg = cfg.replace(data_dir=Path(self._tmp.name))
         self.broker = EmbeddedBroker() if kafka else None
         options = self.broker.start().kafka_options(self.cfg.kafka) if self.broker else None
         self.store = AlertStore(self.cfg.store_path, snapshot_root=self.cfg.snapshot_dir)
         self.publisher = AlertPublisher(self.store, options) if options else None
-        self.reader = AlertReader(options) if options else None
+        self.reader = AlertReader(options) if options and record else None
         started = time.perf_counter()
         self.stages = ObservedStages(Stages.load(self.cfg))
         self.load_s = time.perf_counter() - started
         self.loaded_rss_mb = tree_rss_mb()  # models loaded, no stream yet
         self.evidence: list[tuple[float, Evidence]] = []  # (wall time at the rules, evidence)
-        self._record = record_evidence
+        self._record = record
+
+    def process_roles(self) -> dict[int, str]:
+        """What each child process is, for ``tree_rss_parts``: OCR and ASR workers, the embedded broker."""
+        inner = self.stages.inner
+        roles: dict[int, str] = {}
+        if inner.ocr is not None:
+            roles.update(dict.fromkeys(inner.ocr.stats().pool.pids, "ocr"))
+        if inner.asr is not None:
+            roles.update(dict.fromkeys(inner.asr.worker_stats().pids, "asr"))
+        if self.broker is not None and self.broker.pid is not None:
+            roles[self.broker.pid] = "broker"
+        return roles
 
     def pipeline(self, cfg: Config | None = None) -> Pipeline:
         """A new pipeline on the rig's stages (``cfg``: e.g. other ingest options)."""
@@ -323,8 +354,10 @@ def sample_lags(pipeline: Pipeline, stages: ObservedStages, at: float) -> list[L
     now = time.time()
     out = []
     for st in pipeline.status():
+        if st.state is not StreamState.LIVE:
+            continue  # an ended stream's timings are gone (``ObservedStages.forget``): not brought back here
         seen = stages.seen(st.stream_id)
-        if st.state is not StreamState.LIVE or seen.origin == float("inf"):
+        if seen.origin == float("inf"):
             continue
         edge = now - seen.origin
         runner = max(0.0, edge - st.media_time)

@@ -1,21 +1,32 @@
-"""``python -m bench.soak`` (``make soak``): RSS and lag of the live pipeline over 30 minutes.
+"""``python -m bench.soak`` (``make soak``): RSS and lag of the live pipeline over an hour of streams coming and going.
 
-Several real-time, looped replays of the bench's 60 s live-commerce clip run through the full
-pipeline (OCR, logos, ASR, rules, alert store, embedded Kafka) while the whole process tree's
-RSS, CPU and each stream's lag behind live (``bench.live_capacity.sample_lags``) are sampled
-every 10 s. Reported with their least-squares slope (MB/hour, s/hour), each against a baseline
-from the same run (RSS after warm-up, mean lag). Writes ``bench/results/soak.json`` (with every
-sample) and the README table. Not part of ``make bench``: it takes half an hour.
+A production worker runs for days while streams are handed to it and taken away, so the soak
+churns: ``--streams`` real-time, looped replays of the bench's 60 s live-commerce clip run
+through the full pipeline (OCR, logos, ASR, rules, alert store, embedded Kafka), and every
+``--churn`` seconds the stream that has run longest is removed and a new one (the next id,
+``soak-N``) added in its place, as a worker does when a stream moves (``remove_stream``, then
+``discard_stream`` once its runner has drained, retried at every sample like the worker's
+metrics loop). The number live stays ``--streams``; the schedule is the same every run and is
+written into the result notes.
+
+Every 10 s the RSS of the whole process tree (main; OCR and ASR worker processes; the
+embedded broker; anything else), CPU and each stream's lag behind live
+(``bench.live_capacity.sample_lags``) are sampled. The headline figures are least-squares slopes
+over the second half of the run (the first half holds warm-up and first allocations): RSS in
+MB/hour beside the mean RSS of that half, lag in s/hour beside the mean lag of that half. Writes
+``bench/results/soak.json`` (with every sample) and the README table. Not part of ``make bench``:
+it takes an hour.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import logging
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -31,79 +42,159 @@ from bench.live_capacity import (
     sample_lags,
     slope,
     tree_cpu,
-    tree_rss_mb,
+    tree_rss_parts,
 )
 from livewatch.config import Detectors
+from livewatch.worker import Pipeline
 
 log = logging.getLogger(__name__)
+
+RSS_TARGET_MB_H = 10.0  # issue 15: the whole tree may grow at most this much per hour over the second half
+LAG_GROWTH_LIMIT_S = 2.0  # lag "not growing": as bench.live_capacity.KeepUp.max_growth_s, over the second half
+ROLES = ("main", "ocr", "asr", "broker", "other")
 
 
 @dataclass(frozen=True)
 class SoakSample:
     at_s: float  # since the streams started
-    rss_mb: float
+    rss_mb: float  # whole process tree
     cores: float  # over the interval before this sample
     lag_s: float | None  # worst stream
     lag_mean_s: float | None
     alerts_delivered: int
+    rss_parts_mb: dict[str, float] = field(default_factory=dict)  # by role (ROLES)
+    streams_started: int = 0  # so far, churned ones included
+    streams_held: int = 0  # in the pipeline's status: live, plus removed ones not yet discarded
+
+
+@dataclass
+class Churn:
+    """The deterministic schedule: at every multiple of ``every_s`` (0: never) the longest-running
+    stream is removed and the next id started in its place."""
+
+    streams: int
+    every_s: float
+    live: collections.deque[str] = field(default_factory=collections.deque)
+    started: int = 0
+    replaced: int = 0
+    retiring: list[str] = field(default_factory=list)  # removed, waiting for their runner to drain
+
+    @property
+    def next_at_s(self) -> float:
+        """Seconds into the run of the next replacement."""
+        return (self.replaced + 1) * self.every_s if self.every_s > 0 else float("inf")
+
+    def start(self, pipeline: Pipeline, clip: str) -> None:
+        sid = f"soak-{self.started}"
+        pipeline.add_stream(sid, clip)
+        self.live.append(sid)
+        self.started += 1
+
+    def replace_oldest(self, pipeline: Pipeline, clip: str) -> None:
+        """As a worker whose stream moved away: stop reading now, discard once drained (``retire``)."""
+        gone = self.live.popleft()
+        pipeline.remove_stream(gone, timeout=0)
+        self.retiring.append(gone)
+        self.replaced += 1
+        self.start(pipeline, clip)
+
+    def retire(self, pipeline: Pipeline) -> None:
+        """Discard the removed streams whose runners have finished (the rest are tried again later)."""
+        self.retiring = [sid for sid in self.retiring if not pipeline.discard_stream(sid)]
+
+    def describe(self) -> str:
+        if self.every_s <= 0:
+            return f"no churn: soak-0..{self.streams - 1} for the whole run"
+        return (f"churn every {self.every_s:.0f} s: the longest-running stream removed and the next id started "
+                f"(soak-0..{self.streams - 1} first), {self.replaced} replaced")
 
 
 def soak(
-    streams: int = 2,
-    minutes: float = 30.0,
+    streams: int = 4,
+    minutes: float = 60.0,
     every_s: float = 10.0,
+    churn_s: float = 60.0,
     *,
     clip: Path | None = None,
     detectors: Detectors | None = None,
-) -> list[SoakSample]:
-    """Watch ``streams`` looped replays for ``minutes``, sampling every ``every_s``."""
+) -> tuple[list[SoakSample], Churn]:
+    """Watch ``streams`` looped replays for ``minutes`` with churn, sampling every ``every_s``."""
     clip = clip or render_cached([broadcast_spec(60.0)], MEDIA_DIR)[0]
     samples: list[SoakSample] = []
-    with Rig(live_config(detectors), record_evidence=False) as rig:
+    churn = Churn(streams, churn_s)
+    with Rig(live_config(detectors), record=False) as rig:
         pipeline = rig.pipeline()
         try:
-            for i in range(streams):
-                pipeline.add_stream(f"soak-{i}", str(clip))
+            for _ in range(streams):
+                churn.start(pipeline, str(clip))
             t0 = time.monotonic()
-            cpu, last = tree_cpu(), t0
-            while (now := time.monotonic()) - t0 < minutes * 60:
-                time.sleep(max(0.0, every_s - (now - last)))
+            cpu, last, end_s = tree_cpu(), t0, minutes * 60
+            while (now := time.monotonic()) - t0 < end_s:
+                time.sleep(max(0.0, min(last + every_s, t0 + churn.next_at_s) - now))
                 now = time.monotonic()
-                lags = [s.lag_s for s in sample_lags(pipeline, rig.stages, now - t0)]
-                cpu_now = tree_cpu()
-                samples.append(SoakSample(
-                    round(now - t0, 1), round(tree_rss_mb(), 1), round(cpu_between(cpu, cpu_now) / (now - last), 3),
-                    max(lags) if lags else None, round(sum(lags) / len(lags), 3) if lags else None,
-                    rig.publisher.delivered if rig.publisher else 0,
-                ))
-                cpu, last = cpu_now, now
-                log.info("soak %.0fs: %s", now - t0, samples[-1])
+                # sleep never wakes early, float sums might; no replacement at the very end, unsampled
+                if end_s - 1e-3 > churn.next_at_s and now - t0 >= churn.next_at_s - 1e-3:
+                    churn.replace_oldest(pipeline, str(clip))
+                if now - last >= every_s - 1e-3:
+                    churn.retire(pipeline)
+                    cpu_now = tree_cpu()
+                    samples.append(_sample(rig, pipeline, churn, now - t0, cpu_between(cpu, cpu_now) / (now - last)))
+                    cpu, last = cpu_now, now
+                    log.info("soak %.0fs: %s", now - t0, samples[-1])
         finally:
             pipeline.close(timeout=90.0)
-    return samples
+    return samples, churn
 
 
-def figures(samples: list[SoakSample], streams: int, warmup_s: float) -> list[dict]:
-    """Slopes after the warm-up (models warming, first allocations), each against a same-run baseline."""
+def _sample(rig: Rig, pipeline: Pipeline, churn: Churn, at_s: float, cores: float) -> SoakSample:
+    lags = [s.lag_s for s in sample_lags(pipeline, rig.stages, at_s)]
+    parts = tree_rss_parts(rig.process_roles())
+    return SoakSample(
+        round(at_s, 1), round(sum(parts.values()), 1), round(cores, 3),
+        max(lags) if lags else None, round(sum(lags) / len(lags), 3) if lags else None,
+        rig.publisher.delivered if rig.publisher else 0,
+        {k: round(v, 1) for k, v in parts.items()}, churn.started, len(pipeline.status()),
+    )
+
+
+def figures(samples: list[SoakSample], streams: int, warmup_s: float, schedule: str = "") -> list[dict]:
+    """Slopes over the second half of the run (the headline), each against the mean of that half.
+
+    The slopes after ``warmup_s`` over the whole run go into the notes, with the second half's
+    slope of each kind of process, so a growth can be traced to where it happens.
+    """
+    if len(samples) < 2:
+        return []
+    end = samples[-1].at_s
+    half = [s for s in samples if s.at_s >= end / 2]
     steady = [s for s in samples if s.at_s >= warmup_s] or samples
-    hours = [s.at_s / 3600 for s in steady]
-    rss = [s.rss_mb for s in steady]
-    lagged = [s for s in steady if s.lag_s is not None]
-    lag_h = [s.at_s / 3600 for s in lagged]
-    lags = [s.lag_s for s in lagged]
-    half = len(steady) // 2
-    minutes = samples[-1].at_s / 60 if samples else 0.0
-    where = (f"make soak {datetime.now(timezone.utc):%Y-%m-%d}: {streams} streams, {minutes:.0f} min, "
-             f"sampled every {samples[1].at_s - samples[0].at_s:.0f} s") if len(samples) > 1 else ""
-    mean_lag = sum(lags) / len(lags) if lags else None
+    hours = [s.at_s / 3600 for s in half]
+    rss = [s.rss_mb for s in half]
+    rss_slope = slope(hours, rss)
+    parts = ", ".join(f"{role} {slope(hours, [s.rss_parts_mb.get(role, 0.0) for s in half]):+.0f}"
+                      for role in ROLES if any(role in s.rss_parts_mb for s in half))
+    lagged = [s for s in half if s.lag_s is not None]
+    lags = [s.lag_s for s in lagged if s.lag_s is not None]
+    lag_slope = slope([s.at_s / 3600 for s in lagged], lags)
+    growth = lag_slope * (end - end / 2) / 3600
+    where = (f"make soak {datetime.now(timezone.utc):%Y-%m-%d}: {streams} streams live, {end / 60:.0f} min, "
+             f"sampled every {samples[1].at_s - samples[0].at_s:.0f} s; {schedule}; {samples[-1].streams_started} "
+             f"streams started, {samples[-1].streams_held} held at the end")
     return [
-        figure(f"soak: RSS slope ({streams} streams)", slope(hours, rss), "MB/hour", "RSS after warm-up", rss[0] if rss else None,
-                f"{where}; RSS {rss[0]:.0f} -> {rss[-1]:.0f} MB; second-half slope "
-                f"{slope(hours[half:], rss[half:]):.0f} MB/h; ratio = share of RSS per hour; whole process tree" if rss else where),
-        figure(f"soak: lag slope ({streams} streams)", slope(lag_h, lags), "s/hour", "mean lag", mean_lag,
-                f"{where}; worst-stream lag p95 {percentile(lags, 95) or 0:.1f} s, max {max(lags, default=0):.1f} s; "
-                f"mean {sum(s.cores for s in steady) / len(steady):.2f} cores; "
-                f"{samples[-1].alerts_delivered if samples else 0} alert revisions delivered"),
+        figure(f"soak: RSS slope, second half ({streams} streams, churn)", rss_slope, "MB/hour",
+               "mean RSS, second half", sum(rss) / len(rss),
+               f"{where}; whole process tree {rss[0]:.0f} -> {rss[-1]:.0f} MB over the second half, target <= "
+               f"{RSS_TARGET_MB_H:.0f} MB/h {'met' if rss_slope <= RSS_TARGET_MB_H else 'NOT met'}; by process "
+               f"(MB/h): {parts}; after the {warmup_s:.0f} s warm-up "
+               f"{slope([s.at_s / 3600 for s in steady], [s.rss_mb for s in steady]):.0f} MB/h; "
+               "ratio = share of RSS per hour"),
+        figure(f"soak: lag slope, second half ({streams} streams, churn)", lag_slope, "s/hour",
+               "mean lag, second half", sum(lags) / len(lags) if lags else None,
+               f"{where}; lag grew {growth:+.1f} s over the second half (not growing: < {LAG_GROWTH_LIMIT_S:.0f} s "
+               f"{'met' if growth < LAG_GROWTH_LIMIT_S else 'NOT met'}); worst-stream lag p95 "
+               f"{percentile(lags, 95) or 0:.1f} s, max {max(lags, default=0):.1f} s; mean "
+               f"{sum(s.cores for s in steady) / len(steady):.2f} cores; {samples[-1].alerts_delivered} alert "
+               "revisions delivered"),
     ]
 
 
@@ -111,23 +202,26 @@ def main(argv: list[str] | None = None) -> int:
     from bench.__main__ import RESULTS, machine, table, update_readme
 
     parser = argparse.ArgumentParser(prog="python -m bench.soak")
-    parser.add_argument("--streams", type=int, default=2)
-    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--streams", type=int, default=4, help="streams live at any time")
+    parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--every", type=float, default=10.0, help="seconds between samples")
-    parser.add_argument("--warmup", type=float, default=60.0, help="seconds left out of the slopes")
+    parser.add_argument("--churn", type=float, default=60.0,
+                        help="seconds between replacing the longest-running stream with a new one (0: never)")
+    parser.add_argument("--warmup", type=float, default=60.0, help="seconds left out of the whole-run slopes in the notes")
     parser.add_argument("--no-readme", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS / "soak.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     started = time.monotonic()
-    samples = soak(args.streams, args.minutes, args.every)
+    samples, churn = soak(args.streams, args.minutes, args.every, args.churn)
     meta = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "machine": machine(),
         "command": "make soak" if argv is None and len(sys.argv) == 1 else "python -m bench.soak " + " ".join(sys.argv[1:]),
     }
     result = {**meta, "area": "soak", "seconds": round(time.monotonic() - started, 1),
-              "figures": figures(samples, args.streams, args.warmup), "samples": [asdict(s) for s in samples]}
+              "figures": figures(samples, args.streams, args.warmup, churn.describe()),
+              "samples": [asdict(s) for s in samples]}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     for f in result["figures"]:

@@ -138,16 +138,34 @@ class VisionPool:
             return sum(len(q) for q in self._queues.values())
 
     def drain(self, stream_id: str, timeout: float) -> bool:
-        """Wait until every frame of the stream has been processed."""
+        """Wait until every frame of the ended stream has been processed; False if some were not in time.
+
+        Frames still queued at the timeout are dropped (counted): the stages are about to close the
+        stream, and a late frame would open its state again, never to be closed. Either way the
+        stream leaves the round-robin, so serving costs nothing for streams that ended.
+        """
         deadline = time.monotonic() + timeout
         with self._cond:
             while self._queues.get(stream_id) or self._busy[stream_id]:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    return False
+                    break
                 self._cond.wait(left)
+            drained = not (self._queues.get(stream_id) or self._busy[stream_id])
+            late = self._queues.pop(stream_id, None)
+            if late:
+                self._dropped[stream_id] += len(late)
+            if stream_id in self._order:
+                self._order.remove(stream_id)
+            return drained
+
+    def forget(self, stream_id: str) -> None:
+        """Drop what is kept about a stream (its dropped count) once its status is no longer shown."""
+        with self._cond:
             self._queues.pop(stream_id, None)
-            return True
+            self._dropped.pop(stream_id, None)
+            if stream_id in self._order:
+                self._order.remove(stream_id)
 
     def close(self) -> None:
         with self._cond:
@@ -180,6 +198,8 @@ class VisionPool:
             finally:
                 with self._cond:
                     self._busy[frame.stream_id] -= 1
+                    if not self._busy[frame.stream_id]:
+                        del self._busy[frame.stream_id]  # a counter per stream ever seen would grow for days
                     self._cond.notify_all()
 
 
@@ -258,7 +278,7 @@ class Pipeline:
             return list(self._runners)
 
     def discard_stream(self, stream_id: str) -> bool:
-        """Forget a stream whose runner has finished (status, counters, recent frames); False if it still runs.
+        """Forget a stream whose runner has finished (status, counters, recent frames, frames dropped); False if it still runs.
 
         A long-lived worker hands streams over and back; without this its
         bookkeeping would grow with every stream it ever watched.
@@ -270,7 +290,9 @@ class Pipeline:
             self._runners.pop(stream_id, None)
             self._counters.pop(stream_id, None)
             self._recent.pop(stream_id, None)
-            return True
+        if self._vision is not None:
+            self._vision.forget(stream_id)
+        return True
 
     def queue_depths(self) -> dict[str, int]:
         """Items waiting in the worker's queues: sampled frames for vision, evidence for the rules."""
@@ -473,25 +495,15 @@ class StreamRunner(threading.Thread):
         return self._source.stats
 
     def run(self) -> None:
+        """Watch until the source ends, fails or is stopped; every way out finishes the stream.
+
+        Also a source that never opened: ``add_stream`` opened the stream's rules state, which
+        only ``finish_stream`` closes.
+        """
         counters = self._counters
         extra = {"stream_id": self.stream_id}
         try:
-            info = self._source.open()  # a live source not broadcasting yet is waited for, up to give_up_after_s
-        except LivewatchError as exc:
-            if self._stopped.is_set():  # stopped while waiting for the stream to go live
-                counters.state = StreamState.ENDED
-                return
-            counters.state, counters.error = StreamState.FAILED, str(exc)
-            log.error("%s", exc, extra=extra)
-            return
-        counters.warnings += tuple(info.warnings)  # ingest has logged them (e.g. no audio track)
-        counters.state = StreamState.LIVE
-        try:
-            for item in self._source:
-                if self._stopped.is_set():
-                    break
-                self._handle(item, counters)
-            counters.state = StreamState.ENDED
+            self._watch(counters)
         except LivewatchError as exc:
             counters.state, counters.error = StreamState.FAILED, str(exc)
             log.error("%s", exc, extra=extra)
@@ -502,6 +514,22 @@ class StreamRunner(threading.Thread):
             self._source.close()
             self._pipeline.finish_stream(self.stream_id)
             log.info("stream finished: %s", counters.state.value, extra=extra)
+
+    def _watch(self, counters: _Counters) -> None:
+        try:
+            info = self._source.open()  # a live source not broadcasting yet is waited for, up to give_up_after_s
+        except LivewatchError:
+            if not self._stopped.is_set():
+                raise
+            counters.state = StreamState.ENDED  # stopped while waiting for the stream to go live
+            return
+        counters.warnings += tuple(info.warnings)  # ingest has logged them (e.g. no audio track)
+        counters.state = StreamState.LIVE
+        for item in self._source:
+            if self._stopped.is_set():
+                break
+            self._handle(item, counters)
+        counters.state = StreamState.ENDED
 
     def _handle(self, item: VideoFrame | AudioChunk, counters: _Counters) -> None:
         if isinstance(item, AudioChunk):

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from asr import AsrOptions, resolve_model
+from asr import AsrOptions, AsrStage, resolve_model
 from asr import model as model_mod
+from asr import stage as asr_stage
 from asr.engine import AsrEngine
 from asr.guard import load_phrases, normalise, screen, trim_loops
 from asr.transcript import Transcript
 from asr.vad import WINDOW, Segmenter, SileroStream
 from events import ConfigError, Evidence, Modality
 from tests.asr.conftest import chunks, music, silence
+from tests.leaks import held
+from tests.waiting import wait_until
 
 PHRASES = load_phrases()
 
@@ -271,3 +276,67 @@ def test_engine_batches_waiting_utterances_into_one_pass():
     while eng.has_pending():
         eng.step()
     assert len(fake.calls) == 2 and eng.status("s").speech_s == pytest.approx(6 * 1.4, abs=0.6)
+
+
+# ---- ended streams leave nothing behind (a worker runs for days) ------------------------------
+
+def test_engine_retires_a_stream_that_ends_in_silence_and_forgets_its_last_status():
+    """With nothing left to transcribe at the end, no Whisper pass comes to retire the stream."""
+    eng = _engine_with_energy_vad(AsrOptions(), FakeWhisper(), "s")
+    for c in chunks(np.concatenate([_tone_speech(1.0), silence(3.0)]), "s", start=1 / 16000):
+        eng.accept(c)
+    while eng.has_pending():
+        eng.step()
+    eng.end_stream("s")
+    assert eng.stream_ids() == [] and not eng.has_pending()
+    assert eng.status("s").segments == 1, "the last status is kept until the stream is forgotten"
+    eng.forget("s")
+    assert held(eng, "s") == []
+
+
+def test_stage_forgets_everything_of_an_ended_stream():
+    stage = AsrStage(AsrOptions(workers=0), model=FakeWhisper())
+    for c in chunks(silence(3.0), "quiet"):
+        stage.process(c)
+    for c in chunks(_tone_speech(3.0), "other"):
+        stage.process(c)
+    assert stage.finish("quiet") == []
+    stage.forget("quiet")
+    assert held(stage, "quiet") == []
+    assert held(stage, "other"), "the stream still live is kept"
+
+
+def test_a_worker_process_forgets_a_stream_once_it_has_finished_it(monkeypatch):
+    """The worker loop (run here in a thread): its engine keeps nothing of a finished stream, and
+    the status it keeps sending no longer names it."""
+    engines: list[AsrEngine] = []
+
+    class Recorded(AsrEngine):
+        def __init__(self, *args, **kw) -> None:
+            super().__init__(*args, **kw)
+            engines.append(self)
+
+    monkeypatch.setattr(asr_stage, "load_model", lambda info, threads: FakeWhisper())
+    monkeypatch.setattr(asr_stage, "AsrEngine", Recorded)
+    inbox: queue.Queue = queue.Queue()
+    outbox: queue.Queue = queue.Queue()
+    worker = threading.Thread(target=asr_stage._worker_main, args=(AsrOptions(), None, inbox, outbox), daemon=True)
+    worker.start()
+    for c in chunks(silence(3.0), "s"):
+        inbox.put(("audio", c))
+    inbox.put(("finish", "s"))
+    seen: list[tuple] = []
+
+    def statuses_after_finished() -> list[dict]:
+        while not outbox.empty():
+            seen.append(outbox.get_nowait())
+        done = next((i for i, m in enumerate(seen) if m == ("finished", "s")), None)
+        return [m[1] for m in seen[done + 1 :] if m[0] == "status"] if done is not None else []
+
+    try:
+        (status, *_) = wait_until(statuses_after_finished, 30, lambda: f"a status after the finish: {seen}")
+        assert "s" not in status
+        assert held(engines[0], "s") == []
+    finally:
+        inbox.put(("stop",))
+        worker.join(10)

@@ -45,15 +45,19 @@ def test_pipeline_bench_runs_on_tiny_clips(media: Path) -> None:
     assert figures["time to alert, logo, p50"]["baseline_value"] is not None
 
 
-def test_soak_samples_and_slopes(media: Path) -> None:
+def test_soak_samples_and_slopes_while_streams_come_and_go(media: Path) -> None:
     [clip] = render_cached([broadcast_spec(4.0, 2.0, speech=False)], media)
-    samples = soak_bench.soak(streams=1, minutes=5 / 60, every_s=1.0, clip=clip, detectors=LIGHT)
+    samples, churn = soak_bench.soak(streams=2, minutes=8 / 60, every_s=1.0, churn_s=2.0, clip=clip, detectors=LIGHT)
 
     assert len(samples) >= 3
-    assert all(s.rss_mb > 0 for s in samples)
-    figures = soak_bench.figures(samples, streams=1, warmup_s=1.0)
+    assert all(s.rss_mb > 0 and s.rss_parts_mb["main"] > 0 for s in samples)
+    assert "broker" in samples[-1].rss_parts_mb, "the embedded broker is weighed on its own"
+    assert churn.replaced >= 2 and churn.started == 2 + churn.replaced and samples[-1].streams_started > 2
+    assert len(churn.live) == 2, "as many live as asked, whatever came and went"
+    figures = soak_bench.figures(samples, streams=2, warmup_s=1.0, schedule=churn.describe())
     assert [f["unit"] for f in figures] == ["MB/hour", "s/hour"]
     assert all(set(f) == KEYS and math.isfinite(f["value"]) for f in figures)
+    assert "churn every 2 s" in figures[0]["notes"] and "by process (MB/h): main" in figures[0]["notes"]
 
 
 def test_judge_names_why_a_window_fell_behind() -> None:

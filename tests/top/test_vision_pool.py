@@ -9,6 +9,7 @@ import numpy as np
 
 from events import SampledFrame, VideoFrame
 from livewatch.worker import VisionPool
+from tests.leaks import held
 from tests.waiting import wait_until
 
 
@@ -83,3 +84,46 @@ def test_when_full_the_oldest_unchanged_frame_is_dropped_first() -> None:
     pool.close()
     assert processed == [0, 3, 4, 5]
     assert pool.dropped("s") == 2
+
+
+def test_an_ended_stream_leaves_the_round_robin_and_forgetting_it_leaves_nothing() -> None:
+    gate, taken = threading.Event(), threading.Event()
+
+    def process(f: SampledFrame) -> None:
+        taken.set()
+        gate.wait(5)
+
+    pool = VisionPool(process, per_stream=2, threads=1)
+    pool.submit(frame("gone", 0))
+    wait_until(taken.is_set, 5, "the worker to take frame 0 (it then waits on the gate)")
+    for t in range(1, 5):
+        pool.submit(frame("gone", t))
+        pool.submit(frame("live", t))
+    gate.set()
+    assert pool.drain("gone", timeout=5)
+    assert held(pool, "gone") == ["VisionPool._dropped['gone']"], "only its dropped count, shown until discarded"
+    assert pool.dropped("gone") == 2
+    pool.forget("gone")
+    assert held(pool, "gone") == [] and pool.dropped("gone") == 0
+    pool.close()
+
+
+def test_frames_still_queued_when_the_drain_times_out_are_dropped() -> None:
+    """A late frame would open the stream's state in the stages again after they closed it."""
+    gate, taken = threading.Event(), threading.Event()
+    processed: list[float] = []
+
+    def process(f: SampledFrame) -> None:
+        taken.set()
+        gate.wait(5)
+        processed.append(f.media_time)
+
+    pool = VisionPool(process, per_stream=4, threads=1)
+    for t in range(3):
+        pool.submit(frame("s", t))
+    wait_until(taken.is_set, 5, "the worker to take frame 0 (it then waits on the gate)")
+    assert not pool.drain("s", timeout=0.1)
+    assert pool.dropped("s") == 2
+    gate.set()
+    pool.close()
+    assert processed == [0.0], "only the frame in hand when the stream ended"

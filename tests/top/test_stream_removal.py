@@ -1,0 +1,117 @@
+"""A worker runs for days while streams come and go: a stream added and removed leaves nothing behind.
+
+The real pipeline and the real stages (OCR tracking, logos, ASR in-process with Silero VAD,
+fingerprints, rules with their product segments) on a generated clip replayed live; only the
+OCR engine and Whisper are stand-ins, so the test takes seconds. ``tests.leaks.held`` walks the
+whole object graph, so per-stream state added later is checked too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Iterator
+
+import numpy as np
+import pytest
+
+from asr import AsrOptions, AsrStage
+from events import StreamState
+from frames.fingerprint import FingerprintIndex
+from livewatch.config import Config, Detectors
+from livewatch.sinks import CollectingSink
+from livewatch.stages import Stages
+from livewatch.worker import Pipeline
+from logos import LogoStage
+from ocr import OcrOptions, OcrStage
+from tests.leaks import held
+from tests.media import make_clip, make_not_video
+from tests.waiting import wait_until
+
+CARD = "高仿LV包 1:1 原单 ¥99"
+
+
+class CardEngine:
+    """An OCR engine that reads the counterfeit card in the middle of every frame."""
+
+    name = "fake"
+
+    def detect(self, image: np.ndarray) -> list[np.ndarray]:
+        h, w = image.shape[:2]
+        return [np.float32([[w // 4, h // 4], [3 * w // 4, h // 4], [3 * w // 4, h // 2], [w // 4, h // 2]])]
+
+    def recognize(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        return [(CARD, 0.95) for _ in crops]
+
+
+class SilentWhisper:
+    """Whisper that hears nothing (the clip's tone is no speech to Silero anyway)."""
+
+    def transcribe(self, audio: np.ndarray, **kw: Any) -> tuple[Iterator[Any], Any]:
+        return iter([]), SimpleNamespace(language="zh")
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("media") / "shop.mp4", 3, size=(320, 180))
+
+
+@pytest.fixture
+def stages(tmp_path: Path) -> Iterator[Stages]:
+    cfg = Config(data_dir=tmp_path, detectors=Detectors(ocr=False, logos=False, asr=False, fingerprints=False))
+    loaded = Stages.load(cfg, rules_only=True)
+    ocr = OcrStage(OcrOptions(engine="rapid", workers=0), engine_factory=lambda _options: CardEngine())
+    asr = AsrStage(AsrOptions(workers=0), model=SilentWhisper())
+    fingerprints = FingerprintIndex()
+    built = Stages(
+        brands=loaded.brands,
+        rules=loaded.rules,
+        vision=[ocr, LogoStage(loaded.brands)],
+        every_frame=[fingerprints],
+        audio=[asr, fingerprints.audio],
+        ocr=ocr,
+        asr=asr,
+        fingerprints=fingerprints,
+    )
+    yield built
+    built.close()
+
+
+def _config(tmp_path: Path, *, live: bool) -> Config:
+    cfg = Config(data_dir=tmp_path)
+    return cfg.replace(ingest=dataclasses.replace(cfg.ingest, realtime=live, loop=live))
+
+
+def test_a_live_stream_removed_and_discarded_leaves_nothing_in_the_worker_or_any_stage(
+    clip: Path, tmp_path: Path, stages: Stages
+) -> None:
+    sink = CollectingSink()
+    pipeline = Pipeline(_config(tmp_path, live=True), stages, sink)
+    try:
+        pipeline.add_stream("shop", str(clip), "session-1")
+        pipeline.add_stream("other", str(clip), "session-2")
+
+        def watched() -> bool:
+            st = {s.stream_id: s for s in pipeline.status()}["shop"]
+            return st.state is StreamState.LIVE and st.frames_sampled >= 3 and st.audio_seconds >= 2 and bool(sink.alerts)
+
+        wait_until(watched, 60, lambda: f"frames, audio and an alert of the live stream: {pipeline.status()}")
+        assert held(pipeline, "shop", ignore=frozenset({"_sink"})), "the check sees the live stream's state"
+
+        pipeline.remove_stream("shop", timeout=60)
+        assert pipeline.discard_stream("shop")
+        assert held(pipeline, "shop", ignore=frozenset({"_sink"})) == []
+        assert [s.stream_id for s in pipeline.status()] == ["other"], "the other stream goes on"
+    finally:
+        pipeline.close(timeout=60)
+
+
+def test_a_stream_whose_source_never_opens_leaves_no_rule_state(tmp_path: Path, stages: Stages) -> None:
+    """``add_stream`` opens the stream's watch session in the rules before the source is tried."""
+    pipeline = Pipeline(_config(tmp_path, live=False), stages, CollectingSink(), inline=True)
+    pipeline.add_stream("junk", str(make_not_video(tmp_path / "notes.mp4")), "session-1")
+    (status,) = pipeline.status()
+    assert status.state is StreamState.FAILED
+    assert held(stages, "junk") == []
+    assert pipeline.discard_stream("junk") and held(pipeline, "junk") == []
