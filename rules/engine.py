@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -54,6 +55,8 @@ log = logging.getLogger(__name__)
 
 _SEVERITIES: list[Severity] = [Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
 _TEXT = (Modality.ASR, Modality.OCR)
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_VOWEL_GROUPS = re.compile(r"[aeiouy]+")
 
 
 def _default_confidence() -> Mapping[Modality, float]:
@@ -376,8 +379,7 @@ class RuleEngine:
                     continue
                 effect, note = rs.context.effect_on(hit, hits, norm.breaks)
                 strength = _strength(hit, ev.text)
-                weak = hit.kind == BRAND and (_spelled_by_ear(ev, hit) or (
-                    strength is MatchStrength.HOMOPHONE and hit.syllables <= self._options.short_name_syllables))
+                weak = hit.kind == BRAND and _heard_short_name(ev, hit, strength, self._options.short_name_syllables)
                 kind, group, label = ("brand", "", f"brand:{hit.label}") if hit.kind == BRAND else ("term", hit.group, hit.label)
                 facts.setdefault(
                     (kind, group, hit.group if hit.kind == BRAND else hit.canonical),
@@ -697,14 +699,19 @@ def _fired_price(facts: list[Fact]) -> Price | None:
     return Price(low.amount, low.currency, "selling", low.value)
 
 
-def _spelled_by_ear(ev: Evidence, hit: Hit) -> bool:
-    """A brand Whisper wrote in Latin letters inside Mandarin speech: its guess at a sound, not a spelling.
+def _heard_short_name(ev: Evidence, hit: Hit, strength: MatchStrength, short: int) -> bool:
+    """A short brand name only heard by sound: a pinyin homophone, or a Latin spelling in Mandarin speech.
 
     Hosts say foreign brands in Chinese (古驰, 普拉达); Whisper, prompted with the brand names as hot
-    words, writes their Latin spelling for whatever sounds close enough (枸杞 gǒuqǐ came out as
-    "Gucci") or for nothing at all in a garbled decode. Such a name is weak like a homophone.
+    words, writes a short Latin name for whatever sounds close enough (枸杞 gǒuqǐ came out as
+    "Gucci" three times in the tuning broadcasts) or for nothing at all in a garbled decode, so in
+    Mandarin speech the spelling is its guess at a sound. Long names ("Louis Vuitton") it does not
+    make up. Syllables of a Latin name: its vowel groups.
     """
-    return ev.modality is Modality.ASR and hit.surface.isascii() and any("\u4e00" <= c <= "\u9fff" for c in ev.text)
+    if strength is MatchStrength.HOMOPHONE:
+        return hit.syllables <= short
+    latin_in_speech = ev.modality is Modality.ASR and hit.surface.isascii() and _HAN.search(ev.text) is not None
+    return latin_in_speech and len(_VOWEL_GROUPS.findall(hit.surface.casefold())) <= short
 
 
 def _strength(hit: Hit, raw: str) -> MatchStrength:

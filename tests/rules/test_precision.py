@@ -19,6 +19,7 @@ BRANDS = (
     Brand("dior", ("Dior", "迪奥"), ("迪家", "D家"), min_price=2500.0),
     Brand("gucci", ("GUCCI", "古驰"), ("古奇",), min_price=2000.0),
     Brand("chanel", ("Chanel", "香奈儿"), ("香奶奶",), min_price=3000.0),
+    Brand("louis_vuitton", ("Louis Vuitton", "路易威登", "LV"), ("驴家",), min_price=2500.0),
 )
 
 
@@ -62,6 +63,8 @@ def test_a_latin_brand_in_mandarin_speech_is_heard_by_sound(engine, ev) -> None:
     said = [ev("Gucci是宁夏的，颗粒很饱满", t=0, duration=3.0, stream="l1"), ev("今天直播间只要59元", t=3.2, stream="l1")]
     assert [a for e in said for a in engine.process(e) if a.rule_id == CUE] == []
     assert [a.brand for a in engine.process(ev("Gucci包包是高仿的，只要99元", t=0, stream="l2")) if a.rule_id == CUE] == ["gucci"]
+    # a long name Whisper does not make up
+    assert [a.brand for a in engine.process(ev("Louis Vuitton的包包只要99元", t=0, stream="l4")) if a.rule_id == CUE] == ["louis_vuitton"]
     # on screen a Latin name is a spelling, not a guess
     shown = ev("Gucci 斜挎包 ¥99", t=0, stream="l3", modality=Modality.OCR)
     assert [a.brand for a in engine.process(shown) if a.rule_id == CUE] == ["gucci"]
