@@ -26,27 +26,23 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
 from livewatch.broker import free_port
+from tests.waiting import wait_until
 
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 FFMPEG = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
 
 
-def _wait_port(port: int, timeout_s: float, proc: subprocess.Popen, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with code {proc.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"{what} did not listen on 127.0.0.1:{port} within {timeout_s}s")
+def _listens(port: int, proc: subprocess.Popen, what: str) -> bool:
+    """Whether ``proc`` listens on 127.0.0.1:``port`` yet; raises if it has exited instead."""
+    if proc.poll() is not None:
+        raise RuntimeError(f"{what} exited with code {proc.returncode}")
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout_s: float = 5.0) -> None:
@@ -106,25 +102,19 @@ class Pusher:
         return self.start()
 
     def wait_publishing(self, timeout_s: float = 10.0) -> None:
-        """Block until nginx reports the stream as being published."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.server.is_publishing(self.name):
-                return
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"ffmpeg pusher exited ({self.proc.returncode}); see {self.log_path}")
-            time.sleep(0.1)
-        raise TimeoutError(f"stream {self.name!r} not published within {timeout_s}s; see {self.log_path}")
+        """Return once nginx reports the stream as being published."""
+        wait_until(self._publishing, timeout_s, f"stream {self.name!r} to be published; see {self.log_path}")
+
+    def _publishing(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"ffmpeg pusher exited ({self.proc.returncode}); see {self.log_path}")
+        return self.server.is_publishing(self.name)
 
     def wait_hls(self, timeout_s: float = 15.0, segments: int = 2) -> None:
-        """Block until the HLS playlist lists ``segments`` segments."""
+        """Return once the HLS playlist lists ``segments`` segments."""
         path = self.server.dir / "hls" / f"{self.name}.m3u8"
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if path.exists() and path.read_text(errors="replace").count("#EXTINF") >= segments:
-                return
-            time.sleep(0.2)
-        raise TimeoutError(f"HLS playlist {path} not ready within {timeout_s}s")
+        wait_until(lambda: path.exists() and path.read_text(errors="replace").count("#EXTINF") >= segments,
+                   timeout_s, f"HLS playlist {path} to list {segments} segments")
 
 
 class Relay(Pusher):
@@ -207,14 +197,22 @@ http {{
         with open(self.dir / "nginx.out", "ab") as out:
             self.proc = subprocess.Popen([NGINX, "-p", str(self.dir), "-c", str(conf)],
                                          stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+        proc = self.proc
         try:
-            _wait_port(self.rtmp_port, 10, self.proc, "nginx")
-            _wait_port(self.http_port, 10, self.proc, "nginx")
-        except Exception as exc:
-            logs = "".join(f.read_text(errors="replace") for f in (self.dir / "nginx.out", self.dir / "error.log") if f.exists())
+            wait_until(lambda: all(_listens(port, proc, "nginx") for port in (self.rtmp_port, self.http_port)), 10,
+                       lambda: f"nginx to listen on ports {self.rtmp_port} and {self.http_port}:\n{self._log_tail()}")
+        except RuntimeError as exc:  # nginx exited
+            logs = self._log_tail()
             self.stop()
-            raise RuntimeError(f"nginx did not start: {exc}\n{logs[-2000:]}") from None
+            raise RuntimeError(f"nginx did not start: {exc}\n{logs}") from None
+        except BaseException:  # the wait failed the test
+            self.stop()
+            raise
         return self
+
+    def _log_tail(self) -> str:
+        logs = (self.dir / "nginx.out", self.dir / "error.log")
+        return "".join(f.read_text(errors="replace") for f in logs if f.exists())[-2000:]
 
     def push(self, clip: str | Path, name: str = "stream", loop: bool = True) -> Pusher:
         pusher = Pusher(self, clip, name, loop)

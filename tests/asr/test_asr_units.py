@@ -201,7 +201,7 @@ class FakeWhisper:
 
     def transcribe(self, audio, **kw):
         self.calls.append({"seconds": len(audio) / 16000, **kw})
-        time.sleep(self.cost_s)
+        time.sleep(self.cost_s)  # simulated Whisper cost
         dur = len(audio) / 16000
         text = "这是一段测试语音"
         step = dur / len(text)

@@ -7,7 +7,6 @@ import json
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -36,20 +35,23 @@ from events import (
 )
 from events.kafka import KafkaTopics, make_producer
 from livewatch.broker import free_port
+from tests.waiting import wait_until
 
 SECRET = "test-secret-key-0123456789"
 ADMIN = ("admin", "admin-password-1")
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
+def listens(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:``port``."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
 def wait_port(port: int, timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+    wait_until(lambda: listens(port), timeout_s, f"something to listen on 127.0.0.1:{port}")
 
 
 def make_alert(
@@ -250,9 +252,8 @@ class HookReceiver:
             self._server = None
 
     def wait_calls(self, n: int, timeout_s: float = 20.0) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout_s
-        while len(self.calls) < n and time.monotonic() < deadline:
-            time.sleep(0.05)
+        """Every call received once there are at least ``n``."""
+        wait_until(lambda: len(self.calls) >= n, timeout_s, lambda: f"{n} takedown call(s), got {len(self.calls)}")
         return list(self.calls)
 
 
@@ -305,18 +306,10 @@ def postgres_server() -> Iterator[str]:
     run(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
     run(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w", "-o",
         f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-    pid = int((data / "postmaster.pid").read_text().splitlines()[0])
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
-        os.kill(pid, signal.SIGINT)  # fast shutdown of our own postmaster
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
+        run(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")  # -w: returns once it is down
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -8,7 +8,6 @@ correctly signed takedown call; a moderator cannot reach the ops pages.
 from __future__ import annotations
 
 import os
-import time
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -18,6 +17,7 @@ from dashboard import auth, hooks
 from events import Action, Price, Segment
 from tests.conftest import kafka_for
 from tests.dashboard.conftest import HookReceiver, legacy_alert, make_alert, publish_alerts, unique_topics
+from tests.waiting import wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -85,9 +85,7 @@ def test_moderator_sees_alert_live_confirms_it_and_takedown_is_signed(
     assert data["alert_id"] == alert["alert_id"] and data["reason"] == "confirmed" and data["decided_by"] == "mod1"
     assert calls[0]["headers"]["webhook-id"] == hooks.message_id(alert["alert_id"], hook_id)
 
-    deadline = time.monotonic() + 20
-    while live.store.unsent() and time.monotonic() < deadline:  # the outbox reached the broker
-        time.sleep(0.05)
+    wait_until(lambda: not live.store.unsent(), 20, "the outbox (the decision record) to reach the broker")
     decisions = read_topic(topics.decisions, min_records=1)
     assert decisions[0].key.decode() == alert["alert_id"] and decisions[0].json()["decision"] == "confirm"
 

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from livewatch.config import Config
 from livewatch.dashboard_cmd import dashboard_settings
 from livewatch.distributed import with_url
 from tests.distributed.cluster import ROOT
+from tests.waiting import wait_until
 
 SECRET = "s" * 40
 
@@ -58,19 +58,21 @@ def test_dashboard_command_serves_health_and_stops_on_sigterm(tmp_path: Path) ->
     env.update(LIVEWATCH_SECRET_KEY=SECRET, LIVEWATCH_ADMIN_PASSWORD="a long admin password 1")
     proc = subprocess.Popen([sys.executable, "-m", "livewatch", "--data-dir", str(tmp_path), "dashboard", "--port", str(port)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def health() -> int | None:
+        if proc.poll() is not None:
+            pytest.fail(f"the dashboard exited with {proc.returncode}: {proc.stdout.read()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as reply:
+                return reply.status
+        except OSError:
+            return None
+
     try:
-        deadline, status = time.monotonic() + 60, None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as reply:
-                    status = reply.status
-                    break
-            except OSError:
-                time.sleep(0.3)
-        assert status == 200, proc.stdout.read() if proc.poll() is not None else "no /health answer"
+        assert wait_until(health, 60, "the dashboard's /health to answer") == 200
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        proc.wait(30)  # it stops (uvicorn re-raises the SIGTERM once shut down: the code is -15)
 
 
 def test_commands_fail_fast_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 from events.kafka import KafkaOptions, ensure_topics, make_consumer, make_producer
+from tests.waiting import wait_until
 
 
 def test_group_consumers_split_partitions_and_read_everything(apache_kafka: str) -> None:
@@ -32,16 +32,18 @@ def test_group_consumers_split_partitions_and_read_everything(apache_kafka: str)
     seen: dict[int, set[bytes]] = {0: set(), 1: set()}
     # Tansu completes a two-member join after one or two rebalance rounds of ~half the session
     # timeout each; on a loaded CI machine that has taken over 30 s once.
-    deadline = time.monotonic() + 90
+
+    def settled() -> bool:
+        """Everything read and the rebalance settled: each member holds one partition (mid-rebalance
+        the first member may still hold both while the second already has one)."""
+        for n, consumer in enumerate(consumers):
+            for records in consumer.poll(200).values():
+                seen[n].update(r.value for r in records)
+        return len(seen[0] | seen[1]) == 10 and all(len(c.assignment()) == 1 for c in consumers)
+
     try:
-        while time.monotonic() < deadline and not (
-            # until the rebalance has settled: each member holds one partition (mid-rebalance the
-            # first member may still hold both while the second already has one)
-            len(seen[0] | seen[1]) == 10 and all(len(c.assignment()) == 1 for c in consumers)
-        ):
-            for n, consumer in enumerate(consumers):
-                for records in consumer.poll(200).values():
-                    seen[n].update(r.value for r in records)
+        wait_until(settled, 90, lambda: f"the two members to split the partitions: read {sorted(seen[0] | seen[1])}, "
+                                        f"assignments {[c.assignment() for c in consumers]}")
         assignments = [c.assignment() for c in consumers]
     finally:
         for consumer in consumers:
@@ -63,11 +65,14 @@ def test_a_group_member_on_the_embedded_broker_resumes_from_its_committed_offset
         consumer = make_consumer(kafka, "test", topic, group_id=group, auto_offset_reset="earliest",
                                  enable_auto_commit=False)
         got: list[bytes] = []
-        deadline = time.monotonic() + 60
+
+        def read_all() -> bool:
+            for records in consumer.poll(200).values():
+                got.extend(r.value for r in records)
+            return len(got) >= expected
+
         try:
-            while len(got) < expected and time.monotonic() < deadline:
-                for records in consumer.poll(200).values():
-                    got += [r.value for r in records]
+            wait_until(read_all, 60, lambda: f"{expected} records, got {got}")
             consumer.commit()
         finally:
             consumer.close()

@@ -33,7 +33,7 @@ def test_scrape_shows_per_stream_lag_counters_latency_and_worker_figures() -> No
     for item in range(3):
         vision_queue.put(item)
     metrics.watch_queue("vision", vision_queue.qsize)
-    helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])  # a live child to weigh; killed below
     metrics.watch_children(lambda: {"asr-0": helper.pid, "gone": 2**22 + 1})
     for stream_id, lag in (("shop-1", 1.5), ("shop-2", 12.0)):
         metrics.stream_lag.labels(stream_id=stream_id).set(lag)

@@ -21,12 +21,12 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 from events import LivewatchError
 from livewatch.broker import free_port, port_open
+from tests.waiting import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POM = Path(__file__).with_name("pom.xml")
@@ -198,15 +198,22 @@ class ApacheKafka:
         return self
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.ready_timeout_s
-        while True:
-            if READY_LINE in self.log_path.read_text(errors="replace") and port_open("127.0.0.1", self.port):
-                return
-            if self._proc.poll() is not None or time.monotonic() > deadline:
-                tail = " ".join(self.log_path.read_text(errors="replace").split())[-400:]
-                self.stop()
-                raise LivewatchError(f"Apache Kafka did not start on {self.bootstrap} (log {self.log_path}): {tail}")
-            time.sleep(0.1)
+        try:
+            wait_until(self._ready, self.ready_timeout_s,
+                       lambda: f"Apache Kafka to start on {self.bootstrap} (log {self.log_path}): {self._log_tail()}")
+        except BaseException:  # it exited or the wait failed the test: leave no JVM behind
+            self.stop()
+            raise
+
+    def _ready(self) -> bool:
+        """Whether the broker logged that it started and takes connections; raises if it exited instead."""
+        if self._proc is None or self._proc.poll() is not None:
+            raise LivewatchError(f"Apache Kafka exited before starting on {self.bootstrap} "
+                                 f"(log {self.log_path}): {self._log_tail()}")
+        return READY_LINE in self.log_path.read_text(errors="replace") and port_open("127.0.0.1", self.port)
+
+    def _log_tail(self) -> str:
+        return " ".join(self.log_path.read_text(errors="replace").split())[-400:]
 
     def stop(self, timeout_s: float = 20.0) -> None:
         """SIGTERM (controlled shutdown), SIGKILL after ``timeout_s``; idempotent."""

@@ -13,6 +13,7 @@ from bench.bench_ocr import as_streamed, host_scene
 from bench.labelled_frames import character_accuracy, render_frame
 from events import ConfigError, SampledFrame, VideoFrame
 from ocr import OcrOptions, OcrStage, resolve_model
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -98,9 +99,7 @@ def test_workers_are_recycled_and_keep_reading(limit, frames):
     with OcrStage(OcrOptions(engine="rapid", workers=1, **limit)) as stage:
         pids_before = set(stage.stats().pool.pids)
         texts = [sorted(e.text for e in stage.process(sampled(image, 0.0, f"recycle-{t}"))) for t in range(frames)]
-        deadline = time.monotonic() + 60
-        while stage.stats().pool.recycled < 1 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: stage.stats().pool.recycled >= 1, 60, "the worker to be recycled")
         stats = stage.stats().pool
         assert (stats.frames, stats.failures, stats.recycled) == (frames, 0, 1)
         assert texts[0] and all(t == texts[0] for t in texts)

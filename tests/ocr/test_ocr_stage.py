@@ -20,15 +20,12 @@ class FakeEngine:
 
     name = "fake"
 
-    def __init__(self, delay: float = 0.0, gate: threading.Event | None = None) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         self.shapes: list[tuple[int, int]] = []
         self.delay = delay
-        self.gate = gate
 
     def detect(self, image: np.ndarray) -> list[np.ndarray]:
-        if self.gate is not None:
-            self.gate.wait(10)
-        time.sleep(self.delay)
+        time.sleep(self.delay)  # simulated work: concurrent callers overlap inside the engine
         self.shapes.append(image.shape[:2])
         if int(image[0, 0, 0]) == 255:
             raise RuntimeError("unreadable")

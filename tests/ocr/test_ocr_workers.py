@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import time
 
 import numpy as np
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from events import LivewatchError
 from ocr import OcrOptions
 from ocr.workers import WorkerPool
+from tests.waiting import wait_until
 
 
 class _Echo:
@@ -43,10 +43,7 @@ def test_a_killed_worker_is_replaced_and_the_gap_is_logged_and_counted(caplog: p
         os.kill(pid, signal.SIGKILL)
         with pytest.raises(LivewatchError, match="died or hung"):
             pool.recognize([image])
-        deadline = time.monotonic() + 120
-        while pool.stats().replaced < 1:
-            assert time.monotonic() < deadline, "no replacement became ready"
-            time.sleep(0.05)
+        wait_until(lambda: pool.stats().replaced >= 1, 120, "a replacement worker to become ready")
         assert pool.recognize([image]) == [("value 7", 0.9)], "the replacement reads"
         stats = pool.stats()
     finally:
