@@ -18,6 +18,25 @@ def frame(stream_id: str, t: float, changed: bool = True) -> SampledFrame:
     return SampledFrame(VideoFrame(stream_id, int(t), t, time.time(), image), phash=0, changed=changed)
 
 
+class GatedPool:
+    """A one-thread pool whose worker holds the first frame it takes until ``gate`` is set."""
+
+    def __init__(self, per_stream: int) -> None:
+        self.gate, self.taken = threading.Event(), threading.Event()
+        self.processed: list[float] = []
+        self.pool = VisionPool(self._process, per_stream=per_stream, threads=1)
+
+    def _process(self, f: SampledFrame) -> None:
+        self.taken.set()
+        self.gate.wait(5)
+        self.processed.append(f.media_time)
+
+    def hold(self, stream_id: str) -> None:
+        """Hand over frame 0 of ``stream_id`` and wait until the worker holds it."""
+        self.pool.submit(frame(stream_id, 0))
+        wait_until(self.taken.is_set, 5, "the worker to take frame 0 (it then waits on the gate)")
+
+
 def test_frames_of_one_stream_are_processed_in_order_one_at_a_time() -> None:
     seen: list[float] = []
     active: dict[str, int] = {"a": 0}
@@ -63,43 +82,29 @@ def test_a_busy_stream_does_not_starve_another() -> None:
 
 
 def test_when_full_the_oldest_unchanged_frame_is_dropped_first() -> None:
-    gate, taken = threading.Event(), threading.Event()
-    processed: list[float] = []
-
-    def process(f: SampledFrame) -> None:
-        taken.set()
-        gate.wait(5)
-        processed.append(f.media_time)
-
-    pool = VisionPool(process, per_stream=3, threads=1)
-    pool.submit(frame("s", 0))
-    wait_until(taken.is_set, 5, "the worker to take frame 0 (it then waits on the gate)")
+    gated = GatedPool(per_stream=3)
+    pool = gated.pool
+    gated.hold("s")
     pool.submit(frame("s", 1, changed=True))
     pool.submit(frame("s", 2, changed=False))
     pool.submit(frame("s", 3, changed=True))
     pool.submit(frame("s", 4, changed=True))  # full: drops 2 (unchanged), not 1
     pool.submit(frame("s", 5, changed=True))  # full again, nothing unchanged left: drops the oldest (1)
-    gate.set()
+    gated.gate.set()
     assert pool.drain("s", timeout=5)
     pool.close()
-    assert processed == [0, 3, 4, 5]
+    assert gated.processed == [0, 3, 4, 5]
     assert pool.dropped("s") == 2
 
 
 def test_an_ended_stream_leaves_the_round_robin_and_forgetting_it_leaves_nothing() -> None:
-    gate, taken = threading.Event(), threading.Event()
-
-    def process(f: SampledFrame) -> None:
-        taken.set()
-        gate.wait(5)
-
-    pool = VisionPool(process, per_stream=2, threads=1)
-    pool.submit(frame("gone", 0))
-    wait_until(taken.is_set, 5, "the worker to take frame 0 (it then waits on the gate)")
+    gated = GatedPool(per_stream=2)
+    pool = gated.pool
+    gated.hold("gone")
     for t in range(1, 5):
         pool.submit(frame("gone", t))
         pool.submit(frame("live", t))
-    gate.set()
+    gated.gate.set()
     assert pool.drain("gone", timeout=5)
     assert held(pool, "gone") == ["VisionPool._dropped['gone']"], "only its dropped count, shown until discarded"
     assert pool.dropped("gone") == 2
@@ -110,20 +115,13 @@ def test_an_ended_stream_leaves_the_round_robin_and_forgetting_it_leaves_nothing
 
 def test_frames_still_queued_when_the_drain_times_out_are_dropped() -> None:
     """A late frame would open the stream's state in the stages again after they closed it."""
-    gate, taken = threading.Event(), threading.Event()
-    processed: list[float] = []
-
-    def process(f: SampledFrame) -> None:
-        taken.set()
-        gate.wait(5)
-        processed.append(f.media_time)
-
-    pool = VisionPool(process, per_stream=4, threads=1)
-    for t in range(3):
+    gated = GatedPool(per_stream=4)
+    pool = gated.pool
+    gated.hold("s")
+    for t in range(1, 3):
         pool.submit(frame("s", t))
-    wait_until(taken.is_set, 5, "the worker to take frame 0 (it then waits on the gate)")
     assert not pool.drain("s", timeout=0.1)
     assert pool.dropped("s") == 2
-    gate.set()
+    gated.gate.set()
     pool.close()
-    assert processed == [0.0], "only the frame in hand when the stream ended"
+    assert gated.processed == [0.0], "only the frame in hand when the stream ended"
