@@ -20,6 +20,7 @@ from events import ConfigError
 _DROP = re.compile(r"[\s\W_]+", re.UNICODE)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z0-9']+")
+_MIN_UNITS_BEFORE_LOOP = 4  # speech units (Han characters, Latin words) kept before a loop that ends a segment
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,12 @@ def trim_loops(text: str, max_repeats: int) -> tuple[str, bool]:
     return trimmed, looped > len(text) / 2
 
 
+def before_loops(text: str, max_repeats: int) -> str:
+    """The text before its first loop (a unit repeated more than ``max_repeats`` times in a row)."""
+    found = re.search(r"(.{1,12}?)\1{%d,}" % max_repeats, text, re.DOTALL)
+    return text[: found.start()].rstrip() if found else text
+
+
 def speech_units(text: str) -> int:
     """Han characters plus Latin words: a language-neutral measure of how much was said."""
     return len(_CJK.findall(text)) + len(_LATIN_WORD.findall(text))
@@ -93,9 +100,15 @@ def screen(
         return Verdict(None, "low_logprob")
     if compression_ratio > compression_ratio_threshold:
         return Verdict(None, "compression_ratio")
-    text, mostly_loop = trim_loops(text.strip(), max_loop_repeats)
+    raw = text.strip()
+    text, mostly_loop = trim_loops(raw, max_loop_repeats)
+    changed = ""
     if mostly_loop:
-        return Verdict(None, "repetition_loop")
+        # Whisper's token-cap loop after real words (这个产品能治愈癌症ＧＧＧ…): the words were said,
+        # the loop was not. A loop with hardly anything before it is hallucination through and through.
+        text, changed = before_loops(raw, max_loop_repeats), "loop_cut"
+        if speech_units(text) < _MIN_UNITS_BEFORE_LOOP:
+            return Verdict(None, "repetition_loop")
     norm = normalise(text)
     if not norm:
         return Verdict(None, "empty")
@@ -103,4 +116,4 @@ def screen(
         return Verdict(None, "known_hallucination")
     if speech_units(text) > max(4.0, duration_s * max_units_per_s):
         return Verdict(None, "too_dense")
-    return Verdict(text)
+    return Verdict(text, changed)

@@ -120,7 +120,8 @@ class Transcriber:
             if verdict.text is None:
                 dropped[verdict.reason] = dropped.get(verdict.reason, 0) + 1
                 continue
-            evidence.append(self._evidence(batch, starts, verdict.text, start, end, seg, info.language, degraded))
+            ev = self._evidence(batch, starts, verdict.text, start, end, seg, info.language, degraded)
+            evidence.append(replace(ev, details={**ev.details, "guard": verdict.reason}) if verdict.reason else ev)
         carry = _carry(batch[-1], _to_media(batch, starts, committed_until, end=True)) if hold_back else None
         return PassResult(evidence, carry, dropped)
 

@@ -56,6 +56,14 @@ def test_guard_loops_trimmed_or_dropped():
     assert text == "家人们这款面霜真的很好用" and not mostly
 
 
+def test_guard_keeps_the_words_before_a_loop_that_runs_to_the_token_cap():
+    """Whisper base on TTS: 这个产品能置于癌症 then a full-width G until the token cap (the claim was said)."""
+    kept = _screen("这个产品能置于癌症" + "Ｇ" * 24 + "\ufffd")
+    assert (kept.text, kept.reason) == ("这个产品能置于癌症", "loop_cut")
+    assert _screen("好的" + "Ｇ" * 24).reason == "repetition_loop", "hardly anything before the loop"
+    assert _screen("字幕由Amara.org社区提供" + "。" * 30).reason == "known_hallucination", "what is kept is screened too"
+
+
 @pytest.mark.parametrize(
     ("kw", "reason"),
     [
