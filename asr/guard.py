@@ -57,12 +57,17 @@ def load_phrases(path: str | None = None) -> Phrases:
     )
 
 
+def _loops(max_repeats: int) -> re.Pattern[str]:
+    """A unit of 1-12 characters repeated more than ``max_repeats`` times in a row."""
+    return re.compile(r"(.{1,12}?)\1{%d,}" % max_repeats, re.DOTALL)
+
+
 def trim_loops(text: str, max_repeats: int) -> tuple[str, bool]:
     """Collapse a unit (1-12 chars) repeated more than ``max_repeats`` times in a row to one.
 
     Returns the text and whether the loops made up most of it (then it is hallucination).
     """
-    pattern = re.compile(r"(.{1,12}?)\1{%d,}" % max_repeats, re.DOTALL)
+    pattern = _loops(max_repeats)
     looped = sum(len(m.group(0)) - len(m.group(1)) for m in pattern.finditer(text))
     trimmed = pattern.sub(r"\1", text)
     return trimmed, looped > len(text) / 2
@@ -70,7 +75,7 @@ def trim_loops(text: str, max_repeats: int) -> tuple[str, bool]:
 
 def before_loops(text: str, max_repeats: int) -> str:
     """The text before its first loop (a unit repeated more than ``max_repeats`` times in a row)."""
-    found = re.search(r"(.{1,12}?)\1{%d,}" % max_repeats, text, re.DOTALL)
+    found = _loops(max_repeats).search(text)
     return text[: found.start()].rstrip() if found else text
 
 
