@@ -1,7 +1,7 @@
 """Scan once, keep the evidence: every labelled clip's detector output, replayable in seconds.
 
     python -m bench.evidence_corpus scan [--corpus broadcasts|corpus] [--split tuning|heldout|old]
-                                         [--only NAME] [--force] [--out DIR]
+                                         [--only NAME] [--force] [--out DIR] [--detector asr ...]
     python -m bench.evidence_corpus merge DIR/<corpus>      # fold a scan made with --out DIR into bench/evidence
 
 runs each clip through ``livewatch.service.scan_file`` with the real detectors (default
@@ -19,6 +19,10 @@ Corpora:
   ``generate()`` into ``var/corpus`` if missing, scanned with ``var/corpus/protected`` as the
   protected content so fingerprints work.
 
+``--detector`` scans stored clips again with only the named detectors (a change to one detector
+need not pay for the others): their old evidence is replaced and the new evidence spliced in
+among the other detectors' stored evidence at the media time it was produced.
+
 ``livewatch eval --evidence bench/evidence/<corpus>`` replays these files through any rule set
 (:mod:`livewatch.evaluate`). Clips already scanned are skipped unless ``--force``.
 """
@@ -32,8 +36,8 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from events import Evidence
-from livewatch.config import Config
+from events import Evidence, Modality
+from livewatch.config import Config, Detectors
 
 EVIDENCE_ROOT = Path("bench/evidence")
 BROADCAST_MEDIA = Path("var/broadcasts")
@@ -49,6 +53,36 @@ OLD_TRAPS = {
     "bn05_plain_sale": ("plain_sale", "a plain T-shirt sale"),
     "bn06_unrelated_video": ("unrelated_video", "video that is not protected content"),
 }
+
+
+DETECTOR_MODALITIES = {"ocr": Modality.OCR, "logos": Modality.LOGO, "asr": Modality.ASR,
+                       "fingerprints": Modality.FINGERPRINT}
+SAMPLE_STEP_S = 1.0  # an observation's end is produced by the next sampled frame
+
+
+def produced_at(ev: Evidence) -> float:
+    """The media time at which a scan produced this evidence (speech: when the utterance ended;
+    an observation: its start when it starts, its last sight when updated, the next frame when it ends)."""
+    event = (ev.details or {}).get("event")
+    if ev.modality is Modality.ASR or event == "update":
+        return ev.media_end
+    if event == "end":
+        return ev.media_end + SAMPLE_STEP_S
+    return ev.media_start
+
+
+def splice(kept: Sequence[Evidence], fresh: Sequence[Evidence]) -> list[Evidence]:
+    """Both in the order a single scan would have produced them: ``kept`` keeps its own order and
+    each fresh item goes before the first kept item produced after it."""
+    out: list[Evidence] = []
+    pending = sorted(fresh, key=produced_at)
+    i = 0
+    for ev in kept:
+        while i < len(pending) and produced_at(pending[i]) <= produced_at(ev):
+            out.append(pending[i])
+            i += 1
+        out.append(ev)
+    return out + pending[i:]
 
 
 def write_jsonl(path: Path, evidence: Sequence[Evidence]) -> None:
@@ -115,13 +149,19 @@ def scan(
     out_root: Path = EVIDENCE_ROOT,
     cfg: Config | None = None,
     note: str = "",
+    detectors: Sequence[str] = (),
 ) -> Path:
-    """Scan the clips of one corpus with the real detectors; returns the path of its labels copy."""
+    """Scan the clips of one corpus with the real detectors; returns the path of its labels copy.
+
+    With ``detectors``, only those run, over clips already scanned (see the module's docstring)."""
     from livewatch.service import scan_file
     from livewatch.sinks import CollectingSink
     from livewatch.stages import Stages
 
     cfg = cfg or Config(data_dir=SCAN_DATA)
+    if detectors:
+        note = f"{note} (only {', '.join(detectors)} scanned again)".strip()
+        cfg = cfg.replace(detectors=Detectors(**{d: d in detectors for d in DETECTOR_MODALITIES}))
     if corpus == "broadcasts":
         clips = broadcast_clips(splits=splits or ("tuning", "heldout"))
     elif corpus == "corpus":
@@ -144,7 +184,9 @@ def scan(
             media = Path(clip.pop("media"))
             rel = f"{clip['split']}/{media.stem}.jsonl"
             target = out_dir / rel
-            if target.exists() and not force and clip["file"] in entries:
+            if detectors and not target.exists():
+                raise SystemExit(f"{target}: not scanned yet: scan it with every detector before --detector")
+            if target.exists() and not force and not detectors and clip["file"] in entries:
                 print(f"[evidence] {rel}: already scanned (--force to redo)", file=sys.stderr)
                 entries[clip["file"]] = dict(entries[clip["file"]], **{k: v for k, v in clip.items() if k not in ("scan",)})
                 continue
@@ -155,6 +197,9 @@ def scan(
             t0 = time.monotonic()
             alerts = scan_file(cfg, media, stages=stages, sink=sink, evidence=collected)
             wall = time.monotonic() - t0
+            if detectors:
+                redone = {DETECTOR_MODALITIES[d] for d in detectors}
+                collected = splice([e for e in read_jsonl(target) if e.modality not in redone], collected)
             write_jsonl(target, collected)
             entries[clip["file"]] = dict(clip, evidence=rel, scan={
                 "wall_s": round(wall, 1), "media_s": clip["seconds"], "evidence": len(collected), "alerts": len(alerts),
@@ -213,6 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sc.add_argument("--force", action="store_true", help="scan clips again even if their evidence exists")
     sc.add_argument("--out", default=str(EVIDENCE_ROOT))
     sc.add_argument("--note", default="", help="recorded with each clip's scan (e.g. the commit of the detectors)")
+    sc.add_argument("--detector", action="append", default=[], choices=tuple(DETECTOR_MODALITIES),
+                    help="scan stored clips again with only these detectors, keeping the others' evidence")
     mg = sub.add_parser("merge", help="fold a corpus scanned elsewhere (scan --out DIR) into bench/evidence")
     mg.add_argument("source", help="DIR/<corpus> of that scan (the directory holding its labels.json)")
     mg.add_argument("--out", default=str(EVIDENCE_ROOT))
@@ -228,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         splits = [s for s in (args.split or []) if (s == "old") == (corpus == "corpus")] or None
         if args.split and not splits:
             continue
-        print(scan(corpus, splits, args.only, args.force, Path(args.out), note=args.note))
+        print(scan(corpus, splits, args.only, args.force, Path(args.out), note=args.note, detectors=args.detector))
     return 0
 
 

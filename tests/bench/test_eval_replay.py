@@ -188,3 +188,15 @@ def test_trap_counterfactuals_blame_products_and_boundaries_not_their_neighbours
 
     tripped = trap_counterfactuals(clip, evidence, windowed)
     assert tripped == {0: {"enforce"}, 1: {"enforce"}, 3: {"enforce"}}  # the authorised store alone is fine
+
+
+def test_a_detector_scanned_again_is_spliced_in_where_a_scan_would_have_produced_it() -> None:
+    from bench.evidence_corpus import splice
+
+    def seen(text: str, start: float, end: float, event: str) -> Evidence:
+        return Evidence("s", Modality.OCR, start, end, text, 0.9, 0.0, details={"event": event})
+
+    card, card_end, next_card = seen("¥69", 8.0, 8.0, "start"), seen("¥69", 8.0, 20.0, "end"), seen("¥59", 22.0, 22.0, "start")
+    said_on_card, said_at_its_end, said_late = _ev("69元", 9.0, 12.0), _ev("还有吗", 19.0, 20.5), _ev("59元", 30.0, 31.0)
+    out = splice([card, card_end, next_card], [said_late, said_at_its_end, said_on_card])
+    assert out == [card, said_on_card, said_at_its_end, card_end, next_card, said_late]
