@@ -54,6 +54,19 @@ class PassResult:
     dropped: dict[str, int]
 
 
+def prompt_hotwords(names: Sequence[str], language: str | None, max_chars: int) -> str | None:
+    """The hot-word prompt: for Mandarin, only the names written in Chinese characters.
+
+    Whisper copies prompt words written in another script into speech that merely sounds like
+    them (枸杞 gǒuqǐ written "Gucci", an unclear instalment price written "Prada"); a Latin name a
+    host really says is still written by Whisper without the prompt, and the rules match it.
+    """
+    kept = (n.strip() for n in names if n.strip())
+    if (language or "").startswith("zh"):
+        kept = (n for n in kept if any("\u4e00" <= ch <= "\u9fff" for ch in n))
+    return "，".join(dict.fromkeys(kept))[:max_chars] or None
+
+
 class Transcriber:
     """Decoding settings derived once from the options; ``run`` does one pass."""
 
@@ -66,8 +79,7 @@ class Transcriber:
             import opencc
 
             self._t2s = opencc.OpenCC("t2s")
-        hot = "，".join(dict.fromkeys(w.strip() for w in options.hotwords if w.strip()))
-        self._hotwords = hot[: options.max_hotwords_chars] or None
+        self._hotwords = prompt_hotwords(options.hotwords, options.language, options.max_hotwords_chars)
 
     def run(self, batch: Sequence[Utterance], *, degraded: bool, final: bool) -> PassResult:
         """Transcribe ``batch`` (same stream, media order); commit everything when ``final``."""

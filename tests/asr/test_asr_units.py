@@ -15,6 +15,7 @@ from asr import model as model_mod
 from asr import stage as asr_stage
 from asr.engine import AsrEngine
 from asr.guard import load_phrases, normalise, screen, trim_loops
+from asr.transcribe import prompt_hotwords
 from asr.transcript import Transcript
 from asr.vad import WINDOW, Segmenter, SileroStream
 from events import ConfigError, Evidence, Modality
@@ -75,6 +76,14 @@ def test_guard_keeps_the_words_before_a_loop_that_runs_to_the_token_cap():
 )
 def test_guard_thresholds(kw, reason):
     assert _screen("今天给大家介绍一款非常好用的面霜，保湿效果特别好", **kw).reason == reason
+
+
+def test_mandarin_streams_are_prompted_with_the_names_written_in_chinese():
+    names = ("Gucci", "古驰", "Hermès", "爱马仕", "LV", "路易威登", "古驰", " ")
+    assert prompt_hotwords(names, "zh", 200) == "古驰，爱马仕，路易威登"
+    assert prompt_hotwords(names, "en", 200) == "Gucci，古驰，Hermès，爱马仕，LV，路易威登"
+    assert prompt_hotwords(names, "zh", 5) == "古驰，爱马"
+    assert prompt_hotwords(("Gucci",), "zh", 200) is None
 
 
 def test_normalise_ignores_width_case_punctuation():
