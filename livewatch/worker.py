@@ -301,8 +301,10 @@ class Pipeline:
         self.wait(timeout)
         if self._vision is not None:
             self._vision.close()
-        self._evidence.close(timeout)
-        self.stages.close()
+        try:
+            self._evidence.close(timeout)
+        finally:
+            self.stages.close()  # a broker that cannot take the last evidence leaves no OCR or ASR process behind
 
     # --- evidence flow -------------------------------------------------
     def emit_evidence(self, items: Iterable[Evidence]) -> None:
