@@ -230,9 +230,10 @@ class _Seen:
 class StreamWorker:
     """One worker of the group: assignment callbacks -> pipeline, pipeline status -> metrics.
 
-    It owns what it builds around the loaded stages (outbox and publisher, or
-    the evidence producer); ``start()`` joins the group, ``close()`` drains and
-    leaves. :func:`run_worker` is the process around it.
+    It owns what it builds around the loaded stages: the pipeline with its evidence sink (the
+    rules on a thread, delivering to the outbox and publisher it owns too, or the evidence
+    topic's producer); ``start()`` joins the group, ``close()`` drains and leaves.
+    :func:`run_worker` is the process around it.
     """
 
     def __init__(self, cfg: Config, options: WorkerOptions, metrics: Metrics, stages: Stages) -> None:
