@@ -289,5 +289,4 @@ def test_the_vision_timer_times_each_detector_and_the_workers_histogram_takes_oc
     finally:
         ocr.close()
     assert [name for name, _ in seen] == ["OcrStage", "Logos", "Failing"], "timed, the failing one too"
-    assert all(s >= 0 for _, s in seen)
     assert metrics.registry.get_sample_value("livewatch_ocr_latency_seconds_count", {"stream_id": "shop"}) == 1
