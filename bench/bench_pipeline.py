@@ -44,7 +44,7 @@ from bench.live_capacity import (
 )
 from events import StreamState
 from livewatch.config import Config, Detectors
-from livewatch.sinks import CollectingSink
+from livewatch.sinks import CollectingSink, InlineRules
 from livewatch.stages import Stages
 from livewatch.synth import FPS, ClipSpec, Scene
 from livewatch.worker import Pipeline
@@ -75,7 +75,7 @@ def scan_once(cfg: Config, clip: Path) -> ScanRun:
     stages = Stages.load(cfg, inline=True)
     load_s = time.perf_counter() - started
     sink = CollectingSink()
-    pipeline = Pipeline(cfg, stages, sink, inline=True)
+    pipeline = Pipeline(cfg, stages, InlineRules(stages.rules, sink), on_caller_thread=True)
     try:
         started = time.perf_counter()
         pipeline.add_stream(clip.stem, str(clip))

@@ -39,6 +39,7 @@ from events.kafka import KafkaOptions, ensure_topics
 from livewatch.broker import EmbeddedBroker
 from livewatch.config import Config, Detectors
 from livewatch.paths import DEFAULT_BRANDS_DIR, REPO_ROOT
+from livewatch.sinks import EvidenceSink, RulesThread, Tap
 from livewatch.stages import Stages
 from livewatch.synth import ClipSpec, Scene, render_clip, synthesize
 from livewatch.worker import Pipeline
@@ -301,9 +302,10 @@ class Rig:
 
     def pipeline(self, cfg: Config | None = None) -> Pipeline:
         """A new pipeline on the rig's stages (``cfg``: e.g. other ingest options)."""
-        sink = self.publisher if self.publisher is not None else _NullSink()
-        tap = (lambda ev: self.evidence.append((time.time(), ev))) if self._record else None
-        return Pipeline(cfg or self.cfg, self.stages, sink, evidence_tap=tap)  # type: ignore[arg-type]
+        rules: EvidenceSink = RulesThread(self.stages.rules, self.publisher if self.publisher is not None else _NullSink())
+        if self._record:
+            rules = Tap(lambda ev: self.evidence.append((time.time(), ev)), rules)
+        return Pipeline(cfg or self.cfg, self.stages, rules)  # type: ignore[arg-type]
 
     def close(self) -> None:
         self.stages.inner.close()

@@ -50,15 +50,17 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 
 from alerts import AlertPublisher, AlertStore
-from events import Alert, ConfigError, Evidence, FrameDetector, LivewatchError, SampledFrame, StreamState
+from events import Alert, ConfigError, Evidence, LivewatchError, SampledFrame, StreamState
 from events.kafka import KafkaOptions, check_broker, ensure_topics, make_consumer, make_producer
 from livewatch.assignment import DEFAULT_GROUP, AssignmentOptions, StreamAssigner
 from livewatch.config import Config
 from livewatch.health import check_free_space, watch_health
 from livewatch.live_protect import LiveProtection, LiveProtectOptions
 from livewatch.metrics import DEFAULT_METRICS_PORT, Metrics, MetricsServer
-from livewatch.stages import Stages
-from livewatch.worker import AlertSink, Pipeline, new_session
+from livewatch.sinks import Complete, EvidenceSink, RulesThread
+from livewatch.stages import Stages, VisionTimer
+from livewatch.worker import Pipeline, new_session
+from ocr import OcrStage
 
 log = logging.getLogger(__name__)
 
@@ -150,13 +152,6 @@ def emit_alert(publisher: AlertPublisher, metrics: Metrics, alert: Alert) -> Non
     publisher.emit(alert)
 
 
-class _NoAlerts:
-    """Split stages: the rules run elsewhere, so nothing reaches a worker's alert sink."""
-
-    def emit(self, alert: Alert) -> None:  # pragma: no cover - only if wiring is wrong
-        log.error("alert raised on a split worker was dropped", extra={"stream_id": alert.stream_id, "alert_id": alert.alert_id})
-
-
 # --- split stages: evidence over Kafka ----------------------------------------------
 
 
@@ -174,13 +169,27 @@ def finish_record(stream_id: str, session: str) -> tuple[bytes, bytes, list[tupl
 
 
 class KafkaEvidenceSink:
-    """Publishes evidence to the evidence topic, keyed by stream id (so one stream stays in order)."""
+    """An ``EvidenceSink``: the evidence topic, keyed by stream id (so one stream stays in order).
+
+    The rules run in ``livewatch rules-service``, so no alert is raised here. Each record
+    carries its stream's session and URL from ``sessions``, which the worker opens before the
+    stream starts (its alert sink needs them too in the unsplit mode).
+    """
 
     def __init__(self, kafka: KafkaOptions, sessions: Sessions) -> None:
         self.topic = kafka.topics.evidence
         self._sessions = sessions
         self._producer = make_producer(kafka, "evidence", acks="all", enable_idempotence=True, linger_ms=5,
                                        max_block_ms=10_000)
+
+    def start(self, complete: Complete) -> None:
+        """Nothing to complete: alerts are raised by the rules service."""
+
+    def open(self, stream_id: str, session: str) -> None:
+        """The session travels from ``sessions`` (with the URL the pipeline does not hand over)."""
+
+    def depth(self) -> int:
+        return 0  # the producer sends at once (batches of 5 ms)
 
     def publish(self, evidence: Evidence) -> None:
         session, url = self._sessions.get(evidence.stream_id)
@@ -198,35 +207,15 @@ class KafkaEvidenceSink:
             return
         future.add_errback(lambda exc: log.error("evidence not published: %s", exc, extra=extra))
 
-    def close(self, timeout_s: float) -> None:
+    def close(self, timeout: float) -> None:
+        """Deliver what the producer still holds (bounded), then close it."""
         try:
-            self._producer.flush(timeout=timeout_s)
+            self._producer.flush(timeout=timeout)
         finally:
             self._producer.close(timeout=1)
 
 
 # --- the stream worker ----------------------------------------------------------
-
-
-class _TimedOcr:
-    """Wraps the OCR stage so the vision pool's calls feed the OCR latency histogram (a detector itself)."""
-
-    def __init__(self, stage: FrameDetector, metrics: Metrics) -> None:
-        self._stage = stage
-        self._metrics = metrics
-
-    def process(self, frame: SampledFrame) -> list[Evidence]:
-        start = time.perf_counter()
-        try:
-            return self._stage.process(frame)
-        finally:
-            self._metrics.ocr_latency.labels(stream_id=frame.stream_id).observe(time.perf_counter() - start)
-
-    def finish(self, stream_id: str) -> list[Evidence]:
-        return self._stage.finish(stream_id)
-
-    def close(self) -> None:
-        self._stage.close()
 
 
 @dataclass
@@ -241,9 +230,10 @@ class _Seen:
 class StreamWorker:
     """One worker of the group: assignment callbacks -> pipeline, pipeline status -> metrics.
 
-    It owns what it builds around the loaded stages (outbox and publisher, or
-    the evidence producer); ``start()`` joins the group, ``close()`` drains and
-    leaves. :func:`run_worker` is the process around it.
+    It owns what it builds around the loaded stages: the pipeline with its evidence sink (the
+    rules on a thread, delivering to the outbox and publisher it owns too, or the evidence
+    topic's producer); ``start()`` joins the group, ``close()`` drains and leaves.
+    :func:`run_worker` is the process around it.
     """
 
     def __init__(self, cfg: Config, options: WorkerOptions, metrics: Metrics, stages: Stages) -> None:
@@ -256,23 +246,20 @@ class StreamWorker:
         self._seen: dict[str, _Seen] = {}
         self._store: AlertStore | None = None
         self.publisher: AlertPublisher | None = None
-        self.evidence: KafkaEvidenceSink | None = None
         from prometheus_client import Gauge
 
         self.stream_live = Gauge("stream_live", "1 while the stream is being read live, 0 once it ended or failed.",
                                  ["stream_id"], namespace="livewatch", registry=metrics.registry)
-        # the vision pool's OCR calls are timed; stages.ocr stays the stage (its pool figures)
-        stages.vision = [_TimedOcr(d, metrics) if d is stages.ocr else d for d in stages.vision]
+        evidence: EvidenceSink
         if options.split:
             ensure_topics(cfg.kafka, [cfg.kafka.topics.evidence], partitions=options.evidence_partitions)
-            self.evidence = KafkaEvidenceSink(cfg.kafka, self.sessions)
-            sink: AlertSink = _NoAlerts()
+            evidence = KafkaEvidenceSink(cfg.kafka, self.sessions)
         else:
             self._store = AlertStore(cfg.store_path, snapshot_root=cfg.snapshot_dir)
             self.publisher = AlertPublisher(self._store, cfg.kafka)
-            sink = SessionAlertSink(self.publisher, self.sessions, metrics)
+            evidence = RulesThread(stages.rules, SessionAlertSink(self.publisher, self.sessions, metrics))
             metrics.watch_queue("alerts_unsent", lambda: self._store.counts()["unsent"] if self._store else 0)
-        self.pipeline = Pipeline(cfg, stages, sink, evidence_sink=self.evidence)
+        self.pipeline = Pipeline(cfg, stages, evidence)
         for name in ("vision", "evidence"):
             metrics.watch_queue(name, functools.partial(self._queue_depth, name))
         watch_health(metrics, pipeline=self.pipeline, publisher=self.publisher, stages=stages)
@@ -365,17 +352,25 @@ class StreamWorker:
         for stream_id in self.pipeline.stream_ids():
             self.pipeline.remove_stream(stream_id, timeout=0)  # every source stops reading now, in parallel
         self.assigner.close(left(0.3))  # leaves the group: the survivors take the streams over
-        self.pipeline.close(left(0.4))  # drains frames and audio already read, flushes the rules
+        self.pipeline.close(left(0.4))  # drains frames and audio already read, flushes the rules or the evidence
         if self.live is not None:
             self.live.close(left(0.5))
-        if self.evidence is not None:
-            self.evidence.close(left(0.8))
         if self.publisher is not None:
             if not self.publisher.flush(left(0.8)):
                 log.warning("alerts left unsent in the outbox; they go out when this worker next runs")
             self.publisher.close(left())
         if self._store is not None:
             self._store.close()
+
+
+def ocr_timer(metrics: Metrics) -> VisionTimer:
+    """Feeds the OCR latency histogram from the vision pool's calls (other detectors are not timed)."""
+
+    def observe(detector: object, frame: SampledFrame, seconds: float) -> None:
+        if isinstance(detector, OcrStage):
+            metrics.ocr_latency.labels(stream_id=frame.stream_id).observe(seconds)
+
+    return observe
 
 
 @contextlib.contextmanager
@@ -402,7 +397,8 @@ def run_worker(cfg: Config, options: WorkerOptions, stop: threading.Event) -> in
     metrics = Metrics()
     holder: dict[str, StreamWorker] = {}
     with _metrics_server(metrics, options, lambda: "w" in holder and holder["w"].ready):
-        stages = Stages.load(cfg)  # the slow part (models): /healthz answers meanwhile, /readyz says no
+        # the slow part (models): /healthz answers meanwhile, /readyz says no
+        stages = Stages.load(cfg, vision_timer=ocr_timer(metrics))
         try:
             worker = holder["w"] = StreamWorker(cfg, options, metrics, stages)
         except BaseException:

@@ -21,7 +21,7 @@ from livewatch.broker import EmbeddedBroker
 from livewatch.config import Config
 from livewatch.health import check_free_space, watch_health
 from livewatch.metrics import Metrics, MetricsServer
-from livewatch.sinks import CollectingSink
+from livewatch.sinks import CollectingSink, EvidenceSink, InlineRules, RulesThread, Tap
 from livewatch.stages import Stages
 from livewatch.worker import Pipeline, new_session
 
@@ -96,7 +96,7 @@ def run_live(
         stack.callback(publisher.close, 30.0)
         stages = Stages.load(cfg)
         # The publisher appends to the store (the outbox) first, then delivers.
-        pipeline = Pipeline(cfg, stages, publisher)
+        pipeline = Pipeline(cfg, stages, RulesThread(stages.rules, publisher))
         if cfg.metrics_port is not None:
             metrics = Metrics()
             watch_health(metrics, pipeline=pipeline, publisher=publisher, stages=stages)
@@ -149,8 +149,8 @@ def scan_file(
     own_stages = stages is None
     stages = stages or Stages.load(cfg, inline=True)
     sink = sink or CollectingSink()
-    tap = evidence.append if evidence is not None else None
-    pipeline = Pipeline(cfg, stages, sink, inline=True, evidence_tap=tap)
+    rules: EvidenceSink = InlineRules(stages.rules, sink)
+    pipeline = Pipeline(cfg, stages, rules if evidence is None else Tap(evidence.append, rules), on_caller_thread=True)
     try:
         pipeline.add_stream(path.stem, str(path))
         failed = [s for s in pipeline.status() if s.state is StreamState.FAILED]

@@ -10,6 +10,9 @@ chunks: ASR, the fingerprint index's sound). The worker calls ``see``,
 never ask which detector they hold. A detector turned off in the config is
 simply absent.
 
+``vision_timer``, when given, is told how long each vision detector took on each
+frame (the worker's OCR latency histogram), so nothing wraps a detector to time it.
+
 What the worker needs beyond the protocol stays reachable and typed: ``ocr``
 (pool figures), ``asr`` (transcript, status, worker figures, forgetting a
 stream) and ``fingerprints`` (streams protected while live). The brand registry
@@ -22,8 +25,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from asr import AsrStage
 from events import AudioChunk, AudioDetector, Brand, Evidence, FrameDetector, SampledFrame
@@ -38,6 +43,9 @@ log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".flv", ".ts", ".mov", ".webm")
 
+VisionTimer = Callable[[FrameDetector, SampledFrame, float], None]
+"""Told (detector, frame, seconds) after a vision detector has processed a frame, even when it failed."""
+
 
 @dataclass
 class Stages:
@@ -51,14 +59,16 @@ class Stages:
     ocr: OcrStage | None = None
     asr: AsrStage | None = None
     fingerprints: FingerprintIndex | None = None
+    vision_timer: VisionTimer | None = None
     _closed: bool = field(default=False, repr=False)
 
     @classmethod
-    def load(cls, cfg: Config, *, inline: bool = False, rules_only: bool = False) -> Stages:
+    def load(cls, cfg: Config, *, inline: bool = False, rules_only: bool = False,
+             vision_timer: VisionTimer | None = None) -> Stages:
         """Build every enabled stage. ``inline`` runs ASR in this process (``scan``)."""
         brands = load_brand_registry(cfg.brands_dir)
         rules = RuleEngine(cfg.rules_dir, cfg.lexicon_dir, brands)
-        stages = cls(brands=brands, rules=rules)
+        stages = cls(brands=brands, rules=rules, vision_timer=vision_timer)
         if rules_only:
             return stages
         try:
@@ -96,7 +106,16 @@ class Stages:
     # --- what the worker calls ------------------------------------------
     def see(self, frame: SampledFrame) -> list[Evidence]:
         """A frame the vision pool hands over (OCR, logos)."""
-        return [ev for detector in self.vision for ev in detector.process(frame)]
+        if self.vision_timer is None:
+            return [ev for detector in self.vision for ev in detector.process(frame)]
+        found: list[Evidence] = []
+        for detector in self.vision:
+            start = time.perf_counter()
+            try:
+                found.extend(detector.process(frame))
+            finally:
+                self.vision_timer(detector, frame, time.perf_counter() - start)
+        return found
 
     def see_every(self, frame: SampledFrame) -> list[Evidence]:
         """Every sampled frame, on the stream's thread (fingerprints)."""

@@ -10,18 +10,22 @@ framework owns back-pressure):
   stream has its own small bounded queue, served round-robin, so a busy
   stream cannot starve another; when a queue is full the oldest unchanged
   frame is dropped first (it carries no new text or logo);
-- one rules thread turns evidence into alerts, attaches snapshots of the
-  frames behind them, and hands them to the alert sink (store first, then
-  Kafka). A snapshot that cannot be written (full disk) never holds an alert
-  back: the evidence item goes out marked ``snapshot_missing``.
+- every piece of evidence goes to one ``EvidenceSink`` (``livewatch.sinks``):
+  the rules on their own thread (``run``), on the caller's (``scan``), or the
+  evidence topic (split stages). Alerts the rules raise here come back
+  through ``complete``: the pipeline attaches snapshots of the frames behind
+  them and the speech around them, then the sink hands them to the alert
+  sink (store first, then Kafka). A snapshot that cannot be written (full
+  disk) never holds an alert back: the evidence item goes out marked
+  ``snapshot_missing``.
 
-Alert ids: each ``add_stream`` opens a watch session in the rules engine
-(``RuleEngine.open_stream``) with the session token it is given, so the id the
+Alert ids: each ``add_stream`` opens a watch session in the sink (the rules
+engine's ``open_stream``) with the session token it is given, so the id the
 engine logs is the id stored and published (``scan`` passes none: ids stay
 deterministic for a recording).
 
-``scan`` uses the same wiring with ``inline=True``: everything runs on the
-calling thread, as fast as the machine allows, deterministically.
+``scan`` uses the same wiring with ``on_caller_thread=True``: everything runs
+on the calling thread, as fast as the machine allows, deterministically.
 """
 
 from __future__ import annotations
@@ -29,12 +33,11 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
-import queue
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable
 
 from events import (
     Alert,
@@ -51,6 +54,7 @@ from events import (
 from frames import FrameDeduper, RecentFrames, SnapshotStore
 from ingest import IngestStats, StreamSource, validate_source
 from livewatch.config import Config
+from livewatch.sinks import EvidenceSink
 from livewatch.stages import Stages
 
 log = logging.getLogger(__name__)
@@ -63,20 +67,6 @@ TRANSCRIPT_CONTEXT_S = 15.0
 def new_session() -> str:
     """A watch-session token: scopes the alert ids of one start of a live stream."""
     return uuid.uuid4().hex
-
-
-class AlertSink(Protocol):
-    """Where raised alerts go. What ``emit`` returns (``AlertPublisher``: sent to Kafka yet) is not used."""
-
-    def emit(self, alert: Alert) -> object: ...
-
-
-class EvidenceSink(Protocol):
-    """Where evidence goes instead of the local rules (split stages: a Kafka topic)."""
-
-    def publish(self, evidence: Evidence) -> None: ...
-
-    def finish(self, stream_id: str) -> None: ...
 
 
 @dataclass
@@ -204,46 +194,36 @@ class VisionPool:
 
 
 class Pipeline:
-    """Watches any number of streams; evidence -> rules -> alerts -> sink."""
+    """Watches any number of streams; evidence -> the evidence sink (rules -> alerts -> alert sink)."""
 
-    def __init__(
-        self,
-        config: Config,
-        stages: Stages,
-        sink: AlertSink,
-        *,
-        inline: bool = False,
-        evidence_tap: Callable[[Evidence], None] | None = None,
-        evidence_sink: EvidenceSink | None = None,
-    ) -> None:
-        """``evidence_tap`` sees every piece of evidence before the rules (back-testing records it).
+    def __init__(self, config: Config, stages: Stages, evidence: EvidenceSink, *, on_caller_thread: bool = False) -> None:
+        """``evidence`` takes every piece of evidence, and opens and finishes each stream's alerts.
 
-        ``evidence_sink`` (split stages) receives the evidence *instead of* the
-        local rules, and ``finish(stream_id)`` when a stream ends; the rules then
-        run elsewhere (``livewatch rules-service``) and this pipeline raises no alerts.
+        ``on_caller_thread`` is about execution, not where evidence goes: ``add_stream`` then
+        reads the stream to its end on the calling thread and the detectors run there too, with
+        no vision pool (``scan``: a recording, as fast as the machine allows, and the same
+        evidence in the same order every run: no frame is dropped for being late). By default
+        each stream has its own thread and OCR and logos share a vision pool that keeps up with
+        live streams by dropping unchanged frames (``run``, a worker).
+
+        The pipeline owns the sink (and the stages): ``close`` closes them.
         """
         self.config = config
         self.stages = stages
-        self._sink = sink
-        self._inline = inline
-        self._tap = evidence_tap
-        self._evidence_sink = evidence_sink
+        self._evidence = evidence
+        self._on_caller_thread = on_caller_thread
         self._snapshots = SnapshotStore(config.snapshot_dir)
         self.snapshots_missing = 0  # evidence items raised without the snapshot that was due
-        self.alerts_failed = 0  # alerts that could not be handed to the sink (a bug: logged with their id)
         self._recent: dict[str, RecentFrames] = {}
         self._counters: dict[str, _Counters] = {}
         self._runners: dict[str, StreamRunner] = {}
         self._lock = threading.Lock()
-        self._evidence: queue.Queue[Evidence | _FinishMarker | None] = queue.Queue(maxsize=10_000)
         self._vision = None
-        self._rules_thread = None
-        if not inline:
+        if not on_caller_thread:
             self._vision = VisionPool(
                 self._see, per_stream=config.vision_queue_per_stream, threads=config.vision_threads
             )
-            self._rules_thread = threading.Thread(target=self._rules_loop, name="rules", daemon=True)
-            self._rules_thread.start()
+        evidence.start(self._complete)
 
     # --- streams -------------------------------------------------------
     def add_stream(self, stream_id: str, url: str, session: str = "") -> None:
@@ -256,13 +236,12 @@ class Pipeline:
         with self._lock:
             if stream_id in self._runners and self._runners[stream_id].is_alive():
                 raise LivewatchError(f"stream {stream_id!r} is already watched: remove it first or pick another id")
-            if self._evidence_sink is None:
-                self.stages.rules.open_stream(stream_id, session)
+            self._evidence.open(stream_id, session)
             self._counters[stream_id] = _Counters(source=url)
             self._recent[stream_id] = RecentFrames(max_age_s=self.config.recent_frames_s)
             runner = StreamRunner(self, stream_id, url, self._counters[stream_id])
             self._runners[stream_id] = runner
-        if self._inline:
+        if self._on_caller_thread:
             runner.run()
         else:
             runner.start()
@@ -295,10 +274,10 @@ class Pipeline:
         return True
 
     def queue_depths(self) -> dict[str, int]:
-        """Items waiting in the worker's queues: sampled frames for vision, evidence for the rules."""
+        """Items waiting in the worker's queues: sampled frames for vision, evidence on its way (the rules)."""
         return {
             "vision": self._vision.depth() if self._vision is not None else 0,
-            "evidence": self._evidence.qsize(),
+            "evidence": self._evidence.depth(),
         }
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -315,32 +294,25 @@ class Pipeline:
         return [self._status(stream_id, c) for stream_id, c in items]
 
     def close(self, timeout: float = 20.0) -> None:
-        """Stop all streams, drain in-flight work, flush the rules."""
+        """Stop all streams, drain in-flight work, flush the evidence sink (the rules)."""
         for stream_id in list(self._runners):
             runner = self._runners[stream_id]
             runner.stop()
         self.wait(timeout)
         if self._vision is not None:
             self._vision.close()
-        if self._rules_thread is not None:
-            self._evidence.put(None)
-            self._rules_thread.join(timeout)
-        self.stages.close()
+        try:
+            self._evidence.close(timeout)
+        finally:
+            self.stages.close()  # a broker that cannot take the last evidence leaves no OCR or ASR process behind
 
     # --- evidence flow -------------------------------------------------
     def emit_evidence(self, items: Iterable[Evidence]) -> None:
         for ev in items:
-            if self._tap is not None:
-                self._tap(ev)
             counters = self._counters.get(ev.stream_id)
             if counters is not None:
                 counters.evidence += 1
-            if self._evidence_sink is not None:
-                self._evidence_sink.publish(ev)
-            elif self._inline:
-                self._judge(ev)
-            else:
-                self._evidence.put(ev)
+            self._evidence.publish(ev)
 
     def on_frame(self, frame: SampledFrame) -> None:
         """A sampled frame from a runner: keep it for snapshots, fingerprint it, hand it to vision."""
@@ -356,55 +328,28 @@ class Pipeline:
         self.emit_evidence(self.stages.hear(chunk))
 
     def _see(self, frame: SampledFrame) -> None:
-        """OCR and logos on one sampled frame (vision pool or inline)."""
+        """OCR and logos on one sampled frame (vision pool or the caller's thread)."""
         self.emit_evidence(self.stages.see(frame))
-
-    def _rules_loop(self) -> None:
-        while (item := self._evidence.get()) is not None:
-            try:
-                if isinstance(item, _FinishMarker):
-                    for alert in self.stages.rules.finish(item.stream_id):
-                        self._raise(alert)
-                    item.done.set()
-                else:
-                    self._judge(item)
-            except Exception:
-                log.exception("rules failed on evidence", extra={"stream_id": item.stream_id})
-
-    def _judge(self, ev: Evidence) -> None:
-        for alert in self.stages.rules.process(ev):
-            self._raise(alert)  # one by one: an alert that fails does not take the others with it
 
     def finish_stream(self, stream_id: str) -> None:
         """Called by a runner when its source has ended: flush what is pending."""
         if self._vision is not None and not self._vision.drain(stream_id, timeout=60):
             log.warning("vision queue not drained at stream end", extra={"stream_id": stream_id})
         self.emit_evidence(self.stages.finish_stream(stream_id))
-        if self._evidence_sink is not None:
-            self._evidence_sink.finish(stream_id)
-        elif self._inline:
-            for alert in self.stages.rules.finish(stream_id):
-                self._raise(alert)
-        else:
-            done = threading.Event()
-            self._evidence.put(_FinishMarker(stream_id, done))
-            done.wait(30)
+        self._evidence.finish(stream_id)
         self.stages.forget(stream_id)  # the last alerts have their transcript: a days-long worker keeps no ended stream
 
-    def _raise(self, alert: Alert) -> None:
-        extra = {"stream_id": alert.stream_id, "alert_id": alert.alert_id, "revision": alert.revision}
-        try:
-            alert = self._with_snapshots(self._with_transcript(alert))
-            counters = self._counters.get(alert.stream_id)
-            if alert.stream_url is None and counters is not None:
-                alert = dataclasses.replace(alert, stream_url=counters.source)
-            if counters is not None and alert.revision == 1:
-                counters.alerts += 1
-            log.info("alert %s %s %s", alert.rule_id, alert.category.value, alert.title, extra=extra)
-            self._sink.emit(alert)
-        except Exception:
-            self.alerts_failed += 1
-            log.exception("alert %s rev %d could not be handed to the outbox", alert.alert_id, alert.revision, extra=extra)
+    def _complete(self, alert: Alert) -> Alert:
+        """An alert the sink's rules raised, made ready for the alert sink: transcript, snapshots, URL; counted."""
+        alert = self._with_snapshots(self._with_transcript(alert))
+        counters = self._counters.get(alert.stream_id)
+        if alert.stream_url is None and counters is not None:
+            alert = dataclasses.replace(alert, stream_url=counters.source)
+        if counters is not None and alert.revision == 1:
+            counters.alerts += 1
+        log.info("alert %s %s %s", alert.rule_id, alert.category.value, alert.title,
+                 extra={"stream_id": alert.stream_id, "alert_id": alert.alert_id, "revision": alert.revision})
+        return alert
 
     def _with_transcript(self, alert: Alert) -> Alert:
         """Add the speech around the alert as context items (no matched terms), for the moderator."""
@@ -463,14 +408,6 @@ class Pipeline:
             warnings=c.warnings,
             error=c.error,
         )
-
-
-@dataclass(frozen=True)
-class _FinishMarker:
-    """Travels through the evidence queue so ``finish`` runs after earlier evidence."""
-
-    stream_id: str
-    done: threading.Event
 
 
 class StreamRunner(threading.Thread):

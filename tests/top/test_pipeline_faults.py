@@ -14,7 +14,7 @@ import pytest
 
 from events import Alert, Evidence, Modality, SampledFrame
 from livewatch.config import Config, Detectors
-from livewatch.sinks import CollectingSink
+from livewatch.sinks import AlertSink, CollectingSink, InlineRules
 from livewatch.stages import Stages
 from livewatch.worker import Pipeline
 from tests.faults import SnapshotsFail
@@ -42,10 +42,12 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_clip(tmp_path_factory.mktemp("media") / "card.mp4", 4, size=(320, 180), with_audio=False)
 
 
-def _pipeline(tmp_path: Path, sink) -> Pipeline:
+def _pipeline(tmp_path: Path, sink: AlertSink, stages: type[Stages] = Stages) -> Pipeline:
+    """``scan``'s wiring: the card reader and the real rules, all on the caller's thread."""
     cfg = Config(data_dir=tmp_path, detectors=Detectors(ocr=False, logos=False, asr=False, fingerprints=False))
     loaded = Stages.load(cfg, rules_only=True)
-    return Pipeline(cfg, Stages(brands=loaded.brands, rules=loaded.rules, vision=[CardReader()]), sink, inline=True)
+    return Pipeline(cfg, stages(brands=loaded.brands, rules=loaded.rules, vision=[CardReader()]),
+                    InlineRules(loaded.rules, sink), on_caller_thread=True)
 
 
 def test_a_snapshot_that_cannot_be_written_never_holds_the_alert_back(
@@ -92,12 +94,15 @@ def test_an_alert_the_sink_refuses_is_logged_by_id_and_the_rest_go_on(
 
     caplog.set_level(logging.ERROR)
     sink = Refusing()
-    pipeline = _pipeline(tmp_path, sink)
-    pipeline.add_stream("shop", str(clip))
+    cfg = Config(data_dir=tmp_path, detectors=Detectors(ocr=False, logos=False, asr=False, fingerprints=False))
+    loaded = Stages.load(cfg, rules_only=True)
+    rules = InlineRules(loaded.rules, sink)
+    Pipeline(cfg, Stages(brands=loaded.brands, rules=loaded.rules, vision=[CardReader()]), rules,
+             on_caller_thread=True).add_stream("shop", str(clip))
     (refused,) = sink.refused
     (line,) = [r for r in caplog.records if "could not be handed to the outbox" in r.getMessage()]
     assert line.getMessage().startswith(f"alert {refused.alert_id} rev {refused.revision}")
-    assert pipeline.alerts_failed == 1
+    assert rules.alerts_failed == 1
     assert sink.alerts, "later revisions still reach the sink"
 
 
@@ -124,8 +129,6 @@ def test_an_ended_stream_is_forgotten_by_the_detectors_after_its_last_alert(clip
         def forget(self, stream_id: str) -> None:
             forgotten.append(stream_id)
 
-    cfg = Config(data_dir=tmp_path, detectors=Detectors(ocr=False, logos=False, asr=False, fingerprints=False))
-    loaded = Stages.load(cfg, rules_only=True)
     sink = CollectingSink()
-    Pipeline(cfg, Remembering(brands=loaded.brands, rules=loaded.rules, vision=[CardReader()]), sink, inline=True).add_stream("shop", str(clip))
+    _pipeline(tmp_path, sink, Remembering).add_stream("shop", str(clip))
     assert sink.alerts and forgotten == ["shop"]

@@ -20,7 +20,7 @@ from asr import AsrOptions, AsrStage
 from events import StreamState
 from frames.fingerprint import FingerprintIndex
 from livewatch.config import Config, Detectors
-from livewatch.sinks import CollectingSink
+from livewatch.sinks import CollectingSink, InlineRules, RulesThread
 from livewatch.stages import Stages
 from livewatch.worker import Pipeline
 from logos import LogoStage
@@ -87,7 +87,7 @@ def test_a_live_stream_removed_and_discarded_leaves_nothing_in_the_worker_or_any
     clip: Path, tmp_path: Path, stages: Stages
 ) -> None:
     sink = CollectingSink()
-    pipeline = Pipeline(_config(tmp_path, live=True), stages, sink)
+    pipeline = Pipeline(_config(tmp_path, live=True), stages, RulesThread(stages.rules, sink))
     try:
         pipeline.add_stream("shop", str(clip), "session-1")
         pipeline.add_stream("other", str(clip), "session-2")
@@ -97,11 +97,11 @@ def test_a_live_stream_removed_and_discarded_leaves_nothing_in_the_worker_or_any
             return st.state is StreamState.LIVE and st.frames_sampled >= 3 and st.audio_seconds >= 2 and bool(sink.alerts)
 
         wait_until(watched, 60, lambda: f"frames, audio and an alert of the live stream: {pipeline.status()}")
-        assert held(pipeline, "shop", ignore=frozenset({"_sink"})), "the check sees the live stream's state"
+        assert held(pipeline, "shop", ignore=frozenset({"alert_sink"})), "the check sees the live stream's state"
 
         pipeline.remove_stream("shop", timeout=60)
         assert pipeline.discard_stream("shop")
-        assert held(pipeline, "shop", ignore=frozenset({"_sink"})) == []
+        assert held(pipeline, "shop", ignore=frozenset({"alert_sink"})) == []
         assert [s.stream_id for s in pipeline.status()] == ["other"], "the other stream goes on"
     finally:
         pipeline.close(timeout=60)
@@ -109,7 +109,8 @@ def test_a_live_stream_removed_and_discarded_leaves_nothing_in_the_worker_or_any
 
 def test_a_stream_whose_source_never_opens_leaves_no_rule_state(tmp_path: Path, stages: Stages) -> None:
     """``add_stream`` opens the stream's watch session in the rules before the source is tried."""
-    pipeline = Pipeline(_config(tmp_path, live=False), stages, CollectingSink(), inline=True)
+    pipeline = Pipeline(_config(tmp_path, live=False), stages, InlineRules(stages.rules, CollectingSink()),
+                        on_caller_thread=True)
     pipeline.add_stream("junk", str(make_not_video(tmp_path / "notes.mp4")), "session-1")
     (status,) = pipeline.status()
     assert status.state is StreamState.FAILED
