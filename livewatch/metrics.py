@@ -49,7 +49,6 @@ NAMESPACE = "livewatch"
 
 # Seconds. OCR on a 1280x720 frame costs ~0.3-0.6 s on 2 CPU cores; ASR chunks 1-2.5 s.
 OCR_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0)
-ASR_BUCKETS = (0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -148,7 +147,6 @@ class Metrics:
         )
         self.frames_dropped = Counter("frames_dropped", "Sampled frames dropped because a queue was full.", sid, namespace=ns, registry=r)
         self.ocr_latency = Histogram("ocr_latency_seconds", "OCR time per frame.", sid, namespace=ns, registry=r, buckets=OCR_BUCKETS)
-        self.asr_latency = Histogram("asr_latency_seconds", "ASR time per audio segment.", sid, namespace=ns, registry=r, buckets=ASR_BUCKETS)
         self.alerts = Counter("alerts", "Alerts raised.", ["stream_id", "severity"], namespace=ns, registry=r)
         self.streams_watched = Gauge("streams_watched", "Streams this worker watches now.", namespace=ns, registry=r)
         self._scrape_time = _ScrapeTimeCollector()
@@ -178,7 +176,7 @@ class Metrics:
     def forget_stream(self, stream_id: str) -> None:
         """Drop a stream's series once this worker stops watching it (it may move to another worker)."""
         for metric in (self.stream_lag, self.frames_sampled, self.frames_skipped, self.frames_dropped,
-                       self.ocr_latency, self.asr_latency, self.alerts):
+                       self.ocr_latency, self.alerts):
             metric.remove_by_labels({"stream_id": stream_id})
 
     def render(self) -> bytes:

@@ -240,8 +240,3 @@ class CollectingSink:
         with path.open("w", encoding="utf-8") as out:
             for alert in self.alerts:
                 out.write(json.dumps(alert.to_dict(), ensure_ascii=False) + "\n")
-
-
-def read_jsonl(path: Path) -> list[Alert]:
-    with path.open(encoding="utf-8") as src:
-        return [Alert.from_dict(json.loads(line)) for line in src if line.strip()]

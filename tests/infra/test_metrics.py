@@ -41,7 +41,6 @@ def test_scrape_shows_per_stream_lag_counters_latency_and_worker_figures() -> No
         metrics.frames_skipped.labels(stream_id=stream_id).inc(7)
         metrics.ocr_latency.labels(stream_id=stream_id).observe(0.4)
     metrics.frames_dropped.labels(stream_id="shop-2").inc()
-    metrics.asr_latency.labels(stream_id="shop-1").observe(1.2)
     metrics.alerts.labels(stream_id="shop-1", severity="high").inc(2)
     metrics.streams_watched.set(2)
     try:
@@ -59,7 +58,6 @@ def test_scrape_shows_per_stream_lag_counters_latency_and_worker_figures() -> No
     assert got[("livewatch_ocr_latency_seconds_count", (("stream_id", "shop-1"),))] == 1
     assert got[("livewatch_ocr_latency_seconds_bucket", (("le", "0.5"), ("stream_id", "shop-1")))] == 1
     assert got[("livewatch_ocr_latency_seconds_bucket", (("le", "0.3"), ("stream_id", "shop-1")))] == 0
-    assert got[("livewatch_asr_latency_seconds_sum", (("stream_id", "shop-1"),))] == pytest.approx(1.2)
     assert got[("livewatch_alerts_total", (("severity", "high"), ("stream_id", "shop-1")))] == 2
     assert got[("livewatch_streams_watched", ())] == 2
     assert got[("livewatch_queue_depth", (("queue", "vision"),))] == 3
