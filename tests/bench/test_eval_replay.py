@@ -188,3 +188,20 @@ def test_trap_counterfactuals_blame_products_and_boundaries_not_their_neighbours
 
     tripped = trap_counterfactuals(clip, evidence, windowed)
     assert tripped == {0: {"enforce"}, 1: {"enforce"}, 3: {"enforce"}}  # the authorised store alone is fine
+
+
+def test_a_piracy_label_names_its_protected_content() -> None:
+    """A re-broadcast alert pinned on another show than the one re-broadcast is false, and a miss."""
+
+    def piracy(n: int, content: str) -> Alert:
+        run = AlertEvidence(Modality.FINGERPRINT, content, (content,), 0.0, 20.0, 0.9)
+        return Alert(f"p{n}", "s", "piracy.rebroadcast", 1, Category.PIRACY, Severity.CRITICAL, 0.9, 0.0, 20.0, (run,))
+
+    label = {"category": "piracy", "brand": None, "content": "show-1", "start": 0.0, "end": 20.0,
+             "modalities": ["fingerprint"]}
+    score = ReplayScore()
+    score_replay(_clip("right", "piracy-tuning", 20.0, labels=[label]), [piracy(1, "show-1")], {}, [], score)
+    score_replay(_clip("wrong", "piracy-tuning", 20.0, labels=[label]), [piracy(2, "show-2")], {}, [], score)
+    row = score.to_dict()["splits"]["piracy-tuning"]["summary"]["category:piracy"]
+    assert (row["alerts_right"], row["alerts_wrong"], row["violations_found"], row["violations_missed"]) == (1, 1, 1, 1)
+    assert [m["clip"] for m in score.missed] == ["wrong"]
