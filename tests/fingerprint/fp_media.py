@@ -180,6 +180,14 @@ def _pip_55_comments(frame: np.ndarray, t: float) -> np.ndarray:
     return bullet_comments(out, t)
 
 
+def _pip_35_captioned(frame: np.ndarray, t: float) -> np.ndarray:
+    """A 35%-area inset in the bottom-left corner, its lower fifth under the caption bar, bullet comments
+    over it all: the inset's lower edge is hidden, only its upper part shows where it ends."""
+    out = host_camera(t)
+    out[271:696, 24:781] = cv2.resize(frame, (757, 425))
+    return bullet_comments(out, t)
+
+
 def _split_screen(frame: np.ndarray, t: float) -> np.ndarray:
     """Left half: the programme stretched to fill it; right half: the host."""
     out = np.empty((720, 1280, 3), np.uint8)
@@ -205,6 +213,7 @@ def _host_only(frame: np.ndarray, t: float) -> np.ndarray:
 PLACEMENTS: dict[str, tuple[tuple[int, int], Callable[[np.ndarray, float], np.ndarray], float, int]] = {
     "pip_25": ((1280, 720), _pip_25, 1.0, 30),
     "pip_55_comments": ((1280, 720), _pip_55_comments, 1.0, 30),
+    "pip_35_captioned": ((1280, 720), _pip_35_captioned, 1.0, 30),
     "split_screen": ((1280, 720), _split_screen, 1.0, 30),
     "captions_regraded_lowrate": ((1280, 720), _captions_regraded, 1.0, 40),
     "pip_55_fast": ((1280, 720), _pip_55_comments, 1.1, 30),
