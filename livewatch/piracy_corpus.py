@@ -11,12 +11,13 @@ and writes ``OUT_DIR/labels.json`` in the evidence-corpus form (``bench/evidence
                 "traps": [], "how": "..."}]}
 
 A protected show is a procedural programme (a new scene every 2 s, an object moving in it) with
-its own sound: a presenter's voice over a backing track. The backing track is licensed music,
+its own sound: a presenter's voice over a backing track; or a football match (a commentator over
+the crowd), every match played on the same pitch, so another match is a look-alike. The backing track is licensed music,
 not protected: a host talking over it, or the track alone, is a negative. Positives lift a show
 in a picture-in-picture at 25-55% of the frame area, a split screen, a crop, a mirror image, a
 colour re-grade, a low-bitrate re-encode, under captions and bullet comments, at +-10% speed,
 or only its sound under unrelated pictures. Negatives: unrelated programmes made the same way
-(full frame, in a PiP, split screen), music-only streams, the host's voice over the licensed
+(full frame, in a PiP, split screen), another match, music-only streams, the host's voice over the licensed
 track, shop clips. The splits use distinct shows, unrelated programmes, voices and music (their
 own seeds), corners and offsets, so thresholds tuned on one are measured on the other.
 
@@ -80,6 +81,62 @@ def _programme_scene(seed: int, scene: int, size: tuple[int, int]) -> np.ndarray
             cv2.circle(img, (x0, y0), int(rng.integers(15, h // 4)), colour, -1)
     cv2.putText(img, f"EP{seed} S{scene}", (20, h - 30), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (255, 255, 255), 3)
     img.flags.writeable = False  # shared by the scene's frames
+    return img
+
+
+def match_frame(t: float, seed: int, size: tuple[int, int] = PROGRAMME_SIZE) -> np.ndarray:
+    """Frame at time ``t`` of football match ``seed``: every match is played on the same pitch (stripes,
+    lines, stands) under a panning camera, with a wide shot and a close shot in turn every 5 s. Only the
+    teams' colours, the players' runs, the grass shade and the score bug differ: another match is the
+    look-alike a sports re-broadcast detector must not confuse with the protected one."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    home, away = (tuple(int(v) for v in rng.integers(0, 256, 3)) for _ in range(2))
+    phases = rng.uniform(0, 2 * np.pi, (22, 4))
+    speeds = rng.uniform(0.15, 0.6, (22, 2))
+    pan = 0.5 + 0.35 * np.sin(0.23 * t + phases[0, 0])  # where the camera looks along the pitch (0..1)
+    pitch = _pitch(int(rng.integers(0, 3)), (w, h))
+    players = []
+    for k in range(22):
+        bx = (k % 11) / 10 * 0.8 + 0.1 + 0.08 * np.sin(speeds[k, 0] * t + phases[k, 0])
+        by = 0.25 + 0.65 * ((k * 7) % 11) / 10 + 0.05 * np.sin(speeds[k, 1] * t + phases[k, 1])
+        players.append((bx, min(0.95, by), home if k < 11 else away))
+    ball = (0.5 + 0.3 * np.sin(0.4 * t + phases[1, 2]), 0.55 + 0.25 * np.sin(0.7 * t + phases[1, 3]))
+    close = int(t // 5) % 2 == 1
+    vw, vh = (w // 2, h // 2) if close else (w, h)  # the view: half the pitch wide, or a quarter of that, zoomed
+    x0 = int(np.clip(pan * 2 * w - vw / 2, 0, 2 * w - vw))
+    y0 = int(np.clip(ball[1] * h - vh / 2, 0, h - vh)) if close else 0
+    canvas = pitch.copy()
+    for px, py, colour in players:
+        cx, cy = int(px * 2 * w), int(py * h)
+        cv2.ellipse(canvas, (cx, cy), (5, 11), 0, 0, 360, colour, -1)
+        cv2.circle(canvas, (cx, cy - 13), 4, (190, 160, 140), -1)
+    cv2.circle(canvas, (int(ball[0] * 2 * w), int(ball[1] * h)), 4, (250, 250, 250), -1)
+    img = cv2.resize(canvas[y0 : y0 + vh, x0 : x0 + vw], (w, h))
+    minute = 12 + int(t // 60)
+    cv2.rectangle(img, (16, 14), (250, 46), (30, 30, 30), -1)
+    cv2.putText(img, f"M{seed:02d} {int(rng.integers(0, 4))}-{int(rng.integers(0, 4))}  {minute:02d}:{int(t) % 60:02d}",
+                (24, 38), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2)
+    return img
+
+
+@functools.lru_cache(maxsize=4)
+def _pitch(shade: int, size: tuple[int, int]) -> np.ndarray:
+    """The pitch every match is played on, twice the frame wide: mown stripes, lines, stands above."""
+    w, h = size
+    img = np.zeros((h, 2 * w, 3), np.uint8)
+    greens = ((40, 140, 50), (50, 155, 60), (35, 125, 45))
+    for i, x in enumerate(range(0, 2 * w, 64)):
+        img[:, x : x + 64] = greens[(shade + i % 2) % 3]
+    rng = np.random.default_rng(99)  # the stands: the same crowd texture in every match
+    img[: h // 6] = rng.integers(20, 120, (h // 6, 2 * w, 3), dtype=np.uint8)
+    white = (235, 235, 235)
+    cv2.rectangle(img, (20, h // 6 + 10), (2 * w - 20, h - 10), white, 2)
+    cv2.line(img, (w, h // 6 + 10), (w, h - 10), white, 2)
+    cv2.circle(img, (w, (h // 6 + h) // 2), h // 6, white, 2)
+    for x in (20, 2 * w - 180):
+        cv2.rectangle(img, (x, h // 3), (x + 160, h - h // 6), white, 2)
+    img.flags.writeable = False
     return img
 
 
@@ -198,6 +255,27 @@ def _show_sound(seed: int, seconds: float) -> np.ndarray:
     return mix((voice(seconds, 200 + seed, 110 + 7 * (seed % 9)), 1.0), (music(seconds, 100 + seed), 0.5))
 
 
+def crowd(seconds: float, seed: int) -> np.ndarray:
+    """A stadium: low-passed noise that swells and falls (chants, a near miss) every few seconds."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    noise = rng.standard_normal(n)
+    kernel = np.hanning(24) / np.hanning(24).sum()
+    roar = np.convolve(noise, kernel, mode="same")
+    swell = np.interp(np.arange(n), np.linspace(0, n, int(seconds / 1.5) + 2), rng.uniform(0.3, 1.0, int(seconds / 1.5) + 2))
+    out: np.ndarray = roar * swell
+    return (out * np.float32(0.5 / (float(np.abs(out).max()) + 1e-9))).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def _match_sound(seed: int, seconds: float) -> np.ndarray:
+    """The commentator (talking about two thirds of the time) over the crowd."""
+    talk = voice(seconds, 300 + seed, 100 + 9 * (seed % 7))
+    n = len(talk)
+    gate = np.repeat(np.random.default_rng(seed).random(int(seconds / 3) + 1) < 0.67, 3 * RATE)[:n]
+    return mix((talk * gate, 1.0), (crowd(seconds, 400 + seed), 0.6))
+
+
 # --- what a clip shows and plays -------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -206,14 +284,19 @@ class Show:
 
     seed: int
     protected: bool
+    kind: str = "programme"  # or "match": a football match (crowd and a commentator for sound)
 
     @property
     def content_id(self) -> str:
         return f"show-{self.seed}"
 
+    def frame(self, t: float) -> np.ndarray:
+        return match_frame(t, self.seed) if self.kind == "match" else programme_frame(t, self.seed)
+
     def sound(self, seconds: float = SHOW_S) -> np.ndarray:
-        """A presenter over the show's backing track (the track is licensed music: :meth:`track`)."""
-        return _show_sound(self.seed, seconds)
+        """A presenter over the show's backing track (the track is licensed music: :meth:`track`);
+        a match's commentator over its crowd."""
+        return _match_sound(self.seed, seconds) if self.kind == "match" else _show_sound(self.seed, seconds)
 
     def track(self, seconds: float = SHOW_S) -> np.ndarray:
         return music(seconds, 100 + self.seed)
@@ -334,7 +417,7 @@ def clip_frames(clip: PiracyClip, fps: int = FPS) -> Iterator[np.ndarray]:
         if clip.show is None:
             yield bullet_comments(backdrop, t) if clip.picture.overlay else backdrop
         else:
-            yield _place(programme_frame(clip.start + clip.speed * t, clip.show.seed), clip.picture, backdrop, t)
+            yield _place(clip.show.frame(clip.start + clip.speed * t), clip.picture, backdrop, t)
 
 
 def clip_sound(clip: PiracyClip) -> np.ndarray:
@@ -368,6 +451,7 @@ def split_clips(split: str) -> list[PiracyClip]:
     base = 10 if held else 0
     shows = [Show(base + k, True) for k in (1, 2, 3, 4)]
     others = [Show(base + k, False) for k in (6, 7, 8)]
+    match, other_match = Show(base + 5, True, "match"), Show(base + 9, False, "match")
     corners = ("tl", "br", "tr", "bl") if held else ("br", "tl", "bl", "tr")
     s1, s2, s3, s4 = shows
     v = 40 if held else 0  # voice / music / backdrop seeds
@@ -406,6 +490,13 @@ def split_clips(split: str) -> list[PiracyClip]:
                    audio_show=s2, voice_seed=v + 18),
         PiracyClip("p19_audio_shop_lowrate", "only the sound (AAC 48 kb/s), under a shop scene", None,
                    P(backdrop="shop"), 26, sound="copy", audio_show=s3, audio_bit_rate=48000, voice_seed=v + 19),
+        PiracyClip("p20_match_lowrate", "a football match, full frame, low bitrate (crf 38, audio 48 kb/s)", match, P(), 12,
+                   crf=38, audio_bit_rate=48000, voice_seed=v + 31),
+        PiracyClip("p21_match_pip30_captioned", "a match in a PiP (30%) in a bottom corner under the caption bar, "
+                   "bullet comments, the host talks", match, P("pip", 0.30, "bl" if held else "br", overlay=True), 30,
+                   sound="host", voice_seed=v + 32),
+        PiracyClip("p22_match_audio", "only a match's sound (commentator and crowd), under the host's camera", None, P(),
+                   20, sound="copy", audio_show=match, voice_seed=v + 33),
     ]
     o1, o2, o3 = others
     neg = [
@@ -430,6 +521,10 @@ def split_clips(split: str) -> list[PiracyClip]:
                    P(backdrop="shop", overlay=True), sound="host", trap="shop_clip", voice_seed=v + 29),
         PiracyClip("n10_unrelated_mirror_lowrate", "an unrelated programme, mirrored, low bitrate", o1,
                    P(mirror=True), 30, crf=40, trap="unrelated_video", voice_seed=v + 30),
+        PiracyClip("n11_other_match", "another football match (same pitch, other teams) with its own sound", other_match,
+                   P(), 12, trap="other_match", voice_seed=v + 34),
+        PiracyClip("n12_other_match_pip45", "another match in a PiP (45%), the host talks", other_match,
+                   P("pip", 0.45, corners[3]), 30, sound="host", trap="other_match", voice_seed=v + 35),
     ]
     return pos + neg
 
@@ -443,7 +538,7 @@ def protected_shows(splits: tuple[str, ...] = SPLITS) -> list[Show]:
 def render_show(show: Show, path: Path) -> Path:
     """The protected show as the library holds it: ``SHOW_S`` of pictures and sound."""
     spec = ClipSpec(show.content_id, (Scene(seconds=SHOW_S),))
-    frames = (cv2.resize(programme_frame(i / FPS, show.seed), SIZE) for i in range(int(SHOW_S * FPS)))
+    frames = (cv2.resize(show.frame(i / FPS), SIZE) for i in range(int(SHOW_S * FPS)))
     return render_clip(spec, path, frames=frames, fps=FPS, audio=show.sound(), audio_bit_rate=128000)
 
 
