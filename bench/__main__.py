@@ -19,6 +19,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from livewatch.evaluate import SPLIT_ORDER
+
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "results"
@@ -123,7 +125,7 @@ def eval_table(result: dict) -> str:
         "| split | rule set | counterfeit P / R | false claim P / R | piracy P / R | brand right | false enforce alerts per benign hour | shadow |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for split in ("tuning", "heldout", "old", "all"):
+    for split in (*SPLIT_ORDER, "all"):
         for name in ("rules", "baseline"):
             data = result["results"].get(name, {}).get("splits", {}).get(split)
             if not data:

@@ -52,17 +52,17 @@ def _random_codes(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarra
 
 
 def programme(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``n`` fingerprints of a synthetic programme: (times, whole (n,3), quads (n,4), quad_ok (n,4))."""
-    base = _random_codes(rng, (n, 5))
+    """``n`` fingerprints of a synthetic programme: (times, whole (n,4), quads (n,4), quad_ok (n,4))."""
+    base = _random_codes(rng, (n, 6))
     new_shot = rng.random(n) < 0.1  # a cut every ~10 fingerprints (5 s)
     new_shot[0] = True
     shot = np.cumsum(new_shot) - 1
     walk = base[np.flatnonzero(new_shot)][shot]  # the shot's first picture...
-    steps = rng.integers(0, 64, (n, 5, 2))
+    steps = rng.integers(0, 64, (n, 6, 2))
     drift = np.arange(n) - np.flatnonzero(new_shot)[shot]
     moved = _flip(walk, steps) * (drift[:, None] > 0) + walk * (drift[:, None] == 0)  # ...and a little motion
     whole = np.stack([moved[:, 0], _flip(moved[:, 0], rng.integers(0, 64, (n, 3))),
-                      _flip(moved[:, 0], rng.integers(0, 64, (n, 5)))], axis=1)
+                      _flip(moved[:, 0], rng.integers(0, 64, (n, 5))), moved[:, 5]], axis=1)  # the top band: its own
     quads = moved[:, 1:5]
     quad_ok = rng.random((n, 4)) < 0.9
     return np.arange(n) * 0.5, whole, quads, quad_ok

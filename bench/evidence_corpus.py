@@ -1,6 +1,7 @@
 """Scan once, keep the evidence: every labelled clip's detector output, replayable in seconds.
 
-    python -m bench.evidence_corpus scan [--corpus broadcasts|corpus] [--split tuning|heldout|old]
+    python -m bench.evidence_corpus scan [--corpus broadcasts|corpus|piracy]
+                                         [--split tuning|heldout|old|piracy-tuning|piracy-heldout]
                                          [--only NAME] [--force] [--out DIR] [--detector asr ...]
     python -m bench.evidence_corpus merge DIR/<corpus>      # fold a scan made with --out DIR into bench/evidence
 
@@ -17,7 +18,11 @@ Corpora:
   ``tuning`` and ``heldout``), rendered into ``var/broadcasts`` first if missing;
 - ``corpus``: the 26 short clips of :mod:`livewatch.corpus` (split ``old``), rendered with its own
   ``generate()`` into ``var/corpus`` if missing, scanned with ``var/corpus/protected`` as the
-  protected content so fingerprints work.
+  protected content so fingerprints work;
+- ``piracy``: the re-broadcasts and look-alikes of :mod:`livewatch.piracy_corpus` (splits
+  ``piracy-tuning`` and ``piracy-heldout``), rendered into ``var/piracy`` if missing, scanned
+  against its protected shows with only the fingerprint detector on (the clips carry no words
+  or logos to read: OCR, logos and ASR would cost CPU and say nothing).
 
 ``--detector`` scans stored clips again with only the named detectors (a change to one detector
 need not pay for the others): their old evidence is replaced and the new evidence spliced in
@@ -38,11 +43,14 @@ from typing import Sequence
 
 from events import Evidence, Modality
 from livewatch.config import Config, Detectors
+from livewatch.piracy_corpus import SPLITS as PIRACY_SPLITS
 
 EVIDENCE_ROOT = Path("bench/evidence")
 BROADCAST_MEDIA = Path("var/broadcasts")
 CORPUS_MEDIA = Path("var/corpus")
+PIRACY_MEDIA = Path("var/piracy")
 SCAN_DATA = Path("var/evidence_scan")  # snapshots of the scans (logo crops), not committed
+CORPUS_SPLITS: dict[str, tuple[str, ...]] = {"broadcasts": ("tuning", "heldout"), "corpus": ("old",), "piracy": PIRACY_SPLITS}
 
 # The old corpus's benign look-alikes, as traps of the broadcasts' classes (or their own).
 OLD_TRAPS = {
@@ -141,6 +149,19 @@ def corpus_clips(media: Path = CORPUS_MEDIA) -> list[dict]:
     return out
 
 
+def piracy_clips(media: Path = PIRACY_MEDIA, splits: Sequence[str] = PIRACY_SPLITS) -> list[dict]:
+    """Entries of var/piracy/labels.json for the splits (rendering the missing clips first)."""
+    from livewatch.piracy_corpus import generate
+
+    labels = media / "labels.json"
+    have = json.loads(labels.read_text(encoding="utf-8"))["clips"] if labels.exists() else []
+    if not have or any(c["split"] in splits and not (media / c["file"]).exists() for c in have):
+        print(f"[evidence] rendering the piracy corpus ({', '.join(splits)}) into {media}", file=sys.stderr)
+        generate(media, tuple(splits), log=lambda m: print(m, file=sys.stderr))
+        have = json.loads(labels.read_text(encoding="utf-8"))["clips"]
+    return [dict(c, media=str(media / c["file"])) for c in have if c["split"] in splits]
+
+
 def scan(
     corpus: str,
     splits: Sequence[str] | None = None,
@@ -167,8 +188,12 @@ def scan(
     elif corpus == "corpus":
         clips = corpus_clips()
         cfg = cfg.replace(protected_dir=CORPUS_MEDIA / "protected")
+    elif corpus == "piracy":
+        clips = piracy_clips(splits=splits or PIRACY_SPLITS)
+        cfg = cfg.replace(protected_dir=PIRACY_MEDIA / "protected", data_dir=cfg.data_dir / "piracy",
+                          detectors=Detectors(ocr=False, logos=False, asr=False, fingerprints=True))
     else:
-        raise SystemExit(f"unknown corpus {corpus!r}: broadcasts or corpus")
+        raise SystemExit(f"unknown corpus {corpus!r}: one of {', '.join(CORPUS_SPLITS)}")
     if splits:
         clips = [c for c in clips if c["split"] in splits]
     if only:
@@ -241,7 +266,7 @@ def merge(source: Path, out_root: Path = EVIDENCE_ROOT) -> Path:
 
 def _write_labels(path: Path, entries: dict[str, dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    order = {"tuning": 0, "heldout": 1, "old": 2}
+    order = {split: i for i, split in enumerate(s for splits in CORPUS_SPLITS.values() for s in splits)}
     clips = sorted(entries.values(), key=lambda c: (order.get(c["split"], 3), c["file"]))
     tmp = path.with_suffix(".part")
     tmp.write_text(json.dumps({"clips": clips}, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -252,8 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.evidence_corpus", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sc = sub.add_parser("scan", help="scan clips with the real detectors and store their evidence")
-    sc.add_argument("--corpus", action="append", choices=("broadcasts", "corpus"), help="default: both")
-    sc.add_argument("--split", action="append", choices=("tuning", "heldout", "old"))
+    sc.add_argument("--corpus", action="append", choices=tuple(CORPUS_SPLITS), help="default: all")
+    sc.add_argument("--split", action="append", choices=tuple(s for splits in CORPUS_SPLITS.values() for s in splits))
     sc.add_argument("--only", action="append", default=[], help="clip names (bt01, cf01_ocr_slang_price, ...)")
     sc.add_argument("--force", action="store_true", help="scan clips again even if their evidence exists")
     sc.add_argument("--out", default=str(EVIDENCE_ROOT))
@@ -270,9 +295,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from livewatch.logging import configure_logging
 
     configure_logging("WARNING", json=False)
-    corpora = args.corpus or ["broadcasts", "corpus"]
+    corpora = args.corpus or list(CORPUS_SPLITS)
     for corpus in corpora:
-        splits = [s for s in (args.split or []) if (s == "old") == (corpus == "corpus")] or None
+        splits = [s for s in (args.split or []) if s in CORPUS_SPLITS[corpus]] or None
         if args.split and not splits:
             continue
         print(scan(corpus, splits, args.only, args.force, Path(args.out), note=args.note, detectors=args.detector))

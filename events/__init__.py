@@ -34,7 +34,7 @@ boundary (Evidence, Alert, StreamStatus) round-trip through ``to_dict`` /
 
 from events.detector import AudioDetector, Detector, FrameDetector
 from events.errors import ConfigError, LivewatchError, SourceError
-from events.live import LIVE_CONTENT_PREFIX, LiveFingerprints, live_content_id, live_source
+from events.live import LIVE_CONTENT_PREFIX, WHOLE_HASHES, LiveFingerprints, live_content_id, live_source
 from events.observations import Observation, ObservationTracker
 from events.prices import parse_prices
 from events.types import (
@@ -65,6 +65,7 @@ from events.types import (
 __all__ = [
     "ALERT_SCHEMA_VERSION",
     "LIVE_CONTENT_PREFIX",
+    "WHOLE_HASHES",
     "Action",
     "Alert",
     "AlertEvidence",

@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import numpy as np
 
 LIVE_CONTENT_PREFIX = "live:"
+WHOLE_HASHES = 4  # whole-picture hashes per fingerprint (frames.fingerprint: three centre crops and the top band)
 
 
 def live_content_id(stream_id: str) -> str:
@@ -33,7 +34,7 @@ def live_source(content_id: str) -> str | None:
 
 @dataclass(frozen=True, eq=False)
 class LiveFingerprints:
-    """A batch of one protected stream's fingerprints: ``times`` (n,) media seconds, ``whole`` (n, 3)
+    """A batch of one protected stream's fingerprints: ``times`` (n,) media seconds, ``whole`` (n, WHOLE_HASHES)
     and ``quads`` (n, 4) uint64 hashes, ``quad_ok`` (n, 4) bool; ``wall_time`` is when its last
     frame was sampled (a worker that reads the batch later than the live window ignores it)."""
 
@@ -69,7 +70,7 @@ class LiveFingerprints:
         batch = cls(
             source_stream=str(data["source_stream"]),
             times=np.array(data["times"], np.float64).reshape(n),
-            whole=_hashes(data["whole"], n, 3),
+            whole=_hashes(data["whole"], n, WHOLE_HASHES),
             quads=_hashes(data["quads"], n, 4),
             quad_ok=np.array(data["quad_ok"], bool).reshape(n, 4),
             wall_time=float(data["wall_time"]),

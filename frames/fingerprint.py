@@ -3,8 +3,9 @@
 Protected content (a recorded stream, a video file) is registered as one
 fingerprint every ``register_interval_s``: 64-bit DCT perceptual hashes of
 the border-trimmed picture (whole and centre crops, so a cropped copy still
-lines up) and of its four quadrants (so an overlay covering one corner leaves
-three intact). Hamming search goes through multi-index hash tables
+lines up; and its top band, the upper three quarters, so a copy whose lower
+part is under a caption bar still does) and of its four quadrants (so an
+overlay covering one corner leaves three intact). Hamming search goes through multi-index hash tables
 (``frames.fingerprint_index``): its cost follows the bucket load, not the
 size of the library.
 
@@ -14,7 +15,9 @@ rectangles bounded by long straight edges or by the frame's own sides (the
 protected picture scaled into a streamer's layout, a split screen), and
 motion-consistent regions (the bounding boxes of what changed over the last
 sampled frames: a picture-in-picture inset moves while the layout around it
-stays still). One frame matching proves little;
+stays still), and the top band of each region that is a 16:9 picture or its
+visible upper part (a caption bar over an inset's bottom hides its lower edge:
+the rectangle found ends at the bar). One frame matching proves little;
 ``fingerprint`` evidence is reported only when a run of ``min_run`` sampled
 frames matches the same content at a consistent time offset (content time
 minus stream time), i.e. the stream is playing that content along. The
@@ -59,6 +62,7 @@ import cv2
 import numpy as np
 
 from events import (
+    WHOLE_HASHES,
     Box,
     ConfigError,
     Evidence,
@@ -77,8 +81,13 @@ from frames.fingerprint_index import HashIndex
 log = logging.getLogger(__name__)
 
 _OBS_NAMESPACE = uuid.UUID("a5d0c7f4-51f2-4d7e-8e61-2c9b3b7f0d11")
-_WHOLE_CROPS = (1.0, 0.9, 0.8)  # centre crops hashed as "the whole picture"
-_FORMAT = 2
+# Parts of the picture hashed as "the whole picture" (top, bottom, left, right as fractions):
+# centre crops at 1.0, 0.9 and 0.8, and the top band (a caption bar over the lower quarter).
+_WHOLE_CROPS = ((0.0, 1.0, 0.0, 1.0), (0.05, 0.95, 0.05, 0.95), (0.1, 0.9, 0.1, 0.9), (0.0, 0.75, 0.0, 1.0))
+_BAND = 0.75  # the top band's share of the picture's height
+_ASPECT = 9 / 16  # a picture's height per width: the band of a region is found for 16:9 content
+assert len(_WHOLE_CROPS) == WHOLE_HASHES
+_FORMAT = 3
 # Quadrant hashes of the four positions share one table: XOR-ing each position with its own salt
 # keeps distances within a position and puts other positions ~32 bits away.
 _QUAD_SALT = np.array([0x0, 0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], np.uint64)
@@ -289,7 +298,7 @@ class FingerprintIndex:
     def register_hashes(self, content_id: str, times: np.ndarray, whole: np.ndarray, quads: np.ndarray,
                         quad_ok: np.ndarray) -> None:
         """Add fingerprints computed elsewhere (by ``region_hashes`` of the border-trimmed picture):
-        ``times`` (n,), ``whole`` (n, 3) crop hashes, ``quads`` (n, 4) and ``quad_ok`` (n, 4).
+        ``times`` (n,), ``whole`` (n, WHOLE_HASHES) crop hashes, ``quads`` (n, 4) and ``quad_ok`` (n, 4).
         The hash tables are rebuilt on the next query."""
         if not content_id:
             raise ConfigError("protected content id is empty; give each registered video a name")
@@ -677,12 +686,10 @@ def query_hashes(gray: np.ndarray, mirror: bool, min_std: float = 8.0) -> list[t
 
 
 def region_hashes(gray: np.ndarray, min_std: float = 8.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(whole-picture hashes at each centre crop, quadrant hashes, which quadrants have texture)."""
+    """(whole-picture hashes of each of ``_WHOLE_CROPS``, quadrant hashes, which quadrants have texture)."""
     h, w = gray.shape
-    whole = []
-    for c in _WHOLE_CROPS:
-        dy, dx = int(h * (1 - c) / 2), int(w * (1 - c) / 2)
-        whole.append(phash(gray[dy : h - dy, dx : w - dx]))
+    whole = [phash(gray[int(h * top) : int(round(h * bottom)), int(w * left) : int(round(w * right))])
+             for top, bottom, left, right in _WHOLE_CROPS]
     hy, hx = h // 2, w // 2
     parts = (gray[:hy, :hx], gray[:hy, hx:], gray[hy:, :hx], gray[hy:, hx:])
     quads = np.array([phash(p) for p in parts], np.uint64)
@@ -716,7 +723,7 @@ def _run(flags: np.ndarray, limit: int) -> int:
 def candidate_regions(gray: np.ndarray, find_pictures: bool, max_pictures: int, motion: Iterable[Box] = (),
                       min_area: float = 0.2) -> list[tuple[str, Box]]:
     """Where the protected picture may be: whole frame, border-trimmed frame, edge-bounded rectangles,
-    then the given motion regions (work-image pixels) and each snapped to the edges around it."""
+    then the given motion regions (work-image pixels), and the top band of each (``band_box``)."""
     h, w = gray.shape[:2]
     regions = [("full", Box(0, 0, w, h))]
     x, y, bw, bh = _border_box(gray, 6.0, 0.4)
@@ -727,7 +734,27 @@ def candidate_regions(gray: np.ndarray, find_pictures: bool, max_pictures: int, 
     for box in motion:
         if all(_iou(box, b) < 0.85 for _, b in regions):
             regions.append(("motion", box))
+    for _, box in list(regions):
+        band = band_box(box, h)
+        if band is not None and all(_iou(band, b) < 0.9 for _, b in regions):
+            regions.append(("band", band))
     return regions
+
+
+def band_box(box: Box, frame_h: int) -> Box | None:
+    """The top band (``_BAND`` of the height) of the 16:9 picture whose upper part ``box`` may be.
+
+    A region as wide as a 16:9 picture but shorter (down to the band) is a picture whose lower
+    part is hidden, most often by a caption bar drawn over it (its lower edge is then not found);
+    a full 16:9 region may carry a bar inside. Either way the band is what is left intact, and it
+    is matched against the registered top bands. Taller regions (a stretched split screen) and
+    regions showing less than the band have none.
+    """
+    full_h = box.w * _ASPECT
+    band_h = round(full_h * _BAND)
+    if not band_h - 1 <= box.h <= full_h * 1.04 + 1 or box.y + band_h > frame_h:
+        return None
+    return Box(box.x, box.y, box.w, band_h)
 
 
 def _iou(a: Box, b: Box) -> float:

@@ -75,9 +75,14 @@ def load_corpus(corpus_dir: Path) -> list[LabelledClip]:
 
 
 def _matches(alert: Alert, label: Record, slack_s: float) -> bool:
+    """Same category, same brand (a label with one), same protected content (a piracy label with
+    ``content``: a re-broadcast pinned on the wrong show is a false alert and a miss), overlapping."""
     if alert.category.value != label["category"]:
         return False
     if label.get("brand") and alert.brand != label["brand"]:
+        return False
+    if label.get("content") and not any(e.modality is Modality.FINGERPRINT and e.text == label["content"]
+                                        for e in alert.evidence):
         return False
     return _overlaps(alert.media_start, alert.media_end, label, slack_s)
 
@@ -145,7 +150,7 @@ def format_report(summary: dict[str, dict[str, object]]) -> str:
 # and per trap class how many benign traps raised a false alert; it lists every false alert and
 # every missed violation with the evidence behind it.
 
-SPLIT_ORDER = ("tuning", "heldout", "old")
+SPLIT_ORDER = ("tuning", "heldout", "old", "piracy-tuning", "piracy-heldout")
 TRAP_SLACK_S = 1.0  # a trap is tripped by alert evidence within this of its span
 SHOT_TRAP_MAX_S = 20.0  # traps no longer than this are one shot's words; longer ones a whole product
 

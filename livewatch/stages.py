@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Callable
 
 from asr import AsrStage
-from events import AudioChunk, AudioDetector, Brand, Evidence, FrameDetector, SampledFrame
+from events import AudioChunk, AudioDetector, Brand, ConfigError, Evidence, FrameDetector, SampledFrame
 from frames import SnapshotStore
 from frames.fingerprint import FingerprintIndex
 from livewatch.config import Config
@@ -176,9 +176,13 @@ def load_protected(directory: Path, saved: Path | None = None) -> FingerprintInd
     videos = sorted(p for p in directory.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
     stamp = json.dumps([(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in videos])
     if saved is not None and (saved / "sources.json").is_file() and (saved / "sources.json").read_text() == stamp:
-        index = FingerprintIndex.load(saved)
-        log.info("protected content loaded: %d item(s) from %s", len(index.content_ids), saved)
-        return index
+        try:
+            index = FingerprintIndex.load(saved)
+        except ConfigError as exc:  # saved by another version (format): the videos are still there
+            log.warning("protected index in %s not used (%s): registering the videos again", saved, exc)
+        else:
+            log.info("protected content loaded: %d item(s) from %s", len(index.content_ids), saved)
+            return index
     index = FingerprintIndex()
     for path in videos:
         index.register_video(path, path.stem)

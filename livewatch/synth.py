@@ -153,6 +153,9 @@ def render_clip(
     speech: list[np.ndarray] | None = None,
     frames: Iterable[np.ndarray] | None = None,
     fps: int = FPS,
+    audio: np.ndarray | None = None,
+    crf: int = 26,
+    audio_bit_rate: int | None = None,
 ) -> Path:
     """Write the clip as H.264 + AAC MP4 with a keyframe every second.
 
@@ -161,16 +164,22 @@ def render_clip(
     give the timing of the speech. ``fps`` is the frame rate (``frames`` must
     be given at that rate); at 5 fps long clips render several times faster and
     the 1 frame/s sampler sees the same pictures (a keyframe every second either way).
+    ``audio`` (16 kHz mono float) replaces the soundtrack (room tone and speech), for
+    clips whose sound is itself the subject (a protected show's, music); ``crf`` and
+    ``audio_bit_rate`` set the encoding quality (a re-encode at low bitrate: crf 40, 32 kb/s).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part.mp4")
-    audio = _soundtrack(spec, speech)
+    if audio is None:
+        audio = _soundtrack(spec, speech)
     with av.open(str(tmp), "w") as out:
         video = out.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
         video.codec_context.gop_size = fps
-        video.options = {"preset": "veryfast", "crf": "26", "x264-params": f"keyint={fps}:min-keyint={fps}:scenecut=0"}
+        video.options = {"preset": "veryfast", "crf": str(crf), "x264-params": f"keyint={fps}:min-keyint={fps}:scenecut=0"}
         sound = out.add_stream("aac", rate=AUDIO_RATE, layout="mono")
+        if audio_bit_rate is not None:
+            sound.bit_rate = audio_bit_rate
         _encode_video(out, video, scene_frames(spec, fps) if frames is None else frames, fps)
         _encode_audio(out, sound, audio)
     tmp.replace(path)

@@ -200,3 +200,20 @@ def test_a_detector_scanned_again_is_spliced_in_where_a_scan_would_have_produced
     said_on_card, said_at_its_end, said_late = _ev("69元", 9.0, 12.0), _ev("还有吗", 19.0, 20.5), _ev("59元", 30.0, 31.0)
     out = splice([card, card_end, next_card], [said_late, said_at_its_end, said_on_card])
     assert out == [card, said_on_card, said_at_its_end, card_end, next_card, said_late]
+
+
+def test_a_piracy_label_names_its_protected_content() -> None:
+    """A re-broadcast alert pinned on another show than the one re-broadcast is false, and a miss."""
+
+    def piracy(n: int, content: str) -> Alert:
+        run = AlertEvidence(Modality.FINGERPRINT, content, (content,), 0.0, 20.0, 0.9)
+        return Alert(f"p{n}", "s", "piracy.rebroadcast", 1, Category.PIRACY, Severity.CRITICAL, 0.9, 0.0, 20.0, (run,))
+
+    label = {"category": "piracy", "brand": None, "content": "show-1", "start": 0.0, "end": 20.0,
+             "modalities": ["fingerprint"]}
+    score = ReplayScore()
+    score_replay(_clip("right", "piracy-tuning", 20.0, labels=[label]), [piracy(1, "show-1")], {}, [], score)
+    score_replay(_clip("wrong", "piracy-tuning", 20.0, labels=[label]), [piracy(2, "show-2")], {}, [], score)
+    row = score.to_dict()["splits"]["piracy-tuning"]["summary"]["category:piracy"]
+    assert (row["alerts_right"], row["alerts_wrong"], row["violations_found"], row["violations_missed"]) == (1, 1, 1, 1)
+    assert [m["clip"] for m in score.missed] == ["wrong"]

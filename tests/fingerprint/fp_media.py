@@ -1,5 +1,8 @@
 """Generated media for fingerprint tests and fixtures (imported by conftest.py): a protected "programme" and re-broadcasts of it.
 
+The pictures and sounds are the piracy corpus's (livewatch/piracy_corpus.py); this module writes them
+into test files and decodes them back.
+
 The programme is procedural: a new scene every 2 s (gradient, shapes, a title
 line), with an object moving inside each scene, so neighbouring seconds
 differ and the time offset between a re-broadcast and the original is
@@ -19,33 +22,18 @@ import numpy as np
 import pytest
 
 from events import SampledFrame, VideoFrame
+from livewatch.piracy_corpus import (  # noqa: F401  (the corpus's generators are the tests' media)
+    bullet_comments,
+    colour_shift,
+    host_camera,
+    mix,
+    music,
+    programme_frame,
+    voice,
+)
 
 FPS = 10
 SIZE = (640, 360)
-
-
-def programme_frame(t: float, seed: int, size: tuple[int, int] = SIZE) -> np.ndarray:
-    """Frame at time ``t`` of programme ``seed`` (BGR)."""
-    w, h = size
-    scene = int(t // 2)
-    rng = np.random.default_rng(seed * 10_000 + scene)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    a, b, c = rng.uniform(20, 120, size=3)
-    img = np.stack([120 + 100 * np.sin(xx / a + rng.uniform(0, 6)), 120 + 100 * np.cos(yy / b + rng.uniform(0, 6)),
-                    120 + 90 * np.sin((xx - yy) / c)], -1)
-    img = np.clip(img, 0, 255).astype(np.uint8)
-    for _ in range(8):
-        x0, y0 = int(rng.integers(0, w - 60)), int(rng.integers(0, h - 60))
-        colour = tuple(int(v) for v in rng.integers(0, 255, 3))
-        if rng.random() < 0.5:
-            cv2.rectangle(img, (x0, y0), (x0 + int(rng.integers(30, w // 3)), y0 + int(rng.integers(30, h // 3))), colour, -1)
-        else:
-            cv2.circle(img, (x0, y0), int(rng.integers(15, h // 4)), colour, -1)
-    cv2.putText(img, f"EP{seed} S{scene}", (20, h - 30), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (255, 255, 255), 3)
-    phase = t - 2 * scene
-    cx, cy = int(w * (0.2 + 0.3 * phase)), int(h * (0.3 + 0.1 * np.sin(3 * phase)))
-    cv2.circle(img, (cx, cy), h // 10, (30, 220, 250), -1)
-    return img
 
 
 def write_video(path: Path, frames: Iterator[np.ndarray], size: tuple[int, int], fps: int = FPS, crf: int = 28,
@@ -178,52 +166,6 @@ def unrelated_clip(tmp_path_factory) -> Path:
 
 # --- where the copy sits: insets, split screens, overlays, re-encoding, speed (issue 13) ------------
 
-def host_camera(t: float, size: tuple[int, int] = (1280, 720)) -> np.ndarray:
-    """The streamer's own camera: a room, a person who moves and talks, a product on the desk."""
-    w, h = size
-    img = np.zeros((h, w, 3), np.uint8)
-    img[:] = (70, 95, 120)
-    cv2.rectangle(img, (0, int(h * 0.7)), (w, h), (40, 60, 90), -1)  # desk
-    cv2.rectangle(img, (int(w * 0.08), int(h * 0.1)), (int(w * 0.3), int(h * 0.45)), (160, 150, 140), -1)  # shelf
-    cx = int(w * (0.5 + 0.04 * np.sin(t * 0.9)))
-    cy = int(h * 0.42 + 6 * np.sin(t * 3.1))
-    cv2.ellipse(img, (cx, int(h * 0.95)), (int(w * 0.2), int(h * 0.35)), 0, 180, 360, (60, 40, 150), -1)  # body
-    cv2.circle(img, (cx, cy), int(h * 0.14), (150, 180, 220), -1)  # head
-    cv2.ellipse(img, (cx, cy + int(h * 0.06)), (30, 8 + int(8 * abs(np.sin(t * 7)))), 0, 0, 360, (60, 60, 150), -1)
-    cv2.rectangle(img, (int(w * 0.65), int(h * 0.55)), (int(w * 0.8), int(h * 0.72)), (30, 160, 200), -1)  # product
-    return img
-
-
-_COMMENTS = ("666666", "主播好美", "这是哪一集", "太好看了吧", "求链接", "哈哈哈哈哈", "前方高能", "up主辛苦了")
-
-
-def bullet_comments(img: np.ndarray, t: float, rows: int = 5) -> np.ndarray:
-    """Scrolling viewer comments across the picture (弹幕) and a burned-in caption bar."""
-    h, w = img.shape[:2]
-    out = img.copy()
-    for i in range(rows):
-        x = int(w - ((t * 180 + i * 260) % (w + 400)))
-        y = int(h * (0.12 + 0.13 * i))
-        text = f"{_COMMENTS[i % len(_COMMENTS)]} {i}".encode("ascii", "ignore").decode() or "666"
-        cv2.putText(out, text + " 666 LOL", (x, y), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (0, 0, 0), 5)
-        cv2.putText(out, text + " 666 LOL", (x, y), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (255, 255, 255), 2)
-    cv2.rectangle(out, (0, int(h * 0.86)), (w, h), (20, 20, 20), -1)
-    cv2.putText(out, f"SUBTITLE LINE {int(t // 2)}: buy now, link below", (30, int(h * 0.95)),
-                cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
-    return out
-
-
-def colour_shift(img: np.ndarray) -> np.ndarray:
-    """A re-grade: hue turned 8 degrees, saturation cut, brightness and contrast changed.
-
-    (A luma hash moves ~10-16 bits under a 24-degree hue rotation: beyond what it tolerates.)"""
-    hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV).astype(np.int16)
-    hsv[..., 0] = (hsv[..., 0] + 4) % 180
-    hsv[..., 1] = hsv[..., 1] * 8 // 10
-    out = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2BGR)
-    return cv2.convertScaleAbs(out, alpha=0.85, beta=25)
-
-
 def _pip_25(frame: np.ndarray, t: float) -> np.ndarray:
     """The programme in a quarter of the frame (25% of its area), flush with the bottom-right corner."""
     out = host_camera(t)
@@ -235,6 +177,14 @@ def _pip_55_comments(frame: np.ndarray, t: float) -> np.ndarray:
     """A 55%-scale inset (30% of the area) over the host's camera, with bullet comments over it all."""
     out = host_camera(t)
     out[40:436, 540:1244] = cv2.resize(frame, (704, 396))
+    return bullet_comments(out, t)
+
+
+def _pip_35_captioned(frame: np.ndarray, t: float) -> np.ndarray:
+    """A 35%-area inset in the bottom-left corner, its lower fifth under the caption bar, bullet comments
+    over it all: the inset's lower edge is hidden, only its upper part shows where it ends."""
+    out = host_camera(t)
+    out[271:696, 24:781] = cv2.resize(frame, (757, 425))
     return bullet_comments(out, t)
 
 
@@ -263,6 +213,7 @@ def _host_only(frame: np.ndarray, t: float) -> np.ndarray:
 PLACEMENTS: dict[str, tuple[tuple[int, int], Callable[[np.ndarray, float], np.ndarray], float, int]] = {
     "pip_25": ((1280, 720), _pip_25, 1.0, 30),
     "pip_55_comments": ((1280, 720), _pip_55_comments, 1.0, 30),
+    "pip_35_captioned": ((1280, 720), _pip_35_captioned, 1.0, 30),
     "split_screen": ((1280, 720), _split_screen, 1.0, 30),
     "captions_regraded_lowrate": ((1280, 720), _captions_regraded, 1.0, 40),
     "pip_55_fast": ((1280, 720), _pip_55_comments, 1.1, 30),
@@ -293,57 +244,6 @@ def placed(tmp_path_factory) -> Callable[[str], Path]:
 # --- sound: a protected show's soundtrack, a host's voice, a licensed background track --------------
 
 RATE = 16000
-
-
-def voice(seconds: float, seed: int, f0: float = 140.0) -> np.ndarray:
-    """Speech-like sound: voiced syllables (harmonics of a moving pitch through three formants),
-    consonant noise bursts, pauses. ``seed`` picks the words, ``f0`` the speaker."""
-    rng = np.random.default_rng(seed)
-    out = np.zeros(int(seconds * RATE), np.float32)
-    t = 0.0
-    while t < seconds - 0.3:
-        dur = rng.uniform(0.12, 0.3)
-        n, i0 = int(dur * RATE), int(t * RATE)
-        tt = np.arange(n) / RATE
-        pitch = f0 * rng.uniform(0.8, 1.3) * (1 + 0.15 * np.sin(2 * np.pi * rng.uniform(1, 4) * tt))
-        phase = 2 * np.pi * np.cumsum(pitch) / RATE
-        formants = rng.uniform([300, 900, 2200], [900, 2200, 3300])
-        syllable = np.zeros(n)
-        for k in range(1, 30):
-            fk = pitch * k
-            syllable += (sum(np.exp(-((fk - f) / 120.0) ** 2) for f in formants) + 0.02) * np.sin(k * phase) * (fk < 7000)
-        if rng.random() < 0.4:
-            b = int(0.04 * RATE)
-            syllable[:b] += rng.normal(0, 0.6, b) * np.hanning(b)
-        envelope = np.minimum(1, np.minimum(tt / 0.02, (dur - tt) / 0.04))
-        out[i0 : i0 + n] += (syllable * envelope).astype(np.float32)
-        t += dur + (rng.uniform(0.02, 0.08) if rng.random() < 0.8 else rng.uniform(0.2, 0.5))
-    return out / (np.abs(out).max() + 1e-9) * 0.6
-
-
-def music(seconds: float, seed: int) -> np.ndarray:
-    """A backing track: three-note chords with harmonics on a beat, a noise hit on each beat."""
-    rng = np.random.default_rng(seed)
-    out = np.zeros(int(seconds * RATE), np.float32)
-    beat = 60 / rng.uniform(90, 130)
-    scale = 220 * 2 ** (np.array([0, 2, 4, 5, 7, 9, 11, 12, 14, 16]) / 12)
-    t = 0.0
-    while t < seconds:
-        i0 = int(t * RATE)
-        tt = np.arange(min(int(beat * RATE), len(out) - i0)) / RATE
-        notes = rng.choice(scale, 3, replace=False) * rng.choice([0.5, 1, 2])
-        tone = sum(np.sin(2 * np.pi * f * tt) + 0.4 * np.sin(4 * np.pi * f * tt) + 0.2 * np.sin(6 * np.pi * f * tt) for f in notes)
-        out[i0 : i0 + len(tt)] += (tone * np.exp(-tt * 3)).astype(np.float32)
-        d = min(int(0.03 * RATE), len(tt))
-        out[i0 : i0 + d] += rng.normal(0, 0.5, d).astype(np.float32)
-        t += beat
-    return out / (np.abs(out).max() + 1e-9) * 0.6
-
-
-def mix(*parts: tuple[np.ndarray, float]) -> np.ndarray:
-    n = min(len(p) for p, _ in parts)
-    out = sum(p[:n] * gain for p, gain in parts)
-    return (out / max(1.0, float(np.abs(out).max()))).astype(np.float32)
 
 
 def aac_roundtrip(samples: np.ndarray, bit_rate: int = 48000) -> np.ndarray:

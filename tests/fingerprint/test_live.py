@@ -48,7 +48,7 @@ def test_a_protected_stream_yields_hashes_every_register_interval_and_others_non
     (batch,) = index.drain_live()
     assert batch.source_stream == "showA" and batch.content_id == "live:showA"
     assert batch.times.tolist() == [float(t) for t in range(10)]
-    assert batch.whole.shape == (10, 3) and batch.quads.shape == (10, 4) and batch.quad_ok.shape == (10, 4)
+    assert batch.whole.shape == (10, 4) and batch.quads.shape == (10, 4) and batch.quad_ok.shape == (10, 4)
     assert batch.wall_time == pytest.approx(NOW + 9.5)
     assert index.drain_live() == [], "drained once"
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from fp_media import PLACEMENTS, programme_frame, run_stream
 
-from events import Modality
-from frames.fingerprint import FingerprintIndex, find_rectangles, motion_boxes, work_gray
+from events import Box, Modality
+from frames.fingerprint import FingerprintIndex, band_box, find_rectangles, motion_boxes, work_gray
 
 CONTENT = "programme-1"
 
@@ -70,3 +70,12 @@ def test_motion_outlines_a_moving_inset():
     changed[20:30, 20:30] = 1  # a small flicker elsewhere: too small to be a candidate
     boxes = motion_boxes(changed, 0.1)
     assert len(boxes) == 1 and abs(boxes[0].x - 170) <= 6 and abs(boxes[0].w - 140) <= 10, boxes
+
+
+def test_band_of_a_picture_whose_lower_part_is_hidden():
+    """The top band of the 16:9 picture a region shows (all of it, or its upper part down to the band)."""
+    assert band_box(Box(0, 0, 320, 180), 180) == Box(0, 0, 320, 135)  # a whole 16:9 picture (a bar may sit inside)
+    assert band_box(Box(6, 67, 189, 87), 180) == Box(6, 67, 189, 80)  # an inset's upper 82%, a caption bar below
+    assert band_box(Box(0, 0, 160, 180), 180) is None  # taller than 16:9: a stretched split screen
+    assert band_box(Box(6, 67, 189, 60), 180) is None  # less than the band shows
+    assert band_box(Box(6, 120, 189, 87), 180) is None  # the band would run off the frame
