@@ -115,17 +115,23 @@ def test_retimed_plays_faster() -> None:
     assert len(out) == 2 * pc.RATE and out[-1] == pytest.approx(1.1 * (2 * pc.RATE - 1), rel=1e-4)
 
 
-def test_generate_writes_labels_and_only_the_asked_clips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """generate renders the protected shows and the clips asked for (here short stand-ins)."""
-    rendered: list[str] = []
+@pytest.fixture()
+def rendered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Rendering replaced by empty files; the names of the shows and clips rendered, in order."""
+    names: list[str] = []
 
     def fake(name: str, path: Path) -> None:
-        rendered.append(name)
+        names.append(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"")
 
     monkeypatch.setattr(pc, "render_show", lambda show, path: fake(show.content_id, path))
     monkeypatch.setattr(pc, "render_piracy_clip", lambda clip, path: fake(clip.name, path))
+    return names
+
+
+def test_generate_writes_labels_and_only_the_asked_clips(tmp_path: Path, rendered: list[str]) -> None:
+    """generate renders the protected shows and the clips asked for (here short stand-ins)."""
     labels = pc.generate(tmp_path, ("piracy-tuning",), only=("p01_pip25",))
     data = json.loads(labels.read_text(encoding="utf-8"))
     assert len(data["clips"]) == len(pc.split_clips("piracy-tuning"))
@@ -166,19 +172,10 @@ def test_a_match_sounds_of_its_commentator_and_crowd() -> None:
     assert spectrum[freqs < 1500].sum() > 5 * spectrum[freqs > 3000].sum()  # a roar, not hiss
 
 
-def test_evidence_corpus_takes_the_rendered_clips_of_its_splits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_evidence_corpus_takes_the_rendered_clips_of_its_splits(tmp_path: Path, rendered: list[str]) -> None:
     """bench/evidence_corpus.py scans the piracy corpus as its third corpus, rendering only what is missing."""
     from bench import evidence_corpus as ec
 
-    rendered: list[str] = []
-
-    def fake(name: str, path: Path) -> None:
-        rendered.append(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"")
-
-    monkeypatch.setattr(pc, "render_show", lambda show, path: fake(show.content_id, path))
-    monkeypatch.setattr(pc, "render_piracy_clip", lambda clip, path: fake(clip.name, path))
     clips = ec.piracy_clips(tmp_path, ("piracy-heldout",))
     assert {c["split"] for c in clips} == {"piracy-heldout"} and len(clips) == len(pc.split_clips("piracy-heldout"))
     assert all(Path(c["media"]).exists() for c in clips)
