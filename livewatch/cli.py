@@ -160,7 +160,7 @@ def _service_options(args: argparse.Namespace, cfg: Config) -> _ServiceFlags:
 
 def _cmd_worker(args: argparse.Namespace, cfg: Config) -> int:
     from livewatch.distributed import WorkerOptions, run_worker
-    from livewatch.service import stop_on_signals
+    from livewatch.signals import stop_on_signals
 
     ingest = cfg.ingest
     if args.loop:
@@ -179,7 +179,7 @@ def _cmd_worker(args: argparse.Namespace, cfg: Config) -> int:
 
 def _cmd_rules_service(args: argparse.Namespace, cfg: Config) -> int:
     from livewatch.distributed import RulesServiceOptions, run_rules_service
-    from livewatch.service import stop_on_signals
+    from livewatch.signals import stop_on_signals
 
     options = RulesServiceOptions(**_service_options(args, cfg), group_id=args.group)
     with stop_on_signals() as stop:

@@ -29,6 +29,7 @@ from dashboard import DashboardSettings
 from events import ConfigError
 from events.kafka import KafkaOptions
 from livewatch.config import ENV_PREFIX, Config, env_flag, env_int
+from livewatch.signals import stop_on_signals
 
 if TYPE_CHECKING:
     from livewatch.assignment import StreamControl
@@ -99,10 +100,16 @@ def stream_control(kafka: KafkaOptions) -> Callable[[], StreamsClient] | None:
 
 
 def run_dashboard(cfg: Config, *, host: str | None = None, port: int | None = None, env: Mapping[str, str] | None = None) -> int:
-    """Serve the dashboard until SIGINT/SIGTERM."""
+    """Serve the dashboard until SIGINT/SIGTERM, then exit 0.
+
+    uvicorn shuts down gracefully on either signal and then raises it again for the handler it
+    found installed; with Python's defaults SIGTERM would kill the process (exit -15) after a clean
+    shutdown. ``stop_on_signals`` is that handler here, so the re-raised signal only sets an event.
+    """
     from dashboard import serve
 
     settings = dashboard_settings(cfg, os.environ if env is None else env, host=host, port=port)
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
-    serve(settings, streams=stream_control(cfg.kafka))
+    with stop_on_signals():
+        serve(settings, streams=stream_control(cfg.kafka))
     return 0

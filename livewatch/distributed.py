@@ -498,10 +498,15 @@ class RulesService(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-py
             emit_alert(self.publisher, self.metrics, with_url(alert, url))
 
     def _close_session(self, stream_id: str) -> None:
+        """Close the session's alerts, then drop its series: a rules service running for days would
+        otherwise export a counter for every stream it ever judged (a restarted stream counts from 0)."""
         found = self._sessions.pop(stream_id, None)
         url = found[1] if found else None
         for alert in self.engine.finish(stream_id):
             emit_alert(self.publisher, self.metrics, with_url(alert, url))
+        self.metrics.forget_stream(stream_id)
+        with contextlib.suppress(KeyError):
+            self.evidence_in.remove(stream_id)
 
     def run(self, stop: threading.Event) -> None:
         consumer = make_consumer(self.kafka, "rules", group_id=self.options.group_id, enable_auto_commit=False,

@@ -6,9 +6,7 @@ import contextlib
 import functools
 import json
 import logging
-import signal
 import sys
-import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -21,6 +19,7 @@ from livewatch.broker import EmbeddedBroker
 from livewatch.config import Config
 from livewatch.health import check_free_space, watch_health
 from livewatch.metrics import Metrics, MetricsServer
+from livewatch.signals import stop_on_signals
 from livewatch.sinks import CollectingSink, EvidenceSink, InlineRules, RulesThread, Tap
 from livewatch.stages import Stages
 from livewatch.worker import Pipeline, new_session
@@ -45,20 +44,6 @@ def with_broker(cfg: Config) -> Iterator[Config]:
         print(f"livewatch: embedded Kafka broker on {broker.bootstrap} (alerts on topic {cfg.kafka.topics.alerts})",
               file=sys.stderr)
         yield cfg.replace(kafka=broker.kafka_options(cfg.kafka))
-
-
-@contextlib.contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
-    """SIGINT and SIGTERM set an event instead of killing the process mid-write."""
-    stop = threading.Event()
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for sig in previous:
-        signal.signal(sig, lambda *_: stop.set())
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def format_status(s: StreamStatus) -> str:

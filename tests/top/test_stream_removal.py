@@ -9,6 +9,8 @@ whole object graph, so per-stream state added later is checked too.
 from __future__ import annotations
 
 import dataclasses
+import time
+import uuid
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Iterator
@@ -17,14 +19,17 @@ import numpy as np
 import pytest
 
 from asr import AsrOptions, AsrStage
-from events import StreamState
+from events import Evidence, Modality, StreamState
 from frames.fingerprint import FingerprintIndex
 from livewatch.config import Config, Detectors
+from livewatch.distributed import RulesService, RulesServiceOptions, evidence_record, finish_record
+from livewatch.metrics import Metrics
 from livewatch.sinks import CollectingSink, InlineRules, RulesThread
 from livewatch.stages import Stages
 from livewatch.worker import Pipeline
 from logos import LogoStage
 from ocr import OcrOptions, OcrStage
+from tests.conftest import kafka_for
 from tests.leaks import held
 from tests.media import make_clip, make_not_video
 from tests.waiting import wait_until
@@ -116,3 +121,30 @@ def test_a_stream_whose_source_never_opens_leaves_no_rule_state(tmp_path: Path, 
     assert status.state is StreamState.FAILED
     assert held(stages, "junk") == []
     assert pipeline.discard_stream("junk") and held(pipeline, "junk") == []
+
+
+def _stream_series(metrics: Metrics, stream_id: str) -> set[str]:
+    """The metrics that have a series of the stream."""
+    return {family.name for family in metrics.registry.collect() for sample in family.samples
+            if sample.labels.get("stream_id") == stream_id}
+
+
+@pytest.mark.slow
+def test_a_rules_service_session_closed_leaves_no_state_and_no_series(kafka_broker: str, tmp_path: Path) -> None:
+    """A rules service runs for days while streams come and go: a finished session keeps no per-stream counter."""
+    kafka = kafka_for(kafka_broker, evidence=f"livewatch.evidence.{uuid.uuid4().hex}")
+    metrics = Metrics(process=False)
+    service = RulesService(Config(data_dir=tmp_path, kafka=kafka), RulesServiceOptions(evidence_partitions=1), metrics)
+    try:
+        card = Evidence("shop", Modality.OCR, 1.0, 4.0, CARD, 0.95, time.time(), observation_id="card-1")
+        service.handle(*evidence_record(card, "session-1", "rtmp://example/shop"), partition=0)
+        service.handle(*evidence_record(dataclasses.replace(card, stream_id="other"), "session-2", None), partition=0)
+        assert _stream_series(metrics, "shop") == {"livewatch_evidence_consumed", "livewatch_alerts"}
+        assert held(service, "shop")
+
+        service.handle(*finish_record("shop", "session-1"), partition=0)
+        assert _stream_series(metrics, "shop") == set()
+        assert held(service, "shop") == []
+        assert _stream_series(metrics, "other") == {"livewatch_evidence_consumed", "livewatch_alerts"}, "the other goes on"
+    finally:
+        service.close(10.0)

@@ -1,0 +1,57 @@
+"""A freed frame leaves the process: glibc's mmap threshold is fixed, not raised by the first big block freed.
+
+Each case runs in a fresh interpreter (the allocator's state is per process): it frees one
+16 MB block, as model loading does, then allocates a frame-sized one and asks glibc
+(``mallinfo2``) whether that frame got its own mapping (given back when freed) or came from an
+arena (where freed memory mostly stays).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from livewatch.malloc import ENV, MMAP_THRESHOLD
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import ctypes, json, os, sys
+from livewatch.malloc import ENV, fix_mmap_threshold
+
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = Info
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+fixed = fix_mmap_threshold() if sys.argv[1] == "fixed" else False
+libc.free(libc.malloc(16 << 20))  # mapped, and freeing it raises glibc's threshold unless fixed
+before = libc.mallinfo2().hblks
+frame = libc.malloc(1280 * 720 * 3)
+print(json.dumps({"fixed": fixed, "frame_mapped": libc.mallinfo2().hblks > before, "env": os.environ.get(ENV)}))
+libc.free(frame)
+"""
+
+
+def _probe(mode: str, threshold: str | None = None) -> dict[str, object]:
+    env = {k: v for k, v in os.environ.items() if k != ENV} | ({ENV: threshold} if threshold else {})
+    out = subprocess.run([sys.executable, "-c", PROBE, mode], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    result: dict[str, object] = json.loads(out.stdout)
+    return result
+
+
+def test_a_frame_allocated_after_a_big_block_was_freed_gets_its_own_mapping() -> None:
+    assert _probe("default") == {"fixed": False, "frame_mapped": False, "env": None}, "glibc's own behaviour, the reason"
+    assert _probe("fixed") == {"fixed": True, "frame_mapped": True, "env": str(MMAP_THRESHOLD)}, "the env: spawned workers"
+
+
+def test_an_operators_threshold_wins() -> None:
+    big = str(4 << 20)  # above the frame: the frame comes from an arena again, as the operator chose
+    assert _probe("fixed", big) == {"fixed": True, "frame_mapped": False, "env": big}
