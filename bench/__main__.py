@@ -80,9 +80,10 @@ def _fmt(value: object) -> str:
 
 def table(results: list[dict[str, object]], meta: dict[str, object]) -> str:
     m = meta["machine"]
+    soak = "; soak rows: `make soak`" if any(res["area"] == "soak" for res in results) else ""  # not in make bench
     lines = [
         f"Measured {meta['date']} on {m['cpus']} cores ({m['cpu']}), {m['memory_gib']} GiB, "
-        f"Python {m['python']}, with `{meta['command']}`.",
+        f"Python {m['python']}, with `{meta['command']}`{soak}.",
         "",
         "| area | figure | value | unit | baseline (same run) | baseline value | ratio | notes |",
         "|---|---|---|---|---|---|---|---|",
