@@ -86,7 +86,7 @@ def splice(kept: Sequence[Evidence], fresh: Sequence[Evidence]) -> list[Evidence
     pending = sorted(fresh, key=produced_at)
     i = 0
     for ev in kept:
-        while i < len(pending) and produced_at(pending[i]) <= produced_at(ev):
+        while i < len(pending) and produced_at(pending[i]) < produced_at(ev):
             out.append(pending[i])
             i += 1
         out.append(ev)
@@ -226,10 +226,15 @@ def scan(
                 redone = {DETECTOR_MODALITIES[d] for d in detectors}
                 collected = splice([e for e in read_jsonl(target) if e.modality not in redone], collected)
             write_jsonl(target, collected)
-            entries[clip["file"]] = dict(clip, evidence=rel, scan={
+            this_scan = {
                 "wall_s": round(wall, 1), "media_s": clip["seconds"], "evidence": len(collected), "alerts": len(alerts),
                 "date": time.strftime("%Y-%m-%d", time.gmtime()), **({"note": note} if note else {}),
-            })
+            }
+            if detectors:  # the full scan stays on record; each partial one is added to its list
+                before = entries.get(clip["file"], {})
+                this_scan = dict(before.get("scan", {}), rescans=[*before.get("scan", {}).get("rescans", []),
+                                                                   dict(this_scan, detectors=list(detectors))])
+            entries[clip["file"]] = dict(clip, evidence=rel, scan=this_scan)
             _write_labels(labels_path, entries)
             print(f"[evidence] {rel}: {len(collected)} evidence, {len(alerts)} alert(s), "
                   f"{clip['seconds']:.0f} s media scanned in {wall:.0f} s ({wall / max(clip['seconds'], 1):.2f}x)",
