@@ -33,11 +33,12 @@ _OBS_NAMESPACE = uuid.UUID("0b3c5e0e-3f7e-4a8e-9a39-1f5d8c2b7a61")
 
 @dataclass(frozen=True, slots=True)
 class LogoOptions:
-    """``max_side``: frames are downscaled to this longest side before matching (1280 keeps 720p
-    as is; 640 is ~4x cheaper and loses small logos)."""
+    """``max_side``: frames are downscaled to this longest side before matching (640: a quarter of
+    the pixels of 720p; ``bench/bench_logos.py`` and the stored broadcasts kept every logo there;
+    1280 keeps 720p as is, for logos smaller than ~40 px on a 720p frame)."""
 
     methods: tuple[str, ...] = METHODS
-    max_side: int = 1280
+    max_side: int = 640
     reference_max_side: int = 400
     min_confidence: float = 0.5
     max_overlap: float = 0.3
