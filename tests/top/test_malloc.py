@@ -55,3 +55,15 @@ def test_a_frame_allocated_after_a_big_block_was_freed_gets_its_own_mapping() ->
 def test_an_operators_threshold_wins() -> None:
     big = str(4 << 20)  # above the frame: the frame comes from an arena again, as the operator chose
     assert _probe("fixed", big) == {"fixed": True, "frame_mapped": False, "env": big}
+
+
+def test_the_livewatch_command_and_python_m_livewatch_fix_it_first() -> None:
+    """The container's entry point is the ``livewatch`` script: it must not skip the fix."""
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
+    assert scripts["livewatch"] == "livewatch.__main__:run"
+    env = {k: v for k, v in os.environ.items() if k != ENV}
+    probe = "import os, sys; from livewatch import __main__ as m, malloc; m.main = lambda: print(os.environ.get(malloc.ENV)) or 0; sys.exit(m.run())"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == str(MMAP_THRESHOLD), out.stderr
