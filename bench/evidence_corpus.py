@@ -51,6 +51,7 @@ CORPUS_MEDIA = Path("var/corpus")
 PIRACY_MEDIA = Path("var/piracy")
 SCAN_DATA = Path("var/evidence_scan")  # snapshots of the scans (logo crops), not committed
 CORPUS_SPLITS: dict[str, tuple[str, ...]] = {"broadcasts": ("tuning", "heldout"), "corpus": ("old",), "piracy": PIRACY_SPLITS}
+ALL_SPLITS = tuple(s for splits in CORPUS_SPLITS.values() for s in splits)  # in the order labels list them
 
 # The old corpus's benign look-alikes, as traps of the broadcasts' classes (or their own).
 OLD_TRAPS = {
@@ -231,9 +232,8 @@ def scan(
                 "date": time.strftime("%Y-%m-%d", time.gmtime()), **({"note": note} if note else {}),
             }
             if detectors:  # the full scan stays on record; each partial one is added to its list
-                before = entries.get(clip["file"], {})
-                this_scan = dict(before.get("scan", {}), rescans=[*before.get("scan", {}).get("rescans", []),
-                                                                   dict(this_scan, detectors=list(detectors))])
+                full_scan = entries.get(clip["file"], {}).get("scan", {})
+                this_scan = dict(full_scan, rescans=[*full_scan.get("rescans", []), dict(this_scan, detectors=list(detectors))])
             entries[clip["file"]] = dict(clip, evidence=rel, scan=this_scan)
             _write_labels(labels_path, entries)
             print(f"[evidence] {rel}: {len(collected)} evidence, {len(alerts)} alert(s), "
@@ -271,7 +271,7 @@ def merge(source: Path, out_root: Path = EVIDENCE_ROOT) -> Path:
 
 def _write_labels(path: Path, entries: dict[str, dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    order = {split: i for i, split in enumerate(s for splits in CORPUS_SPLITS.values() for s in splits)}
+    order = {split: i for i, split in enumerate(ALL_SPLITS)}
     clips = sorted(entries.values(), key=lambda c: (order.get(c["split"], 3), c["file"]))
     tmp = path.with_suffix(".part")
     tmp.write_text(json.dumps({"clips": clips}, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -283,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sc = sub.add_parser("scan", help="scan clips with the real detectors and store their evidence")
     sc.add_argument("--corpus", action="append", choices=tuple(CORPUS_SPLITS), help="default: all")
-    sc.add_argument("--split", action="append", choices=tuple(s for splits in CORPUS_SPLITS.values() for s in splits))
+    sc.add_argument("--split", action="append", choices=ALL_SPLITS)
     sc.add_argument("--only", action="append", default=[], help="clip names (bt01, cf01_ocr_slang_price, ...)")
     sc.add_argument("--force", action="store_true", help="scan clips again even if their evidence exists")
     sc.add_argument("--out", default=str(EVIDENCE_ROOT))
