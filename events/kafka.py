@@ -179,7 +179,59 @@ def make_consumer(options: KafkaOptions, role: str, *topics: str, group_id: str 
                   **settings: Any) -> Any:
     """A ``KafkaConsumer`` for ``role``; a member of ``group_id`` (with the options' group timings) if given."""
     group = {} if group_id is None else {"group_id": group_id, **options.group_settings()}
-    return _make("KafkaConsumer", options, role, settings, topics=topics, group=group)
+    consumer = _make("KafkaConsumer", options, role, settings, topics=topics, group=group)
+    if group_id is not None:
+        _keep_finished_joins(consumer._coordinator)
+    return consumer
+
+
+def _keep_finished_joins(coordinator: Any) -> None:
+    """Make a group member apply a join that finished between two polls instead of losing it.
+
+    kafka-python 3.0 (3.0.12, and its master of 2026-08) runs JoinGroup + SyncGroup as a task on
+    its I/O thread; ``poll`` waits for it at most its own timeout and leaves it running. A task
+    that finishes while no ``poll`` waits is lost one of two ways: the next ``poll`` sees it done
+    and sends a new JoinGroup, or, when the rejoin was caused by new topic metadata, the leader's
+    assignment has already updated the metadata snapshot, ``need_rejoin()`` turns false and nothing
+    ever applies the result (the member also stops heartbeating until its session expires). Either
+    way the member keeps its old partitions while the others get theirs, so two members own one
+    partition (for the stream assigner: one stream watched twice), and from the leader a new
+    JoinGroup starts another rebalance, which can repeat until the group never settles. It shows
+    under load, or with several consumers polled in turn from one thread
+    (tests/events/test_kafka_group_join.py forces it).
+
+    Here a finished, successful join counts as a reason to rejoin and is then applied the way
+    kafka-python applies one it waited for: the same state changes, the same rebalance callbacks.
+    Everything else is left to kafka-python. Both run on the I/O thread, between its awaits.
+    """
+    from kafka.structs import MemberState
+
+    join_group, need_rejoin = coordinator.join_group_async, coordinator.need_rejoin
+
+    def finished_join() -> Any:
+        task = coordinator._join_task
+        return task if task is not None and task.succeeded() else None
+
+    def need_rejoin_or_finish() -> bool:
+        return finished_join() is not None or bool(need_rejoin())
+
+    async def join_group_keeping_finished(timeout_ms: int | None = None) -> bool:
+        finished = finished_join()
+        if finished is None:
+            return bool(await join_group(timeout_ms))
+        coordinator._join_task = None
+        with coordinator._lock:
+            coordinator.rejoining = False
+            coordinator.rejoin_needed = False
+            coordinator.state = MemberState.STABLE
+            coordinator._enable_heartbeat()
+        generation = coordinator._generation
+        await coordinator._on_join_complete_async(generation.generation_id, generation.member_id,
+                                                  generation.protocol, finished.value)
+        return True
+
+    coordinator.need_rejoin = need_rejoin_or_finish
+    coordinator.join_group_async = join_group_keeping_finished
 
 
 def make_admin(options: KafkaOptions, role: str, **settings: Any) -> Any:

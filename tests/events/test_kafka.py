@@ -6,6 +6,7 @@ import logging
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import kafka
@@ -30,6 +31,7 @@ class FakeClient:
 
     def __init__(self, *topics: str, **settings: Any) -> None:
         self.topics, self.settings = topics, settings
+        self._coordinator = SimpleNamespace(join_group_async=None, need_rejoin=None)  # what make_consumer wraps
         FakeClient.made.append(self)
 
 
