@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -26,9 +27,27 @@ import pytest
 
 from events.kafka import KafkaOptions, KafkaTopics
 from livewatch.broker import EmbeddedBroker, with_embedded_timings
+from livewatch.logging import _HANDLER_MARK as LIVEWATCH_HANDLER_MARK
 
 # Apache Kafka fixtures (apache_kafka, any_broker) for every area; tests/ is on sys.path.
 pytest_plugins = ["kafka_apache.plugin"]
+
+
+@pytest.fixture(autouse=True)
+def logging_left_as_found() -> Iterator[None]:
+    """Undo what ``livewatch.cli.main``, called in-process, does to a process's logging.
+
+    Its handler writes to the ``sys.stderr`` of the test that called it, which pytest closes after
+    that test: every later log line (kafka-python's I/O thread logs all run long) then printed a
+    "Logging error ... I/O operation on closed file" traceback into other tests' output.
+    """
+    root, kafka_logger = logging.getLogger(), logging.getLogger("kafka")
+    root_level, kafka_level = root.level, kafka_logger.level
+    yield
+    for handler in [h for h in root.handlers if getattr(h, LIVEWATCH_HANDLER_MARK, False)]:
+        root.removeHandler(handler)
+    root.setLevel(root_level)
+    kafka_logger.setLevel(kafka_level)
 
 
 def kafka_for(bootstrap: str, **topics: str) -> KafkaOptions:
