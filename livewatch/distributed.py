@@ -97,6 +97,9 @@ class RulesServiceOptions(ServiceOptions):
     group_id: str = RULES_GROUP
     evidence_partitions: int = 12
     poll_timeout_ms: int = 500
+    # a session that sent nothing for this long is closed: its worker died and no other worker
+    # took the stream over (it was removed meanwhile), so no end-of-stream marker will ever come
+    idle_session_s: float = 3600.0
 
 
 # --- watch sessions -----------------------------------------------------------
@@ -444,6 +447,7 @@ class RulesService(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-py
         self.evidence_in = Counter("evidence_consumed", "Evidence records judged by the rules service.", ["stream_id"],
                                    namespace="livewatch", registry=metrics.registry)
         self._sessions: dict[str, tuple[str, str | None, int]] = {}  # stream -> (session, url, partition)
+        self._last_seen: dict[str, float] = {}  # stream -> time.monotonic() of its last record
         self._joined = threading.Event()
         ensure_topics(self.kafka, [self.topic], partitions=options.evidence_partitions)
         self.store = AlertStore(cfg.store_path, snapshot_root=cfg.snapshot_dir)
@@ -493,14 +497,25 @@ class RulesService(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-py
         if opening:
             self.engine.open_stream(stream_id, session)  # the engine scopes the ids of this session's alerts
         self._sessions[stream_id] = (session, url, partition)
+        self._last_seen[stream_id] = time.monotonic()
         self.evidence_in.labels(stream_id=stream_id).inc()
         for alert in self.engine.process(ev):
             emit_alert(self.publisher, self.metrics, with_url(alert, url))
+
+    def close_idle_sessions(self, now: float | None = None) -> list[str]:
+        """Close the sessions that sent nothing for ``idle_session_s`` (``now``: a ``time.monotonic()``)."""
+        now = time.monotonic() if now is None else now
+        idle = [s for s in self._sessions if now - self._last_seen[s] > self.options.idle_session_s]
+        for stream_id in idle:
+            log.info("idle watch session closed", extra={"stream_id": stream_id, "idle_s": self.options.idle_session_s})
+            self._close_session(stream_id)
+        return idle
 
     def _close_session(self, stream_id: str) -> None:
         """Close the session's alerts, then drop its series: a rules service running for days would
         otherwise export a counter for every stream it ever judged (a restarted stream counts from 0)."""
         found = self._sessions.pop(stream_id, None)
+        self._last_seen.pop(stream_id, None)
         url = found[1] if found else None
         for alert in self.engine.finish(stream_id):
             emit_alert(self.publisher, self.metrics, with_url(alert, url))
@@ -518,6 +533,7 @@ class RulesService(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-py
                 for tp, records in batches.items():
                     for record in records:
                         self.handle(record.key, record.value, record.headers, tp.partition)
+                self.close_idle_sessions()
                 if batches:
                     consumer.commit()  # the alerts of this batch are in the outbox already
         finally:

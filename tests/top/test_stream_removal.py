@@ -148,3 +148,25 @@ def test_a_rules_service_session_closed_leaves_no_state_and_no_series(kafka_brok
         assert _stream_series(metrics, "other") == {"livewatch_evidence_consumed", "livewatch_alerts"}, "the other goes on"
     finally:
         service.close(10.0)
+
+
+@pytest.mark.slow
+def test_a_rules_service_closes_a_session_that_went_silent(kafka_broker: str, tmp_path: Path) -> None:
+    """A worker that dies sends no end-of-stream marker; if no worker takes the stream over (it was
+    removed meanwhile), the session is closed once idle, or its state and series stay for good."""
+    kafka = kafka_for(kafka_broker, evidence=f"livewatch.evidence.{uuid.uuid4().hex}")
+    metrics = Metrics(process=False)
+    options = RulesServiceOptions(evidence_partitions=1)
+    service = RulesService(Config(data_dir=tmp_path, kafka=kafka), options, metrics)
+    try:
+        card = Evidence("shop", Modality.OCR, 1.0, 4.0, CARD, 0.95, time.time(), observation_id="card-1")
+        service.handle(*evidence_record(card, "session-1", "rtmp://example/shop"), partition=0)
+        shop_seen_by = time.monotonic()
+        service.handle(*evidence_record(dataclasses.replace(card, stream_id="other"), "session-2", None), partition=0)
+
+        assert service.close_idle_sessions() == [], "nothing is idle yet"
+        assert service.close_idle_sessions(now=shop_seen_by + options.idle_session_s) == ["shop"]
+        assert held(service, "shop") == [] and _stream_series(metrics, "shop") == set()
+        assert held(service, "other"), "a stream heard from later stays open"
+    finally:
+        service.close(10.0)
