@@ -361,7 +361,7 @@ class FingerprintIndex:
                           tables=(data["whole_order"], data["whole_starts"], data["whole_checks"])),
                 HashIndex(data["quad_codes"], probe_bits=1,
                           tables=(data["quad_order"], data["quad_starts"], data["quad_checks"])),
-                data["quad_rows"])
+                np.asarray(data["quad_rows"]))  # a plain array: memmap wraps every result
             index.audio = AudioIndex.from_arrays(data, options.audio)
         except (OSError, KeyError, ValueError) as exc:
             raise ConfigError(f"{path}: not a readable fingerprint index ({exc}); register the content again") from exc

@@ -54,12 +54,14 @@ class HashIndex:
         self._shifts = [sum(widths[:p]) + widths[p] - self.bits for p in range(parts)]
         self._check_shifts = [(sum(widths[: p + 1])) % _BITS for p in range(parts)]
         self._flips = _flip_masks(self.bits, probe_bits)
+        self._flipped = np.bitwise_count(self._flips).astype(np.int8)  # key bits a probe has spent of the radius
         if tables is None:
             tables = self._build()
         # (parts, N) uint32 entries in bucket order, (parts, 2**bits + 1) uint32 bucket starts, and
         # (parts, N) uint32 "checks": 32 other bits of each code in bucket order, so most candidates
         # are rejected by a sequential read instead of a cache miss into ``codes``
-        self.order, self.starts, self.checks = tables
+        # (plain arrays: a loaded table is a memmap, whose every result would be wrapped as one)
+        self.order, self.starts, self.checks = (np.asarray(t) for t in tables)
 
     @property
     def exact_radius(self) -> int:
@@ -101,33 +103,45 @@ class HashIndex:
         return order, starts, checks
 
     def search(self, queries: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(query position, entry position, distance) of each distinct pair within ``radius`` bits."""
+        """(query position, entry position, distance) of each distinct pair within ``radius`` bits.
+
+        Every part's probes of every query go through one pass of each step (the tables are read as
+        flat arrays, a part's rows offset by its place): at 1,000 hours a frame's whole-picture lookup
+        reads ~8,000 buckets holding ~115,000 entries, and one numpy call per step over all of them
+        replaced three, each with its own temporaries (-30 %). A candidate's check bits are held to
+        what the probe left of the radius: key and check bits are disjoint bits of the code, so a
+        probe that flipped ``f`` key bits already spent ``f`` of it; 4x fewer candidates then read
+        their full code in ``codes``, a cache miss each. Both filters only drop codes further than
+        ``radius``: the answer is the one the full codes give.
+        """
         queries = np.ascontiguousarray(queries, np.uint64)
+        empty = np.zeros(0, np.int64)
         if not len(self.codes) or not len(queries):
-            empty = np.zeros(0, np.int64)
             return empty, empty, empty
-        qs, entries = [], []
-        for p in range(self.parts):
-            keys = (self._key(queries, p)[:, None] ^ self._flips[None, :]).reshape(-1)
-            lo = self.starts[p, keys].astype(np.int64)
-            counts = self.starts[p, keys + 1].astype(np.int64) - lo
-            total = int(counts.sum())
-            if not total:
-                continue
-            run_start = np.cumsum(counts) - counts
-            pos = np.arange(total, dtype=np.int64) - np.repeat(run_start - lo, counts)
-            q = np.repeat(np.arange(len(keys), dtype=np.int64) // len(self._flips), counts)
-            near = np.bitwise_count(self.checks[p, pos] ^ self._check(queries, p)[q]) <= radius
-            entries.append(self.order[p, pos[near]].astype(np.int64))
-            qs.append(q[near])
-        if not entries:
-            empty = np.zeros(0, np.int64)
+        nq, nf, n = len(queries), len(self._flips), len(self.codes)
+        parts = np.arange(self.parts, dtype=np.int64)
+        keys = np.stack([self._key(queries, p) for p in range(self.parts)])  # (parts, queries)
+        probes = ((keys[:, :, None] ^ self._flips) + (parts * self.starts.shape[1])[:, None, None]).reshape(-1)
+        starts = self.starts.reshape(-1)
+        lo = starts.take(probes).astype(np.int64)
+        counts = starts.take(probes + 1).astype(np.int64) - lo
+        ends = np.cumsum(counts)
+        if not ends[-1]:
             return empty, empty, empty
-        q, e = np.concatenate(qs), np.concatenate(entries)
-        dist = np.bitwise_count(self.codes[e] ^ queries[q]).astype(np.int64)
+        # entry k of the candidates sits at pos[k] of the flat (parts * n) order / checks
+        lo += np.repeat(parts * n, nq * nf) - (ends - counts)
+        pos = np.repeat(lo, counts)
+        pos += np.arange(ends[-1], dtype=np.int64)
+        check = np.stack([self._check(queries, p) for p in range(self.parts)]).reshape(-1)
+        differ = self.checks.reshape(-1).take(pos) ^ np.repeat(np.repeat(check, nf), counts)
+        budget = np.tile(min(radius, _BITS) - self._flipped, self.parts * nq)
+        near = np.flatnonzero(np.bitwise_count(differ) <= np.repeat(budget, counts))
+        q = (np.searchsorted(ends, near, side="right") // nf) % nq
+        e = self.order.reshape(-1).take(pos.take(near)).astype(np.int64)
+        dist = np.bitwise_count(self.codes.take(e) ^ queries.take(q)).astype(np.int64)
         keep = dist <= radius
         q, e, dist = q[keep], e[keep], dist[keep]
-        pair = np.unique(q * len(self.codes) + e, return_index=True)[1]  # a code found through two parts once
+        pair = np.unique(q * n + e, return_index=True)[1]  # a code found through two parts once
         return q[pair], e[pair], dist[pair]
 
 

@@ -48,3 +48,14 @@ def test_tables_reload_without_sorting():
 def test_empty_index_and_empty_query():
     assert all(len(a) == 0 for a in HashIndex(np.zeros(0, np.uint64)).search(np.array([1], np.uint64), 8))
     assert all(len(a) == 0 for a in HashIndex(np.array([5], np.uint64)).search(np.zeros(0, np.uint64), 8))
+
+
+@pytest.mark.parametrize("radius", [0, 1, 2, 5])
+def test_small_radius_is_exact(radius):
+    """A radius below the probes' flips: a probe that flipped more key bits than the radius finds nothing."""
+    rng = np.random.default_rng(radius)
+    codes = rng.integers(0, 2**64, 20_000, dtype=np.uint64)
+    codes[10_000:] = codes[:10_000] ^ np.uint64(0b110) << np.uint64(40)
+    index = HashIndex(codes)
+    queries = np.concatenate([_near(rng, codes[rng.integers(0, len(codes), 30)], k) for k in (0, 1, 2, 3, 6)])
+    assert _pairs(index.search(queries, radius)) == _pairs(linear_search(codes, queries, radius))
