@@ -80,14 +80,29 @@ def produced_at(ev: Evidence) -> float:
     return ev.media_start
 
 
+# The order the vision detectors report one frame in (``Stages.see``: OCR, then logos), live and in
+# scans. Rules that bind a logo to a product card depend on it: a logo spliced before the OCR of
+# its own frame met the previous card, still open (a Dior logo joined a ¥79 honey card).
+FRAME_ORDER = {Modality.OCR: 0, Modality.LOGO: 1}
+
+
+def _produced_before(fresh: Evidence, kept: Evidence) -> bool:
+    """Would a single scan have produced ``fresh`` before ``kept``?"""
+    t_fresh, t_kept = produced_at(fresh), produced_at(kept)
+    if t_fresh != t_kept:
+        return t_fresh < t_kept
+    return FRAME_ORDER.get(fresh.modality, len(FRAME_ORDER)) < FRAME_ORDER.get(kept.modality, -1)
+
+
 def splice(kept: Sequence[Evidence], fresh: Sequence[Evidence]) -> list[Evidence]:
     """Both in the order a single scan would have produced them: ``kept`` keeps its own order and
-    each fresh item goes before the first kept item produced after it."""
+    each fresh item goes before the first kept item produced after it (in the same frame: by
+    ``FRAME_ORDER``; otherwise after what was kept)."""
     out: list[Evidence] = []
     pending = sorted(fresh, key=produced_at)
     i = 0
     for ev in kept:
-        while i < len(pending) and produced_at(pending[i]) < produced_at(ev):
+        while i < len(pending) and _produced_before(pending[i], ev):
             out.append(pending[i])
             i += 1
         out.append(ev)

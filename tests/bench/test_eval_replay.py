@@ -200,9 +200,14 @@ def test_a_detector_scanned_again_is_spliced_in_where_a_scan_would_have_produced
     said_on_card, said_at_its_end, said_late = _ev("69元", 9.0, 12.0), _ev("还有吗", 19.0, 20.5), _ev("59元", 30.0, 31.0)
     out = splice([card, card_end, next_card], [said_late, said_at_its_end, said_on_card])
     assert out == [card, said_on_card, said_at_its_end, card_end, next_card, said_late]
-    # produced by the same frame: what was kept first (OCR runs before logos on a frame)
+    # produced by the same frame: in the order the pipeline reports a frame (OCR before logos),
+    # whichever detector was scanned again
     logo_on_card = Evidence("s", Modality.LOGO, 8.0, 8.0, "Gucci", 0.9, 0.0, details={"event": "start"})
     assert splice([card, card_end], [logo_on_card]) == [card, logo_on_card, card_end]
+    logo_on_next = Evidence("s", Modality.LOGO, 21.0, 21.0, "Dior", 0.9, 0.0, details={"event": "start"})
+    next_at_21 = seen("¥27500", 21.0, 21.0, "start")
+    assert splice([logo_on_next], [card, card_end, next_at_21]) == [card, card_end, next_at_21, logo_on_next], \
+        "the previous card's end and the next card, both read on the logo's frame, come before the logo"
 
 
 def test_a_piracy_label_names_its_protected_content() -> None:
