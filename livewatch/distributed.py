@@ -19,7 +19,8 @@ published. The split topic carries the session in a header, so the rules
 service opens it too, and knows when a stream restarted elsewhere and closes
 the old session's alerts first. Within one session ids stay deterministic
 (revisions update one alert); across sessions every alert is a new one,
-delivered once.
+delivered once. A session that sends nothing for ``idle_session_s`` is closed
+too: its worker died and nobody took the stream over, so no end marker comes.
 
 Snapshots: in-process, the rules thread attaches the frame behind each piece of
 alert evidence (the worker's recent frames). In split mode only snapshots the
