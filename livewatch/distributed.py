@@ -44,7 +44,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 from kafka import TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
@@ -428,6 +428,16 @@ def run_worker(cfg: Config, options: WorkerOptions, stop: threading.Event) -> in
 # --- the rules service ----------------------------------------------------------------
 
 
+class _JudgedSession(NamedTuple):
+    """A watch session the rules service is judging: its token, URL, evidence partition, and the
+    ``time.monotonic()`` of its last record."""
+
+    token: str
+    url: str | None
+    partition: int
+    last_seen: float
+
+
 class RulesService(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python ships no type information
     """Consumes evidence in a group, judges it with the rule engine, delivers alerts through its own outbox.
 
@@ -447,8 +457,7 @@ class RulesService(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-py
         self.engine = Stages.load(cfg, rules_only=True).rules
         self.evidence_in = Counter("evidence_consumed", "Evidence records judged by the rules service.", ["stream_id"],
                                    namespace="livewatch", registry=metrics.registry)
-        self._sessions: dict[str, tuple[str, str | None, int]] = {}  # stream -> (session, url, partition)
-        self._last_seen: dict[str, float] = {}  # stream -> time.monotonic() of its last record
+        self._sessions: dict[str, _JudgedSession] = {}  # stream -> its open session
         self._joined = threading.Event()
         ensure_topics(self.kafka, [self.topic], partitions=options.evidence_partitions)
         self.store = AlertStore(cfg.store_path, snapshot_root=cfg.snapshot_dir)
@@ -465,7 +474,7 @@ class RulesService(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-py
 
     def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         gone = {tp.partition for tp in revoked if tp.topic == self.topic}
-        for stream_id in [s for s, (_, _, p) in self._sessions.items() if p in gone]:
+        for stream_id in [s for s, judged in self._sessions.items() if judged.partition in gone]:
             self._close_session(stream_id)
 
     def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
@@ -483,11 +492,12 @@ class RulesService(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-py
         session = h.get("session", b"").decode()
         url = h["url"].decode() if h.get("url") else None
         current = self._sessions.get(stream_id)
-        if current is not None and current[0] != session:
+        if current is not None and current.token != session:
             self._close_session(stream_id)  # the stream restarted (another worker took it): close the old alerts
-        opening = current is None or current[0] != session
+        opening = current is None or current.token != session
         if h.get("kind") == KIND_FINISH:
-            self._sessions[stream_id] = (session, url or (current[1] if current else None), partition)
+            self._sessions[stream_id] = _JudgedSession(session, url or (current.url if current else None), partition,
+                                                       time.monotonic())
             self._close_session(stream_id)
             return
         try:
@@ -497,8 +507,7 @@ class RulesService(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-py
             return
         if opening:
             self.engine.open_stream(stream_id, session)  # the engine scopes the ids of this session's alerts
-        self._sessions[stream_id] = (session, url, partition)
-        self._last_seen[stream_id] = time.monotonic()
+        self._sessions[stream_id] = _JudgedSession(session, url, partition, time.monotonic())
         self.evidence_in.labels(stream_id=stream_id).inc()
         for alert in self.engine.process(ev):
             emit_alert(self.publisher, self.metrics, with_url(alert, url))
@@ -506,7 +515,7 @@ class RulesService(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-py
     def close_idle_sessions(self, now: float | None = None) -> list[str]:
         """Close the sessions that sent nothing for ``idle_session_s`` (``now``: a ``time.monotonic()``)."""
         now = time.monotonic() if now is None else now
-        idle = [s for s in self._sessions if now - self._last_seen[s] > self.options.idle_session_s]
+        idle = [s for s, judged in self._sessions.items() if now - judged.last_seen > self.options.idle_session_s]
         for stream_id in idle:
             log.info("idle watch session closed", extra={"stream_id": stream_id, "idle_s": self.options.idle_session_s})
             self._close_session(stream_id)
@@ -516,8 +525,7 @@ class RulesService(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-py
         """Close the session's alerts, then drop its series: a rules service running for days would
         otherwise export a counter for every stream it ever judged (a restarted stream counts from 0)."""
         found = self._sessions.pop(stream_id, None)
-        self._last_seen.pop(stream_id, None)
-        url = found[1] if found else None
+        url = found.url if found else None
         for alert in self.engine.finish(stream_id):
             emit_alert(self.publisher, self.metrics, with_url(alert, url))
         self.metrics.forget_stream(stream_id)
