@@ -197,8 +197,12 @@ def time_to_alert(rig: Rig, cases: list[tuple[OnsetClip, Path]], *, concurrency:
         pending = list(cases)
         running: list[str] = []
         run_id = f"{os.getpid()}-{int(time.time())}"
+        origins: dict[str, float] = {}  # read while live: the rig forgets an ended stream's timings
         while pending or running:
             states = {s.stream_id: s.state for s in pipeline.status()}
+            for sid in running:
+                if sid not in origins and (origin := rig.stages.origin(sid)) is not None:
+                    origins[sid] = origin
             running = [sid for sid in running if states.get(sid) not in (StreamState.ENDED, StreamState.FAILED)]
             while pending and len(running) < concurrency:
                 case, path = pending.pop(0)
@@ -212,11 +216,10 @@ def time_to_alert(rig: Rig, cases: list[tuple[OnsetClip, Path]], *, concurrency:
         time.sleep(settle_s)
     finally:
         pipeline.close(timeout=60.0)
-    return [_latency(rig, case, sid) for case, sid in ids]
+    return [_latency(rig, case, sid, origins.get(sid, float("nan"))) for case, sid in ids]
 
 
-def _latency(rig: Rig, case: OnsetClip, sid: str) -> Latency:
-    origin = rig.stages.seen(sid).origin
+def _latency(rig: Rig, case: OnsetClip, sid: str, origin: float) -> Latency:
     onset_wall = origin + case.onset
     arrivals = [(t, r) for t, r in rig.reader.for_stream(sid) if r.get("media_end", 0) >= case.onset - 1.0] if rig.reader else []
     first = min(arrivals, key=lambda a: a[0], default=None)

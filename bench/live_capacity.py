@@ -189,6 +189,12 @@ class ObservedStages:
         with self._lock:
             return self._seen.setdefault(stream_id, _Seen())
 
+    def origin(self, stream_id: str) -> float | None:
+        """Wall time of the stream's media time 0, once its first frame was seen (None before, or once forgotten)."""
+        with self._lock:
+            seen = self._seen.get(stream_id)
+        return seen.origin if seen is not None and seen.origin < float("inf") else None
+
     def see_every(self, frame: SampledFrame) -> list[Evidence]:
         s = self.seen(frame.stream_id)
         s.origin = min(s.origin, frame.frame.wall_time - frame.media_time)
