@@ -8,15 +8,20 @@ Each figure has a baseline measured in the same run:
 - **live capacity**: N = 1, 2, ... concurrent real-time replays of that clip, looped, through
   the full live pipeline (OCR, logos, ASR, rules, store, Kafka) until the first N it does not keep
   up with (``bench.live_capacity``: p95 lag behind live < 6 s, not growing, < 10 % of changed
-  frames lost before OCR/logos, no speech dropped). CPU (cores) and RSS of the whole process
-  tree per stream. Baseline: the same sweep with OCR and ASR off (decode, dedup, logos, rules).
+  frames lost before OCR/logos, no speech dropped), up to 8; CPU and RSS are also measured at 4 and
+  8 streams when the sweep stopped below. CPU (cores) and RSS of the whole process tree per stream,
+  and per stage: CPU seconds per stream-second of each detector on the main process's threads,
+  the rest of the main process, and each worker process; the share of the work each shortcut
+  skipped (unchanged frames, frames dropped before OCR/logos, text lines carried unread, frame
+  area text detection did not cover). Baseline (issue 12): the same sweep with the settings the
+  issue measured (every changed frame OCR-read whole, logos at 1280 px).
 - **time to alert**: short clips replayed at real-time pace whose violation starts at a known
   media time (a card shown, a sentence spoken, a logo appearing); from that moment on the live
   clock to the alert readable on ``livewatch.alerts`` (confluent-kafka reader), p50 and p95 per
   modality. Baseline: when the detector's first evidence of it reached the rules (detector-only
   latency); the media-time delay ``scan`` would report is in the notes.
 
-``python -m bench pipeline`` runs it (about 8 minutes, most of it real-time replay); media are
+``python -m bench pipeline`` runs it (about 12 minutes, most of it real-time replay); media are
 rendered once into ``var/bench-media/``.
 """
 
@@ -40,6 +45,7 @@ from bench.live_capacity import (
     logo_path,
     percentile,
     render_cached,
+    run_window,
     slope,
 )
 from events import StreamState
@@ -49,12 +55,11 @@ from livewatch.stages import Stages
 from livewatch.synth import FPS, ClipSpec, Scene
 from livewatch.worker import Pipeline
 
-TIME_LIMIT_S = 720  # bench/__main__.py reads this: the live parts run on the wall clock
+TIME_LIMIT_S = 1080  # bench/__main__.py reads this: the live parts run on the wall clock (about 12 minutes)
 
 log = logging.getLogger(__name__)
 
 ALL_OFF = Detectors(ocr=False, logos=False, asr=False, fingerprints=False)
-LIGHT = Detectors(ocr=False, asr=False)  # decode, dedup, logos, rules
 
 
 # --- 1. scan speed -----------------------------------------------------------------------
@@ -121,29 +126,54 @@ def _why(step: StepResult | None, last: StepResult) -> str:
             f"vision {step.vision_p95_s:.1f} s, ASR {step.asr_p95_s:.1f} s)")
 
 
-def capacity_figures(full: list[StepResult], light: list[StepResult], idle_full: float, idle_light: float) -> list[dict]:
-    n_full, n_light = capacity(full), capacity(light)
+def before_issue_12(cfg: Config) -> Config:
+    """The settings issue 12 measured (the capacity baseline): every changed frame OCR-read whole (no region
+    tracking), logos matched at 1280 px."""
+    return cfg.replace(ocr=replace(cfg.ocr, track_regions=False), logos=replace(cfg.logos, max_side=1280))
+
+
+def capacity_figures(full: list[StepResult], base: list[StepResult], idle_full: float, idle_base: float) -> list[dict]:
+    n_full, n_base = capacity(full), capacity(base)
     at_cap = next((s for s in full if s.streams == n_full), full[0])
+    swept = [s for s in full if s.streams <= max(n_full + 1, 1)]  # the sweep, without the extra steps beyond it
     fail = next((s for s in full if not s.kept_up), None)
-    light_fail = next((s for s in light if not s.kept_up), None)
+    base_fail = next((s for s in base if not s.kept_up), None)
     return [
         figure("live capacity: concurrent 720p streams kept up, full pipeline", n_full, "streams",
-               "decode + dedup + logos + rules only (OCR, ASR off)", n_light,
-               f"full: {_why(fail, full[-1])}; light: {_why(light_fail, light[-1])}; "
-               f"{full[0].window_s:.0f} s windows after {len(full)} step(s)"),
+               "same sweep, settings before issue 12 (whole-frame OCR, logos at 1280 px)", n_base,
+               f"now: {_why(fail, swept[-1])}; before: {_why(base_fail, base[-1])}; "
+               f"{full[0].window_s:.0f} s windows"),
         figure("live: CPU per stream, full pipeline (1 stream)", full[0].cores, "cores",
-               "OCR, ASR off (1 stream)", light[0].cores,
-               "; ".join(f"{s.streams} streams {s.cores:.2f} cores" for s in full) + "; whole process tree incl. workers"),
+               "settings before issue 12 (1 stream)", base[0].cores,
+               "; ".join(f"{s.streams} streams {s.cores:.2f} cores{'' if s.kept_up else ' (behind)'}" for s in full)
+               + "; whole process tree incl. workers"),
         figure("live: RSS per added stream, full pipeline", rss_per_stream(full, idle_full), "MB",
-               "OCR, ASR off", rss_per_stream(light, idle_light),
-               f"models loaded: {idle_full:.0f} MB full, {idle_light:.0f} MB light; "
+               "settings before issue 12", rss_per_stream(base, idle_base),
+               f"models loaded: {idle_full:.0f} MB now, {idle_base:.0f} MB before; "
                + "; ".join(f"{s.streams} streams {s.rss_mb:.0f} MB" for s in full)),
         figure(f"live: p95 lag behind live, {at_cap.streams} stream(s), full pipeline", at_cap.lag_p95_s, "s",
-               "OCR, ASR off, 1 stream", light[0].lag_p95_s,
+               "settings before issue 12, 1 stream", base[0].lag_p95_s,
                f"p50 {at_cap.lag_p50_s:.1f} s, growth {at_cap.lag_growth_s:+.1f} s over the window; p95 runner "
                f"{at_cap.runner_p95_s:.1f} / vision {at_cap.vision_p95_s:.1f} / ASR {at_cap.asr_p95_s:.1f} s; "
                "includes the 1 s sampling grid"),
     ]
+
+
+def stage_figures(full: list[StepResult], base: list[StepResult]) -> list[dict]:
+    """Per stage, CPU seconds per stream-second at 1 stream, and what each shortcut skipped, beside the
+    settings before issue 12 in the same run; the notes give the other steps' values."""
+    now, before = full[0], base[0]
+    out = []
+    for stage in sorted(set(now.stage_cores) | set(before.stage_cores)):
+        others = "; ".join(f"{s.streams} streams {s.stage_cores.get(stage, 0.0):.3f}" for s in full[1:])
+        out.append(figure(f"live: CPU per stream-second, {stage} (1 stream)", now.stage_cores.get(stage, 0.0), "cores",
+                          "settings before issue 12", before.stage_cores.get(stage, 0.0),
+                          f"{others or 'one step'}; CPU seconds per second of one stream"))
+    for shortcut in sorted(set(now.skipped) | set(before.skipped)):
+        out.append(figure(f"live: share skipped, {shortcut} (1 stream)", now.skipped.get(shortcut), "ratio",
+                          "settings before issue 12", before.skipped.get(shortcut),
+                          "; ".join(f"{s.streams} streams {s.skipped.get(shortcut, 0.0):.2f}" for s in full[1:])))
+    return out
 
 
 # --- 3. time to alert ----------------------------------------------------------------------
@@ -258,11 +288,11 @@ class Plan:
     """Sizes of one run; ``run()`` uses the defaults, the smoke test tiny ones."""
 
     clip_s: float = 60.0
-    max_streams: int = 5
+    max_streams: int = 8
+    also_at: tuple[int, ...] = (4, 8)  # CPU and RSS measured at these too, even beyond capacity
     warmup_s: float = 8.0
     window_s: float = 40.0
-    light_window_s: float = 25.0
-    light_max_streams: int = 6
+    base_max_streams: int = 4
     clean_s: tuple[float, ...] = (3.0, 4.0, 5.0)
     violation_s: float = 8.0
     settle_s: float = 3.0  # after the last replay, for the alert reader to catch up
@@ -285,13 +315,16 @@ def run(plan: Plan = Plan(), media_dir: Path = MEDIA_DIR) -> list[dict]:
     with Rig(live_config(plan.full)) as rig:
         idle_full = rig.loaded_rss_mb
         full = capacity_sweep(rig, clip, max_streams=plan.max_streams, warmup_s=plan.warmup_s, window_s=plan.window_s)
+        full += [run_window(rig, clip, n, warmup_s=plan.warmup_s, window_s=plan.window_s, prefix="at")
+                 for n in plan.also_at if n > full[-1].streams]
         concurrency = max(1, min(3, capacity(full)))
         latencies = time_to_alert(rig, list(zip(cases, case_paths)), concurrency=concurrency, settle_s=plan.settle_s)
-    with Rig(live_config(LIGHT)) as rig:
-        idle_light = rig.loaded_rss_mb
-        light = capacity_sweep(rig, clip, max_streams=plan.light_max_streams, warmup_s=plan.warmup_s,
-                               window_s=plan.light_window_s, prefix="light")
-    figures += capacity_figures(full, light, idle_full, idle_light)
+    with Rig(before_issue_12(live_config(plan.full))) as rig:
+        idle_base = rig.loaded_rss_mb
+        base = capacity_sweep(rig, clip, max_streams=plan.base_max_streams, warmup_s=plan.warmup_s,
+                              window_s=plan.window_s, prefix="before")
+    figures += capacity_figures(full, base, idle_full, idle_base)
+    figures += stage_figures(full, base)
     figures += latency_figures(latencies, concurrency)
     load = f"machine load avg {load_at_start:.1f} at start, {os.getloadavg()[1]:.1f} (5 min) at end"
     for f in figures:

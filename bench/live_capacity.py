@@ -20,21 +20,23 @@
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import logging
+import os
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import psutil
 
 from alerts import AlertPublisher, AlertStore, PublisherOptions
-from events import Evidence, SampledFrame, StreamState
+from events import AudioChunk, Evidence, SampledFrame, StreamState
 from events.kafka import KafkaOptions, ensure_topics
 from livewatch.broker import EmbeddedBroker
 from livewatch.config import Config, Detectors
@@ -171,8 +173,27 @@ class _Seen:
     changed_seen: int = 0
 
 
+# What each detector's CPU time on the main process's threads is reported as (``ObservedStages.cpu_by_stage``);
+# the worker processes are weighed whole (``Rig.cpu_by_role``).
+STAGE_NAMES = {
+    "OcrStage": "ocr (main: change tracking, hand-over)",
+    "LogoStage": "logos",
+    "FingerprintIndex": "fingerprints (video)",
+    "AudioIndex": "fingerprints (audio)",
+    "AsrStage": "asr (main: hand-over)",
+}
+MAIN_REST = "main: decode, dedup, rules, alerts"
+
+
+def stage_name(detector: object) -> str:
+    return STAGE_NAMES.get(type(detector).__name__, type(detector).__name__)
+
+
 class ObservedStages:
     """The rig's stages, shared by successive pipelines, timing what the detectors finish.
+
+    Each detector call is timed on its thread's CPU clock, so the bench can say what every
+    stage costs in the main process (``cpu_by_stage``) beside the worker processes' CPU.
 
     Pipelines call ``close`` on their stages when they close; this one ignores it so
     the next pipeline reuses the loaded models (the rig closes the real stages).
@@ -183,6 +204,7 @@ class ObservedStages:
         self.rules = stages.rules
         self.brands = stages.brands
         self._seen: dict[str, _Seen] = {}
+        self._cpu: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
 
     def seen(self, stream_id: str) -> _Seen:
@@ -198,14 +220,35 @@ class ObservedStages:
     def see_every(self, frame: SampledFrame) -> list[Evidence]:
         s = self.seen(frame.stream_id)
         s.origin = min(s.origin, frame.frame.wall_time - frame.media_time)
-        return self.inner.see_every(frame)
+        return self._timed(self.inner.every_frame, frame)
 
     def see(self, frame: SampledFrame) -> list[Evidence]:
-        found = self.inner.see(frame)
+        found = self._timed(self.inner.vision, frame)
         s = self.seen(frame.stream_id)
         s.vision_media = max(s.vision_media, frame.media_time)
         s.changed_seen += frame.changed
         return found
+
+    def hear(self, chunk: AudioChunk) -> list[Evidence]:
+        return self._timed(self.inner.audio, chunk)
+
+    def _timed(self, detectors: Sequence[Any], item: Any) -> list[Evidence]:
+        """What ``Stages.see`` / ``see_every`` / ``hear`` do, each detector timed on this thread's CPU clock."""
+        found: list[Evidence] = []
+        for detector in detectors:
+            start = time.thread_time()
+            try:
+                found.extend(detector.process(item))
+            finally:
+                spent = time.thread_time() - start
+                with self._lock:
+                    self._cpu[stage_name(detector)] += spent
+        return found
+
+    def cpu_by_stage(self) -> dict[str, float]:
+        """CPU seconds each detector has spent on the main process's threads so far."""
+        with self._lock:
+            return dict(self._cpu)
 
     @property
     def sees(self) -> bool:
@@ -306,6 +349,14 @@ class Rig:
             roles[self.broker.pid] = "broker"
         return roles
 
+    def cpu_by_role(self) -> dict[str, float]:
+        """CPU seconds so far of the process tree by role (``process_roles``; this process is ``main``)."""
+        roles, me = self.process_roles(), os.getpid()
+        out: dict[str, float] = collections.Counter()
+        for pid, seconds in tree_cpu().items():
+            out["main" if pid == me else roles.get(pid, "other")] += seconds
+        return dict(out)
+
     def pipeline(self, cfg: Config | None = None) -> Pipeline:
         """A new pipeline on the rig's stages (``cfg``: e.g. other ingest options)."""
         rules: EvidenceSink = RulesThread(self.stages.rules, self.publisher if self.publisher is not None else _NullSink())
@@ -393,6 +444,8 @@ class StepResult:
     vision_p95_s: float = 0.0
     asr_p95_s: float = 0.0
     samples: list[LagSample] = field(default_factory=list, repr=False)
+    stage_cores: dict[str, float] = field(default_factory=dict)  # CPU seconds per stream-second, by stage
+    skipped: dict[str, float] = field(default_factory=dict)  # share of the work each shortcut left undone
 
     def summary(self) -> dict[str, object]:
         return {k: v for k, v in self.__dict__.items() if k != "samples"}
@@ -432,15 +485,76 @@ def run_window(
             pipeline.add_stream(f"{prefix}{streams}-{i}", str(clip))
         time.sleep(warmup_s)
         before, cpu0, t0 = _counts(pipeline, rig.stages), tree_cpu(), time.monotonic()
+        work0 = _Work.read(rig, pipeline)
         samples: list[LagSample] = []
         while (at := time.monotonic() - t0) < window_s:
             samples += sample_lags(pipeline, rig.stages, at)
             time.sleep(max(0.0, every_s - (time.monotonic() - t0 - at)))
-        cores = cpu_between(cpu0, tree_cpu()) / (time.monotonic() - t0)
+        elapsed = time.monotonic() - t0
+        cores = cpu_between(cpu0, tree_cpu()) / elapsed
+        work = _Work.read(rig, pipeline).since(work0)
         after, rss = _counts(pipeline, rig.stages), tree_rss_mb()
     finally:
         pipeline.close(timeout=90.0)
-    return judge(streams, window_s, samples, before, after, cores, rss, keep_up)
+    step = judge(streams, window_s, samples, before, after, cores, rss, keep_up)
+    step.stage_cores = work.stage_cores(elapsed * streams)
+    step.skipped = work.skipped()
+    return step
+
+
+@dataclass(frozen=True)
+class _Work:
+    """Counters read at both ends of a window: CPU by stage and by process, what each shortcut skipped."""
+
+    by_stage: dict[str, float]  # main-process threads, per detector
+    by_role: dict[str, float]  # whole processes: main, ocr, asr, broker, other
+    frames: dict[str, float]  # sampled, duplicate (dedup), dropped (vision queue)
+    ocr: dict[str, float]  # frames read, lines recognised / carried, detection area
+
+    @classmethod
+    def read(cls, rig: Rig, pipeline: Pipeline) -> _Work:
+        statuses = pipeline.status()
+        frames = {"sampled": float(sum(st.frames_sampled for st in statuses)),
+                  "duplicate": float(sum(st.frames_duplicate for st in statuses)),
+                  "dropped": float(sum(st.frames_dropped for st in statuses))}
+        ocr: dict[str, float] = {}
+        if rig.stages.inner.ocr is not None:
+            o = rig.stages.inner.ocr.stats()
+            ocr = {"read": o.frames_read, "recognised": o.boxes_recognised, "carried": o.boxes_carried,
+                   "area": o.detected_area}
+        return cls(rig.stages.cpu_by_stage(), rig.cpu_by_role(), frames, ocr)
+
+    def since(self, start: _Work) -> _Work:
+        def minus(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+            return {k: max(0.0, v - b.get(k, 0.0)) for k, v in a.items()}
+        return _Work(minus(self.by_stage, start.by_stage), minus(self.by_role, start.by_role),
+                     minus(self.frames, start.frames), minus(self.ocr, start.ocr))
+
+    def stage_cores(self, stream_seconds: float) -> dict[str, float]:
+        """CPU seconds per stream-second: each detector's share of the main process, the rest of the main
+        process (decode, dedup, rules, alert store and Kafka), and each worker process whole."""
+        if stream_seconds <= 0:
+            return {}
+        spent = {k: v for k, v in self.by_stage.items() if v > 0}
+        spent[MAIN_REST] = max(0.0, self.by_role.get("main", 0.0) - sum(spent.values()))
+        for role in ("ocr", "asr", "broker", "other"):
+            if self.by_role.get(role):
+                spent[f"{role} worker" if role in ("ocr", "asr") else role] = self.by_role[role]
+        return {k: round(v / stream_seconds, 4) for k, v in sorted(spent.items())}
+
+    def skipped(self) -> dict[str, float]:
+        """Share of the work left undone: unchanged frames (dedup), frames dropped before OCR/logos,
+        text lines carried forward unread, and the share of each read frame text detection did not cover."""
+        out: dict[str, float] = {}
+        if self.frames["sampled"]:
+            out["frames unchanged (dedup)"] = self.frames["duplicate"] / self.frames["sampled"]
+            out["frames dropped before OCR/logos"] = self.frames["dropped"] / self.frames["sampled"]
+        lines = self.ocr.get("recognised", 0.0) + self.ocr.get("carried", 0.0)
+        if lines:
+            out["OCR lines carried unread"] = self.ocr["carried"] / lines
+        if self.ocr.get("read"):
+            out["OCR frame area not detected"] = 1.0 - self.ocr["area"] / self.ocr["read"]
+        return {k: round(v, 4) for k, v in out.items()}
 
 
 def judge(

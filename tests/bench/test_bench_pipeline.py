@@ -29,7 +29,7 @@ def media(tmp_path_factory) -> Path:
 
 
 def test_pipeline_bench_runs_on_tiny_clips(media: Path) -> None:
-    plan = Plan(clip_s=3.0, max_streams=1, warmup_s=1.0, window_s=3.0, light_window_s=2.0, light_max_streams=1,
+    plan = Plan(clip_s=3.0, max_streams=1, also_at=(), warmup_s=1.0, window_s=3.0, base_max_streams=1,
                 clean_s=(1.0,), violation_s=2.0, settle_s=1.0, speech=False, full=LIGHT)
     figures = {f["figure"]: f for f in run(plan, media_dir=media)}
 
@@ -41,6 +41,10 @@ def test_pipeline_bench_runs_on_tiny_clips(media: Path) -> None:
     capacity = figures["live capacity: concurrent 720p streams kept up, full pipeline"]
     assert capacity["value"] in (0, 1) and capacity["baseline_value"] in (0, 1)
     assert figures["live: CPU per stream, full pipeline (1 stream)"]["value"] > 0
+    # per stage: the logo matcher on the main process's threads, and the rest of the main process
+    assert figures["live: CPU per stream-second, logos (1 stream)"]["value"] > 0
+    assert figures["live: CPU per stream-second, main: decode, dedup, rules, alerts (1 stream)"]["value"] > 0
+    assert 0 <= figures["live: share skipped, frames unchanged (dedup) (1 stream)"]["value"] <= 1
     # with OCR off there is no counterfeit cue, hence no alert; the logo evidence still gets timed
     # (timed from the replay's live edge, read while the stream was live: NaN once was the symptom of reading it late)
     logo = figures["time to alert, logo, p50"]["baseline_value"]
