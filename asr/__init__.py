@@ -7,6 +7,7 @@ Public face (docs/ARCHITECTURE.md)::
     evidence += stage.finish(stream_id)     # end of stream: the rest
     stage.close()                           # stop the worker processes
     stage.status(stream_id)                 # AsrStatus: lag, backlog, degraded
+    stage.set_degraded(stream_id, True)     # the cheaper tier for this stream (the worker's scheduler decides)
     stage.worker_stats()                    # AsrWorkerStats: worker deaths, replacements, gaps
     stage.transcript(stream_id, t0, t1)     # the text around an alert
     resolve_model(options)                  # ModelInfo, for `livewatch check`

@@ -4,10 +4,11 @@ The same engine runs inside a worker process (live) and in the caller's process
 (``workers=0``, for scanning a recording), so both paths behave the same.
 
 ``accept`` is cheap (VAD only, a few ms per chunk) and never waits for Whisper;
-``step`` runs one Whisper pass for the stream that has waited longest. Falling behind live
-by more than ``max_lag_s`` degrades that stream (beam 1, no temperature fallback, stricter
-VAD) until it is back under half that; speech waiting beyond ``max_backlog_s`` is dropped,
-oldest first, so memory stays bounded whatever happens.
+``step`` runs one Whisper pass for the stream that has waited longest. A stream is decoded
+on the cheaper tier (beam 1, no temperature fallback, stricter VAD) while ``set_degraded``
+says so: the worker's scheduler (``livewatch.scheduler``) chooses it per stream, from every
+stage's load, so the engine never decides it alone. Speech waiting beyond ``max_backlog_s``
+is dropped, oldest first, so memory stays bounded whatever happens.
 """
 
 from __future__ import annotations
@@ -81,9 +82,8 @@ class _Stream:
 class AsrEngine:
     """Per-process ASR state for any number of streams, sharing one Whisper model."""
 
-    def __init__(self, options: AsrOptions, model: Any, *, live: bool = True) -> None:
+    def __init__(self, options: AsrOptions, model: Any) -> None:
         self._o = options
-        self._live = live
         self._transcriber = Transcriber(options, model, load_phrases(options.hallucinations_file))
         self._streams: dict[str, _Stream] = {}
         self._finished: dict[str, AsrStatus] = {}  # last status of ended streams (bounded)
@@ -131,7 +131,6 @@ class AsrEngine:
         if sid is None or st is None or not self.has_pending(sid):
             return []
         batch = self._take_batch(st)
-        self._update_degraded(sid, st, batch[0].end_wall)
         result = self._transcriber.run(batch, degraded=st.degraded, final=st.final and not st.pending)
         st.carry = result.carry
         st.segments += len(result.evidence)
@@ -139,6 +138,16 @@ class AsrEngine:
         if st.final and not self.has_pending(sid):
             self._retire(sid, st)
         return result.evidence
+
+    def set_degraded(self, stream_id: str, degraded: bool) -> None:
+        """Decode ``stream_id`` on the cheaper tier (or back on the full one) from its next pass.
+
+        A stream the engine does not hold (no audio yet, or ended) is left alone: the scheduler
+        says it again at its next reading, and an ended stream must leave nothing behind.
+        """
+        st = self._streams.get(stream_id)
+        if st is not None:
+            st.degraded = degraded
 
     def _retire(self, stream_id: str, st: _Stream) -> None:
         """An ended stream with nothing left: only its last status is kept (until ``forget``; bounded)."""
@@ -232,17 +241,6 @@ class AsrEngine:
             if utt.forced:
                 break
         return batch
-
-    def _update_degraded(self, stream_id: str, st: _Stream, oldest_wall: float) -> None:
-        if not self._live:
-            return
-        lag = time.time() - oldest_wall
-        if not st.degraded and lag > self._o.max_lag_s:
-            st.degraded = True
-            log.warning("ASR %.1fs behind live: degraded (beam 1, stricter VAD)", lag, extra={"stream_id": stream_id})
-        elif st.degraded and lag < self._o.max_lag_s / 2:
-            st.degraded = False
-            log.info("ASR caught up (%.1fs): full quality", lag, extra={"stream_id": stream_id})
 
     def _most_waiting(self) -> str | None:
         waiting = [(st.pending[0].end_wall if st.pending else 0.0, sid) for sid, st in self._streams.items() if self.has_pending(sid)]

@@ -62,7 +62,6 @@ class AsrOptions:
     # back-pressure
     workers: int = 1  # 0: synchronous, in the caller's process (``livewatch scan``)
     queue_chunks: int = 240  # per worker input queue (x 0.5 s chunks)
-    max_lag_s: float = 6.0  # behind live by more than this: degrade
     max_backlog_s: float = 60.0  # pending speech beyond this is dropped, oldest first
     start_timeout_s: float = 120.0
 
@@ -70,6 +69,6 @@ class AsrOptions:
     transcript_keep_s: float = 600.0
     transcript_max_segments: int = 500
 
-    # degraded mode settings
+    # the cheaper tier, for the streams the worker's scheduler puts on it (``AsrStage.set_degraded``)
     degraded_beam_size: int = 1
     degraded_vad_threshold: float = 0.65

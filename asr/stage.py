@@ -1,7 +1,8 @@
 """AsrStage: the public face. Whisper runs in worker processes so decoding and OCR never wait.
 
 ``process`` only enqueues a chunk (bounded queue; a full queue drops the chunk and counts it)
-and returns whatever text the workers have finished for that stream; ``finish`` ends a stream.
+and returns whatever text the workers have finished for that stream; ``finish`` ends a stream;
+``set_degraded`` puts a stream on the cheaper decoding tier (the worker's scheduler decides).
 The stage is an ``events.AudioDetector``. Each stream sticks to
 one worker (its VAD state lives there). A dead worker is restarted; its streams lose only
 the audio in flight. Both ends are logged (died; replacement ready, after how long) and
@@ -107,7 +108,7 @@ class AsrStage:
         self._workers: list[_Worker] = []
         if self._o.workers == 0:
             model = model if model is not None else load_model(self.model_info, self._o.cpu_threads)
-            self._engine = AsrEngine(self._o, model, live=False)
+            self._engine = AsrEngine(self._o, model)
         else:
             self._workers = [_Worker(self._o, self.model_info, i) for i in range(self._o.workers)]
             self._wait_ready()
@@ -170,6 +171,25 @@ class AsrStage:
         log.warning("ASR finish gave up after %.0fs: the rest of the stream's speech is lost", timeout_s, extra={"stream_id": stream_id})
         with self._lock:
             return self._ready.pop(stream_id, [])
+
+    def set_degraded(self, stream_id: str, degraded: bool) -> None:
+        """Decode ``stream_id`` on the cheaper tier (beam 1, no fallback, stricter VAD), or on the full one.
+
+        The worker's scheduler says it at every reading, so this never waits: a stream not
+        handed any audio yet (or already finished) is left alone, and a message that does not
+        fit in a full queue is simply said again next time (also to a replacement worker).
+        """
+        with self._lock:
+            if self._engine is not None:
+                self._engine.set_degraded(stream_id, degraded)
+                return
+            index = self._assigned.get(stream_id)
+            if index is None:
+                return
+            try:
+                self._workers[index].inbox.put_nowait(("degrade", stream_id, degraded))
+            except queue.Full:
+                pass
 
     def status(self, stream_id: str) -> AsrStatus:
         """Lag, backlog, degraded (also when chunks had to be dropped before the worker)."""
@@ -309,7 +329,7 @@ class AsrStage:
 def _worker_main(options: AsrOptions, info: ModelInfo, inbox: Any, outbox: Any) -> None:
     """Worker process: load the model once, then VAD everything that arrives, one Whisper pass at a time."""
     try:
-        engine = AsrEngine(options, load_model(info, options.cpu_threads), live=True)
+        engine = AsrEngine(options, load_model(info, options.cpu_threads))
     except Exception as exc:  # reported to the parent as one line
         outbox.put(("error", f"ASR model {info.path} failed to load ({type(exc).__name__}: {exc}): reinstall it or set model_path"))
         return
@@ -322,6 +342,8 @@ def _worker_main(options: AsrOptions, info: ModelInfo, inbox: Any, outbox: Any) 
                 return
             if msg[0] == "audio":
                 engine.accept(msg[1])
+            elif msg[0] == "degrade":
+                engine.set_degraded(msg[1], msg[2])
             elif msg[0] == "finish":
                 engine.end_stream(msg[1])
                 while engine.has_pending(msg[1]):

@@ -70,7 +70,7 @@ def _chunks(audio: np.ndarray, sid: str):
 
 def passes(model, audio: np.ndarray, options: AsrOptions) -> dict:
     """Run the engine as fast as it goes; per pass: when its audio was complete (media s), cost, last word end."""
-    engine = AsrEngine(options, model, live=False)
+    engine = AsrEngine(options, model)
     runs, started = [], time.perf_counter()
     chunks = list(_chunks(audio, "b"))
     for i, chunk in enumerate(chunks):

@@ -233,26 +233,50 @@ def _tone_speech(seconds: float) -> np.ndarray:
     return (0.1 * np.sin(2 * np.pi * 220 * np.arange(int(seconds * 16000)) / 16000)).astype(np.float32)
 
 
-def test_engine_degrades_when_behind_live_and_recovers():
-    opts = AsrOptions(vad=False, max_utterance_s=2.0, max_lag_s=1.0, beam_size=5)
-    fake = FakeWhisper(cost_s=0.05)
-    eng = AsrEngine(opts, fake, live=True)
-    old = time.time() - 10  # audio that arrived 10 s ago and is still waiting
-    for c in chunks(_tone_speech(6), "s", wall=old):
+def test_engine_decodes_on_the_tier_it_is_told_never_on_its_own():
+    """The scheduler chooses the cheaper tier; speech waiting long does not switch it by itself."""
+    opts = AsrOptions(vad=False, max_utterance_s=2.0, beam_size=5)
+    fake = FakeWhisper()
+    eng = AsrEngine(opts, fake)
+    eng.set_degraded("s", True)  # a stream the engine does not hold yet: nothing is kept about it
+    assert eng.stream_ids() == []
+    old = time.time() - 30  # audio that arrived 30 s ago and is still waiting
+    for c in chunks(_tone_speech(4), "s", wall=old):
         eng.accept(c)
+    out = eng.step()
+    assert out and out[0].details["degraded"] is False and fake.calls[-1]["beam_size"] == 5
+    eng.set_degraded("s", True)
     out = eng.step()
     assert out and out[0].details["degraded"] is True and fake.calls[-1]["beam_size"] == 1
     assert eng.status("s").degraded
-    for c in chunks(_tone_speech(2), "s", start=6.0):  # fresh audio: caught up
+    eng.set_degraded("s", False)
+    for c in chunks(_tone_speech(2), "s", start=4.0):
         eng.accept(c)
     while eng.has_pending():
-        out = eng.step()
+        eng.step()
     assert fake.calls[-1]["beam_size"] == 5 and not eng.status("s").degraded
+
+
+def test_stage_tells_the_worker_the_tier_of_a_stream_it_holds_only():
+    """``set_degraded`` posts one message to the stream's worker and never waits; unknown streams are left alone."""
+    stage = object.__new__(AsrStage)
+    stage._lock = threading.RLock()
+    stage._engine = None
+    inbox: queue.Queue = queue.Queue(maxsize=1)
+    stage._workers = [SimpleNamespace(inbox=inbox)]
+    stage._assigned = {"s": 0}
+    stage.set_degraded("unknown", True)
+    assert inbox.empty()
+    stage.set_degraded("s", True)
+    assert inbox.get_nowait() == ("degrade", "s", True)
+    inbox.put(("audio", None))
+    stage.set_degraded("s", False)  # a full queue: said again at the scheduler's next reading
+    assert inbox.get_nowait() == ("audio", None) and inbox.empty()
 
 
 def test_engine_bounds_backlog():
     opts = AsrOptions(vad=False, max_utterance_s=2.0, max_backlog_s=6.0)
-    eng = AsrEngine(opts, FakeWhisper(), live=True)
+    eng = AsrEngine(opts, FakeWhisper())
     for c in chunks(_tone_speech(30), "s"):
         eng.accept(c)
     st = eng.status("s")
@@ -273,7 +297,7 @@ class EnergyVad:
 
 
 def _engine_with_energy_vad(opts: AsrOptions, model, sid: str) -> AsrEngine:
-    eng = AsrEngine(opts, model, live=False)
+    eng = AsrEngine(opts, model)
     eng.accept(next(chunks(silence(0.0 + 1 / 16000), sid)))  # creates the stream state
     eng._streams[sid].vad = EnergyVad()
     return eng
