@@ -56,6 +56,11 @@ class KeyframeGate:
         self.skipping = False
         self.waiting_key = True
 
+    def retime(self, interval: float) -> None:
+        """A new sampling interval (the worker lengthens it under load); the tolerance keeps its share."""
+        self.tolerance *= interval / self.interval
+        self.interval = interval
+
     def restart(self) -> None:
         """A new connection or lap: wait for its first keyframe, keep what was learnt about spacing."""
         self.last_key = None

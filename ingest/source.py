@@ -158,6 +158,16 @@ class StreamSource:
                 raise item
             yield item
 
+    def set_sample_interval(self, seconds: float) -> None:
+        """Sample a frame every ``seconds`` from now on (the worker's scheduler lengthens it under load).
+
+        Safe from any thread: the reader picks the new grid up at its next frame.
+        """
+        if not seconds > 0:
+            raise ValueError(f"sample interval {seconds!r}: must be a positive number of seconds")
+        self._grid.interval = seconds
+        self._gate.retime(seconds)
+
     def close(self) -> None:
         """Stop reading; safe from any thread and more than once."""
         self._closed.set()

@@ -78,6 +78,7 @@ class RegionTracker:
 
     def __init__(self, options: OcrOptions) -> None:
         self._opts = options
+        self.full_detect_interval_s = options.full_detect_interval_s  # longer while the worker is saturated
         self._regions: list[_Region] = []
         self._ref: np.ndarray | None = None
         self._last_full: float | None = None
@@ -118,7 +119,7 @@ class RegionTracker:
     def _full_due(self, t: float, thumb: np.ndarray) -> bool:
         if self._ref is None or self._ref.shape != thumb.shape or self._last_full is None:
             return True
-        return not 0 <= t - self._last_full < self._opts.full_detect_interval_s
+        return not 0 <= t - self._last_full < self.full_detect_interval_s
 
     def _crop_changed(self, grey: np.ndarray, region: _Region) -> bool:
         now = _line_thumb(grey, region.box)

@@ -120,6 +120,18 @@ class OcrStage:
             time.sleep(0.01)
         return False
 
+    def set_full_detect_interval(self, stream_id: str, seconds: float) -> None:
+        """Detect text on ``stream_id``'s whole frame every ``seconds`` of media time (between, only changed areas).
+
+        The worker's scheduler lengthens it first when the machine is saturated (fewer reads of
+        unchanged regions) and says it at every reading, so a stream not seen yet (or finished)
+        is left alone: an ended stream must leave nothing behind.
+        """
+        with self._lock:
+            stream = self._streams.get(stream_id)
+        if stream is not None:
+            stream.regions.full_detect_interval_s = seconds
+
     def stats(self) -> OcrStats:
         with self._lock:
             counts = dict(self._counts)
