@@ -523,6 +523,8 @@ class StreamStatus:
     alerts: int = 0
     reconnects: int = 0
     asr_degraded: bool = False
+    degrade_level: int = 0  # the worker's scheduler: 0 full ... 3 longer sampling interval (livewatch.scheduler)
+    degrade_reason: str = ""  # the pressure behind the last step (empty at full quality)
     warnings: tuple[str, ...] = ()
     error: str | None = None
 
@@ -542,6 +544,8 @@ class StreamStatus:
             "alerts": self.alerts,
             "reconnects": self.reconnects,
             "asr_degraded": self.asr_degraded,
+            "degrade_level": self.degrade_level,
+            "degrade_reason": self.degrade_reason,
             "warnings": list(self.warnings),
             "error": self.error,
         }

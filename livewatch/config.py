@@ -21,6 +21,7 @@ from events.kafka import SASL_MECHANISMS, SECURITY_PROTOCOLS, KafkaOptions, Kafk
 from frames import DedupOptions
 from ingest import IngestOptions
 from livewatch.paths import DEFAULT_BRANDS_DIR, DEFAULT_RULES_DIR
+from livewatch.scheduler import SchedulerOptions
 from logos import LogoOptions
 from ocr import OcrOptions
 
@@ -53,8 +54,8 @@ class Config:
     ocr: OcrOptions = field(default_factory=OcrOptions)
     logos: LogoOptions = field(default_factory=LogoOptions)
     asr: AsrOptions = field(default_factory=AsrOptions)
+    scheduler: SchedulerOptions = field(default_factory=SchedulerOptions)  # cores, threads, degrade levels
     vision_queue_per_stream: int = 4
-    vision_threads: int = 2
     recent_frames_s: float = 60.0
     status_interval_s: float = 5.0
     metrics_port: int | None = None
@@ -100,6 +101,7 @@ class Config:
             metrics_host=env[ENV_PREFIX + "METRICS_HOST"].strip() if text("METRICS_HOST") else cfg.metrics_host,
             min_free_mb=float(env_int(env, "MIN_FREE_MB", 0, minimum=0)) if text("MIN_FREE_MB") else cfg.min_free_mb,
             split=env_flag(env, "SPLIT", False),
+            scheduler=dataclasses.replace(cfg.scheduler, cores=env_int(env, "CORES", cfg.scheduler.cores)),
             ocr=dataclasses.replace(cfg.ocr, engine=ocr_engine) if ocr_engine else cfg.ocr,
             asr=dataclasses.replace(cfg.asr, model=asr_model) if asr_model else cfg.asr,
         )

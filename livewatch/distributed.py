@@ -413,6 +413,7 @@ def run_worker(cfg: Config, options: WorkerOptions, stop: threading.Event) -> in
         code = 0
         try:
             while not stop.wait(options.status_interval_s):
+                worker.pipeline.schedule()
                 worker.update_metrics()
                 if worker.assigner.error is not None:
                     log.error("worker left the group: %s", worker.assigner.error)

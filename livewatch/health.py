@@ -10,7 +10,10 @@
   ready then), ``livewatch_alerts_held`` and ``livewatch_alerts_lost_total`` (memory queue),
   ``livewatch_worker_deaths_total`` / ``livewatch_worker_replacements_total`` /
   ``livewatch_worker_restart_gap_seconds`` (the last gap) / ``livewatch_worker_down_seconds_total``
-  (OCR and ASR worker processes, per ``stage``).
+  (OCR and ASR worker processes, per ``stage``); and how the CPU budget is spent:
+  ``livewatch_degrade_level{stream_id}`` (the scheduler's level: 0 full, 1 fewer OCR reads, 2 cheaper
+  speech, 3 longer sampling interval) and ``livewatch_degrade_steps_total{stream_id, direction}``
+  (``degrade`` / ``recover``).
 """
 
 from __future__ import annotations
@@ -53,6 +56,10 @@ def watch_health(metrics: Metrics, *, pipeline: Pipeline | None = None, publishe
     if pipeline is not None:
         metrics.watch("snapshots_missing", "Evidence items raised without the snapshot that was due (it could not be written).",
                       lambda: pipeline.snapshots_missing, kind="counter")
+        metrics.watch("degrade_level", "The scheduler's degrade level of the stream: 0 full, 1 fewer OCR reads, "
+                      "2 cheaper speech, 3 longer sampling interval.", pipeline.degrade_levels, label="stream_id")
+        metrics.watch("degrade_steps", "Steps of the stream's degrade level: degrade (up) or recover (down).",
+                      pipeline.degrade_steps, kind="counter", label=("stream_id", "direction"))
     if publisher is not None:
         metrics.watch("alert_store_writable", "1 while the alert store takes writes, 0 while alerts wait in memory.",
                       lambda: 1.0 if publisher.store_ok else 0.0)

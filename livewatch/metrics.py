@@ -50,6 +50,9 @@ NAMESPACE = "livewatch"
 # Seconds. OCR on a 1280x720 frame costs ~0.3-0.6 s on 2 CPU cores; ASR chunks 1-2.5 s.
 OCR_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0)
 
+Reading = float | Mapping[str, float] | Mapping[tuple[str, ...], float]
+"""What a watched figure reads: one number, or one per label value (per tuple of values with several labels)."""
+
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -73,7 +76,7 @@ class _ScrapeTimeCollector(Collector):
         self._lock = threading.Lock()
         self._queues: dict[str, Callable[[], int]] = {}
         self._children: Callable[[], dict[str, int]] = dict
-        self._values: dict[str, tuple[str, str, str | None, Callable[[], float | Mapping[str, float]]]] = {}
+        self._values: dict[str, tuple[str, str, tuple[str, ...], Callable[[], Reading]]] = {}
 
     def watch_queue(self, name: str, depth: Callable[[], int]) -> None:
         with self._lock:
@@ -87,10 +90,9 @@ class _ScrapeTimeCollector(Collector):
         with self._lock:
             self._children = pids
 
-    def watch(self, name: str, help_text: str, kind: str, label: str | None,
-              read: Callable[[], float | Mapping[str, float]]) -> None:
+    def watch(self, name: str, help_text: str, kind: str, labels: tuple[str, ...], read: Callable[[], Reading]) -> None:
         with self._lock:
-            self._values[name] = (help_text, kind, label, read)
+            self._values[name] = (help_text, kind, labels, read)
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         with self._lock:
@@ -116,21 +118,21 @@ class _ScrapeTimeCollector(Collector):
         yield rss
 
 
-def _watched(values: Mapping[str, tuple[str, str, str | None, Callable[[], float | Mapping[str, float]]]]
+def _watched(values: Mapping[str, tuple[str, str, tuple[str, ...], Callable[[], Reading]]]
              ) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
-    for name, (help_text, kind, label, read) in sorted(values.items()):
+    for name, (help_text, kind, labels, read) in sorted(values.items()):
         family_type = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
-        family = family_type(f"{NAMESPACE}_{name}", help_text, labels=[label] if label else None)
+        family = family_type(f"{NAMESPACE}_{name}", help_text, labels=list(labels) or None)
         try:
             value = read()
         except Exception:  # what it watches went away: the scrape still works
             log.debug("metric unavailable", extra={"metric": name})
             continue
-        if label:
-            for key, v in sorted(dict(value).items()):  # type: ignore[arg-type]
-                family.add_metric([key], float(v))
+        if isinstance(value, Mapping):
+            for key, v in sorted(value.items()):
+                family.add_metric([key] if isinstance(key, str) else list(key), float(v))
         else:
-            family.add_metric([], float(value))  # type: ignore[arg-type]
+            family.add_metric([], float(value))
         yield family
 
 
@@ -165,13 +167,15 @@ class Metrics:
         """Report CPU and RSS of helper processes, ``pids() -> {name: pid}``, at every scrape."""
         self._scrape_time.watch_children(pids)
 
-    def watch(self, name: str, help_text: str, read: Callable[[], float | Mapping[str, float]], *,
-              kind: Literal["counter", "gauge"] = "gauge", label: str | None = None) -> None:
+    def watch(self, name: str, help_text: str, read: Callable[[], Reading], *,
+              kind: Literal["counter", "gauge"] = "gauge", label: str | tuple[str, ...] | None = None) -> None:
         """Report ``read()`` as ``livewatch_<name>`` at every scrape (a counter gets ``_total``).
 
-        With ``label``, ``read()`` returns ``{label value: number}``, one series each.
+        With ``label``, ``read()`` returns ``{label value: number}``, one series each; with
+        several labels, ``{(value, value, ...): number}``.
         """
-        self._scrape_time.watch(name, help_text, kind, label, read)
+        labels = (label,) if isinstance(label, str) else tuple(label or ())
+        self._scrape_time.watch(name, help_text, kind, labels, read)
 
     def forget_stream(self, stream_id: str) -> None:
         """Drop a stream's series once this worker stops watching it (it may move to another worker)."""

@@ -19,6 +19,7 @@ from livewatch.broker import EmbeddedBroker
 from livewatch.config import Config
 from livewatch.health import check_free_space, watch_health
 from livewatch.metrics import Metrics, MetricsServer
+from livewatch.scheduler import LEVELS
 from livewatch.signals import stop_on_signals
 from livewatch.sinks import CollectingSink, EvidenceSink, InlineRules, RulesThread, Tap
 from livewatch.stages import Stages
@@ -27,6 +28,7 @@ from livewatch.worker import Pipeline, new_session
 log = logging.getLogger(__name__)
 
 _DONE = {StreamState.ENDED, StreamState.FAILED}
+SCHEDULE_EVERY_S = 1.0  # how often ``run`` reads the streams' load (the scheduler's hysteresis is in seconds)
 
 
 @contextlib.contextmanager
@@ -52,8 +54,10 @@ def format_status(s: StreamStatus) -> str:
         f"frames {s.frames_decoded} decoded, {s.frames_sampled} sampled ({s.frames_duplicate} unchanged, "
         f"{s.frames_dropped} dropped)  evidence {s.evidence}  alerts {s.alerts}"
     )
-    if s.asr_degraded:
-        line += "  ASR degraded (behind live)"
+    if s.degrade_level:
+        line += f"  degraded to level {s.degrade_level} ({LEVELS[s.degrade_level]}): {s.degrade_reason}"
+    elif s.asr_degraded:
+        line += "  ASR degraded (audio dropped before the ASR worker)"
     if s.error:
         line += f"  error: {s.error}"
     return line
@@ -97,11 +101,15 @@ def run_live(
             except LivewatchError as exc:
                 print(f"livewatch: {exc}", file=sys.stderr)
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        next_print = time.monotonic() + status_every
         while started and not stop.is_set():
-            stop.wait(status_every)
+            stop.wait(min(SCHEDULE_EVERY_S, status_every))
+            pipeline.schedule()
             statuses = pipeline.status()
-            for s in statuses:
-                print(format_status(s), file=sys.stderr)
+            if time.monotonic() >= next_print:
+                next_print += status_every
+                for s in statuses:
+                    print(format_status(s), file=sys.stderr)
             if all(s.state in _DONE for s in statuses) or (deadline and time.monotonic() > deadline):
                 break
         print("livewatch: stopping: draining frames, audio and alerts", file=sys.stderr)

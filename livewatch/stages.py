@@ -15,7 +15,10 @@ frame (the worker's OCR latency histogram), so nothing wraps a detector to time 
 
 What the worker needs beyond the protocol stays reachable and typed: ``ocr``
 (pool figures), ``asr`` (transcript, status, worker figures, forgetting a
-stream) and ``fingerprints`` (streams protected while live). The brand registry
+stream) and ``fingerprints`` (streams protected while live); the worker's
+scheduler turns its knobs through ``set_full_detect_interval`` (OCR) and
+``set_speech_degraded`` (ASR). Thread counts of OCR and ASR come from the
+config's CPU budget (``cfg.scheduler.threads``), not from their own options. The brand registry
 is loaded once here and handed to the three stages that need it (logos, ASR hot
 words, rules), which never import each other.
 """
@@ -30,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from asr import AsrStage
+from asr import AsrStage, AsrStatus
 from events import AudioChunk, AudioDetector, Brand, ConfigError, Evidence, FrameDetector, SampledFrame
 from frames import SnapshotStore
 from frames.fingerprint import FingerprintIndex
@@ -81,10 +84,13 @@ class Stages:
     def _load_detectors(self, cfg: Config, inline: bool) -> None:
         on = cfg.detectors
         snapshots = SnapshotStore(cfg.snapshot_dir)
+        # threads from the machine's budget, not each stage's own idea of the machine
+        threads = cfg.scheduler.threads(ocr_workers=cfg.ocr.workers, asr_workers=0 if inline else cfg.asr.workers,
+                                        inline=inline)
         if on.ocr:
             # OCR keeps its worker process even inline: Paddle and CTranslate2 (ASR)
             # crash when they share a process (both bring their own OpenMP/oneDNN).
-            self.ocr = OcrStage(cfg.ocr)
+            self.ocr = OcrStage(dataclasses.replace(cfg.ocr, threads_per_worker=threads.ocr))
             self.vision.append(self.ocr)
         if on.logos:
             # try_save: a logo match on a full disk is still evidence (without its picture: the worker
@@ -92,7 +98,7 @@ class Stages:
             self.vision.append(LogoStage(self.brands, cfg.logos, snapshotter=snapshots.try_save))
         if on.asr:
             names = tuple(dict.fromkeys(n for b in self.brands for n in b.names))
-            asr_opts = dataclasses.replace(cfg.asr, hotwords=cfg.asr.hotwords or names)
+            asr_opts = dataclasses.replace(cfg.asr, hotwords=cfg.asr.hotwords or names, cpu_threads=threads.asr)
             if inline:
                 asr_opts = dataclasses.replace(asr_opts, workers=0)
             self.asr = AsrStage(asr_opts)
@@ -138,8 +144,18 @@ class Stages:
         """What was said in the stream between two media times (kept by ASR, bounded)."""
         return self.asr.transcript(stream_id, start, end) if self.asr is not None else []
 
-    def asr_degraded(self, stream_id: str) -> bool:
-        return self.asr.status(stream_id).degraded if self.asr is not None else False
+    def asr_status(self, stream_id: str) -> AsrStatus:
+        """The stream's speech figures (lag, backlog, tier); all zero without ASR."""
+        return self.asr.status(stream_id) if self.asr is not None else AsrStatus(stream_id)
+
+    # --- the scheduler's knobs (each a no-op for a stream the stage does not hold) ---
+    def set_full_detect_interval(self, stream_id: str, seconds: float) -> None:
+        if self.ocr is not None:
+            self.ocr.set_full_detect_interval(stream_id, seconds)
+
+    def set_speech_degraded(self, stream_id: str, degraded: bool) -> None:
+        if self.asr is not None:
+            self.asr.set_degraded(stream_id, degraded)
 
     def worker_stats(self) -> dict[str, dict[str, float | int | None]]:
         """Per detector running worker processes (``ocr``, ``asr``): deaths, ready replacements, gaps (s)."""

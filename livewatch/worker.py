@@ -24,8 +24,18 @@ engine's ``open_stream``) with the session token it is given, so the id the
 engine logs is the id stored and published (``scan`` passes none: ids stay
 deterministic for a recording).
 
+The CPU budget (``livewatch.scheduler``): the vision pool's threads come from
+``config.scheduler``, and ``schedule()``, called by the status loop of ``run``
+and ``worker``, reads every live stream's load (its vision queue, its speech,
+its reader), lets the ``Scheduler`` step the stream's degrade level, logs each
+step, and applies every stream's level through the stages' knobs (OCR's
+whole-frame detection interval, ASR's tier, the source's sampling interval).
+The level and its reason show in ``StreamStatus``; ``degrade_levels`` and
+``degrade_steps`` feed Prometheus.
+
 ``scan`` uses the same wiring with ``on_caller_thread=True``: everything runs
-on the calling thread, as fast as the machine allows, deterministically.
+on the calling thread, as fast as the machine allows, deterministically (at
+full quality: nothing is scheduled).
 """
 
 from __future__ import annotations
@@ -54,6 +64,7 @@ from events import (
 from frames import FrameDeduper, RecentFrames, SnapshotStore
 from ingest import IngestStats, StreamSource, validate_source
 from livewatch.config import Config
+from livewatch.scheduler import LEVELS, Load, Scheduler, Step
 from livewatch.sinks import EvidenceSink
 from livewatch.stages import Stages
 
@@ -85,6 +96,7 @@ class _Counters:
     alerts: int = 0
     warnings: tuple[str, ...] = ()
     error: str | None = None
+    dropped_seen: int = 0  # frames dropped at the scheduler's last reading
 
 
 class VisionPool:
@@ -121,6 +133,14 @@ class VisionPool:
     def dropped(self, stream_id: str) -> int:
         with self._cond:
             return self._dropped[stream_id]
+
+    def backlog(self, stream_id: str) -> tuple[int, float]:
+        """Frames of the stream waiting, and how long (wall seconds) the oldest has waited since it was decoded."""
+        with self._cond:
+            q = self._queues.get(stream_id)
+            if not q:
+                return 0, 0.0
+            return len(q), max(0.0, time.time() - q[0].frame.wall_time)
 
     def depth(self) -> int:
         """Frames waiting, all streams together (for the queue-depth metric)."""
@@ -217,12 +237,12 @@ class Pipeline:
         self._recent: dict[str, RecentFrames] = {}
         self._counters: dict[str, _Counters] = {}
         self._runners: dict[str, StreamRunner] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # also guards the scheduler (status and scrapes read it)
+        self._scheduler = Scheduler(config.scheduler)
         self._vision = None
         if not on_caller_thread:
-            self._vision = VisionPool(
-                self._see, per_stream=config.vision_queue_per_stream, threads=config.vision_threads
-            )
+            threads = config.scheduler.threads(ocr_workers=config.ocr.workers, asr_workers=config.asr.workers)
+            self._vision = VisionPool(self._see, per_stream=config.vision_queue_per_stream, threads=threads.vision)
         evidence.start(self._complete)
 
     # --- streams -------------------------------------------------------
@@ -238,6 +258,7 @@ class Pipeline:
                 raise LivewatchError(f"stream {stream_id!r} is already watched: remove it first or pick another id")
             self._evidence.open(stream_id, session)
             self._counters[stream_id] = _Counters(source=url)
+            self._scheduler.forget(stream_id)  # a stream watched again starts at full quality
             self._recent[stream_id] = RecentFrames(max_age_s=self.config.recent_frames_s)
             runner = StreamRunner(self, stream_id, url, self._counters[stream_id])
             self._runners[stream_id] = runner
@@ -269,6 +290,7 @@ class Pipeline:
             self._runners.pop(stream_id, None)
             self._counters.pop(stream_id, None)
             self._recent.pop(stream_id, None)
+            self._scheduler.forget(stream_id)
         if self._vision is not None:
             self._vision.forget(stream_id)
         return True
@@ -279,6 +301,70 @@ class Pipeline:
             "vision": self._vision.depth() if self._vision is not None else 0,
             "evidence": self._evidence.depth(),
         }
+
+    # --- the CPU budget ------------------------------------------------
+    def schedule(self, now: float | None = None) -> list[Step]:
+        """One load reading of every live stream: step its degrade level, apply every level to the stages.
+
+        Called periodically by the status loop (``now``: a ``time.monotonic()``, for tests).
+        Levels are applied at every reading, not only at a step, so a stage that did not hold
+        the stream yet (or a replaced ASR worker) gets it the next time. ``scan`` (on the
+        caller's thread) is never scheduled: a recording is read at full quality.
+        """
+        if self._on_caller_thread:
+            return []
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            live = [(sid, runner, self._counters[sid]) for sid, runner in self._runners.items()
+                    if sid in self._counters and self._counters[sid].state is StreamState.LIVE]
+        steps = []
+        for stream_id, runner, counters in live:
+            load = self._load(stream_id, counters)
+            with self._lock:
+                if self._runners.get(stream_id) is not runner:
+                    continue  # discarded meanwhile: nothing may be kept about it
+                step = self._scheduler.observe(stream_id, load, now)
+                level = self._scheduler.state(stream_id).level
+            if step is not None:
+                steps.append(step)
+                _log_step(step)
+            self._apply(stream_id, runner, level)
+        return steps
+
+    def degrade_levels(self) -> dict[str, float]:
+        """Each scheduled stream's degrade level (the Prometheus gauge)."""
+        with self._lock:
+            return {sid: float(st.level) for sid, st in self._scheduler.states().items()}
+
+    def degrade_steps(self) -> dict[tuple[str, ...], float]:
+        """Steps so far per (stream, direction ``degrade`` | ``recover``) (the Prometheus counter)."""
+        with self._lock:
+            states = self._scheduler.states()
+        return {key: float(n) for sid, st in states.items()
+                for key, n in (((sid, "degrade"), st.degrades), ((sid, "recover"), st.recoveries))}
+
+    def _load(self, stream_id: str, counters: _Counters) -> Load:
+        waiting, wait_s = self._vision.backlog(stream_id) if self._vision is not None else (0, 0.0)
+        dropped = self._vision.dropped(stream_id) if self._vision is not None else 0
+        new_drops, counters.dropped_seen = dropped - counters.dropped_seen, dropped
+        speech = self.stages.asr_status(stream_id)
+        return Load(
+            vision_fill=waiting / self.config.vision_queue_per_stream,
+            vision_wait_s=wait_s,
+            frames_dropped=max(0, new_drops),
+            asr_lag_s=speech.lag_s,
+            asr_backlog_s=speech.backlog_s,
+            runner_lag_s=counters.lag_s,
+        )
+
+    def _apply(self, stream_id: str, runner: StreamRunner, level: int) -> None:
+        """The stage settings of ``level`` for the stream, through each stage's knob."""
+        cfg = self.config
+        settings = cfg.scheduler.settings(level, full_detect_interval_s=cfg.ocr.full_detect_interval_s,
+                                          sample_interval_s=cfg.ingest.sample_interval_s)
+        self.stages.set_full_detect_interval(stream_id, settings.full_detect_interval_s)
+        self.stages.set_speech_degraded(stream_id, settings.speech_degraded)
+        runner.set_sample_interval(settings.sample_interval_s)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every stream has ended; True if they all did in time."""
@@ -390,6 +476,8 @@ class Pipeline:
         runner = self._runners.get(stream_id)
         stats = runner.source_stats() if runner else None
         dropped = self._vision.dropped(stream_id) if self._vision else 0
+        with self._lock:
+            level = self._scheduler.state(stream_id)
         return StreamStatus(
             stream_id=stream_id,
             source=c.source,
@@ -404,10 +492,22 @@ class Pipeline:
             evidence=c.evidence,
             alerts=c.alerts,
             reconnects=stats.reconnects if stats is not None else 0,
-            asr_degraded=self.stages.asr_degraded(stream_id),
+            asr_degraded=self.stages.asr_status(stream_id).degraded,
+            degrade_level=level.level,
+            degrade_reason=level.reason,
             warnings=c.warnings,
             error=c.error,
         )
+
+
+def _log_step(step: Step) -> None:
+    """One structured line per step: the operator sees when and why quality changed."""
+    extra = {"stream_id": step.stream_id, "degrade_level": step.level, "previous_level": step.previous,
+             "reason": step.reason}
+    if step.degraded:
+        log.warning("degraded to level %d (%s): %s", step.level, LEVELS[step.level], step.reason, extra=extra)
+    else:
+        log.info("recovered to level %d (%s): %s", step.level, LEVELS[step.level], step.reason, extra=extra)
 
 
 class StreamRunner(threading.Thread):
@@ -430,6 +530,9 @@ class StreamRunner(threading.Thread):
 
     def source_stats(self) -> IngestStats:
         return self._source.stats
+
+    def set_sample_interval(self, seconds: float) -> None:
+        self._source.set_sample_interval(seconds)
 
     def run(self) -> None:
         """Watch until the source ends, fails or is stopped; every way out finishes the stream.

@@ -36,7 +36,8 @@ def test_min_free_mb_is_a_config_field_with_a_default_and_an_environment_variabl
 
 def test_health_metrics_and_readiness_follow_the_store_and_the_workers() -> None:
     publisher = SimpleNamespace(store_ok=True, held=0, dropped=0)
-    pipeline = SimpleNamespace(snapshots_missing=3)
+    pipeline = SimpleNamespace(snapshots_missing=3, degrade_levels=lambda: {"shop": 2.0},
+                               degrade_steps=lambda: {("shop", "degrade"): 3.0, ("shop", "recover"): 1.0})
     stages = SimpleNamespace(worker_stats=lambda: {
         "ocr": {"died": 1, "replaced": 1, "gap_s_last": 6.5, "gap_s_total": 6.5},
         "asr": {"died": 1, "replaced": 0, "gap_s_last": None, "gap_s_total": 0.0},
@@ -58,6 +59,9 @@ def test_health_metrics_and_readiness_follow_the_store_and_the_workers() -> None
     assert got[("livewatch_worker_restart_gap_seconds", (("stage", "ocr"),))] == 6.5
     assert ("livewatch_worker_restart_gap_seconds", (("stage", "asr"),)) not in got, "no gap until one is known"
     assert got[("livewatch_worker_down_seconds_total", (("stage", "ocr"),))] == 6.5
+    assert got[("livewatch_degrade_level", (("stream_id", "shop"),))] == 2
+    assert got[("livewatch_degrade_steps_total", (("direction", "degrade"), ("stream_id", "shop")))] == 3
+    assert got[("livewatch_degrade_steps_total", (("direction", "recover"), ("stream_id", "shop")))] == 1
 
 
 @pytest.mark.parametrize(("level", "expected"), [("INFO", logging.CRITICAL), ("warning", logging.CRITICAL),

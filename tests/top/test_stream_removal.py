@@ -98,6 +98,7 @@ def test_a_live_stream_removed_and_discarded_leaves_nothing_in_the_worker_or_any
         pipeline.add_stream("other", str(clip), "session-2")
 
         def watched() -> bool:
+            pipeline.schedule()  # the scheduler's readings and knobs touch every stage's per-stream state
             st = {s.stream_id: s for s in pipeline.status()}["shop"]
             return st.state is StreamState.LIVE and st.frames_sampled >= 3 and st.audio_seconds >= 2 and bool(sink.alerts)
 
