@@ -194,10 +194,6 @@ class StreamLevel:
     degrades: int = 0
     recoveries: int = 0
 
-    @property
-    def name(self) -> str:
-        return LEVELS[self.level]
-
 
 @dataclass
 class _State:

@@ -28,6 +28,7 @@ from livewatch.scheduler import (
     CHEAPER_SPEECH,
     FEWER_OCR_READS,
     FULL,
+    LEVELS,
     LONGER_SAMPLING,
     Load,
     Scheduler,
@@ -72,7 +73,7 @@ def test_high_load_degrades_one_step_at_a_time_in_the_known_order_then_stops() -
     assert feed(scheduler, HIGH, 6, 9) == [], "each step waits a full period for the previous one to act"
     assert feed(scheduler, HIGH, 10, 60) == [CHEAPER_SPEECH, LONGER_SAMPLING], "then the last level holds"
     state = scheduler.state("s")
-    assert (state.level, state.name, state.degrades, state.recoveries) == (3, "longer sampling interval", 3, 0)
+    assert (state.level, LEVELS[state.level], state.degrades, state.recoveries) == (3, "longer sampling interval", 3, 0)
     assert "frames wait 3.0 s for vision" in state.reason
 
 
