@@ -51,6 +51,7 @@ class KeyframeGate:
     def __init__(self, interval: float, tolerance: float | None = None, history: int = 4) -> None:
         self.interval = interval
         self.tolerance = 0.1 * interval if tolerance is None else tolerance
+        self._tolerance_share = self.tolerance / interval  # kept when the interval changes
         self.spacings: deque[float] = deque(maxlen=history)
         self.last_key: float | None = None
         self.skipping = False
@@ -58,8 +59,8 @@ class KeyframeGate:
 
     def retime(self, interval: float) -> None:
         """A new sampling interval (the worker lengthens it under load); the tolerance keeps its share."""
-        self.tolerance *= interval / self.interval
         self.interval = interval
+        self.tolerance = self._tolerance_share * interval
 
     def restart(self) -> None:
         """A new connection or lap: wait for its first keyframe, keep what was learnt about spacing."""

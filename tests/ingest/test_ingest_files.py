@@ -49,6 +49,16 @@ def test_file_yields_grid_frames_and_16k_audio_in_media_time_order(clip: Path) -
     assert stats.keyframe_interval_s == pytest.approx(1.0, abs=0.01)
 
 
+def test_a_longer_sample_interval_set_from_another_thread_samples_fewer_frames(clip: Path) -> None:
+    src = StreamSource(str(clip), "s", IngestOptions(audio=False))
+    threading.Thread(target=src.set_sample_interval, args=(2.0,)).start()  # as the worker's scheduler does
+    wait_until(lambda: src._grid.interval == 2.0, 10, "the new interval")
+    frames, _, _ = _read(src)
+    assert [f.media_time for f in frames] == pytest.approx([0, 2, 4], abs=0.05)
+    with pytest.raises(ValueError):
+        src.set_sample_interval(0)
+
+
 def test_keyframe_gop_within_interval_skips_non_key_packets(clip: Path) -> None:
     src = StreamSource(str(clip), "s", IngestOptions(audio=False))
     frames, _, _ = _read(src)

@@ -29,6 +29,30 @@ def test_grid_kept_frames_are_at_least_almost_an_interval_apart(times, interval)
     assert len(kept) <= (max(times) - min(times)) / interval + 2
 
 
+def test_grid_takes_a_new_interval_from_its_next_point() -> None:
+    """The worker's scheduler lengthens the interval under load and shortens it again (after the point due)."""
+    grid = FrameGrid(1.0)
+    kept = [t for t in (0.0, 1.0) if grid.take(t)]
+    grid.interval = 2.0
+    kept += [t for t in (2.0, 3.0, 4.0, 5.0, 6.0) if grid.take(t)]
+    grid.interval = 1.0
+    kept += [t for t in (7.0, 8.0) if grid.take(t)]
+    assert kept == [0.0, 1.0, 2.0, 4.0, 6.0, 8.0]
+
+
+def test_gate_retimed_keeps_its_tolerance_share_and_skips_once_gop_fits() -> None:
+    gate = KeyframeGate(0.5)
+    packets = [(i / 25, i % 25 == 0) for i in range(100)]  # keyframe every 1 s: longer than 0.5 s
+    assert all(_run_gate(gate, packets[:50]))
+    gate.retime(1.0)
+    assert gate.tolerance == 0.1
+    assert sum(_run_gate(gate, packets[50:])) == 2  # keyframes only, now that the GOP fits
+    for _ in range(10):
+        gate.retime(1.5)
+        gate.retime(1.0)
+    assert (gate.interval, gate.tolerance) == (1.0, 0.1)
+
+
 def _run_gate(gate: KeyframeGate, packets: list[tuple[float, bool]]) -> list[bool]:
     return [gate.needs_decode(t, key) for t, key in packets]
 

@@ -20,7 +20,6 @@ import pytest
 
 from asr import AsrOptions, AsrStage
 from events import ConfigError, Evidence, SampledFrame, StreamState
-from ingest.sampling import KeyframeGate
 from livewatch.config import Config, Detectors
 from livewatch.health import watch_health
 from livewatch.metrics import Metrics
@@ -167,12 +166,6 @@ def test_config_reads_the_core_count_from_the_environment() -> None:
     assert Config.from_env({"LIVEWATCH_CORES": "6"}).scheduler.cores == 6
     with pytest.raises(ConfigError, match="LIVEWATCH_CORES"):
         Config.from_env({"LIVEWATCH_CORES": "0"})
-
-
-def test_a_longer_sampling_interval_widens_the_keyframe_tolerance_too() -> None:
-    gate = KeyframeGate(1.0)
-    gate.retime(2.0)
-    assert (gate.interval, gate.tolerance) == (2.0, pytest.approx(0.2))
 
 
 # --- the real pipeline ----------------------------------------------------------------
