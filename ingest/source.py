@@ -161,7 +161,7 @@ class StreamSource:
     def set_sample_interval(self, seconds: float) -> None:
         """Sample a frame every ``seconds`` from now on (the worker's scheduler lengthens it under load).
 
-        Safe from any thread: the reader picks the new grid up at its next frame.
+        Safe from any thread: the reader takes it up after the grid point already due.
         """
         if not seconds > 0:
             raise ValueError(f"sample interval {seconds!r}: must be a positive number of seconds")

@@ -127,6 +127,16 @@ def test_a_full_sweep_is_due_after_the_interval_and_still_carries_unchanged_line
     assert engine.recognised == [] and (sweep.recognised, sweep.carried) == (0, 3)
 
 
+def test_a_longer_full_detect_interval_set_on_the_tracker_delays_the_sweep(tracker, engine):
+    """The worker's scheduler lengthens it for a saturated stream (fewer reads of unchanged regions)."""
+    read(tracker, engine, scene(BASE, 250), 0.0)
+    tracker.full_detect_interval_s = 30.0
+    assert not read(tracker, engine, scene(BASE, 290), 10.0).full
+    assert not read(tracker, engine, scene(BASE, 250), 20.0).full
+    tracker.full_detect_interval_s = 10.0
+    assert read(tracker, engine, scene(BASE, 290), 21.0).full
+
+
 def test_a_scene_cut_is_detected_whole(tracker, engine):
     read(tracker, engine, scene(BASE, 250), 0.0)
     cut = 255 - scene({PRICE: 200}, 100)
