@@ -44,6 +44,7 @@ def test_split_worker_and_rules_service(kafka_broker: str, services, counterfeit
     assert all(a["category"] == "counterfeit" and a["stream_url"] == str(counterfeit_clip) for a in alerts)
     assert set(rules.samples("livewatch_alerts_total")) == stream_ids, "the rules service raised them"
     assert set(worker.samples("livewatch_stream_lag_seconds")) == stream_ids
+    assert set(worker.samples("livewatch_degrade_level")) == stream_ids, "the worker's loop schedules its streams"
     assert not (tmp_path / "worker" / "alerts.sqlite3").exists(), "a split worker judges nothing itself"
 
     # SIGTERM the worker: its streams end, the finish markers tell the rules service to close their alerts.
