@@ -46,6 +46,7 @@ from bench.live_capacity import (
     percentile,
     render_cached,
     run_window,
+    scheduled,
     slope,
 )
 from events import StreamState
@@ -121,9 +122,13 @@ def rss_per_stream(steps: list[StepResult], idle_mb: float) -> float:
 
 def _why(step: StepResult | None, last: StepResult) -> str:
     if step is None:
-        return f"kept up to the largest step tried ({last.streams})"
+        return f"kept up to the largest step tried ({last.streams}; degrade levels at its end {_levels(last)})"
     return (f"falls behind at {step.streams}: {'; '.join(step.reasons)} (p95 runner {step.runner_p95_s:.1f} s, "
-            f"vision {step.vision_p95_s:.1f} s, ASR {step.asr_p95_s:.1f} s)")
+            f"vision {step.vision_p95_s:.1f} s, ASR {step.asr_p95_s:.1f} s; degrade levels at its end {_levels(step)})")
+
+
+def _levels(step: StepResult) -> str:
+    return "/".join(str(level) for level in sorted(step.degrade_levels)) or "-"
 
 
 def before_issue_12(cfg: Config) -> Config:
@@ -227,20 +232,21 @@ def time_to_alert(rig: Rig, cases: list[tuple[OnsetClip, Path]], *, concurrency:
         pending = list(cases)
         running: list[str] = []
         run_id = f"{os.getpid()}-{int(time.time())}"
-        origins: dict[str, float] = {}  # read while live: the rig forgets an ended stream's timings
-        while pending or running:
-            states = {s.stream_id: s.state for s in pipeline.status()}
-            for sid in running:
-                if sid not in origins and (origin := rig.stages.origin(sid)) is not None:
-                    origins[sid] = origin
-            running = [sid for sid in running if states.get(sid) not in (StreamState.ENDED, StreamState.FAILED)]
-            while pending and len(running) < concurrency:
-                case, path = pending.pop(0)
-                sid = f"{case.spec.name}-{run_id}"
-                pipeline.add_stream(sid, str(path))
-                running.append(sid)
-                ids.append((case, sid))
-            time.sleep(0.2)
+        with scheduled(pipeline):  # as run's status loop does
+            origins: dict[str, float] = {}  # read while live: the rig forgets an ended stream's timings
+            while pending or running:
+                states = {s.stream_id: s.state for s in pipeline.status()}
+                for sid in running:
+                    if sid not in origins and (origin := rig.stages.origin(sid)) is not None:
+                        origins[sid] = origin
+                running = [sid for sid in running if states.get(sid) not in (StreamState.ENDED, StreamState.FAILED)]
+                while pending and len(running) < concurrency:
+                    case, path = pending.pop(0)
+                    sid = f"{case.spec.name}-{run_id}"
+                    pipeline.add_stream(sid, str(path))
+                    running.append(sid)
+                    ids.append((case, sid))
+                time.sleep(0.2)
         if rig.publisher is not None:
             rig.publisher.flush(30.0)
         time.sleep(settle_s)

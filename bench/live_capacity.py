@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import json
 import logging
@@ -30,7 +31,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import psutil
@@ -41,6 +42,7 @@ from events.kafka import KafkaOptions, ensure_topics
 from livewatch.broker import EmbeddedBroker
 from livewatch.config import Config, Detectors
 from livewatch.paths import DEFAULT_BRANDS_DIR, REPO_ROOT
+from livewatch.service import SCHEDULE_EVERY_S
 from livewatch.sinks import EvidenceSink, RulesThread, Tap
 from livewatch.stages import Stages
 from livewatch.synth import ClipSpec, Scene, render_clip, synthesize
@@ -382,6 +384,25 @@ class Rig:
         self.close()
 
 
+@contextlib.contextmanager
+def scheduled(pipeline: Pipeline) -> Iterator[Pipeline]:
+    """The streams' load read every ``SCHEDULE_EVERY_S`` while in the block, as ``run``'s status loop
+    does, so degrade levels move (and recover) in the bench as they do live."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(SCHEDULE_EVERY_S):
+            pipeline.schedule()
+
+    thread = threading.Thread(target=loop, name="bench-schedule", daemon=True)
+    thread.start()
+    try:
+        yield pipeline
+    finally:
+        stop.set()
+        thread.join(5)
+
+
 class _NullSink:
     def emit(self, alert: object) -> None:
         pass
@@ -446,6 +467,7 @@ class StepResult:
     samples: list[LagSample] = field(default_factory=list, repr=False)
     stage_cores: dict[str, float] = field(default_factory=dict)  # CPU seconds per stream-second, by stage
     skipped: dict[str, float] = field(default_factory=dict)  # share of the work each shortcut left undone
+    degrade_levels: list[int] = field(default_factory=list)  # each stream's scheduler level at the window's end
 
     def summary(self) -> dict[str, object]:
         return {k: v for k, v in self.__dict__.items() if k != "samples"}
@@ -481,24 +503,27 @@ def run_window(
     """Watch ``streams`` real-time replays of ``clip`` and measure one window after a warm-up."""
     pipeline = rig.pipeline()
     try:
-        for i in range(streams):
-            pipeline.add_stream(f"{prefix}{streams}-{i}", str(clip))
-        time.sleep(warmup_s)
-        before, cpu0, t0 = _counts(pipeline, rig.stages), tree_cpu(), time.monotonic()
-        work0 = _Work.read(rig, pipeline)
-        samples: list[LagSample] = []
-        while (at := time.monotonic() - t0) < window_s:
-            samples += sample_lags(pipeline, rig.stages, at)
-            time.sleep(max(0.0, every_s - (time.monotonic() - t0 - at)))
-        elapsed = time.monotonic() - t0
-        cores = cpu_between(cpu0, tree_cpu()) / elapsed
-        work = _Work.read(rig, pipeline).since(work0)
-        after, rss = _counts(pipeline, rig.stages), tree_rss_mb()
+        with scheduled(pipeline):
+            for i in range(streams):
+                pipeline.add_stream(f"{prefix}{streams}-{i}", str(clip))
+            time.sleep(warmup_s)
+            before, cpu0, t0 = _counts(pipeline, rig.stages), tree_cpu(), time.monotonic()
+            work0 = _Work.read(rig, pipeline)
+            samples: list[LagSample] = []
+            while (at := time.monotonic() - t0) < window_s:
+                samples += sample_lags(pipeline, rig.stages, at)
+                time.sleep(max(0.0, every_s - (time.monotonic() - t0 - at)))
+            elapsed = time.monotonic() - t0
+            cores = cpu_between(cpu0, tree_cpu()) / elapsed
+            work = _Work.read(rig, pipeline).since(work0)
+            after, rss = _counts(pipeline, rig.stages), tree_rss_mb()
+            levels = [st.degrade_level for st in pipeline.status()]
     finally:
         pipeline.close(timeout=90.0)
     step = judge(streams, window_s, samples, before, after, cores, rss, keep_up)
     step.stage_cores = work.stage_cores(elapsed * streams)
     step.skipped = work.skipped()
+    step.degrade_levels = levels
     return step
 
 

@@ -40,6 +40,7 @@ from bench.live_capacity import (
     percentile,
     render_cached,
     sample_lags,
+    scheduled,
     slope,
     tree_cpu,
     tree_rss_parts,
@@ -125,22 +126,23 @@ def soak(
     with Rig(live_config(detectors), record=False) as rig:
         pipeline = rig.pipeline()
         try:
-            for _ in range(streams):
-                churn.start(pipeline, str(clip))
-            t0 = time.monotonic()
-            cpu, last, end_s = tree_cpu(), t0, minutes * 60
-            while (now := time.monotonic()) - t0 < end_s:
-                time.sleep(max(0.0, min(last + every_s, t0 + churn.next_at_s) - now))
-                now = time.monotonic()
-                # sleep never wakes early, float sums might; no replacement at the very end, unsampled
-                if end_s - 1e-3 > churn.next_at_s and now - t0 >= churn.next_at_s - 1e-3:
-                    churn.replace_oldest(pipeline, str(clip))
-                if now - last >= every_s - 1e-3:
-                    churn.retire(pipeline)
-                    cpu_now = tree_cpu()
-                    samples.append(_sample(rig, pipeline, churn, now - t0, cpu_between(cpu, cpu_now) / (now - last)))
-                    cpu, last = cpu_now, now
-                    log.info("soak %.0fs: %s", now - t0, samples[-1])
+            with scheduled(pipeline):  # as run's status loop does
+                for _ in range(streams):
+                    churn.start(pipeline, str(clip))
+                t0 = time.monotonic()
+                cpu, last, end_s = tree_cpu(), t0, minutes * 60
+                while (now := time.monotonic()) - t0 < end_s:
+                    time.sleep(max(0.0, min(last + every_s, t0 + churn.next_at_s) - now))
+                    now = time.monotonic()
+                    # sleep never wakes early, float sums might; no replacement at the very end, unsampled
+                    if end_s - 1e-3 > churn.next_at_s and now - t0 >= churn.next_at_s - 1e-3:
+                        churn.replace_oldest(pipeline, str(clip))
+                    if now - last >= every_s - 1e-3:
+                        churn.retire(pipeline)
+                        cpu_now = tree_cpu()
+                        samples.append(_sample(rig, pipeline, churn, now - t0, cpu_between(cpu, cpu_now) / (now - last)))
+                        cpu, last = cpu_now, now
+                        log.info("soak %.0fs: %s", now - t0, samples[-1])
         finally:
             pipeline.close(timeout=90.0)
     return samples, churn
