@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import os
 
@@ -38,13 +39,41 @@ def fix_mmap_threshold(threshold: int = MMAP_THRESHOLD) -> bool:
     Call it first thing in a long-running command. False where the C library is not glibc.
     """
     value = int(os.environ.get(ENV) or threshold)
-    libc_name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(libc_name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError, TypeError):
+    libc = _glibc()
+    if libc is None:
         return False
-    if mallopt(_M_MMAP_THRESHOLD, value) != 1:
+    if libc.mallopt(_M_MMAP_THRESHOLD, value) != 1:
         log.warning("malloc's mmap threshold not set to %d bytes: freed frames may stay in the process", value)
         return False
     return True
+
+
+def release_free_memory() -> bool:
+    """Hand the free pages inside malloc's arenas back to the system (glibc's ``malloc_trim(0)``).
+
+    Blocks under the mmap threshold (a stream's ring of recent JPEGs, ~200 KB each; audio chunks;
+    crops) live in the arenas of the threads that made them. When a stream goes, its blocks are
+    freed at once into the middle of those arenas, where glibc keeps them: it gives back only
+    free space at the top of an arena. Another stream's blocks may fill the holes, or not (its
+    threads may use other arenas): in the soak the main process's free bytes inside the arenas
+    grew from 18 to 100 MB in 10 minutes and ``malloc_trim(0)`` gave 93 MB back at once. Trimming
+    walks every arena's free chunks and gives their whole pages back with ``madvise`` (a few ms);
+    the holes stay reusable address space. False where the C library is not glibc.
+    """
+    libc = _glibc()
+    if libc is None:
+        return False
+    libc.malloc_trim(0)
+    return True
+
+
+@functools.cache
+def _glibc() -> ctypes.CDLL | None:
+    """The C library when it is glibc (it has ``mallopt`` and ``malloc_trim``), looked up once."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    except (OSError, AttributeError, TypeError):
+        return None
+    return libc

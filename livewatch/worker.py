@@ -64,6 +64,7 @@ from events import (
 from frames import FrameDeduper, RecentFrames, SnapshotStore
 from ingest import IngestStats, StreamSource, validate_source
 from livewatch.config import Config
+from livewatch.malloc import release_free_memory
 from livewatch.scheduler import LEVELS, Load, Scheduler, Step
 from livewatch.sinks import EvidenceSink
 from livewatch.stages import Stages
@@ -281,7 +282,10 @@ class Pipeline:
         """Forget a stream whose runner has finished (status, counters, recent frames, frames dropped); False if it still runs.
 
         A long-lived worker hands streams over and back; without this its
-        bookkeeping would grow with every stream it ever watched.
+        bookkeeping would grow with every stream it ever watched. The memory
+        the stream held (its recent frames above all) then goes back to the
+        system (``release_free_memory``): freed into the middle of malloc's
+        arenas, glibc would keep it.
         """
         with self._lock:
             runner = self._runners.get(stream_id)
@@ -293,6 +297,7 @@ class Pipeline:
             self._scheduler.forget(stream_id)
         if self._vision is not None:
             self._vision.forget(stream_id)
+        release_free_memory()
         return True
 
     def queue_depths(self) -> dict[str, int]:

@@ -1,9 +1,10 @@
-"""A freed frame leaves the process: glibc's mmap threshold is fixed, not raised by the first big block freed.
+"""Freed memory leaves the process: glibc's mmap threshold is fixed, and a discarded stream's blocks are trimmed.
 
-Each case runs in a fresh interpreter (the allocator's state is per process): it frees one
-16 MB block, as model loading does, then allocates a frame-sized one and asks glibc
+Each case runs in a fresh interpreter (the allocator's state is per process). The threshold: it
+frees one 16 MB block, as model loading does, then allocates a frame-sized one and asks glibc
 (``mallinfo2``) whether that frame got its own mapping (given back when freed) or came from an
-arena (where freed memory mostly stays).
+arena (where freed memory mostly stays). The trim: blocks under the threshold freed in the middle
+of an arena stay resident until ``release_free_memory``.
 """
 
 from __future__ import annotations
@@ -68,3 +69,33 @@ def test_the_livewatch_command_and_python_m_livewatch_fix_it_first() -> None:
              "m.main = lambda: calls.append('main') or 0; code = m.run(); print(calls); sys.exit(code)")
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "['fix', 'main']", out.stderr
+
+
+TRIM_PROBE = """
+import ctypes, json, sys
+from livewatch.malloc import fix_mmap_threshold, release_free_memory
+
+def rss_mb():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS")) / 1024
+
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+fix_mmap_threshold()
+jpegs = [libc.malloc(200_000) for _ in range(200)]  # a stream's recent JPEGs: under the threshold, in the arena
+for p in jpegs:
+    ctypes.memset(p, 1, 200_000)
+pin = libc.malloc(1000)  # allocated after them: the freed blocks are not the top of the arena
+for p in jpegs:
+    libc.free(p)
+freed = rss_mb()
+print(json.dumps({"released": release_free_memory(), "given_back_mb": freed - rss_mb()}))
+"""
+
+
+def test_the_blocks_a_stream_freed_in_the_middle_of_an_arena_go_back_to_the_system() -> None:
+    out = subprocess.run([sys.executable, "-c", TRIM_PROBE], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["released"] is True
+    assert result["given_back_mb"] > 20, f"40 MB freed under a live block stay resident until trimmed: {result}"
