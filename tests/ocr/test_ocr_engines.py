@@ -92,6 +92,31 @@ def test_only_the_card_whose_price_changed_is_read_again(paddle_stage):
     assert card == [("start", 0.0, 0.0), ("end", 0.0, 5.0)]
 
 
+def test_paddle_worker_levels_off_on_areas_of_varied_size():
+    """300 reads of areas of every size, as region tracking sends them: the worker levels off.
+
+    Every size is a new input shape for both models. With PaddleOCR's default oneDNN cache of
+    10 shapes the worker ended 440-520 MB above its first read (~1,090-1,140 MB); with one
+    shape, 280-310 MB (~870-940 MB), level after ~40 reads. RSS after a read moves by tens of
+    MB from one read to the next (freed blocks kept by malloc), so the highest of 50 reads is
+    compared, with generous margins.
+    """
+    rng = np.random.default_rng(0)
+    sources = [render_frame(seed, variant).image for seed, variant in ((0, "clean"), (1, "jpeg"), (2, "blur"))]
+    rss = []
+    with OcrStage(OcrOptions(engine="paddle", workers=1, recycle_after_frames=10**6, recycle_above_mb=1e6)) as stage:
+        for i in range(300):
+            w, h = int(rng.integers(160, 1281)), int(rng.integers(64, 721))
+            x, y = int(rng.integers(0, 1281 - w)), int(rng.integers(0, 721 - h))
+            stage.process(sampled(np.ascontiguousarray(sources[i % 3][y : y + h, x : x + w]), float(i), "varied"))
+            rss.append(stage.stats().pool.rss_mb[0])
+        assert stage.stats().pool.recycled == 0
+    after_100, after_300 = max(rss[50:100]), max(rss[250:300])
+    print(f"\nOCR worker RSS: first read {rss[0]:.0f} MB, highest of reads 51-100 {after_100:.0f}, of 251-300 {after_300:.0f}")
+    assert after_300 <= after_100 + 100  # not climbing after warm-up
+    assert after_300 <= rss[0] + 400  # and not at the level the 10-shape cache climbs to
+
+
 @pytest.mark.parametrize("limit, frames", [({"recycle_after_frames": 2}, 3), ({"recycle_above_mb": 1.0}, 1)])
 def test_workers_are_recycled_and_keep_reading(limit, frames):
     """Tiny limits: the worker is replaced in the background and the next read waits for it."""
