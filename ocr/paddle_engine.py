@@ -34,8 +34,8 @@ _PIPELINE_DET = {"limit_side_len": 64, "limit_type": "min", "thresh": 0.3, "box_
 _PIPELINE_REC_BATCH = 6
 # Input shapes whose oneDNN kernels and buffers a predictor keeps. Every read has shapes of its own
 # (changed areas of any size for detection, batch widths for recognition), so kept shapes are hardly
-# ever met again, while PaddleOCR's default of 10 held ~130 MB more in the worker and let it climb
-# for hundreds of frames; one costs no measurable time (~590 ms per 1280 px frame either way).
+# ever met again, while PaddleOCR's default of 10 held 150-250 MB more in the worker, filling up over
+# hundreds of reads; one costs no measurable time (570-610 ms of CPU per 1280 px frame either way).
 _ONEDNN_CACHED_SHAPES = 1
 
 

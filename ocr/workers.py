@@ -2,7 +2,10 @@
 
 CPU PaddleOCR keeps growing over hours of frames (PaddleOCR issues 12150,
 11639, 15631), so a 24-hour stream would end with gigabytes of resident
-memory. Each engine lives in its own spawned process; after
+memory. Its oneDNN kernel cache is kept to one input shape
+(``ocr/paddle_engine.py``); what is left is malloc keeping the blocks that
+reads of ever new sizes freed (returning them after every read cost 30-40%
+more CPU per frame). Each engine lives in its own spawned process; after
 ``recycle_after_frames`` reads or above ``recycle_above_mb`` resident MB the
 process is stopped and a fresh one started in the background, while the
 other workers keep reading. A worker that dies or hangs is replaced the same
