@@ -127,11 +127,7 @@ class Transcriber:
             for piece, text, start, end in _split(seg, pieces, by_words):
                 piece.committed_until = max(piece.committed_until, end)
                 self._keep(piece, text, start, end, seg, info.language, degraded)
-        return [
-            PassResult(p.evidence, _carry(p.batch.utterances[-1], _to_media(p, p.committed_until, end=True)) if p.batch.hold_back else None,
-                       p.dropped)
-            for p in pieces
-        ]
+        return [PassResult(p.evidence, _carry(p) if p.batch.hold_back else None, p.dropped) for p in pieces]
 
     def _keep(self, piece: _Piece, text: str, start: float, end: float, seg: Any, language: str, degraded: bool) -> None:
         """Screen one stream's part of a decoded segment (each stream on its own) and keep it as evidence."""
@@ -244,9 +240,10 @@ def _to_media(piece: _Piece, t: float, *, end: bool) -> float:
     return utts[k].media_start + min(max(t - starts[k], 0.0), utts[k].duration)
 
 
-def _carry(last: Utterance, committed_media_end: float) -> Utterance | None:
-    """The audio of ``last`` after the last committed word (None if nothing is left)."""
-    skip = int(round(max(0.0, committed_media_end - last.media_start) * SAMPLE_RATE))
+def _carry(piece: _Piece) -> Utterance | None:
+    """The audio of the piece's last utterance after its last committed word (None if nothing is left)."""
+    last = piece.batch.utterances[-1]
+    skip = int(round(max(0.0, _to_media(piece, piece.committed_until, end=True) - last.media_start) * SAMPLE_RATE))
     if skip >= len(last.samples):
         return None
     return replace(last, media_start=last.media_start + skip / SAMPLE_RATE, samples=last.samples[skip:], forced=False)
