@@ -160,7 +160,8 @@ class AsrEngine:
     def _riders(self, lead: str, degraded: bool, room_s: float) -> list[tuple[str, _Stream, Batch]]:
         """Batches of other streams that fit in ``room_s`` (a gap of silence before each), oldest first.
 
-        A stream whose next piece does not fit is passed over; it leads a pass of its own later.
+        A stream whose next utterance does not fit is passed over; it leads a pass of its own later.
+        (Carried audio is never taken without its continuation: the word at the cut needs both.)
         """
         riders: list[tuple[str, _Stream, Batch]] = []
         for sid in self._waiting():
@@ -168,8 +169,7 @@ class AsrEngine:
                 continue
             st = self._streams[sid]
             self._update_degraded(sid, st)
-            first = st.carry if st.carry is not None else st.pending[0]
-            if st.degraded != degraded or first.duration > room_s - STREAM_GAP_S:
+            if st.degraded != degraded or _head(st)[0] > room_s - STREAM_GAP_S:
                 continue
             batch = self._take_batch(st, room_s - STREAM_GAP_S)
             room_s -= STREAM_GAP_S + batch.duration
@@ -276,7 +276,7 @@ class AsrEngine:
         """Degrade or recover by how long the stream's oldest waiting speech has waited (live only)."""
         if not self._live:
             return
-        lag = time.time() - _first_wall(st)
+        lag = time.time() - _head(st)[1]
         if not st.degraded and lag > self._o.max_lag_s:
             st.degraded = True
             log.warning("ASR %.1fs behind live: degraded (beam 1, stricter VAD)", lag, extra={"stream_id": stream_id})
@@ -294,12 +294,14 @@ def _continues(a: Utterance, b: Utterance) -> bool:
     return abs(a.media_end - b.media_start) < _JOIN_S
 
 
-def _first_wall(st: _Stream) -> float:
-    """When the first utterance of the stream's next batch was complete (carried audio joined to
-    its continuation is as old as the continuation)."""
+def _head(st: _Stream) -> tuple[float, float]:
+    """Length and completion (wall time) of the first utterance of the stream's next batch:
+    carried audio joined to its continuation is one utterance, as old as the continuation."""
     if st.carry is None:
-        return st.pending[0].end_wall
-    return st.pending[0].end_wall if st.pending and _continues(st.carry, st.pending[0]) else st.carry.end_wall
+        return st.pending[0].duration, st.pending[0].end_wall
+    if st.pending and _continues(st.carry, st.pending[0]):
+        return st.carry.duration + st.pending[0].duration, st.pending[0].end_wall
+    return st.carry.duration, st.carry.end_wall
 
 
 def _join(a: Utterance, b: Utterance) -> Utterance:

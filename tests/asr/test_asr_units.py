@@ -404,6 +404,29 @@ def test_forced_cut_of_a_packed_stream_is_carried_into_its_next_pass():
     assert _heard(out) == {"a": {"甲"}, "b": {"乙"}}
 
 
+def test_carried_audio_rides_only_with_its_continuation():
+    """b's carry (the word at its cut) would fit in c's pass, but not with the utterance it
+    continues: b stays out, its carry intact, rather than have the word at the cut cut in two."""
+    fake = ListeningWhisper()
+    eng = _streams(AsrOptions(max_utterance_s=3.0, max_window_s=7.0), fake, {"a": 0.0, "b": 0.0, "c": 0.0})
+    now = time.time()
+    _feed(eng, "a", 0.0, _voice(1, 1.5), silence(1.0), wall=now - 30)
+    _feed(eng, "b", 0.0, _voice(2, 7.0), silence(1.0), wall=now - 20)  # forced cuts at 3 and 6 s
+    _feed(eng, "c", 0.0, _voice(3, 2.0), silence(1.0), wall=now - 10)
+    assert {e.stream_id for e in eng.step()} == {"a", "b"}
+    carry = eng._streams["b"].carry
+    assert carry is not None and 3.0 - 1.0 + 3.0 + 2.4 > 7.0 - 1.0  # carry + next utterance + c + gap: too long
+    assert {e.stream_id for e in eng.step("c")} == {"c"}
+    assert eng._streams["b"].carry is carry
+    out: list[Evidence] = []
+    eng.end_stream("b")
+    while eng.has_pending():
+        out += eng.step()
+    spans = sorted((e.media_start, e.media_end) for e in out)
+    assert all(later[0] >= earlier[1] - 1e-6 for earlier, later in zip(spans, spans[1:])), spans
+    assert spans[0][0] == pytest.approx(carry.media_start, abs=1e-3) and spans[-1][1] >= 6.9
+
+
 def test_only_streams_decoded_alike_share_a_pass():
     """Two streams behind live (beam 1) share a pass; the stream keeping up waits for its own, at beam 5."""
     fake = ListeningWhisper()
