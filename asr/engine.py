@@ -148,7 +148,13 @@ class AsrEngine:
             taken += self._riders(sid, st.degraded, self._o.max_window_s - taken[0][2].duration)
         results = self._transcriber.run([batch for _, _, batch in taken], degraded=st.degraded)
         evidence: list[Evidence] = []
-        for (rsid, rst, _), result in zip(taken, results):
+        for i, ((rsid, rst, batch), result) in enumerate(zip(taken, results)):
+            if i and not result.heard:
+                # Whisper sometimes ends a window early after a pause ("no speech after the last
+                # timestamp") and never decodes the pieces after it: such a rider goes back as it
+                # was, and leads a pass of its own at the latest when it is the oldest.
+                rst.pending.extendleft(reversed(batch.utterances))
+                continue
             rst.carry = result.carry
             rst.segments += len(result.evidence)
             rst.dropped_segments += sum(result.dropped.values())

@@ -74,6 +74,7 @@ class PassResult:
     evidence: list[Evidence]
     carry: Utterance | None
     dropped: dict[str, int]
+    heard: bool  # Whisper wrote words in the batch's piece (kept or dropped by the guard)
 
 
 def prompt_hotwords(names: Sequence[str], language: str | None, max_chars: int) -> str | None:
@@ -125,9 +126,10 @@ class Transcriber:
         )
         for seg in segments:
             for piece, text, start, end in _split(seg, pieces, by_words):
+                piece.heard = True
                 piece.committed_until = max(piece.committed_until, end)
                 self._keep(piece, text, start, end, seg, info.language, degraded)
-        return [PassResult(p.evidence, _carry(p) if p.batch.hold_back else None, p.dropped) for p in pieces]
+        return [PassResult(p.evidence, _carry(p) if p.batch.hold_back else None, p.dropped, p.heard) for p in pieces]
 
     def _keep(self, piece: _Piece, text: str, start: float, end: float, seg: Any, language: str, degraded: bool) -> None:
         """Screen one stream's part of a decoded segment (each stream on its own) and keep it as evidence."""
@@ -164,6 +166,7 @@ class _Piece:
     committed_until: float
     evidence: list[Evidence] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)
+    heard: bool = False
 
 
 def _layout(batches: Sequence[Batch]) -> tuple[list[_Piece], np.ndarray]:

@@ -303,8 +303,9 @@ class ListeningWhisper:
 
     NAMES = {1: "甲", 2: "乙", 3: "丙"}
 
-    def __init__(self) -> None:
+    def __init__(self, stop_after_s: float = float("inf")) -> None:
         self.calls: list[dict] = []
+        self.stop_after_s = stop_after_s  # like Whisper ending a window early: nothing after this is decoded
 
     def transcribe(self, audio, **kw):
         self.calls.append({"seconds": len(audio) / 16000, **kw})
@@ -312,7 +313,7 @@ class ListeningWhisper:
         words = []
         for i in range(0, len(audio), step):
             level = round(float(np.abs(audio[i : i + step]).max()) * 10)
-            if level:
+            if level and i / 16000 < self.stop_after_s:
                 end = min(i + step, len(audio)) / 16000
                 words.append(SimpleNamespace(start=i / 16000, end=end, word=f"{self.NAMES[level]}{len(words)}"))
         seg = SimpleNamespace(text="".join(w.word for w in words), start=0.0, end=len(audio) / 16000, avg_logprob=-0.2,
@@ -425,6 +426,22 @@ def test_carried_audio_rides_only_with_its_continuation():
     spans = sorted((e.media_start, e.media_end) for e in out)
     assert all(later[0] >= earlier[1] - 1e-6 for earlier, later in zip(spans, spans[1:])), spans
     assert spans[0][0] == pytest.approx(carry.media_start, abs=1e-3) and spans[-1][1] >= 6.9
+
+
+def test_a_rider_whisper_never_reached_goes_back_untouched():
+    """Whisper ends the window after the first piece: the rider is not lost (nor retired when its
+    stream has ended), it leads the next pass."""
+    fake = ListeningWhisper(stop_after_s=3.0)
+    eng = _streams(AsrOptions(), fake, {"a": 0.0, "b": 0.0})
+    now = time.time()
+    _feed(eng, "a", 0.0, _voice(1, 2.0), silence(1.0), wall=now - 20)
+    _feed(eng, "b", 0.0, _voice(2, 2.0), silence(1.0), wall=now - 10)
+    eng.end_stream("b")
+    waiting = [id(u) for u in eng._streams["b"].pending]
+    assert {e.stream_id for e in eng.step()} == {"a"} and len(fake.calls) == 1
+    assert [id(u) for u in eng._streams["b"].pending] == waiting
+    assert {e.stream_id for e in eng.step()} == {"b"}
+    assert "b" not in eng.stream_ids() and not eng.has_pending()
 
 
 def test_only_streams_decoded_alike_share_a_pass():
