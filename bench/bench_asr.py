@@ -170,9 +170,10 @@ def one_each(model, voices: list[np.ndarray], n: int, options: AsrOptions) -> di
     """One sentence waiting in each of ``n`` streams when the passes start: a worker that keeps up,
     where one stream per pass pays a padded 30 s window for each short utterance."""
     engine = AsrEngine(options, model, live=False)
+    now = time.time()
     for k in range(n):
         for chunk in _chunks(monologue(voices, first=k, sentences=1), f"s{k}"):
-            engine.accept(chunk)
+            engine.accept(replace(chunk, wall_time=now + k))  # the same order every run: s0 waited longest
         engine.end_stream(f"s{k}")
     out, passes, cpu0 = [], 0, time.process_time()
     while engine.has_pending():
