@@ -4,11 +4,15 @@ The same engine runs inside a worker process (live) and in the caller's process
 (``workers=0``, for scanning a recording), so both paths behave the same.
 
 ``accept`` is cheap (VAD only, a few ms per chunk) and never waits for Whisper;
-``step`` runs one Whisper pass for the stream that has waited longest. A stream is decoded
-on the cheaper tier (beam 1, no temperature fallback, stricter VAD) while ``set_degraded``
-says so: the worker's scheduler (``livewatch.scheduler``) chooses it per stream, from every
-stage's load, so the engine never decides it alone. Speech waiting beyond ``max_backlog_s``
-is dropped, oldest first, so memory stays bounded whatever happens.
+``step`` runs one Whisper pass for the stream that has waited longest, and (``pack_streams``)
+for whatever other streams have waiting that still fits the window: Whisper pays for a 30 s
+window per call, so with many streams one call for all of them costs little more than one for
+one. A pass takes only what is waiting when it starts (it never waits for a window to fill),
+so at low load nothing changes and under load the windows fill by themselves. A stream is
+decoded on the cheaper tier (beam 1, no temperature fallback, stricter VAD) while
+``set_degraded`` says so: the worker's scheduler (``livewatch.scheduler``) chooses it per
+stream, from every stage's load, so the engine never decides it alone. Speech waiting beyond
+``max_backlog_s`` is dropped, oldest first, so memory stays bounded whatever happens.
 """
 
 from __future__ import annotations
@@ -23,13 +27,14 @@ import numpy as np
 
 from asr.guard import load_phrases
 from asr.options import AsrOptions
-from asr.transcribe import SAMPLE_RATE, Transcriber, Utterance
+from asr.transcribe import SAMPLE_RATE, STREAM_GAP_S, Batch, Transcriber, Utterance
 from asr.vad import WINDOW, Cut, Segmenter, SileroStream
 from events import AudioChunk, Evidence
 
 log = logging.getLogger(__name__)
 
 _GAP_S = 0.25  # a jump in media time larger than this is a new segment of the stream
+_JOIN_S = 0.05  # carried audio and the utterance after it closer than this are one utterance
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,8 @@ class AsrEngine:
     def __init__(self, options: AsrOptions, model: Any) -> None:
         self._o = options
         self._transcriber = Transcriber(options, model, load_phrases(options.hallucinations_file))
+        # Language detection runs once per window: streams of different languages must not share one.
+        self._pack = options.pack_streams and options.language is not None
         self._streams: dict[str, _Stream] = {}
         self._finished: dict[str, AsrStatus] = {}  # last status of ended streams (bounded)
 
@@ -125,19 +132,53 @@ class AsrEngine:
         return any(self.has_pending(sid) for sid in list(self._streams))
 
     def step(self, stream_id: str | None = None) -> list[Evidence]:
-        """One Whisper pass for ``stream_id`` (default: the stream that waited longest)."""
-        sid = stream_id or self._most_waiting()
+        """One Whisper pass led by ``stream_id`` (default: the stream that waited longest).
+
+        With packing, other streams' waiting speech rides along while it fits ``max_window_s``,
+        longest-waiting first; only streams decoded alike (degraded or not) share a pass, so a
+        stream at full quality never gets beam 1 because another one is behind.
+        """
+        sid = stream_id or next(iter(self._waiting()), None)
         st = self._streams.get(sid) if sid else None
         if sid is None or st is None or not self.has_pending(sid):
             return []
-        batch = self._take_batch(st)
-        result = self._transcriber.run(batch, degraded=st.degraded, final=st.final and not st.pending)
-        st.carry = result.carry
-        st.segments += len(result.evidence)
-        st.dropped_segments += sum(result.dropped.values())
-        if st.final and not self.has_pending(sid):
-            self._retire(sid, st)
-        return result.evidence
+        taken = [(sid, st, self._take_batch(st, self._o.max_window_s))]
+        if self._pack:
+            taken += self._riders(sid, st.degraded, self._o.max_window_s - taken[0][2].duration)
+        results = self._transcriber.run([batch for _, _, batch in taken], degraded=st.degraded)
+        evidence: list[Evidence] = []
+        for i, ((rsid, rst, batch), result) in enumerate(zip(taken, results)):
+            if i and not result.heard:
+                # Whisper sometimes ends a window early after a pause ("no speech after the last
+                # timestamp") and never decodes the pieces after it: such a rider goes back as it
+                # was, and leads a pass of its own at the latest when it is the oldest.
+                rst.pending.extendleft(reversed(batch.utterances))
+                continue
+            rst.carry = result.carry
+            rst.segments += len(result.evidence)
+            rst.dropped_segments += sum(result.dropped.values())
+            if rst.final and not self.has_pending(rsid):
+                self._retire(rsid, rst)
+            evidence += result.evidence
+        return evidence
+
+    def _riders(self, lead: str, degraded: bool, room_s: float) -> list[tuple[str, _Stream, Batch]]:
+        """Batches of other streams that fit in ``room_s`` (a gap of silence before each), oldest first.
+
+        A stream whose next utterance does not fit is passed over; it leads a pass of its own later.
+        (Carried audio is never taken without its continuation: the word at the cut needs both.)
+        """
+        riders: list[tuple[str, _Stream, Batch]] = []
+        for sid in self._waiting():
+            if sid == lead:
+                continue
+            st = self._streams[sid]
+            if st.degraded != degraded or _head(st)[0] > room_s - STREAM_GAP_S:
+                continue
+            batch = self._take_batch(st, room_s - STREAM_GAP_S)
+            room_s -= STREAM_GAP_S + batch.duration
+            riders.append((sid, st, batch))
+        return riders
 
     def set_degraded(self, stream_id: str, degraded: bool) -> None:
         """Decode ``stream_id`` on the cheaper tier (or back on the full one) from its next pass.
@@ -226,25 +267,43 @@ class AsrEngine:
             st.carry = None
             log.warning("ASR backlog over %.0fs: dropped %.1fs of speech", self._o.max_backlog_s, lost.duration, extra={"stream_id": stream_id})
 
-    def _take_batch(self, st: _Stream) -> list[Utterance]:
-        """Waiting utterances (after any carried audio) up to ``max_window_s``, ending at a forced cut."""
+    def _take_batch(self, st: _Stream, room_s: float) -> Batch:
+        """Waiting utterances (after any carried audio) up to ``room_s``, ending at a forced cut.
+
+        The first one is taken whatever its length (the caller checks it fits when that matters).
+        """
         batch: list[Utterance] = [st.carry] if st.carry is not None else []
         st.carry = None
         total = sum(u.duration for u in batch)
-        while st.pending and (not batch or total + st.pending[0].duration <= self._o.max_window_s):
+        while st.pending and (not batch or total + st.pending[0].duration <= room_s):
             utt = st.pending.popleft()
-            if batch and abs(batch[-1].media_end - utt.media_start) < 0.05:
+            if batch and _continues(batch[-1], utt):
                 batch[-1] = _join(batch[-1], utt)  # carried audio + its continuation: one utterance
             else:
                 batch.append(utt)
             total += utt.duration
             if utt.forced:
                 break
-        return batch
+        return Batch(tuple(batch), final=st.final and not st.pending)
 
-    def _most_waiting(self) -> str | None:
+    def _waiting(self) -> list[str]:
+        """Streams with speech to transcribe, the one waiting longest first (an ended stream's last carry first of all)."""
         waiting = [(st.pending[0].end_wall if st.pending else 0.0, sid) for sid, st in self._streams.items() if self.has_pending(sid)]
-        return min(waiting)[1] if waiting else None
+        return [sid for _, sid in sorted(waiting)]
+
+
+def _continues(a: Utterance, b: Utterance) -> bool:
+    return abs(a.media_end - b.media_start) < _JOIN_S
+
+
+def _head(st: _Stream) -> tuple[float, float]:
+    """Length and completion (wall time) of the first utterance of the stream's next batch:
+    carried audio joined to its continuation is one utterance, as old as the continuation."""
+    if st.carry is None:
+        return st.pending[0].duration, st.pending[0].end_wall
+    if st.pending and _continues(st.carry, st.pending[0]):
+        return st.carry.duration + st.pending[0].duration, st.pending[0].end_wall
+    return st.carry.duration, st.carry.end_wall
 
 
 def _join(a: Utterance, b: Utterance) -> Utterance:

@@ -49,7 +49,11 @@ class AsrOptions:
     speech_pad_s: float = 0.2
     min_speech_s: float = 0.25
     max_utterance_s: float = 12.0  # longer speech is cut at its quietest point
-    max_window_s: float = 24.0  # pending utterances of one stream batched into one pass
+    max_window_s: float = 24.0  # waiting speech batched into one pass (Whisper's window is 30 s)
+    # The waiting speech of several streams shares a pass (1 s of silence apart; each stream gets
+    # back its own words). False: one stream per pass (the baseline). Off when ``language`` is None:
+    # language detection runs once per window.
+    pack_streams: bool = True
 
     # hallucination guard
     compression_ratio_threshold: float = 2.4

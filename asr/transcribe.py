@@ -1,8 +1,12 @@
-"""One Whisper pass over a batch of utterances of one stream, turned into Evidence.
+"""One Whisper pass over the waiting speech of one or several streams, turned into Evidence.
 
 Utterances waiting in one stream are concatenated into one window (like faster-whisper's own
 VAD mode does), because Whisper pays for a 30 s window whatever the audio length: batching
-is what lets a worker catch up after falling behind. Times are mapped back to media time.
+is what lets a worker catch up after falling behind. The batches of several streams can share
+the window too (``AsrOptions.pack_streams``), ``STREAM_GAP_S`` of silence apart: live, a stream
+rarely has more than one short utterance waiting, so packing is what fills the window when a
+worker serves many streams. Whisper then runs with word timestamps, and every word goes back to
+the stream whose piece of the window holds it. Times are mapped back to media time.
 
 An utterance cut inside speech (``forced``) is decoded with word timestamps; only words
 ending ``carry_guard_s`` before the cut are committed, and the audio after the last committed
@@ -14,7 +18,7 @@ from __future__ import annotations
 import bisect
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -25,6 +29,7 @@ from events import Evidence, Modality
 
 SAMPLE_RATE = 16000
 CARRY_GUARD_S = 1.0
+STREAM_GAP_S = 1.0  # silence between the pieces of two streams in one window: Whisper's words stay on their side
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +53,28 @@ class Utterance:
 
 
 @dataclass(frozen=True, slots=True)
+class Batch:
+    """The speech of one stream taken for a pass: utterances in media order; ``final``: commit all of it."""
+
+    utterances: tuple[Utterance, ...]
+    final: bool = False
+
+    @property
+    def duration(self) -> float:
+        return sum(u.duration for u in self.utterances)
+
+    @property
+    def hold_back(self) -> bool:
+        """Ends at a forced cut mid-speech: the words at the cut wait for the audio after it."""
+        return self.utterances[-1].forced and not self.final
+
+
+@dataclass(frozen=True, slots=True)
 class PassResult:
     evidence: list[Evidence]
     carry: Utterance | None
     dropped: dict[str, int]
+    heard: bool  # Whisper wrote words in the batch's piece (kept or dropped by the guard)
 
 
 def prompt_hotwords(names: Sequence[str], language: str | None, max_chars: int) -> str | None:
@@ -81,11 +104,11 @@ class Transcriber:
             self._t2s = opencc.OpenCC("t2s")
         self._hotwords = prompt_hotwords(options.hotwords, options.language, options.max_hotwords_chars)
 
-    def run(self, batch: Sequence[Utterance], *, degraded: bool, final: bool) -> PassResult:
-        """Transcribe ``batch`` (same stream, media order); commit everything when ``final``."""
+    def run(self, batches: Sequence[Batch], *, degraded: bool) -> list[PassResult]:
+        """Transcribe ``batches`` (one per stream) in one window; one result per batch, in order."""
         o = self._o
-        starts, audio = _concatenate(batch)
-        hold_back = batch[-1].forced and not final
+        pieces, audio = _layout(batches)
+        by_words = len(pieces) > 1 or pieces[0].batch.hold_back
         segments, info = self._model.transcribe(
             audio,
             language=o.language,
@@ -94,97 +117,136 @@ class Transcriber:
             compression_ratio_threshold=o.compression_ratio_threshold,
             log_prob_threshold=o.log_prob_threshold,
             no_speech_threshold=o.no_speech_threshold,
-            condition_on_previous_text=False,
+            condition_on_previous_text=False,  # also: no text of one stream carries into another's
             initial_prompt=o.initial_prompt,
             hotwords=self._hotwords,
             max_new_tokens=o.max_tokens_per_segment,
-            word_timestamps=hold_back,
+            word_timestamps=by_words,
             vad_filter=False,
         )
-        segments = list(segments)
-        limit = (len(audio) / SAMPLE_RATE - CARRY_GUARD_S) if hold_back else math.inf
-        evidence: list[Evidence] = []
-        dropped: dict[str, int] = {}
-        committed_until = 0.0
         for seg in segments:
-            text, start, end = seg.text, seg.start, seg.end
-            if hold_back:
-                words = [w for w in (seg.words or ()) if w.end <= limit]
-                if not words:
-                    continue
-                text, start, end = "".join(w.word for w in words), words[0].start, words[-1].end
-            committed_until = max(committed_until, end)
-            if self._t2s is not None and info.language.startswith("zh"):
-                text = self._t2s.convert(text)
-            verdict = screen(
-                text,
-                duration_s=max(end - start, 0.1),
-                avg_logprob=seg.avg_logprob,
-                no_speech_prob=seg.no_speech_prob,
-                compression_ratio=seg.compression_ratio,
-                phrases=self._phrases,
-                log_prob_threshold=o.log_prob_threshold,
-                no_speech_threshold=o.no_speech_threshold,
-                compression_ratio_threshold=o.compression_ratio_threshold,
-                max_units_per_s=o.max_chars_per_s,
-                max_loop_repeats=o.max_loop_repeats,
-            )
-            if verdict.text is None:
-                dropped[verdict.reason] = dropped.get(verdict.reason, 0) + 1
-                continue
-            ev = self._evidence(batch, starts, verdict.text, start, end, seg, info.language, degraded)
-            evidence.append(replace(ev, details={**ev.details, "guard": verdict.reason}) if verdict.reason else ev)
-        carry = _carry(batch[-1], _to_media(batch, starts, committed_until, end=True)) if hold_back else None
-        return PassResult(evidence, carry, dropped)
+            for piece, text, start, end in _split(seg, pieces, by_words):
+                piece.heard = True
+                piece.committed_until = max(piece.committed_until, end)
+                self._keep(piece, text, start, end, seg, info.language, degraded)
+        return [PassResult(p.evidence, _carry(p) if p.batch.hold_back else None, p.dropped, p.heard) for p in pieces]
 
-    def _evidence(self, batch: Sequence[Utterance], starts: list[float], text: str, start: float, end: float,
-                  seg: Any, language: str, degraded: bool) -> Evidence:
-        media_start = _to_media(batch, starts, start, end=False)
-        media_end = max(media_start, _to_media(batch, starts, end, end=True))
-        now = time.time()
-        # latency from the end of the utterance the text belongs to (when its audio was complete)
-        owner = batch[min(max(bisect.bisect_right(starts, end - 1e-3) - 1, 0), len(batch) - 1)]
-        sid = batch[0].stream_id
-        return Evidence(
-            stream_id=sid,
-            modality=Modality.ASR,
-            media_start=round(media_start, 3),
-            media_end=round(media_end, 3),
-            text=text,
-            confidence=round(float(min(1.0, math.exp(seg.avg_logprob)) * (1.0 - seg.no_speech_prob)), 4),
-            wall_time=now,
-            language=language,
-            observation_id=f"asr:{sid}:{media_start:.2f}",
-            details={
-                "avg_logprob": round(float(seg.avg_logprob), 4),
-                "no_speech_prob": round(float(seg.no_speech_prob), 4),
-                "compression_ratio": round(float(seg.compression_ratio), 3),
-                "temperature": seg.temperature,
-                "degraded": degraded,
-                "latency_s": round(max(0.0, now - owner.end_wall), 3),
-            },
+    def _keep(self, piece: _Piece, text: str, start: float, end: float, seg: Any, language: str, degraded: bool) -> None:
+        """Screen one stream's part of a decoded segment (each stream on its own) and keep it as evidence."""
+        o = self._o
+        if self._t2s is not None and language.startswith("zh"):
+            text = self._t2s.convert(text)
+        verdict = screen(
+            text,
+            duration_s=max(end - start, 0.1),
+            avg_logprob=seg.avg_logprob,
+            no_speech_prob=seg.no_speech_prob,
+            compression_ratio=seg.compression_ratio,
+            phrases=self._phrases,
+            log_prob_threshold=o.log_prob_threshold,
+            no_speech_threshold=o.no_speech_threshold,
+            compression_ratio_threshold=o.compression_ratio_threshold,
+            max_units_per_s=o.max_chars_per_s,
+            max_loop_repeats=o.max_loop_repeats,
         )
+        if verdict.text is None:
+            piece.dropped[verdict.reason] = piece.dropped.get(verdict.reason, 0) + 1
+            return
+        ev = _evidence(piece, verdict.text, start, end, seg, language, degraded)
+        piece.evidence.append(replace(ev, details={**ev.details, "guard": verdict.reason}) if verdict.reason else ev)
 
 
-def _concatenate(batch: Sequence[Utterance]) -> tuple[list[float], np.ndarray]:
-    """One window of audio and each utterance's start offset in it (seconds)."""
-    starts, offset = [], 0.0
-    for utt in batch:
-        starts.append(offset)
-        offset += utt.duration
-    return starts, np.concatenate([u.samples for u in batch]).astype(np.float32, copy=False)
+@dataclass(slots=True)
+class _Piece:
+    """One stream's batch inside the window (times in window seconds) and what the pass gave it."""
+
+    batch: Batch
+    starts: list[float]  # where each utterance starts
+    limit: float  # words ending later are held back (inf: commit all)
+    committed_until: float
+    evidence: list[Evidence] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)
+    heard: bool = False
 
 
-def _to_media(batch: Sequence[Utterance], starts: list[float], t: float, *, end: bool) -> float:
-    """Window time -> media time (an end time at a boundary belongs to the earlier utterance)."""
-    k = bisect.bisect_right(starts, t - (1e-3 if end else 0.0)) - 1
-    k = min(max(k, 0), len(batch) - 1)
-    return batch[k].media_start + min(t - starts[k], batch[k].duration)
+def _layout(batches: Sequence[Batch]) -> tuple[list[_Piece], np.ndarray]:
+    """One window of audio: each batch's utterances back to back, ``STREAM_GAP_S`` of silence between batches."""
+    gap = np.zeros(int(STREAM_GAP_S * SAMPLE_RATE), dtype=np.float32)
+    pieces: list[_Piece] = []
+    parts: list[np.ndarray] = []
+    at = 0  # samples
+    for batch in batches:
+        if parts:
+            parts.append(gap)
+            at += len(gap)
+        starts = []
+        for utt in batch.utterances:
+            starts.append(at / SAMPLE_RATE)
+            parts.append(utt.samples)
+            at += len(utt.samples)
+        limit = at / SAMPLE_RATE - CARRY_GUARD_S if batch.hold_back else math.inf
+        pieces.append(_Piece(batch, starts, limit, committed_until=starts[0]))
+    return pieces, np.concatenate(parts).astype(np.float32, copy=False)
 
 
-def _carry(last: Utterance, committed_media_end: float) -> Utterance | None:
-    """The audio of ``last`` after the last committed word (None if nothing is left)."""
-    skip = int(round(max(0.0, committed_media_end - last.media_start) * SAMPLE_RATE))
+def _split(seg: Any, pieces: list[_Piece], by_words: bool) -> list[tuple[_Piece, str, float, float]]:
+    """A decoded segment as (piece, text, start, end) per piece it holds words of (held-back words left out).
+
+    A word belongs to the piece its middle falls in (a word in a gap: the nearer piece), so a
+    segment Whisper ran across two streams' pieces is split between them.
+    """
+    if not by_words:
+        return [(pieces[0], seg.text, seg.start, seg.end)]
+    bounds = [p.starts[0] - STREAM_GAP_S / 2 for p in pieces]
+    words: dict[int, list[Any]] = {}
+    for word in seg.words or ():
+        k = max(bisect.bisect_right(bounds, (word.start + word.end) / 2) - 1, 0)
+        if word.end <= pieces[k].limit:
+            words.setdefault(k, []).append(word)
+    return [(pieces[k], "".join(w.word for w in ws), ws[0].start, ws[-1].end) for k, ws in sorted(words.items())]
+
+
+def _evidence(piece: _Piece, text: str, start: float, end: float, seg: Any, language: str, degraded: bool) -> Evidence:
+    media_start = _to_media(piece, start, end=False)
+    media_end = max(media_start, _to_media(piece, end, end=True))
+    now = time.time()
+    # latency from the end of the utterance the text belongs to (when its audio was complete)
+    utts = piece.batch.utterances
+    owner = utts[min(max(bisect.bisect_right(piece.starts, end - 1e-3) - 1, 0), len(utts) - 1)]
+    sid = owner.stream_id
+    return Evidence(
+        stream_id=sid,
+        modality=Modality.ASR,
+        media_start=round(media_start, 3),
+        media_end=round(media_end, 3),
+        text=text,
+        confidence=round(float(min(1.0, math.exp(seg.avg_logprob)) * (1.0 - seg.no_speech_prob)), 4),
+        wall_time=now,
+        language=language,
+        observation_id=f"asr:{sid}:{media_start:.2f}",
+        details={
+            "avg_logprob": round(float(seg.avg_logprob), 4),
+            "no_speech_prob": round(float(seg.no_speech_prob), 4),
+            "compression_ratio": round(float(seg.compression_ratio), 3),
+            "temperature": seg.temperature,
+            "degraded": degraded,
+            "latency_s": round(max(0.0, now - owner.end_wall), 3),
+        },
+    )
+
+
+def _to_media(piece: _Piece, t: float, *, end: bool) -> float:
+    """Window time -> media time of the piece (an end time at a boundary belongs to the earlier
+    utterance; a time in a gap is clamped to the piece)."""
+    utts, starts = piece.batch.utterances, piece.starts
+    k = min(max(bisect.bisect_right(starts, t - (1e-3 if end else 0.0)) - 1, 0), len(utts) - 1)
+    return utts[k].media_start + min(max(t - starts[k], 0.0), utts[k].duration)
+
+
+def _carry(piece: _Piece) -> Utterance | None:
+    """The audio of the piece's last utterance after its last committed word (None if nothing is left)."""
+    last = piece.batch.utterances[-1]
+    skip = int(round(max(0.0, _to_media(piece, piece.committed_until, end=True) - last.media_start) * SAMPLE_RATE))
     if skip >= len(last.samples):
         return None
     return replace(last, media_start=last.media_start + skip / SAMPLE_RATE, samples=last.samples[skip:], forced=False)

@@ -16,6 +16,7 @@ import pytest
 from pypinyin import lazy_pinyin
 
 from asr import AsrOptions, AsrStage
+from asr.engine import AsrEngine
 from events import ConfigError, Evidence, Modality
 from tests.asr.conftest import SENTENCES, chunks, music, silence
 from tests.waiting import wait_until
@@ -124,6 +125,42 @@ def test_mandarin_claims_heard_in_simplified(whisper_model, mandarin_stream):
     # media times point at the sentence
     first = [e for e in out if e.media_end > where["cure"][0] and e.media_start < where["cure"][1]][0]
     assert abs(first.media_start - where["cure"][0]) < 0.6
+
+
+class CountingModel:
+    """The real model, counting its calls (one call = one 30 s window paid for)."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.calls = 0
+
+    def transcribe(self, audio, **kw):
+        self.calls += 1
+        return self.model.transcribe(audio, **kw)
+
+
+def test_two_streams_packed_into_one_window_each_hear_only_their_own_sentence(whisper_model, mandarin):
+    """Both streams' sentences wait when the pass starts: one Whisper call, and each stream gets
+    its own sentence's words at its own media time, nothing of the other's."""
+    model = CountingModel(whisper_model)
+    engine = AsrEngine(AsrOptions(), model)
+    audio = {sid: np.concatenate([silence(0.5), mandarin[sid], silence(1.5)]) for sid in ("cure", "fake")}
+    origin = {"cure": 10.0, "fake": 200.0}
+    for pair in itertools.zip_longest(*(chunks(audio[sid], sid, start=origin[sid]) for sid in audio)):
+        for chunk in filter(None, pair):
+            engine.accept(chunk)
+    out: list[Evidence] = []
+    while engine.has_pending():
+        out += engine.step()
+    assert model.calls == 1
+    said = {sid: "".join(e.text for e in out if e.stream_id == sid) for sid in audio}
+    assert "癌症" in said["cure"] and has_pinyin(said["cure"], "治愈"), said
+    assert has_pinyin(said["fake"], "高仿") and has_pinyin(said["fake"], "一模一样"), said
+    assert not any(has_pinyin(said["cure"], w) for w in ("高仿", "包包", "一模一样")), said
+    assert not any(has_pinyin(said["fake"], w) for w in ("癌症", "治愈", "产品")), said
+    for ev in out:  # inside the stream's own speech (0.5 s of silence before it, 0.2 s pads)
+        start = origin[ev.stream_id] + 0.5 - 0.25
+        assert start <= ev.media_start < ev.media_end <= start + 0.25 + len(mandarin[ev.stream_id]) / 16000 + 0.45, ev
 
 
 def test_music_and_silence_give_no_text(whisper_model):

@@ -319,6 +319,190 @@ def test_engine_batches_waiting_utterances_into_one_pass():
     assert len(fake.calls) == 2 and eng.status("s").speech_s == pytest.approx(6 * 1.4, abs=0.6)
 
 
+# ---- several streams packed into one pass ---------------------------------------------------
+
+class ListeningWhisper:
+    """One segment over the whole window, a word per 0.5 s of sound named after its loudness
+    (甲 for 0.1, 乙 for 0.2, 丙 for 0.3): a stream fed at its own level is known by its words."""
+
+    NAMES = {1: "甲", 2: "乙", 3: "丙"}
+
+    def __init__(self, stop_after_s: float = float("inf")) -> None:
+        self.calls: list[dict] = []
+        self.stop_after_s = stop_after_s  # like Whisper ending a window early: nothing after this is decoded
+
+    def transcribe(self, audio, **kw):
+        self.calls.append({"seconds": len(audio) / 16000, **kw})
+        step = 8000
+        words = []
+        for i in range(0, len(audio), step):
+            level = round(float(np.abs(audio[i : i + step]).max()) * 10)
+            if level and i / 16000 < self.stop_after_s:
+                end = min(i + step, len(audio)) / 16000
+                words.append(SimpleNamespace(start=i / 16000, end=end, word=f"{self.NAMES[level]}{len(words)}"))
+        seg = SimpleNamespace(text="".join(w.word for w in words), start=0.0, end=len(audio) / 16000, avg_logprob=-0.2,
+                              no_speech_prob=0.01, compression_ratio=1.0, temperature=0.0,
+                              words=words if kw.get("word_timestamps") else None)
+        return iter([seg] if words else []), SimpleNamespace(language="zh")
+
+
+def _voice(level: int, seconds: float) -> np.ndarray:
+    """A tone at loudness ``level`` / 10 (ListeningWhisper's words say which level it heard)."""
+    return (level / 10 * np.sin(2 * np.pi * 220 * np.arange(int(seconds * 16000)) / 16000)).astype(np.float32)
+
+
+def _streams(opts: AsrOptions, model, origins: dict[str, float]) -> AsrEngine:
+    """An engine whose streams (starting at these media times) use the energy VAD."""
+    eng = AsrEngine(opts, model)
+    for sid, origin in origins.items():
+        eng.accept(next(chunks(silence(1 / 16000), sid, start=origin)))
+        eng._streams[sid].vad = EnergyVad()
+    return eng
+
+
+def _feed(eng: AsrEngine, sid: str, origin: float, *parts: np.ndarray, wall: float | None = None) -> None:
+    for c in chunks(np.concatenate(parts), sid, start=origin + 1 / 16000, wall=wall):
+        eng.accept(c)
+
+
+def _heard(out: list[Evidence]) -> dict[str, set[str]]:
+    """Which loudness names each stream got back."""
+    heard: dict[str, set[str]] = {}
+    for ev in out:
+        heard.setdefault(ev.stream_id, set()).update(ch for ch in ev.text if not ch.isdigit())
+    return heard
+
+
+@pytest.mark.parametrize(("pack", "language", "calls"), [(True, "zh", 1), (False, "zh", 3), (True, None, 3)])
+def test_packed_pass_gives_each_stream_its_own_words_at_its_own_media_time(pack, language, calls):
+    """Three streams' waiting utterances in one window; baseline (packing off) and language detection: one each."""
+    fake = ListeningWhisper()
+    origins = {"a": 0.0, "b": 100.0, "c": 50.0}
+    eng = _streams(AsrOptions(pack_streams=pack, language=language), fake, origins)
+    _feed(eng, "a", 0.0, silence(1.0), _voice(1, 2.0), silence(1.0))
+    _feed(eng, "b", 100.0, silence(0.5), _voice(2, 3.0), silence(1.0))
+    _feed(eng, "c", 50.0, _voice(3, 1.5), silence(1.0))
+    out: list[Evidence] = []
+    while eng.has_pending():
+        out += eng.step()
+    assert len(fake.calls) == calls
+    assert _heard(out) == {"a": {"甲"}, "b": {"乙"}, "c": {"丙"}}
+    speech = {"a": (1.0, 3.0), "b": (100.5, 103.5), "c": (50.0, 51.5)}
+    for sid, (start, end) in speech.items():
+        mine = [e for e in out if e.stream_id == sid]
+        assert all(e.observation_id.startswith(f"asr:{sid}:") for e in mine)
+        # the words cover the stream's speech and stay inside its utterance (speech + 0.2 s pads),
+        # even where a word reaches into the silence between two streams
+        assert start - 0.25 <= min(e.media_start for e in mine) <= start
+        assert end <= max(e.media_end for e in mine) <= end + 0.25
+    if pack and language:
+        assert fake.calls[0]["word_timestamps"] is True
+        assert fake.calls[0]["seconds"] == pytest.approx(2.4 + 1.0 + 3.4 + 1.0 + 1.7, abs=0.2)  # one gap of silence between streams
+    else:
+        assert not any(c["word_timestamps"] for c in fake.calls), "one stream, no forced cut: no word timestamps, as before"
+
+
+def test_forced_cut_of_a_packed_stream_is_carried_into_its_next_pass():
+    """Stream b talks without a pause (forced cuts every 3 s) and rides in a's pass: its words at
+    the cut wait for the next pass; in the end every stretch of b is heard once."""
+    fake = ListeningWhisper()
+    eng = _streams(AsrOptions(max_utterance_s=3.0), fake, {"a": 0.0, "b": 0.0})
+    now = time.time()
+    _feed(eng, "a", 0.0, silence(0.5), _voice(1, 1.5), silence(1.0), wall=now - 20)  # waited longest: leads
+    _feed(eng, "b", 0.0, _voice(2, 7.0), silence(1.0), wall=now - 10)
+    first = eng.step()
+    assert len(fake.calls) == 1 and _heard(first) == {"a": {"甲"}, "b": {"乙"}}
+    b_first = [e for e in first if e.stream_id == "b"]
+    carry = eng._streams["b"].carry
+    assert carry is not None, "the words at b's cut are held back"
+    assert max(e.media_end for e in b_first) <= 3.0 - 1.0 + 1e-6  # CARRY_GUARD_S before the cut
+    assert carry.media_start == pytest.approx(max(e.media_end for e in b_first), abs=1e-3)
+    assert eng._streams["a"].carry is None
+    out = list(first)
+    eng.end_stream("a")
+    eng.end_stream("b")
+    while eng.has_pending():
+        out += eng.step()
+    spans = sorted((e.media_start, e.media_end) for e in out if e.stream_id == "b")
+    assert all(later[0] >= earlier[1] - 1e-6 for earlier, later in zip(spans, spans[1:])), spans
+    assert spans[0][0] <= 0.1 and spans[-1][1] >= 6.9
+    assert _heard(out) == {"a": {"甲"}, "b": {"乙"}}
+
+
+def test_carried_audio_rides_only_with_its_continuation():
+    """b's carry (the word at its cut) would fit in c's pass, but not with the utterance it
+    continues: b stays out, its carry intact, rather than have the word at the cut cut in two."""
+    fake = ListeningWhisper()
+    eng = _streams(AsrOptions(max_utterance_s=3.0, max_window_s=7.0), fake, {"a": 0.0, "b": 0.0, "c": 0.0})
+    now = time.time()
+    _feed(eng, "a", 0.0, _voice(1, 1.5), silence(1.0), wall=now - 30)
+    _feed(eng, "b", 0.0, _voice(2, 7.0), silence(1.0), wall=now - 20)  # forced cuts at 3 and 6 s
+    _feed(eng, "c", 0.0, _voice(3, 2.0), silence(1.0), wall=now - 10)
+    assert {e.stream_id for e in eng.step()} == {"a", "b"}
+    carry = eng._streams["b"].carry
+    assert carry is not None and 3.0 - 1.0 + 3.0 + 2.4 > 7.0 - 1.0  # carry + next utterance + c + gap: too long
+    assert {e.stream_id for e in eng.step("c")} == {"c"}
+    assert eng._streams["b"].carry is carry
+    out: list[Evidence] = []
+    eng.end_stream("b")
+    while eng.has_pending():
+        out += eng.step()
+    spans = sorted((e.media_start, e.media_end) for e in out)
+    assert all(later[0] >= earlier[1] - 1e-6 for earlier, later in zip(spans, spans[1:])), spans
+    assert spans[0][0] == pytest.approx(carry.media_start, abs=1e-3) and spans[-1][1] >= 6.9
+
+
+def test_a_rider_whisper_never_reached_goes_back_untouched():
+    """Whisper ends the window after the first piece: the rider is not lost (nor retired when its
+    stream has ended), it leads the next pass."""
+    fake = ListeningWhisper(stop_after_s=3.0)
+    eng = _streams(AsrOptions(), fake, {"a": 0.0, "b": 0.0})
+    now = time.time()
+    _feed(eng, "a", 0.0, _voice(1, 2.0), silence(1.0), wall=now - 20)
+    _feed(eng, "b", 0.0, _voice(2, 2.0), silence(1.0), wall=now - 10)
+    eng.end_stream("b")
+    waiting = [id(u) for u in eng._streams["b"].pending]
+    assert {e.stream_id for e in eng.step()} == {"a"} and len(fake.calls) == 1
+    assert [id(u) for u in eng._streams["b"].pending] == waiting
+    assert {e.stream_id for e in eng.step()} == {"b"}
+    assert "b" not in eng.stream_ids() and not eng.has_pending()
+
+
+def test_only_streams_decoded_alike_share_a_pass():
+    """Two streams the scheduler put on the cheaper tier (beam 1) share a pass; the stream at full
+    quality waits for its own, at beam 5."""
+    fake = ListeningWhisper()
+    eng = _streams(AsrOptions(beam_size=5), fake, {"late": 0.0, "later": 0.0, "fresh": 0.0})
+    eng.set_degraded("late", True)
+    eng.set_degraded("later", True)
+    now = time.time()
+    _feed(eng, "late", 0.0, _voice(1, 1.5), silence(1.0), wall=now - 30)
+    _feed(eng, "fresh", 0.0, _voice(2, 1.5), silence(1.0))
+    _feed(eng, "later", 0.0, _voice(3, 1.5), silence(1.0), wall=now - 20)
+    first = eng.step()
+    assert {e.stream_id for e in first} == {"late", "later"} and fake.calls[-1]["beam_size"] == 1
+    assert all(e.details["degraded"] for e in first)
+    second = eng.step()
+    assert {e.stream_id for e in second} == {"fresh"} and fake.calls[-1]["beam_size"] == 5
+    assert not second[0].details["degraded"] and not eng.has_pending()
+
+
+def test_packing_takes_the_longest_waiting_first_and_skips_what_does_not_fit():
+    """Window 6 s, room for two 2.4 s utterances: the oldest leads; the next oldest is too long to
+    ride and leads the next pass; the one after it rides instead; the youngest waits."""
+    fake = ListeningWhisper()
+    eng = _streams(AsrOptions(max_window_s=6.0), fake, {"young": 0.0, "mid": 0.0, "long": 0.0, "old": 0.0})
+    now = time.time()
+    _feed(eng, "young", 0.0, _voice(1, 2.0), silence(1.0), wall=now - 10)  # 2.4 s with pads
+    _feed(eng, "mid", 0.0, _voice(2, 2.0), silence(1.0), wall=now - 20)
+    _feed(eng, "long", 0.0, _voice(3, 3.0), silence(1.0), wall=now - 30)  # 3.4 s: 2.4 + 1 + 3.4 > 6
+    _feed(eng, "old", 0.0, _voice(1, 2.0), silence(1.0), wall=now - 40)
+    assert {e.stream_id for e in eng.step()} == {"old", "mid"}
+    assert {e.stream_id for e in eng.step()} == {"long"}
+    assert {e.stream_id for e in eng.step()} == {"young"}
+    assert not eng.has_pending() and len(fake.calls) == 3
+
+
 # ---- ended streams leave nothing behind (a worker runs for days) ------------------------------
 
 def test_engine_retires_a_stream_that_ends_in_silence_and_forgets_its_last_status():
