@@ -72,9 +72,9 @@ def release_free_memory() -> bool:
     free space at the top of an arena. Another stream's blocks may fill the holes, or not (its
     threads may use other arenas): with 2 streams replaced every 15 s the main process's free
     bytes inside the arenas grew from 18 to 100 MB in 10 minutes, and ``malloc_trim(0)`` gave
-    93 MB back at once. Trimming
-    walks every arena's free chunks and gives their whole pages back with ``madvise`` (a few ms);
-    the holes stay reusable address space. False where the C library is not glibc.
+    93 MB back at once. Trimming walks every arena's free chunks and gives their whole pages back
+    with ``madvise`` (2-10 ms there); the holes stay reusable address space. False where the C
+    library is not glibc.
     """
     libc = _glibc()
     if libc is None:
