@@ -12,10 +12,7 @@ import dataclasses
 import logging
 import threading
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, Iterator
 
-import numpy as np
 import pytest
 
 from asr import AsrOptions, AsrStage
@@ -40,6 +37,7 @@ from livewatch.sinks import CollectingSink, InlineRules, RulesThread
 from livewatch.stages import Stages
 from livewatch.worker import Pipeline
 from ocr import OcrOptions, OcrStage
+from tests.fakes import CardEngine, SilentWhisper
 from tests.leaks import held
 from tests.media import make_clip
 from tests.waiting import wait_until
@@ -171,24 +169,6 @@ def test_config_reads_the_core_count_from_the_environment() -> None:
 # --- the real pipeline ----------------------------------------------------------------
 
 
-class CardEngine:
-    """An OCR engine that finds one line in the middle of every frame."""
-
-    name = "fake"
-
-    def detect(self, image: np.ndarray) -> list[np.ndarray]:
-        h, w = image.shape[:2]
-        return [np.float32([[w // 4, h // 4], [3 * w // 4, h // 4], [3 * w // 4, h // 2], [w // 4, h // 2]])]
-
-    def recognize(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
-        return [("正品保障", 0.95) for _ in crops]
-
-
-class SilentWhisper:
-    def transcribe(self, audio: np.ndarray, **kw: Any) -> tuple[Iterator[Any], Any]:
-        return iter([]), SimpleNamespace(language="zh")
-
-
 class Gate:
     """A vision detector that holds the frames it is given until ``release`` (a saturated machine)."""
 
@@ -217,7 +197,7 @@ def test_the_level_reaches_the_stages_the_status_the_log_and_metrics(clip: Path,
     cfg = Config(data_dir=tmp_path, detectors=Detectors(ocr=False, logos=False, asr=False, fingerprints=False))
     cfg = cfg.replace(ingest=dataclasses.replace(cfg.ingest, realtime=True, loop=True, sample_interval_s=0.25))
     loaded = Stages.load(cfg, rules_only=True)
-    ocr = OcrStage(OcrOptions(engine="rapid", workers=0), engine_factory=lambda _options: CardEngine())
+    ocr = OcrStage(OcrOptions(engine="rapid", workers=0), engine_factory=lambda _options: CardEngine("正品保障"))
     asr = AsrStage(AsrOptions(workers=0), model=SilentWhisper())
     gate = Gate()
     stages = Stages(brands=loaded.brands, rules=loaded.rules, vision=[ocr, gate], audio=[asr], ocr=ocr, asr=asr)

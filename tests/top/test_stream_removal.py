@@ -12,10 +12,8 @@ import dataclasses
 import time
 import uuid
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, Iterator
+from typing import Iterator
 
-import numpy as np
 import pytest
 
 from asr import AsrOptions, AsrStage
@@ -30,31 +28,12 @@ from livewatch.worker import Pipeline
 from logos import LogoStage
 from ocr import OcrOptions, OcrStage
 from tests.conftest import kafka_for
+from tests.fakes import CardEngine, SilentWhisper
 from tests.leaks import held
 from tests.media import make_clip, make_not_video
 from tests.waiting import wait_until
 
 CARD = "高仿LV包 1:1 原单 ¥99"
-
-
-class CardEngine:
-    """An OCR engine that reads the counterfeit card in the middle of every frame."""
-
-    name = "fake"
-
-    def detect(self, image: np.ndarray) -> list[np.ndarray]:
-        h, w = image.shape[:2]
-        return [np.float32([[w // 4, h // 4], [3 * w // 4, h // 4], [3 * w // 4, h // 2], [w // 4, h // 2]])]
-
-    def recognize(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
-        return [(CARD, 0.95) for _ in crops]
-
-
-class SilentWhisper:
-    """Whisper that hears nothing (the clip's tone is no speech to Silero anyway)."""
-
-    def transcribe(self, audio: np.ndarray, **kw: Any) -> tuple[Iterator[Any], Any]:
-        return iter([]), SimpleNamespace(language="zh")
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +45,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def stages(tmp_path: Path) -> Iterator[Stages]:
     cfg = Config(data_dir=tmp_path, detectors=Detectors(ocr=False, logos=False, asr=False, fingerprints=False))
     loaded = Stages.load(cfg, rules_only=True)
-    ocr = OcrStage(OcrOptions(engine="rapid", workers=0), engine_factory=lambda _options: CardEngine())
+    ocr = OcrStage(OcrOptions(engine="rapid", workers=0), engine_factory=lambda _options: CardEngine(CARD))
     asr = AsrStage(AsrOptions(workers=0), model=SilentWhisper())
     fingerprints = FingerprintIndex()
     built = Stages(
