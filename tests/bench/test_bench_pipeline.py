@@ -61,7 +61,8 @@ def test_soak_samples_and_slopes_while_streams_come_and_go(media: Path) -> None:
     assert churn.replaced >= 2 and churn.started == 2 + churn.replaced and samples[-1].streams_started > 2
     assert len(churn.live) == 2, "as many live as asked, whatever came and went"
     figures = soak_bench.figures(samples, streams=2, warmup_s=1.0, schedule=churn.describe())
-    assert [f["unit"] for f in figures] == ["MB/hour", "s/hour"]
+    assert [f["unit"] for f in figures] == ["MB/hour", "MB/hour", "s/hour"]
+    assert figures[0]["baseline_value"] < figures[1]["baseline_value"], "the headline leaves the broker out"
     assert all(set(f) == KEYS and math.isfinite(f["value"]) for f in figures)
     assert "churn every 2 s" in figures[0]["notes"] and "by process (MB/h): main" in figures[0]["notes"]
 
