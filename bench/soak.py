@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from livewatch.malloc import fix_mmap_threshold
+    from events.malloc import fix_mmap_threshold
 
     fix_mmap_threshold()  # as ``python -m livewatch`` does: the soak weighs what a worker runs
     sys.exit(main())

@@ -2,12 +2,12 @@
 
 import sys
 
+from events.malloc import fix_mmap_threshold
 from livewatch.cli import main
-from livewatch.malloc import fix_mmap_threshold
 
 
 def run() -> int:
-    """A worker runs for days: freed frames must leave the process (livewatch/malloc.py)."""
+    """A worker runs for days: freed frames must leave the process (events/malloc.py)."""
     fix_mmap_threshold()
     return main()
 

@@ -6,7 +6,10 @@ same class to talk to a real broker process instead of a mock.
 
 Tansu keeps topics in memory only: everything is gone when it stops. That is
 fine for the demo and tests, because the alert store (SQLite) is the durable
-record and re-delivers whatever the broker did not acknowledge.
+record and re-delivers whatever the broker did not acknowledge. Its memory engine
+also keeps every record while it runs (no retention, no DeleteRecords): it grows
+with the alerts (about 24 MB an hour with 4 busy streams, ``make soak``), so
+anything that runs for days points ``--kafka`` at a real cluster.
 
     with EmbeddedBroker() as broker:
         producer = make_producer(broker.kafka_options(), "demo")

@@ -61,10 +61,10 @@ from events import (
     StreamStatus,
     VideoFrame,
 )
+from events.malloc import release_free_memory
 from frames import FrameDeduper, RecentFrames, SnapshotStore
 from ingest import IngestStats, StreamSource, validate_source
 from livewatch.config import Config
-from livewatch.malloc import release_free_memory
 from livewatch.scheduler import LEVELS, Load, Scheduler, Step
 from livewatch.sinks import EvidenceSink
 from livewatch.stages import Stages

@@ -15,13 +15,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from livewatch.malloc import ENV
+from events.malloc import ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import ctypes, json, os, sys
-from livewatch.malloc import ENV, fix_mmap_threshold
+from events.malloc import ENV, fix_mmap_threshold
 
 class Info(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
@@ -73,7 +73,7 @@ def test_the_livewatch_command_and_python_m_livewatch_fix_it_first() -> None:
 
 TRIM_PROBE = """
 import ctypes, json, sys
-from livewatch.malloc import fix_mmap_threshold, release_free_memory
+from events.malloc import fix_mmap_threshold, release_free_memory
 
 def rss_mb():
     return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS")) / 1024
