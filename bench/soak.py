@@ -17,8 +17,7 @@ The headline figures are least-squares slopes over the second half of the run (t
 holds warm-up and first allocations): RSS in MB/hour of livewatch's own processes (the embedded
 broker apart, see ``figures``) beside the mean RSS of that half, lag in s/hour beside the mean
 lag of that half. Writes ``bench/results/soak.json`` (with every sample) and the README table.
-Not part of ``make bench``:
-it takes an hour.
+Not part of ``make bench``: it takes an hour.
 """
 
 from __future__ import annotations
