@@ -4,8 +4,9 @@ Two measures, for two kinds of block; neither does the other's job:
 
 - ``fix_mmap_threshold`` (at start): large blocks (frames) get mappings of their own, unmapped
   when freed;
-- ``release_free_memory`` (``malloc_trim(0)``, each time the pipeline discards a stream): what the
-  stream's smaller blocks left free inside the arenas is handed back.
+- ``release_free_memory`` (``malloc_trim(0)``, each time the pipeline discards a stream, and in the
+  ASR worker after a pass, at most every 30 s): what a stream's smaller blocks, or a Whisper
+  window's temporaries, left free inside the arenas is handed back.
 
 Why the threshold: glibc serves a large allocation with its own ``mmap`` only until the first such block is freed;
 then it raises its mmap threshold to that block's size (up to 32 MB), and from then on decoded
