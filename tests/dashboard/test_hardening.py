@@ -37,28 +37,36 @@ def bearer(live_store: Any, role: str, name: str = "t", expires_at: float | None
     return {"authorization": f"Bearer {token}"}
 
 
-def poll_health(url: str, stop: threading.Event, times: list[float]) -> None:
-    """/health latencies into ``times``, polled until ``stop``."""
-    with httpx.Client(timeout=30) as http:
-        while not stop.is_set():
-            started = time.monotonic()
-            assert http.get(url + "/health").status_code == 200
-            times.append(time.monotonic() - started)
-            time.sleep(0.02)  # the probe's pace: a steady trickle, not a flood competing with the action
+def hold(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> tuple[threading.Event, threading.Event]:
+    """``owner.name`` replaced by a call that sets ``started`` and runs the real one only after ``release``.
+
+    Holding the slow work open is what lets a test see the event loop answer meanwhile without
+    reading a clock: (started, release)."""
+    real, started, release = getattr(owner, name), threading.Event(), threading.Event()
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        release.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, held)
+    return started, release
 
 
-def while_polling_health(url: str, action: Callable[[], Any]) -> tuple[Any, list[float]]:
-    """``action()`` run while /health is polled from the start: its result and the /health latencies."""
-    stop, times = threading.Event(), list[float]()
-    poller = threading.Thread(target=poll_health, args=(url, stop, times))
-    poller.start()
+def answered_while_held(url: str, started: threading.Event, release: threading.Event,
+                        action: Callable[[], Any]) -> Any:
+    """``action()`` run in a thread; /health must answer while its held call waits: the action's result."""
+    result: dict[str, Any] = {}
+    runner = threading.Thread(target=lambda: result.update(out=action()))
+    runner.start()
     try:
-        wait_until(lambda: times, 30, "a first /health answer")
-        out = action()
+        wait_until(started.is_set, 30, "the held call to start")
+        assert httpx.get(url + "/health", timeout=10).status_code == 200  # answered while the call is held
+        assert not release.is_set()
     finally:
-        stop.set()
-        poller.join(30)
-    return out, times
+        release.set()
+        runner.join(60)
+    return result["out"]
 
 
 def session_client(base_url: str, username: str, password: str) -> tuple[httpx.Client, str]:
@@ -69,49 +77,24 @@ def session_client(base_url: str, username: str, password: str) -> tuple[httpx.C
 # -- rules edits: alias bomb, validation off the event loop, sizes, modes, new files ---------------
 
 
-def test_alias_bomb_edit_is_refused_at_its_first_anchor_while_health_stays_fast(
-    live_server: Callable[..., Any],
-) -> None:
+def test_alias_bomb_edit_is_refused_at_its_first_anchor(live_server: Callable[..., Any]) -> None:
     live = live_server(deliver_hooks=False)
-    headers = bearer(live.store, "ops")
-
-    resp, health = while_polling_health(live.url, lambda: httpx.put(
-        live.url + RULE_FILE, json={"content": BOMB}, headers=headers, timeout=60))
+    resp = httpx.put(live.url + RULE_FILE, json={"content": BOMB}, headers=bearer(live.store, "ops"), timeout=60)
     assert resp.status_code == 400
     # refused where the parse meets the first anchor (line 1), before any alias is expanded
     assert "counterfeit_brand_cue.yaml:1: YAML anchors and aliases" in resp.text, resp.text
-    assert sorted(health)[len(health) // 2] < 0.1 and max(health) < 0.5  # the stated /health bound
 
 
 def test_rule_validation_runs_off_the_event_loop(live_server: Callable[..., Any],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     live = live_server(deliver_hooks=False)
-    real, checking, release = stages.check_edit, threading.Event(), threading.Event()
-
-    def held_check(*args: Any) -> Any:  # a check that does not finish until the test has seen /health answer
-        checking.set()
-        release.wait(60)
-        return real(*args)
-
-    monkeypatch.setattr(stages, "check_edit", held_check)
+    started, release = hold(monkeypatch, stages, "check_edit")
     http, csrf = session_client(live.url, *ADMIN)
     content = (Path(live.settings.rules_dir) / "counterfeit_brand_cue.yaml").read_text(encoding="utf-8")
-    saved: dict[str, httpx.Response] = {}
-
-    def save() -> None:  # the HTML form's handler is async: it must hand the check to a thread
-        saved["resp"] = http.post("/ops/files/rules/counterfeit_brand_cue.yaml",
-                                  data={"content": content, "csrf_token": csrf})
-
-    saver = threading.Thread(target=save)
-    saver.start()
-    try:
-        wait_until(checking.is_set, 30, "the rules check to start")
-        assert httpx.get(live.url + "/health", timeout=10).status_code == 200  # answered while the check runs
-        assert not release.is_set()
-    finally:
-        release.set()
-        saver.join(60)
-    assert saved["resp"].status_code == 200 and 'id="saved"' in saved["resp"].text
+    # the HTML form's handler is async: it must hand the check to a thread
+    saved = answered_while_held(live.url, started, release, lambda: http.post(
+        "/ops/files/rules/counterfeit_brand_cue.yaml", data={"content": content, "csrf_token": csrf}))
+    assert saved.status_code == 200 and 'id="saved"' in saved.text
 
 
 def test_saving_keeps_the_file_mode_and_new_files_are_not_private(client: Any) -> None:
@@ -243,15 +226,12 @@ def test_repeated_failures_lock_the_name_out(make_settings: Any) -> None:
 def test_password_hashing_does_not_block_the_event_loop(live_server: Callable[..., Any],
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     live = live_server(deliver_hooks=False)
-    real = auth.check_login
-    # the sleep is the slow work under test: a hash that takes 1.5 s, which must not stall the event loop
-    monkeypatch.setattr(auth, "check_login", lambda *a: (time.sleep(1.5), real(*a))[1])
+    started, release = hold(monkeypatch, auth, "check_login")
     http = httpx.Client(base_url=live.url, timeout=30)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', http.get("/login").text).group(1)
-    resp, health = while_polling_health(live.url, lambda: http.post(
+    resp = answered_while_held(live.url, started, release, lambda: http.post(
         "/login", data={"username": "admin", "password": "wrong-password", "csrf_token": csrf}))
     assert resp.status_code == 401
-    assert max(health) < 0.5, health  # the stated /health bound
 
 
 def test_login_error_shows_only_known_messages(client: Any) -> None:
