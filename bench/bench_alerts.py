@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from alerts import AlertPublisher, AlertStore, PublisherOptions
+from bench.figures import figure
 from events import Alert, AlertEvidence, Category, Modality, Severity, alert_id_for
 from events.kafka import KafkaOptions, make_producer
 from livewatch.broker import EmbeddedBroker
@@ -88,11 +89,6 @@ def _append_rates(tmp: Path, alerts: list[Alert]) -> tuple[float, float]:
     return store_rate, bare_rate
 
 
-def _figure(name: str, value: float, unit: str, baseline: str, baseline_value: float, notes: str) -> dict:
-    return {"figure": name, "value": round(value, 1), "unit": unit, "baseline": baseline,
-            "baseline_value": round(baseline_value, 1), "ratio": round(value / baseline_value, 3), "notes": notes}
-
-
 def run() -> list[dict]:
     alerts = _alerts(N_ALERTS)
     with tempfile.TemporaryDirectory(prefix="bench-alerts-") as tmp, EmbeddedBroker() as broker:
@@ -101,12 +97,12 @@ def run() -> list[dict]:
         durable, unsent = _publisher_rate(broker.kafka_options(), tmp_path / "alerts.db", alerts)
         store_rate, bare_rate = _append_rates(tmp_path, alerts)
     return [
-        _figure("alerts appended + delivered (store, acks=all, idempotent)", durable, "alerts/s",
-                "kafka-python acks=0 fire-and-forget, no store", plain,
-                f"{N_ALERTS} alerts, embedded Tansu; {unsent} left unsent at the end"),
-        _figure("alert store append (validate + ledger + fsync)", store_rate, "alerts/s",
-                "bare SQLite insert, synchronous=OFF", bare_rate,
-                "SQLite WAL, synchronous=FULL: one fsync per alert so it survives a crash before the send"),
+        figure("alerts appended + delivered (store, acks=all, idempotent)", durable, "alerts/s",
+               "kafka-python acks=0 fire-and-forget, no store", plain,
+               f"{N_ALERTS} alerts, embedded Tansu; {unsent} left unsent at the end"),
+        figure("alert store append (validate + ledger + fsync)", store_rate, "alerts/s",
+               "bare SQLite insert, synchronous=OFF", bare_rate,
+               "SQLite WAL, synchronous=FULL: one fsync per alert so it survives a crash before the send"),
     ]
 
 

@@ -34,6 +34,7 @@ from asr import engine as asr_engine
 from asr import transcribe as asr_transcribe
 from asr.engine import AsrEngine
 from asr.model import load_model
+from bench.figures import figure
 from events import AudioChunk
 
 TIME_LIMIT_S = 600  # bench/__main__.py reads this: the packing figures run 4 and 8 streams, packed and not
@@ -200,7 +201,7 @@ def packing_figures(model, voices: list[np.ndarray], options: AsrOptions) -> lis
     figures = []
     for n in (4, 8):
         off, on = one_each(model, voices, n, replace(options, pack_streams=False)), one_each(model, voices, n, options)
-        figures.append(fig(
+        figures.append(figure(
             f"ASR CPU per speech second, one sentence waiting in each of {n} streams, packed windows", on["cpu_per_speech_s"],
             "CPU-s/s", "one stream per pass", off["cpu_per_speech_s"],
             f"a worker keeping up (no backlog); passes {on['passes']} vs {off['passes']}; text accuracy "
@@ -213,10 +214,10 @@ def packing_figures(model, voices: list[np.ndarray], options: AsrOptions) -> lis
                 f"dropped {on['dropped_s']:.0f} vs {off['dropped_s']:.0f} s, text accuracy "
                 f"{on['accuracy']:.0%} vs {off['accuracy']:.0%} (Han characters vs the script)")
         figures += [
-            fig(f"ASR CPU per speech second, {n} streams live, packed windows", on["cpu_per_speech_s"], "CPU-s/s",
-                "one stream per pass", off["cpu_per_speech_s"], note),
-            fig(f"ASR latency p95, {n} streams live, packed windows", on["latency_p95"], "s",
-                "one stream per pass", off["latency_p95"], note),
+            figure(f"ASR CPU per speech second, {n} streams live, packed windows", on["cpu_per_speech_s"], "CPU-s/s",
+                   "one stream per pass", off["cpu_per_speech_s"], note),
+            figure(f"ASR latency p95, {n} streams live, packed windows", on["latency_p95"], "s",
+                   "one stream per pass", off["latency_p95"], note),
         ]
     return figures
 
@@ -249,12 +250,6 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
-def fig(name, value, unit, baseline, baseline_value, notes=""):
-    ratio = round(value / baseline_value, 3) if baseline_value else None
-    return {"figure": name, "value": round(value, 3), "unit": unit, "baseline": baseline,
-            "baseline_value": round(baseline_value, 3), "ratio": ratio, "notes": notes}
-
-
 def run() -> list[dict]:
     base = AsrOptions()
     info = resolve_model(base)
@@ -277,21 +272,21 @@ def run() -> list[dict]:
     note = f"Mandarin TTS monologue {zh_s:.0f} s, 10 sentences; {info.name} {info.compute_type}, {base.cpu_threads} threads"
     keep5, keep1 = 1 / res["beam5_vad"]["rtf"], 1 / res["beam1_vad"]["rtf"]
     figures = [
-        fig("RTF beam 1 (VAD on)", res["beam1_vad"]["rtf"], "x real time", "beam 5 (VAD on)", res["beam5_vad"]["rtf"], note),
-        fig("RTF VAD off (beam 5, 5 s windows)", res["beam5_novad"]["rtf"], "x real time", "VAD on (beam 5)", res["beam5_vad"]["rtf"], note),
-        fig("RTF English real speech (beam 5)", en5["rtf"], "x real time", "Mandarin TTS (beam 5)", res["beam5_vad"]["rtf"],
-            "pyannote sample.wav, 30 s, two speakers, language detected"),
+        figure("RTF beam 1 (VAD on)", res["beam1_vad"]["rtf"], "x real time", "beam 5 (VAD on)", res["beam5_vad"]["rtf"], note),
+        figure("RTF VAD off (beam 5, 5 s windows)", res["beam5_novad"]["rtf"], "x real time", "VAD on (beam 5)", res["beam5_vad"]["rtf"], note),
+        figure("RTF English real speech (beam 5)", en5["rtf"], "x real time", "Mandarin TTS (beam 5)", res["beam5_vad"]["rtf"],
+               "pyannote sample.wav, 30 s, two speakers, language detected"),
     ]
     for q in (50, 95):
         figures += [
-            fig(f"latency p{q} beam 1 (VAD on)", pct(lat["beam1_vad"], q), "s", f"beam 5 p{q}", pct(lat["beam5_vad"], q),
-                "end of last word -> text ready, simulated live, one stream"),
-            fig(f"latency p{q} VAD off (5 s windows)", pct(lat["beam5_novad"], q), "s", f"VAD on p{q}", pct(lat["beam5_vad"], q),
-                "without VAD text waits for the fixed window to fill"),
-            fig(f"latency p{q} live, worker process (beam 5)", pct(live, q), "s", f"simulated p{q}", pct(lat["beam5_vad"], q),
-                f"real time, {len(live)} texts; from utterance end incl. {base.speech_pad_s} s pad"),
+            figure(f"latency p{q} beam 1 (VAD on)", pct(lat["beam1_vad"], q), "s", f"beam 5 p{q}", pct(lat["beam5_vad"], q),
+                   "end of last word -> text ready, simulated live, one stream"),
+            figure(f"latency p{q} VAD off (5 s windows)", pct(lat["beam5_novad"], q), "s", f"VAD on p{q}", pct(lat["beam5_vad"], q),
+                   "without VAD text waits for the fixed window to fill"),
+            figure(f"latency p{q} live, worker process (beam 5)", pct(live, q), "s", f"simulated p{q}", pct(lat["beam5_vad"], q),
+                   f"real time, {len(live)} texts; from utterance end incl. {base.speech_pad_s} s pad"),
         ]
-    figures.append(fig(
+    figures.append(figure(
         "live streams kept up, beam 1 (degraded)", keep1, "streams", "beam 5 (full quality)", keep5,
         "1 / RTF on speech-dense audio (~90% speech) with all cores for one worker; a typical stream has pauses and music, "
         "so more fit; beyond this, streams degrade to beam 1, then drop the oldest speech",

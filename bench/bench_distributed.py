@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.figures import figure
 from events.kafka import KafkaOptions
 from livewatch.assignment import StreamControl
 from livewatch.broker import EmbeddedBroker, free_port
@@ -30,13 +31,6 @@ from tests.media import make_clip
 
 STREAMS = 6
 TIMEOUT_S = 120.0
-
-
-def _figure(figure: str, value: float, unit: str, baseline: str, baseline_value: float, notes: str = "") -> dict:
-    ratio = value / baseline_value if baseline_value else None
-    return {"figure": figure, "value": round(value, 3), "unit": unit, "baseline": baseline,
-            "baseline_value": round(baseline_value, 3), "ratio": round(ratio, 3) if ratio is not None else None,
-            "notes": notes}
 
 
 def _worker(name: str, kafka: KafkaOptions, work: Path) -> Service:
@@ -92,9 +86,9 @@ def run() -> list[dict]:
     session_s = (kafka.session_timeout_ms or 0) / 1000
     notes = f"Tansu, 2 workers, {STREAMS} looped 640x360 streams, detectors off; session timeout {session_s:g} s"
     return [
-        _figure("streams unwatched after SIGTERM (graceful leave)", graceful, "s", "after SIGKILL (session timeout)",
-                killed, f"{notes}; {moved_on_term} stream(s) moved on SIGTERM, {moved_on_kill} on SIGKILL"),
-        _figure("worker exit after SIGTERM (drain, flush, leave)", exit_s, "s", "drain budget", 30.0, notes),
+        figure("streams unwatched after SIGTERM (graceful leave)", graceful, "s", "after SIGKILL (session timeout)",
+               killed, f"{notes}; {moved_on_term} stream(s) moved on SIGTERM, {moved_on_kill} on SIGKILL"),
+        figure("worker exit after SIGTERM (drain, flush, leave)", exit_s, "s", "drain budget", 30.0, notes),
     ]
 
 

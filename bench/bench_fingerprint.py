@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.figures import figure
 from frames.audio_fingerprint import ITEM_S
 from frames.fingerprint import FingerprintIndex
 from frames.fingerprint_index import linear_search
@@ -118,12 +119,6 @@ def _median_ms(fn, runs: list) -> float:
     return statistics.median(times)
 
 
-def _fig(figure: str, value: float, unit: str, baseline: str, baseline_value: float | None, notes: str) -> dict:
-    ratio = round(value / baseline_value, 4) if baseline_value else None
-    return {"figure": figure, "value": round(value, 4), "unit": unit, "baseline": baseline,
-            "baseline_value": None if baseline_value is None else round(baseline_value, 4), "ratio": ratio, "notes": notes}
-
-
 def video_figures(hours: int, tmp: Path) -> list[dict]:
     t0 = time.perf_counter()
     index = library(hours)
@@ -151,15 +146,15 @@ def video_figures(hours: int, tmp: Path) -> list[dict]:
     n = len(index)
     note = f"{n:,} fingerprints in {max(1, hours // ITEM_HOURS)} items"
     return [
-        _fig(f"video lookup ms/frame @{hours}h", ms, "ms", "linear scan (today)", linear_ms,
-             f"{note}; 12 region variants per frame, medians of {FRAMES} and {LINEAR_FRAMES[hours]} frames"),
-        _fig(f"video lookup recall @{hours}h", recall, "ratio", "exact scan, same radius", 1.0,
-             f"whole-picture matches within {r} bits; exact up to {whole_index.exact_radius} bits by construction"),
-        _fig(f"video index memory @{hours}h", (arrays + tables) / 2**20, "MiB", "linear scan arrays", arrays / 2**20,
-             "registered arrays + multi-index tables"),
-        _fig(f"video index start @{hours}h", load_s, "s", "build tables from hashes", build_s,
-             "load of the saved index (arrays and tables memory-mapped: pages are read on first use) vs "
-             "registering the hashes and building the tables"),
+        figure(f"video lookup ms/frame @{hours}h", ms, "ms", "linear scan (today)", linear_ms,
+               f"{note}; 12 region variants per frame, medians of {FRAMES} and {LINEAR_FRAMES[hours]} frames"),
+        figure(f"video lookup recall @{hours}h", recall, "ratio", "exact scan, same radius", 1.0,
+               f"whole-picture matches within {r} bits; exact up to {whole_index.exact_radius} bits by construction"),
+        figure(f"video index memory @{hours}h", (arrays + tables) / 2**20, "MiB", "linear scan arrays", arrays / 2**20,
+               "registered arrays + multi-index tables"),
+        figure(f"video index start @{hours}h", load_s, "s", "build tables from hashes", build_s,
+               "load of the saved index (arrays and tables memory-mapped: pages are read on first use) vs "
+               "registering the hashes and building the tables"),
     ]
 
 
@@ -178,8 +173,8 @@ def full_query_figure() -> dict:
         index = library(hours)
         index.query(frame)
         out.append(_median_ms(index.query, [(frame,)] * 10))
-    return _fig("video query ms/frame @1000h (1280x720)", out[1], "ms", "same frame @10h", out[0],
-                "regions + hashes + lookup; the region search and hashing do not grow with the library")
+    return figure("video query ms/frame @1000h (1280x720)", out[1], "ms", "same frame @10h", out[0],
+                  "regions + hashes + lookup; the region search and hashing do not grow with the library")
 
 
 def synthetic_items(rng: np.random.Generator, seconds: float) -> np.ndarray:
@@ -212,9 +207,9 @@ def audio_figures() -> list[dict]:
         found = sum(index.match(w) is not None for w in windows[::2]) / len(windows[::2])
         scan = _median_ms(lambda w, codes=codes: linear_search(codes.codes, pair_codes(w), options.search_bits),
                           [(w,) for w in windows[:2]])
-        out.append(_fig(f"audio lookup ms per audio second @{hours}h", ms, "ms", "linear scan of every code",
-                        scan / options.hop_s, f"{len(index):,} sub-fingerprints; a {options.window_s:g} s window every "
-                        f"{options.hop_s:g} s; copies found {found:.0%}; {codes.nbytes / 2**20:.0f} MiB"))
+        out.append(figure(f"audio lookup ms per audio second @{hours}h", ms, "ms", "linear scan of every code",
+                          scan / options.hop_s, f"{len(index):,} sub-fingerprints; a {options.window_s:g} s window every "
+                          f"{options.hop_s:g} s; copies found {found:.0%}; {codes.nbytes / 2**20:.0f} MiB"))
     return out
 
 
@@ -227,8 +222,8 @@ def chromaprint_figure() -> dict:
     sound = (0.3 * np.sin(2 * np.pi * 220 * t * (1 + 0.1 * np.sin(t))) + 0.05 * rng.normal(size=len(t))).astype(np.float32)
     chromaprint(sound, 16000)
     ms = _median_ms(lambda: chromaprint(sound, 16000), [()] * 10) / 2.0
-    return _fig("audio fingerprinting ms per audio second", ms, "ms", "real time", 1000.0,
-                "Chromaprint (libchromaprint 1.5.1) of a 6 s window every 2 s; does not grow with the library")
+    return figure("audio fingerprinting ms per audio second", ms, "ms", "real time", 1000.0,
+                  "Chromaprint (libchromaprint 1.5.1) of a 6 s window every 2 s; does not grow with the library")
 
 
 def run() -> list[dict]:

@@ -20,6 +20,7 @@ import av
 import cv2
 import numpy as np
 
+from bench.figures import figure
 from events import VideoFrame
 from frames import FrameDeduper
 from ingest import IngestOptions, StreamSource
@@ -28,13 +29,6 @@ from tests.media import make_clip
 CLIP_S = 60
 PAN = 40.0  # px/s camera pan: inter frames cost what they cost in a real broadcast
 CARDS = [(t, t + 7, f"直播间 第{t // 10 + 1}号链接 到手价{99 + t}元") for t in range(0, CLIP_S, 10)]
-
-
-def _figure(figure: str, value: float, unit: str, baseline: str, baseline_value: float, notes: str = "") -> dict:
-    ratio = value / baseline_value if baseline_value else None
-    return {"figure": figure, "value": round(value, 4), "unit": unit, "baseline": baseline,
-            "baseline_value": round(baseline_value, 4), "ratio": round(ratio, 4) if ratio is not None else None,
-            "notes": notes}
 
 
 def decode_everything(path: Path) -> tuple[float, int]:
@@ -85,18 +79,18 @@ def run() -> list[dict]:
         gop_s, _, gop_stats = ingest(gop2, audio=False)
         ours_ms, naive_ms, changed = dedup_cost(frames)
     return [
-        _figure("sampled decode time, 60 s 720p, 1 s GOP", sampled_s, "s", "decode + BGR-convert every frame",
-                naive_s, f"{stats.frames_emitted} frames sampled at 1 s"),
-        _figure("frames decoded (sampler, 1 s GOP)", stats.frames_decoded, "frames", "frames in the clip", total_frames,
-                f"{stats.packets_skipped} non-key packets never decoded; first GOP decoded while spacing is learnt"),
-        _figure("frames emitted per frame decoded", stats.frames_emitted / max(1, stats.frames_decoded), "ratio",
-                "naive: emitted per decoded", stats.frames_emitted / total_frames),
-        _figure("full ingest pass (video + 16 kHz audio chunks)", full_s, "s", "clip length", CLIP_S,
-                f"{full_stats.audio_chunks} audio chunks; ratio = share of real time used"),
-        _figure("sampled decode time, 20 s 720p, 2 s GOP", gop_s, "s", "decode + BGR-convert every frame",
-                gop_naive_s, f"decoded {gop_stats.frames_decoded}/{gop_total}, converted {gop_stats.frames_emitted}"),
-        _figure("dedup cost per sampled frame (phash + thumbnail diff)", ours_ms, "ms/frame",
-                "full-resolution grey abs-diff", naive_ms, f"{changed}/{len(frames)} frames changed"),
+        figure("sampled decode time, 60 s 720p, 1 s GOP", sampled_s, "s", "decode + BGR-convert every frame",
+               naive_s, f"{stats.frames_emitted} frames sampled at 1 s"),
+        figure("frames decoded (sampler, 1 s GOP)", stats.frames_decoded, "frames", "frames in the clip", total_frames,
+               f"{stats.packets_skipped} non-key packets never decoded; first GOP decoded while spacing is learnt"),
+        figure("frames emitted per frame decoded", stats.frames_emitted / max(1, stats.frames_decoded), "ratio",
+               "naive: emitted per decoded", stats.frames_emitted / total_frames),
+        figure("full ingest pass (video + 16 kHz audio chunks)", full_s, "s", "clip length", CLIP_S,
+               f"{full_stats.audio_chunks} audio chunks; ratio = share of real time used"),
+        figure("sampled decode time, 20 s 720p, 2 s GOP", gop_s, "s", "decode + BGR-convert every frame",
+               gop_naive_s, f"decoded {gop_stats.frames_decoded}/{gop_total}, converted {gop_stats.frames_emitted}"),
+        figure("dedup cost per sampled frame (phash + thumbnail diff)", ours_ms, "ms/frame",
+               "full-resolution grey abs-diff", naive_ms, f"{changed}/{len(frames)} frames changed"),
     ]
 
 

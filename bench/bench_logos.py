@@ -25,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bench.figures import figure
 from events import Box
 from logos import DEFAULT_BRANDS_DIR, LogoOptions, LogoStage, load_brand_registry
 from logos.matcher import LogoHit, box_iou, keep_best
@@ -91,12 +92,6 @@ def _sift_vs_brute(sift: SiftMatcher, cases, width: int, min_score: float) -> di
     return {"ms": statistics.median(flann_ms), "bf_ms": statistics.median(bf_ms), "p": p, "r": r, "bp": bp, "br": br}
 
 
-def _figure(name, value, unit, baseline, baseline_value, notes="") -> dict:
-    ratio = round(value / baseline_value, 3) if baseline_value else None
-    return {"figure": name, "value": round(value, 3), "unit": unit, "baseline": baseline,
-            "baseline_value": round(baseline_value, 3), "ratio": ratio, "notes": notes}
-
-
 def _method_figures() -> list[dict]:
     brands = load_brand_registry(DEFAULT_BRANDS_DIR)
     marks = {b.brand_id: (LETTERS.get(b.brand_id, "XX"), [cv2.imread(p, cv2.IMREAD_UNCHANGED) for p in b.logo_paths]) for b in brands}
@@ -112,9 +107,9 @@ def _method_figures() -> list[dict]:
     for width in (1280, 640):
         r = _sift_vs_brute(sift, t_cases, width, min_score)
         n = f"{len(t_cases)} frames, 6 brands"
-        out.append(_figure(f"logo sift ms/frame @{width}", r["ms"], "ms", "brute-force per reference", r["bf_ms"], n))
-        out.append(_figure(f"logo sift precision @{width}", r["p"], "ratio", "brute-force per reference", r["bp"], n))
-        out.append(_figure(f"logo sift recall @{width}", r["r"], "ratio", "brute-force per reference", r["br"], n))
+        out.append(figure(f"logo sift ms/frame @{width}", r["ms"], "ms", "brute-force per reference", r["bf_ms"], n))
+        out.append(figure(f"logo sift precision @{width}", r["p"], "ratio", "brute-force per reference", r["bp"], n))
+        out.append(figure(f"logo sift recall @{width}", r["r"], "ratio", "brute-force per reference", r["br"], n))
         shape_ms, sift_ms, shape_res, sift_res = [], [], [], []
         for case in f_cases:
             img = _resize(case.image, width)
@@ -131,10 +126,10 @@ def _method_figures() -> list[dict]:
         s = width / f_cases[0].image.shape[1]
         (p, rc), (sp, sr) = _pr(shape_res, s), _pr(sift_res, s)
         n = f"{len(f_cases)} frames with the flat mark (half covered up to 30%) or negatives"
-        out.append(_figure(f"logo shape ms/frame @{width}", statistics.median(shape_ms), "ms", "sift on the same frames",
-                           statistics.median(sift_ms), n))
-        out.append(_figure(f"logo shape precision @{width}", p, "ratio", "sift on the same frames", sp, n))
-        out.append(_figure(f"logo shape recall @{width}", rc, "ratio", "sift on the same frames", sr, n))
+        out.append(figure(f"logo shape ms/frame @{width}", statistics.median(shape_ms), "ms", "sift on the same frames",
+                          statistics.median(sift_ms), n))
+        out.append(figure(f"logo shape precision @{width}", p, "ratio", "sift on the same frames", sp, n))
+        out.append(figure(f"logo shape recall @{width}", rc, "ratio", "sift on the same frames", sr, n))
     return out
 
 
@@ -164,8 +159,8 @@ def _scale_figures() -> list[dict]:
                     bf_ms.append((time.perf_counter() - t2) * 1000)
             notes = (f"{sift.descriptor_count} reference descriptors; 640x360 frames; matching only (frame SIFT excluded); "
                      f"FLANN found {found}/{len(cases)} logos")
-            out.append(_figure(f"logo matching ms/frame, {count} brands", statistics.median(flann_ms), "ms",
-                               "brute-force per reference", statistics.median(bf_ms), notes))
+            out.append(figure(f"logo matching ms/frame, {count} brands", statistics.median(flann_ms), "ms",
+                              "brute-force per reference", statistics.median(bf_ms), notes))
     return out
 
 

@@ -37,6 +37,7 @@ import numpy as np
 import psutil
 from PIL import Image, ImageDraw, ImageFont
 
+from bench.figures import figure
 from bench.labelled_frames import (
     FONT_INDEX_SC,
     FONT_PATH,
@@ -83,16 +84,16 @@ def run() -> list[dict]:
         other = next(e for e in ENGINES if e != engine)
         for size in SIZES:
             base_name, base = (f"{other} @1280 px", speed[other, 1280]) if size == 1280 else (f"{engine} @1280 px", speed[engine, 1280])
-            figures.append(_figure(f"OCR ms per frame, {engine} @{size} px", speed[engine, size], "ms", base_name, base,
-                                   f"{len(frames)} labelled 1280x720 frames via OcrStage.process (1 worker process, 2 threads)"))
+            figures.append(figure(f"OCR ms per frame, {engine} @{size} px", speed[engine, size], "ms", base_name, base,
+                                  f"{len(frames)} labelled 1280x720 frames via OcrStage.process (1 worker process, 2 threads)"))
         for size in SIZES:
             overall, clean = accuracy[engine, size]
-            figures.append(_figure(f"OCR character accuracy, {engine} @{size} px", overall, "%", "same, clean frames only", clean,
-                                   "clean, blur, jpeg q22, rotate 2-4 deg, covered price card; per-line edit distance"))
+            figures.append(figure(f"OCR character accuracy, {engine} @{size} px", overall, "%", "same, clean frames only", clean,
+                                  "clean, blur, jpeg q22, rotate 2-4 deg, covered price card; per-line edit distance"))
         after, warm, n = rss[engine]
-        figures.append(_figure(f"OCR worker RSS after {n} frames, {engine}", after, "MB", "after the first frame", warm,
-                               f"recycling off; labelled frames at 1280/640 px, then {RSS_FRAMES} crops of varied size; "
-                               f"2,000 frames asked, {n} run to stay in the 5-min budget"))
+        figures.append(figure(f"OCR worker RSS after {n} frames, {engine}", after, "MB", "after the first frame", warm,
+                              f"recycling off; labelled frames at 1280/640 px, then {RSS_FRAMES} crops of varied size; "
+                              f"2,000 frames asked, {n} run to stay in the 5-min budget"))
     return figures + clip + moving
 
 
@@ -152,9 +153,9 @@ def _static_clip(stage: OcrStage) -> list[dict]:
     note = (f"{stage.options.engine}, {total_frames} frames at {CLIP_FPS} fps; every-frame cost = "
             f"{EVERY_MEASURED} consecutive frames measured, x {total_frames // EVERY_MEASURED}")
     return [
-        _figure("OCR seconds for a 60 s static clip, sampled + de-duplicated", sampled_s, "s", "every frame", every_s, note),
-        _figure("OCR frames read for a 60 s static clip, sampled + de-duplicated", read, "frames", "every frame", total_frames,
-                f"{CLIP_SECONDS} sampled at 1 fps, {read} changed; {events} evidence events from text tracking"),
+        figure("OCR seconds for a 60 s static clip, sampled + de-duplicated", sampled_s, "s", "every frame", every_s, note),
+        figure("OCR frames read for a 60 s static clip, sampled + de-duplicated", read, "frames", "every frame", total_frames,
+               f"{CLIP_SECONDS} sampled at 1 fps, {read} changed; {events} evidence events from text tracking"),
     ]
 
 
@@ -171,11 +172,11 @@ def moving_host(engine: str, seconds: int = HOST_SECONDS) -> list[dict]:
             f"region tracking: {regions['full']} full-frame and {regions['region']} changed-area detections, "
             f"{regions['area']:.0%} of the frame area detected per read frame, {regions['carried']:.1f} lines carried per frame")
     return [
-        _figure("OCR CPU ms per read frame, moving host, region tracking", 1000 * regions["cpu"], "ms", base, 1000 * today["cpu"], note),
-        _figure("OCR lines recognised per read frame, moving host, region tracking", regions["recognised"], "lines", base,
-                today["recognised"], note),
-        _figure("OCR texts agreeing with today's read, moving host, region tracking", 100 * agree, "%", base, 100.0,
-                f"distinct texts seen (start/update evidence, normalised); differing: {differ or 'none'}"),
+        figure("OCR CPU ms per read frame, moving host, region tracking", 1000 * regions["cpu"], "ms", base, 1000 * today["cpu"], note),
+        figure("OCR lines recognised per read frame, moving host, region tracking", regions["recognised"], "lines", base,
+               today["recognised"], note),
+        figure("OCR texts agreeing with today's read, moving host, region tracking", 100 * agree, "%", base, 100.0,
+               f"distinct texts seen (start/update evidence, normalised); differing: {differ or 'none'}"),
     ]
 
 
@@ -286,13 +287,3 @@ def _sampled(image: np.ndarray, t: float, stream: str) -> SampledFrame:
     return SampledFrame(VideoFrame(stream, int(t), t, time.time(), image), phash=0, changed=True)
 
 
-def _figure(name: str, value: float, unit: str, baseline: str, baseline_value: float, notes: str) -> dict:
-    return {
-        "figure": name,
-        "value": round(float(value), 1),
-        "unit": unit,
-        "baseline": baseline,
-        "baseline_value": round(float(baseline_value), 1),
-        "ratio": round(float(value) / float(baseline_value), 3) if baseline_value else None,
-        "notes": notes,
-    }

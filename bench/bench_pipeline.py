@@ -34,6 +34,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from bench.figures import figure
 from bench.live_capacity import (
     MEDIA_DIR,
     Rig,
@@ -41,7 +42,6 @@ from bench.live_capacity import (
     broadcast_spec,
     capacity,
     capacity_sweep,
-    figure,
     live_config,
     logo_path,
     percentile,

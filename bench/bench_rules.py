@@ -28,6 +28,7 @@ from pathlib import Path
 import yaml
 
 import rules
+from bench.figures import figure
 from events import Brand, Evidence, Modality, Price
 
 N_TERMS = 10_000
@@ -157,24 +158,12 @@ def run() -> list[dict]:
         f"one CPU, CPU-time rates, best of {REPEATS}; rule set loads in {load_s:.1f} s"
     )
     return [
-        {
-            "figure": "rules: evidence events/s, 10k-term lexicon",
-            "value": round(rate),
-            "unit": "events/s",
-            "baseline": "plain regex loop (one re.search per term, raw text)",
-            "baseline_value": round(loop, 1),
-            "ratio": round(rate / loop, 1),
-            "notes": common + f"; baseline timed on {len(texts)} texts, does no normalisation/pinyin/rules",
-        },
-        {
-            "figure": "rules: evidence events/s vs one alternation regex",
-            "value": round(rate),
-            "unit": "events/s",
-            "baseline": "one compiled alternation of all terms (re.findall, raw text)",
-            "baseline_value": round(alt, 1),
-            "ratio": round(rate / alt, 1),
-            "notes": "same events; the regex does no normalisation, no pinyin and no rule evaluation",
-        },
+        figure("rules: evidence events/s, 10k-term lexicon", rate, "events/s",
+               "plain regex loop (one re.search per term, raw text)", loop,
+               common + f"; baseline timed on {len(texts)} texts, does no normalisation/pinyin/rules"),
+        figure("rules: evidence events/s vs one alternation regex", rate, "events/s",
+               "one compiled alternation of all terms (re.findall, raw text)", alt,
+               "same events; the regex does no normalisation, no pinyin and no rule evaluation"),
     ]
 
 

@@ -147,14 +147,6 @@ def tree_rss_parts(roles: Mapping[int, str] | None = None) -> dict[str, float]:
     return parts
 
 
-def figure(name: str, value: float | None, unit: str, baseline: str, baseline_value: float | None, notes: str = "") -> dict:
-    """One bench figure (docs/DEVELOPING.md), the ratio computed from value and baseline."""
-    ratio = value / baseline_value if value is not None and baseline_value else None
-    return {"figure": name, "value": None if value is None else round(value, 3), "unit": unit, "baseline": baseline,
-            "baseline_value": None if baseline_value is None else round(baseline_value, 3),
-            "ratio": None if ratio is None else round(ratio, 4), "notes": notes}
-
-
 def slope(xs: list[float], ys: list[float]) -> float:
     """Least-squares slope of ys over xs (0 with fewer than two points)."""
     if len(xs) < 2 or max(xs) == min(xs):

@@ -32,12 +32,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench.figures import figure
 from bench.live_capacity import (
     MEDIA_DIR,
     Rig,
     broadcast_spec,
     cpu_between,
-    figure,
     live_config,
     percentile,
     render_cached,

@@ -85,11 +85,24 @@ class Service:
         self._log.close()
 
 
+def _cli_env(kafka: KafkaOptions) -> dict[str, str]:
+    """This environment without its ``LIVEWATCH_*``, then the broker and topics of ``kafka``."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("LIVEWATCH_")} | kafka_env(kafka)
+
+
 def streams_cli(kafka: KafkaOptions, *args: str) -> subprocess.Popen:
-    """``livewatch streams ...`` as an operator runs it (the broker and topics from ``LIVEWATCH_KAFKA*``)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEWATCH_")} | kafka_env(kafka)
+    """``livewatch streams ...`` as an operator runs it (the broker and topics from ``LIVEWATCH_KAFKA*``), started."""
     return subprocess.Popen([sys.executable, "-m", "livewatch", "streams", *args],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, env=_cli_env(kafka), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def livewatch_cli(kafka: KafkaOptions, *args: str) -> str:
+    """``livewatch ARGS...`` as an operator runs it, to its end: its output (a failure raises with its stderr)."""
+    done = subprocess.run([sys.executable, "-m", "livewatch", *args], cwd=ROOT, env=_cli_env(kafka),
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"livewatch {' '.join(args)} exited {done.returncode}: {done.stderr.strip()}")
+    return done.stdout
 
 
 def alerts_on_topic(kafka: KafkaOptions, stream_ids: set[str]) -> list[dict]:
