@@ -120,7 +120,7 @@ def test_mandarin_claims_heard_in_simplified(whisper_model, mandarin_stream):
     # Whisper's temperature fallback makes the rest of this sentence vary between runs
     # (专柜 heard as 专贵 or 占贵); the counterfeit cue itself must come through.
     assert has_pinyin(_said(out, where["fake"]), "高仿")
-    assert "癌症" in _said(out, where["cure"]) and has_pinyin(_said(out, where["cure"]), "治愈")
+    assert has_pinyin(_said(out, where["cure"]), "癌症") and has_pinyin(_said(out, where["cure"]), "治愈")
     assert "香奈儿" in _said(out, where["brand"])  # a hot word, spelled right
     # media times point at the sentence
     first = [e for e in out if e.media_end > where["cure"][0] and e.media_start < where["cure"][1]][0]
@@ -154,7 +154,7 @@ def test_two_streams_packed_into_one_window_each_hear_only_their_own_sentence(wh
         out += engine.step()
     assert model.calls == 1
     said = {sid: "".join(e.text for e in out if e.stream_id == sid) for sid in audio}
-    assert "癌症" in said["cure"] and has_pinyin(said["cure"], "治愈"), said
+    assert has_pinyin(said["cure"], "癌症") and has_pinyin(said["cure"], "治愈"), said
     # the cue only: temperature fallback samples the rest of the sentence (一模一样 came back as 衣服一样)
     assert has_pinyin(said["fake"], "高仿"), said
     assert not any(has_pinyin(said["cure"], w) for w in ("高仿", "包包", "一模一样")), said
@@ -207,7 +207,7 @@ def test_worker_process_two_streams(mandarin, caplog):
         got["zh"] += stage.finish("zh")
         got["other"] += stage.finish("other")
         assert all(e.stream_id == "zh" for e in got["zh"]) and all(e.stream_id == "other" for e in got["other"])
-        assert "癌症" in "".join(e.text for e in got["zh"])
+        assert has_pinyin("".join(e.text for e in got["zh"]), "癌症")
         assert has_pinyin("".join(e.text for e in got["other"]), "高仿")
         st = stage.status("zh")
         assert st.speech_s > 1.0 and st.segments >= 1 and not st.degraded
@@ -220,7 +220,7 @@ def test_worker_process_two_streams(mandarin, caplog):
         for chunk in chunks(zh, "again"):
             again += stage.process(chunk)
         again += stage.finish("again")
-        assert "癌症" in "".join(e.text for e in again)
+        assert has_pinyin("".join(e.text for e in again), "癌症")  # once 挨证: the same audio alone, not packed
         assert stage.status("again").worker_restarts == 1
         workers = stage.worker_stats()  # both ends of the replacement are counted and logged, with the gap
         assert (workers.died, workers.replaced) == (1, 1) and workers.gap_s_last and workers.gap_s_last > 0
