@@ -26,12 +26,11 @@ from asr.model import ModelInfo, load_model, resolve_model
 from asr.options import AsrOptions
 from asr.transcript import Transcript
 from events import AudioChunk, ConfigError, Evidence
-from events.malloc import release_free_memory
+from events.malloc import trim_when_due
 
 log = logging.getLogger(__name__)
 
 _STATUS_EVERY_S = 0.5
-_TRIM_EVERY_S = 30.0  # the ASR worker hands free memory back at most this often (_trim_after_pass)
 _RESTART_EVERY_S = 2.0  # a worker that keeps dying is not respawned in a tight loop
 
 
@@ -356,25 +355,10 @@ def _worker_main(options: AsrOptions, info: ModelInfo, inbox: Any, outbox: Any) 
         evidence = engine.step()
         if evidence:
             outbox.put(("evidence", evidence))
-            last_trim = _trim_after_pass(last_trim)
+            last_trim = trim_when_due(last_trim, now=time.monotonic())
         if evidence or time.monotonic() - last_status > _STATUS_EVERY_S:
             last_status = time.monotonic()
             outbox.put(("status", {sid: engine.status(sid) for sid in engine.stream_ids()}))
-
-
-def _trim_after_pass(last_trim: float) -> float:
-    """Give malloc's free pages back after a pass, at most every ``_TRIM_EVERY_S``; returns the last trim's time.
-
-    A long or packed window's temporaries are freed into the middle of glibc's arenas, which keep
-    them: in the soak the worker stepped from ~440 to ~580 MB after one and stayed there for 20
-    minutes. Trimming right after a pass, when those pages are free, costs a few ms; more often
-    than this would only fault the next pass's pages in again.
-    """
-    now = time.monotonic()
-    if now - last_trim < _TRIM_EVERY_S:
-        return last_trim
-    release_free_memory()
-    return now
 
 
 def _drain(inbox: Any, *, block: bool, limit: int = 500) -> list[tuple[Any, ...]]:

@@ -4,8 +4,10 @@ CPU PaddleOCR keeps growing over hours of frames (PaddleOCR issues 12150,
 11639, 15631), so a 24-hour stream would end with gigabytes of resident
 memory. Its oneDNN kernel cache is kept to one input shape
 (``ocr/paddle_engine.py``); what is left is malloc keeping the blocks that
-reads of ever new sizes freed (returning them after every read cost 30-40%
-more CPU per frame). Each engine lives in its own spawned process; after
+reads of ever new sizes freed: a worker hands them back after a read at most
+every 30 s (``events.malloc.trim_when_due``; after every read it cost 30-40%
+more CPU per frame), and recycling bounds whatever a trim cannot give back.
+Each engine lives in its own spawned process; after
 ``recycle_after_frames`` reads or above ``recycle_above_mb`` resident MB the
 process is stopped and a fresh one started in the background, while the
 other workers keep reading. A worker that dies or hangs is replaced the same
@@ -39,6 +41,7 @@ from typing import Any, Callable, cast
 import numpy as np
 
 from events import ConfigError, LivewatchError
+from events.malloc import trim_when_due
 from ocr.engine import Engine, resolve_model
 from ocr.options import OcrOptions
 
@@ -299,6 +302,7 @@ def _serve(conn: Connection, options: OcrOptions, factory: EngineFactory) -> Non
         conn.send(("error", "LivewatchError", f"OCR engine {options.engine!r} failed to load: {exc}"))
         return
     conn.send(("ready", me.memory_info().rss / 2**20))
+    last_trim = time.monotonic()
     while True:
         try:
             message = conn.recv()
@@ -312,6 +316,7 @@ def _serve(conn: Connection, options: OcrOptions, factory: EngineFactory) -> Non
             conn.send(("fail", repr(exc)[:300]))
             continue
         conn.send(("ok", result, me.memory_info().rss / 2**20))
+        last_trim = trim_when_due(last_trim, now=time.monotonic())  # after the reply: the caller does not wait for it
 
 
 def _run(engine: Engine, kind: str, payload: list[np.ndarray]) -> object:

@@ -565,15 +565,3 @@ def test_a_worker_process_forgets_a_stream_once_it_has_finished_it(monkeypatch):
     finally:
         inbox.put(("stop",))
         worker.join(10)
-
-
-def test_worker_trims_malloc_after_a_pass_at_most_every_interval(monkeypatch: pytest.MonkeyPatch) -> None:
-    trims: list[float] = []
-    clock = iter([100.0, 110.0, 100.0 + asr_stage._TRIM_EVERY_S, 200.0])
-    monkeypatch.setattr(asr_stage.time, "monotonic", lambda: next(clock))
-    monkeypatch.setattr(asr_stage, "release_free_memory", lambda: trims.append(1.0) or True)
-
-    last = asr_stage._trim_after_pass(0.0)  # the first pass trims
-    assert (last, len(trims)) == (100.0, 1)
-    assert asr_stage._trim_after_pass(last) == 100.0 and len(trims) == 1  # 10 s later: not yet
-    assert asr_stage._trim_after_pass(last) == 100.0 + asr_stage._TRIM_EVERY_S and len(trims) == 2

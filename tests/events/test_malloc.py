@@ -15,6 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from events import malloc
 from events.malloc import ENV
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,3 +101,14 @@ def test_the_blocks_a_stream_freed_in_the_middle_of_an_arena_go_back_to_the_syst
     result = json.loads(out.stdout)
     assert result["released"] is True
     assert result["given_back_mb"] > 20, f"30 MB freed between live blocks stay resident until trimmed: {result}"
+
+
+def test_a_worker_trims_after_its_work_at_most_every_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    trims: list[int] = []
+    monkeypatch.setattr(malloc, "release_free_memory", lambda: trims.append(1) or True)
+    last = malloc.trim_when_due(0.0, now=100.0)  # the first piece of work after the start trims
+    assert (last, len(trims)) == (100.0, 1)
+    assert malloc.trim_when_due(last, now=110.0) == 100.0 and len(trims) == 1  # 10 s later: not yet
+    every = malloc.TRIM_EVERY_S
+    assert malloc.trim_when_due(last, now=100.0 + every) == 100.0 + every and len(trims) == 2
+    assert malloc.trim_when_due(0.0, now=5.0, every_s=5.0) == 5.0 and len(trims) == 3
