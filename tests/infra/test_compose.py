@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from kafka_apache.broker import kafka_version, storage_format, write_properties
+from kafka_apache.broker import kafka_version, random_cluster_id, storage_format, write_properties
 
 from dashboard import DashboardSettings
 from livewatch.config import DEFAULT_RULES_DIR, Config
@@ -252,3 +252,9 @@ def test_dockerfile_builds_every_package_and_serves_the_ports() -> None:
 def test_dockerignore_keeps_secrets_and_local_state_out() -> None:
     ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()}
     assert {".env", ".git", ".venv", "var"} <= ignored
+
+
+def test_a_random_cluster_id_never_reads_as_an_option() -> None:
+    """One id in 64 would start with "-" and kafka-storage's parser would take it for an option (a CI run met one)."""
+    ids = [random_cluster_id() for _ in range(2000)]
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)

@@ -69,8 +69,14 @@ def java_binary() -> str:
 
 
 def random_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (what kafka-storage random-uuid prints)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (what kafka-storage random-uuid prints).
+
+    Like Kafka's ``Uuid.randomUuid``, never one starting with "-": one in 64 does, and the storage
+    tool's argument parser then takes ``-t -xyz...`` for an option without its value.
+    """
+    while (cluster_id := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"):
+        pass
+    return cluster_id
 
 
 def server_properties(node_id: int, port: int, controller_port: int, log_dir: Path) -> dict[str, str]:
