@@ -15,18 +15,15 @@ hand-over is the baseline: the ratio says how much matching adds to what any str
 from __future__ import annotations
 
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from bench.figures import figure
-from events.kafka import KafkaOptions
-from livewatch.broker import EmbeddedBroker, free_port
-from tests.conftest import kafka_env, read_topic
-from tests.distributed.cluster import Service, livewatch_cli
+from livewatch.broker import EmbeddedBroker
+from tests.distributed.cluster import livewatch_cli
 from tests.live_server import LiveServer
-from tests.live_show import AlertWatch, render_show
+from tests.live_show import SHOW, ProtectedShow, protected_live_show
 from tests.waiting import wait_until
 
 COPIES = 3
@@ -34,51 +31,28 @@ LIVE_RULE = "piracy.rebroadcast_live"
 ALERT_TIMEOUT_S = 90.0
 
 
-def _time_one_copy(server: LiveServer, kafka: KafkaOptions, worker: Service, watch: AlertWatch,
-                   copy: str) -> tuple[float, float]:
+def _time_one_copy(show: ProtectedShow, copy: str) -> tuple[float, float]:
     """``copy`` re-publishing show A: seconds from it going on air until watched and until alerted; then removed."""
-    relay = server.relay("showA", copy)
-    relay.wait_publishing()
-    started = time.monotonic()
-    livewatch_cli(kafka, "streams", "add", copy, server.rtmp_url(copy))
-    wait_until(lambda: copy in worker.watched(), 60, f"{copy} to be watched")
-    handover_s = time.monotonic() - started
-    alert, arrived = watch.first(copy, LIVE_RULE, ALERT_TIMEOUT_S)
-    if alert is None or "live:showA" not in alert["title"]:
-        raise RuntimeError(f"bench_live_protect: no {LIVE_RULE} alert naming showA for {copy}:\n{worker.log_tail()}")
-    livewatch_cli(kafka, "streams", "remove", copy)
+    relay, on_air = show.copy_on_air(copy)
+    wait_until(lambda: copy in show.worker.watched(), 60, f"{copy} to be watched")
+    handover_s = time.monotonic() - on_air
+    alert, arrived = show.watch.first(copy, LIVE_RULE, ALERT_TIMEOUT_S)
+    if alert is None or f"live:{SHOW}" not in alert["title"]:
+        raise RuntimeError(f"bench_live_protect: no {LIVE_RULE} alert naming {SHOW} for {copy}:\n{show.worker.log_tail()}")
+    livewatch_cli(show.kafka, "streams", "remove", copy)
     relay.stop()
-    return handover_s, arrived - started
+    return handover_s, arrived - on_air
 
 
 def run() -> list[dict]:
     handovers: list[float] = []
     alerts: list[float] = []
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker, LiveServer() as server:
-        work = Path(tmp)
-        kafka = broker.kafka_options()
-        show = render_show(work)
-        port = free_port()
-        worker = Service("worker", [sys.executable, "-m", "livewatch", "--data-dir", str(work / "data"),
-                                    "--no-asr", "--no-ocr", "--no-logos", "worker", "--metrics-port", str(port)],
-                         work / "worker.log", port, env=kafka_env(kafka))
-        watch = AlertWatch(kafka)
-        try:
-            server.push(show, "showA").wait_publishing()
-            wait_until(lambda: worker.ready, 120, lambda: f"the worker to be ready:\n{worker.log_tail()}")
-            livewatch_cli(kafka, "streams", "add", "showA", server.rtmp_url("showA"))
-            wait_until(lambda: "showA" in worker.watched(), 60, "showA to be watched")
-            livewatch_cli(kafka, "protect", "showA")
-            wait_until(lambda: read_topic(kafka.bootstrap_servers or "", kafka.topics.live_fingerprints, timeout_s=2.0),
-                       60, "showA's fingerprints on their topic")
-            for copy in (f"copy{i}" for i in range(COPIES)):
-                handover_s, alert_s = _time_one_copy(server, kafka, worker, watch, copy)
-                handovers.append(handover_s)
-                alerts.append(alert_s)
-        finally:
-            watch.close()
-            worker.terminate(60)
-            worker.close()
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker, LiveServer() as server, \
+            protected_live_show(server, broker.kafka_options(), Path(tmp)) as show:
+        for copy in (f"copy{i}" for i in range(COPIES)):
+            handover_s, alert_s = _time_one_copy(show, copy)
+            handovers.append(handover_s)
+            alerts.append(alert_s)
     notes = (f"{COPIES} copies one after another, median; each {', '.join(f'{a:.1f}' for a in alerts)} s; "
              "1 worker (fingerprints only), Tansu, nginx-rtmp; issue 13's bound is 15 s")
     return [figure("re-broadcast of a live-protected show: alert after the copy goes on air", statistics.median(alerts),

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from events.kafka import KafkaOptions, ensure_topics
+from livewatch.broker import free_port
+from tests.conftest import kafka_env, read_topic
+from tests.distributed.cluster import Service, livewatch_cli
 from tests.fingerprint.fp_media import SIZE, programme_frame, write_video
-from tests.live_server import FFMPEG
+from tests.live_server import FFMPEG, LiveServer, Pusher
+from tests.waiting import wait_until
+
+SHOW = "showA"
 
 
 def render_show(folder: Path) -> Path:
@@ -52,3 +62,51 @@ class AlertWatch:
 
     def close(self) -> None:
         self.consumer.close()
+
+
+@dataclass(frozen=True)
+class ProtectedShow:
+    """Show A on air, watched by ``worker`` and protected while live; ``watch`` reads alerts from the start."""
+
+    server: LiveServer
+    kafka: KafkaOptions
+    worker: Service
+    watch: AlertWatch
+
+    def copy_on_air(self, copy: str) -> tuple[Pusher, float]:
+        """``copy`` re-publishing show A as it plays, handed to the workers once nginx reports it
+        publishing (as a platform would): its pusher and the monotonic time it went on air."""
+        relay = self.server.relay(SHOW, copy)
+        relay.wait_publishing()
+        on_air = time.monotonic()
+        livewatch_cli(self.kafka, "streams", "add", copy, self.server.rtmp_url(copy))
+        return relay, on_air
+
+
+@contextmanager
+def protected_live_show(server: LiveServer, kafka: KafkaOptions, folder: Path) -> Iterator[ProtectedShow]:
+    """Show A pushed to ``server``, one real ``livewatch worker`` (fingerprints only: this is about
+    the live index, not the models) watching it, ``livewatch protect`` run and A's fingerprints
+    seen on their topic; the worker is stopped on the way out."""
+    port = free_port()
+    worker = Service("worker", [sys.executable, "-m", "livewatch", "--data-dir", str(folder / "data"),
+                                "--no-asr", "--no-ocr", "--no-logos", "worker", "--metrics-port", str(port)],
+                     folder / "worker.log", port, env=kafka_env(kafka))
+    watch = None
+    try:
+        server.push(render_show(folder), SHOW).wait_publishing()
+        wait_until(lambda: worker.ready, 120, lambda: f"the worker to be ready:\n{worker.log_tail()}")
+        livewatch_cli(kafka, "streams", "add", SHOW, server.rtmp_url(SHOW))
+        wait_until(lambda: SHOW in worker.watched(), 60, lambda: f"{SHOW} to be watched:\n{worker.log_tail()}")
+        protected = livewatch_cli(kafka, "protect", SHOW)
+        if f"{SHOW}: protected while live" not in protected:
+            raise AssertionError(f"livewatch protect {SHOW} said: {protected!r}")
+        wait_until(lambda: read_topic(kafka.bootstrap_servers or "", kafka.topics.live_fingerprints, timeout_s=2.0), 60,
+                   lambda: f"{SHOW}'s fingerprints on {kafka.topics.live_fingerprints}:\n{worker.log_tail()}")
+        watch = AlertWatch(kafka)
+        yield ProtectedShow(server, kafka, worker, watch)
+    finally:
+        if watch is not None:
+            watch.close()
+        worker.terminate(60)
+        worker.close()
