@@ -23,11 +23,10 @@ from bench.figures import figure
 from livewatch.broker import EmbeddedBroker
 from tests.distributed.cluster import livewatch_cli
 from tests.live_server import LiveServer
-from tests.live_show import SHOW, ProtectedShow, protected_live_show
+from tests.live_show import LIVE_RULE, SHOW, ProtectedShow, protected_live_show
 from tests.waiting import wait_until
 
 COPIES = 3
-LIVE_RULE = "piracy.rebroadcast_live"
 ALERT_TIMEOUT_S = 90.0
 
 

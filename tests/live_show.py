@@ -20,6 +20,7 @@ from tests.live_server import FFMPEG, LiveServer, Pusher
 from tests.waiting import wait_until
 
 SHOW = "showA"
+LIVE_RULE = "piracy.rebroadcast_live"  # the rule that names a show protected while live
 
 
 def render_show(folder: Path) -> Path:

@@ -17,11 +17,9 @@ import pytest
 
 from tests.conftest import kafka_for
 from tests.live_server import LiveServer
-from tests.live_show import SHOW, protected_live_show
+from tests.live_show import LIVE_RULE, SHOW, protected_live_show
 
 pytestmark = pytest.mark.slow
-
-LIVE_RULE = "piracy.rebroadcast_live"
 
 
 def test_a_live_show_rebroadcast_while_protected_is_caught_naming_the_source(fresh_kafka_broker, tmp_path: Path) -> None:
