@@ -4,12 +4,12 @@ Two measures, for two kinds of block; neither does the other's job:
 
 - ``fix_mmap_threshold`` (at start): large blocks (frames) get mappings of their own, unmapped
   when freed;
-- ``release_free_memory`` (``malloc_trim(0)``, each time the pipeline discards a stream, and in the
-  ASR and OCR worker processes after a pass or a read, at most every 30 s: ``trim_when_due``):
-  what a stream's smaller blocks, a Whisper window's or an OCR read's temporaries left free
-  inside the arenas is handed back. In the soak the ASR worker stepped from ~440 to ~580 MB
-  after one long window and stayed there for 20 minutes, and an OCR worker climbed from ~800 to
-  ~950 MB over its 2,000 reads (each read of a new size frees blocks of new sizes).
+- ``release_free_memory`` (``malloc_trim(0)``, in every process at most every 30 s,
+  ``trim_when_due``: in the main process's status loop, ``Pipeline.schedule``; in the ASR and
+  OCR worker processes after a pass or a read): what streams' smaller blocks, a Whisper
+  window's or an OCR read's temporaries left free inside the arenas is handed back. In the
+  soak the ASR worker stepped from ~440 to ~580 MB after one long window and stayed there for
+  20 minutes, and an OCR worker climbed from ~800 to ~950 MB over its 2,000 reads (each read of a new size frees blocks of new sizes).
 
 Why the threshold: glibc serves a large allocation with its own ``mmap`` only until the first such block is freed;
 then it raises its mmap threshold to that block's size (up to 32 MB), and from then on decoded
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 MMAP_THRESHOLD = 256 * 1024  # bytes: frames, crops and big arrays; not Python objects or audio chunks
 ENV = "MALLOC_MMAP_THRESHOLD_"  # glibc reads it when a process starts (an operator's choice for all processes)
 _M_MMAP_THRESHOLD = -3  # mallopt parameter (malloc.h)
-TRIM_EVERY_S = 30.0  # a worker process hands free pages back at most this often (trim_when_due)
+TRIM_EVERY_S = 30.0  # a process hands free pages back at most this often (trim_when_due)
 
 
 def fix_mmap_threshold(threshold: int = MMAP_THRESHOLD) -> bool:
@@ -92,9 +92,9 @@ def trim_when_due(last_trim: float, *, now: float, every_s: float = TRIM_EVERY_S
     """``release_free_memory()`` when ``every_s`` have passed since ``last_trim``: the last trim's time.
 
     For a worker process right after a piece of work (an ASR pass, an OCR read), when that work's
-    temporaries are free in the arenas: one trim costs a few ms, while trimming after every piece
-    would fault the next one's pages in again (30-40 % more CPU per OCR read). ``now`` and
-    ``last_trim`` are ``time.monotonic()`` readings.
+    temporaries are free in the arenas, and for the main process's status loop: one trim costs
+    a few ms, while trimming after every piece would fault the next one's pages in again (30-40 %
+    more CPU per OCR read). ``now`` and ``last_trim`` are ``time.monotonic()`` readings.
     """
     if now - last_trim < every_s:
         return last_trim

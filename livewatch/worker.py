@@ -61,7 +61,7 @@ from events import (
     StreamStatus,
     VideoFrame,
 )
-from events.malloc import release_free_memory
+from events.malloc import trim_when_due
 from frames import FrameDeduper, RecentFrames, SnapshotStore
 from ingest import IngestStats, StreamSource, validate_source
 from livewatch.config import Config
@@ -240,6 +240,7 @@ class Pipeline:
         self._runners: dict[str, StreamRunner] = {}
         self._lock = threading.Lock()  # also guards the scheduler (status and scrapes read it)
         self._scheduler = Scheduler(config.scheduler)
+        self._last_trim = 0.0  # time.monotonic() of the last malloc trim (schedule)
         self._vision = None
         if not on_caller_thread:
             threads = config.scheduler.threads(ocr_workers=config.ocr.workers, asr_workers=config.asr.workers)
@@ -282,10 +283,8 @@ class Pipeline:
         """Forget a stream whose runner has finished (status, counters, recent frames, frames dropped); False if it still runs.
 
         A long-lived worker hands streams over and back; without this its
-        bookkeeping would grow with every stream it ever watched. The memory
-        the stream held (its recent frames above all) then goes back to the
-        system (``release_free_memory``): freed into the middle of malloc's
-        arenas, glibc would keep it.
+        bookkeeping would grow with every stream it ever watched. The memory it
+        frees goes back to the system at the next trim (``schedule``).
         """
         with self._lock:
             runner = self._runners.get(stream_id)
@@ -297,7 +296,6 @@ class Pipeline:
             self._scheduler.forget(stream_id)
         if self._vision is not None:
             self._vision.forget(stream_id)
-        release_free_memory()
         return True
 
     def queue_depths(self) -> dict[str, int]:
@@ -315,10 +313,19 @@ class Pipeline:
         Levels are applied at every reading, not only at a step, so a stage that did not hold
         the stream yet (or a replaced ASR worker) gets it the next time. ``scan`` (on the
         caller's thread) is never scheduled: a recording is read at full quality.
+
+        Memory is the other budget read here: at most every 30 s the free memory inside malloc's
+        arenas goes back to the system (``events.malloc.trim_when_due``, as the OCR and ASR
+        workers do after their work). Each stream's threads allocate in their own arenas
+        (glibc: up to 8 per core), and with streams coming and going the free space inside them
+        grew from 20 to 100 MB in 9 minutes of the soak's churn; trimmed every 30 s, the
+        process's RSS stayed level meanwhile (3-18 ms a trim). A trim only when a stream was
+        discarded left the main process's lowest RSS climbing by ~100 MB an hour.
         """
         if self._on_caller_thread:
             return []
         now = time.monotonic() if now is None else now
+        self._last_trim = trim_when_due(self._last_trim, now=now)
         with self._lock:
             live = [(sid, runner, self._counters[sid]) for sid, runner in self._runners.items()
                     if sid in self._counters and self._counters[sid].state is StreamState.LIVE]

@@ -258,3 +258,20 @@ def test_scan_is_never_scheduled(tmp_path: Path) -> None:
         assert pipeline.schedule(0.0) == [] and pipeline.degrade_levels() == {}
     finally:
         pipeline.close()
+
+
+def test_the_status_loop_hands_free_memory_back_at_most_every_30_s(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The main process's streams free blocks inside many threads' arenas; its status loop trims them."""
+    trims: list[float] = []
+    monkeypatch.setattr("events.malloc.release_free_memory", lambda: trims.append(1.0) or True)
+    cfg = Config(data_dir=tmp_path, detectors=Detectors(ocr=False, logos=False, asr=False, fingerprints=False))
+    stages = Stages.load(cfg, rules_only=True)
+    pipeline = Pipeline(cfg, stages, RulesThread(stages.rules, CollectingSink()))
+    try:
+        for now in (1000.0, 1001.0, 1029.0):
+            pipeline.schedule(now)
+        assert len(trims) == 1, "the first reading trims, the next ones within 30 s do not"
+        pipeline.schedule(1030.0)
+        assert len(trims) == 2
+    finally:
+        pipeline.close()
