@@ -84,6 +84,7 @@ class RulesOptions:
     # (pauses of 0.1-0.3 s in the scanned broadcasts); sentences and shots are further apart.
     utterance_gap_s: float = 0.5
     ordinary_word_min_count: int = 100  # jieba count from which a word is everyday (rules.words)
+    ordinary_heard_min_count: int = 10  # the same for a span only heard like a name (a homophone)
     segments: SegmentOptions = field(default_factory=SegmentOptions)
 
 
@@ -168,7 +169,7 @@ class RuleEngine:
         self._brands = tuple(brands)
         self._options = options
         self._normalizer = Normalizer()
-        self._words = WordDictionary(options.ordinary_word_min_count)
+        self._words = WordDictionary(options.ordinary_word_min_count, options.ordinary_heard_min_count)
         self._lock = threading.RLock()
         self._streams: OrderedDict[str, _Stream] = OrderedDict()
         self._seq = itertools.count(1)

@@ -9,7 +9,12 @@ A span is ordinary when the dictionary's segmentation of the text (maximum proba
 HMM guessing) cuts through it — a dictionary word overlaps it and runs past its edge, as 最低价
 does around 低价 — or when it is itself a word counted at least ``min_count`` times (低价: 436
 in 60 million; a nickname such as 爱马 counts 19). A span only heard like the name is ordinary
-when it is any dictionary word at all (底价, 41): a nickname is never what a homophone says.
+from a lower count, ``heard_min_count`` (底价, 41; 鼓气, 24, in 鼓起勇气 as Whisper wrote it):
+a word people say is likelier than a nickname that sounds the same. Not from any count at
+all: Whisper base writes Chanel's 小香 as 小箱 (a small box, 3 in 60 million) every time (10 of
+10 TTS samples of counterfeit sentences of the tuning brands, 2026-12-01), because it writes the
+likeliest characters for a sound, and a word that rare is no more what a host says than the
+nickname is. Such a span is still only a homophone: it needs corroboration (rules.engine).
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ log = logging.getLogger(__name__)
 class WordDictionary:
     """jieba's dictionary, loaded on first use (~0.8 s); thread-safe."""
 
-    def __init__(self, min_count: int = 100) -> None:
+    def __init__(self, min_count: int = 100, heard_min_count: int = 10) -> None:
         self.min_count = min_count
+        self.heard_min_count = heard_min_count
         self._lock = threading.Lock()
 
     @cached_property
@@ -41,14 +47,14 @@ class WordDictionary:
     def ordinary(self, text: str, start: int, end: int, *, heard: bool = False) -> str | None:
         """The everyday word that ``text[start:end]`` is or is part of, or None.
 
-        ``heard``: the span only sounds like the name (a homophone). Then any dictionary word is
-        everyday: the names and nicknames themselves (迪家, 古驰) are not what the span says.
+        ``heard``: the span only sounds like the name (a homophone); then a word counted
+        ``heard_min_count`` times is everyday.
         """
         span = text[start:end]
         if not span:
             return None
         count = self._tokenizer.FREQ.get(span) or 0
-        if count >= (1 if heard else self.min_count):
+        if count >= (self.heard_min_count if heard else self.min_count):
             return span
         at = 0
         for token in self._tokenizer.lcut(text, HMM=False):

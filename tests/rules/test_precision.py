@@ -18,7 +18,7 @@ GUARANTEE = "counterfeit.brand_with_guarantee"
 BRANDS = (
     Brand("dior", ("Dior", "迪奥"), ("迪家", "D家"), min_price=2500.0),
     Brand("gucci", ("GUCCI", "古驰"), ("古奇",), min_price=2000.0),
-    Brand("chanel", ("Chanel", "香奈儿"), ("香奶奶",), min_price=3000.0),
+    Brand("chanel", ("Chanel", "香奈儿"), ("香奶奶", "小香"), min_price=3000.0),
     Brand("louis_vuitton", ("Louis Vuitton", "路易威登", "LV"), ("驴家",), min_price=2500.0),
 )
 
@@ -157,8 +157,15 @@ def test_a_genuine_lipstick_is_judged_by_the_lipstick_floor_not_the_bag_floor() 
     assert CUE in fired(engine, "香奈儿的包包今天只要三百八十元")  # the bag floor still holds
 
 
-def test_any_dictionary_word_that_only_sounds_like_a_nickname_is_refused(engine) -> None:
-    """工厂底价 (dǐ jià, a rarer word than 低价) is no more Dior's 迪家 than 全网最低价 is."""
+def test_a_word_people_say_that_only_sounds_like_a_nickname_is_refused(engine) -> None:
+    """工厂底价 (dǐ jià, a rarer word than 低价, 41 in jieba's 60 million) is no more Dior's 迪家 than 全网最低价 is."""
     fired_rules = rules.explain(engine, "工厂底价直接给到大家，一箱五袋不到四十元", Modality.ASR).fired
     assert not any(v.rule_id.startswith("counterfeit.") for v in fired_rules)
     assert "dior" in fired(engine, "这款迪家的包包是高仿的").get(CUE, ())
+
+
+def test_a_word_rarer_than_the_nickname_it_sounds_like_is_heard_as_the_nickname(engine) -> None:
+    """Whisper base writes Chanel's 小香 as 小箱 (a small box, 3 in 60 million): a homophone, corroborated by a cue."""
+    assert "chanel" in fired(engine, "这款小箱的双肩包是高访的").get(CUE, ())
+    exp = rules.explain(engine, "小箱的双肩包今天只要九十九元", Modality.ASR)
+    assert CUE not in {v.rule_id for v in exp.fired}, "a sound alone, a price is no corroboration"
