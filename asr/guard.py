@@ -102,8 +102,8 @@ def cut_prompt_echo(text: str, prompt_words: Sequence[str]) -> str:
     cuts: list[tuple[int, int]] = []
     previous: re.Match[str] | None = None
     for found in pattern.finditer(text):
-        follows = previous is not None and _ECHO_GAP.fullmatch(text, previous.end(), found.start()) is not None
-        if follows and previous is not None and successor.get(previous.group()) == found.group():
+        if (previous is not None and successor.get(previous.group()) == found.group()
+                and _ECHO_GAP.fullmatch(text, previous.end(), found.start())):
             cuts.append((previous.end(), found.end()))
         previous = found
     for start, end in reversed(cuts):
