@@ -1130,8 +1130,10 @@ def _apply_variant(pool: Pool, v: Variant, rng: random.Random) -> _Plan:
     return plan
 
 
-def _counterfeit_plan(pool: Pool, brand: str, variant: str, rng: random.Random) -> _Plan:
-    item, price = rng.choice(pool.cf_items)
+def _counterfeit_plan(pool: Pool, brand: str, variant: str, rng: random.Random,
+                      goods: tuple[str, int] | None = None) -> _Plan:
+    """A fake of ``brand`` by ``variant`` (``CF_VARIANTS``): ``goods`` (item, cheap price), or one of the pool's."""
+    item, price = goods or rng.choice(pool.cf_items)
     name_cn, name_latin = _cn_name(brand), _latin_name(brand)
     alias = rng.choice([a for a in BRANDS[brand]["aliases"] if not a[0].isascii()])
     generic_titles = ("新款" + item, "经典款" + item, "秋冬" + item) if pool.name == "tuning" else ("爆款" + item, "网红" + item, "限定" + item)
@@ -1181,11 +1183,14 @@ def _false_claim_plan(pool: Pool, variant: str, index: int, rng: random.Random) 
     return plan
 
 
-def _write_segment(plan: _Plan, writer: _Writer, rng: random.Random, transition: str = "") -> Segment:
-    """Shots for a plan: its special shots spread out, filler sentences around them."""
+def _write_segment(plan: _Plan, writer: _Writer, rng: random.Random, transition: str = "", filler: bool = True) -> Segment:
+    """Shots for a plan: its special shots spread out, filler sentences around them (``filler=False``:
+    the special shots alone)."""
     specials = list(plan.special)
     last = plan.special_last
-    n = max(len(specials) + (1 if last else 0) + 1, round(plan.seconds / 7.0))
+    n = len(specials) + (1 if last else 0)
+    if filler:
+        n = max(n + 1, round(plan.seconds / 7.0))
     body = n - (1 if last else 0)
     low = 1 if body > len(specials) else 0
     kinds: list[tuple | None] = [None] * n
@@ -1501,24 +1506,30 @@ def generate(
     existing = json.loads(labels_path.read_text(encoding="utf-8"))["clips"] if labels_path.exists() else []
     entries = {e["file"]: e for e in existing}
     for split in splits:
-        todo = [b for b in broadcasts(split, count, seconds) if not only or b.name in only]
-        sentences = [s for b in todo for s in b.sentences]
-        t0 = time.monotonic()
-        voices = synthesize(sentences, out_dir / "speech" / split)
-        if voices is None:
-            raise RuntimeError("Mandarin TTS (.venv-tts) is missing: the broadcasts need speech")
-        log(f"[broadcasts] {split}: {len(sentences)} sentences synthesised in {time.monotonic() - t0:.0f} s")
-        spoken = iter(voices)
-        for b in todo:
-            mine = [next(spoken) for _ in b.sentences]
-            t0 = time.monotonic()
-            file = f"{split}/{b.name}.mp4"
-            fitted = render(b, out_dir / file, mine)
-            entries[file] = entry(fitted, file)
-            log(f"[broadcasts] {file}: {fitted.seconds:.0f} s of media rendered in {time.monotonic() - t0:.0f} s")
-            _write_labels(labels_path, entries)
-    _write_labels(labels_path, entries)
+        render_split(out_dir, split, [b for b in broadcasts(split, count, seconds) if not only or b.name in only],
+                     entries, log)
+    write_labels(labels_path, entries)
     return labels_path
+
+
+def render_split(out_dir: Path, split: str, scripts: Sequence[Broadcast], entries: dict[str, dict], log=print) -> None:
+    """Render the scripts of one split into ``out_dir/<split>/`` (speech in one TTS batch), adding
+    each clip's labels entry to ``entries`` and ``out_dir/labels.json`` as it is done."""
+    sentences = [s for b in scripts for s in b.sentences]
+    t0 = time.monotonic()
+    voices = synthesize(sentences, out_dir / "speech" / split)
+    if voices is None:
+        raise RuntimeError("Mandarin TTS (.venv-tts) is missing: the broadcasts need speech")
+    log(f"[broadcasts] {split}: {len(sentences)} sentences synthesised in {time.monotonic() - t0:.0f} s")
+    spoken = iter(voices)
+    for b in scripts:
+        mine = [next(spoken) for _ in b.sentences]
+        t0 = time.monotonic()
+        file = f"{split}/{b.name}.mp4"
+        fitted = render(b, out_dir / file, mine)
+        entries[file] = entry(fitted, file)
+        log(f"[broadcasts] {file}: {fitted.seconds:.0f} s of media rendered in {time.monotonic() - t0:.0f} s")
+        write_labels(out_dir / "labels.json", entries)
 
 
 def relabel(out_dir: Path = Path("var/broadcasts"), splits: Sequence[str] = ("tuning", "heldout"), count: int = 6,
@@ -1547,11 +1558,11 @@ def relabel(out_dir: Path = Path("var/broadcasts"), splits: Sequence[str] = ("tu
             if old and abs(old["seconds"] - fitted.seconds) > 1e-6:
                 raise RuntimeError(f"{file}: the media is {old['seconds']} s, the script {fitted.seconds} s: render again")
             entries[file] = entry(fitted, file)
-    _write_labels(labels_path, entries)
+    write_labels(labels_path, entries)
     return labels_path
 
 
-def _write_labels(path: Path, entries: dict[str, dict]) -> None:
+def write_labels(path: Path, entries: dict[str, dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     clips = sorted(entries.values(), key=lambda e: (e["split"] != "tuning", e["file"]))
     tmp = path.with_suffix(".part")

@@ -1,7 +1,7 @@
 """Scan once, keep the evidence: every labelled clip's detector output, replayable in seconds.
 
-    python -m bench.evidence_corpus scan [--corpus broadcasts|corpus|piracy]
-                                         [--split tuning|heldout|old|piracy-tuning|piracy-heldout]
+    python -m bench.evidence_corpus scan [--corpus broadcasts|spoken|corpus|piracy]
+                                         [--split tuning|heldout|spoken-tuning|spoken-heldout|old|...]
                                          [--only NAME] [--force] [--out DIR] [--detector asr ...]
     python -m bench.evidence_corpus merge DIR/<corpus>      # fold a scan made with --out DIR into bench/evidence
 
@@ -16,6 +16,9 @@ Corpora:
 
 - ``broadcasts``: the long multi-product broadcasts of :mod:`bench.broadcasts` (splits
   ``tuning`` and ``heldout``), rendered into ``var/broadcasts`` first if missing;
+- ``spoken``: one spoken counterfeit pitch a clip, every name and nickname of each split's
+  brands in every spoken counterfeit sentence of its pool (:mod:`bench.spoken`, splits
+  ``spoken-tuning`` and ``spoken-heldout``), rendered into ``var/spoken`` if missing;
 - ``corpus``: the 26 short clips of :mod:`livewatch.corpus` (split ``old``), rendered with its own
   ``generate()`` into ``var/corpus`` if missing, scanned with ``var/corpus/protected`` as the
   protected content so fingerprints work;
@@ -39,8 +42,9 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
+from bench.spoken import SPLITS as SPOKEN_SPLITS
 from events import Evidence, Modality
 from livewatch.config import Config, Detectors
 from livewatch.piracy_corpus import SPLITS as PIRACY_SPLITS
@@ -49,8 +53,10 @@ EVIDENCE_ROOT = Path("bench/evidence")
 BROADCAST_MEDIA = Path("var/broadcasts")
 CORPUS_MEDIA = Path("var/corpus")
 PIRACY_MEDIA = Path("var/piracy")
+SPOKEN_MEDIA = Path("var/spoken")
 SCAN_DATA = Path("var/evidence_scan")  # snapshots of the scans (logo crops), not committed
-CORPUS_SPLITS: dict[str, tuple[str, ...]] = {"broadcasts": ("tuning", "heldout"), "corpus": ("old",), "piracy": PIRACY_SPLITS}
+CORPUS_SPLITS: dict[str, tuple[str, ...]] = {
+    "broadcasts": ("tuning", "heldout"), "spoken": SPOKEN_SPLITS, "corpus": ("old",), "piracy": PIRACY_SPLITS}
 ALL_SPLITS = tuple(s for splits in CORPUS_SPLITS.values() for s in splits)  # in the order labels list them
 
 # The old corpus's benign look-alikes, as traps of the broadcasts' classes (or their own).
@@ -130,18 +136,32 @@ def _media_seconds(path: Path) -> float:
         return round(float(container.duration or 0) / 1_000_000, 3)
 
 
-def broadcast_clips(media: Path = BROADCAST_MEDIA, splits: Sequence[str] = ("tuning", "heldout")) -> list[dict]:
-    """Entries of var/broadcasts/labels.json for the splits (rendering the missing ones first)."""
+def rendered_clips(media: Path, splits: Sequence[str], generate: Callable[..., Path]) -> list[dict]:
+    """Entries of ``media/labels.json`` for the splits, rendering first (``generate(media, splits,
+    log=)``) the splits that have no entry or a clip whose file is missing."""
     labels = media / "labels.json"
     have = json.loads(labels.read_text(encoding="utf-8"))["clips"] if labels.exists() else []
-    missing = [s for s in splits if not any(c["split"] == s and (media / c["file"]).exists() for c in have)]
+    missing = [s for s in splits if not any(c["split"] == s for c in have)
+               or any(c["split"] == s and not (media / c["file"]).exists() for c in have)]
     if missing:
-        from bench.broadcasts import generate
-
-        print(f"[evidence] rendering the {', '.join(missing)} broadcasts into {media}", file=sys.stderr)
-        generate(media, missing, log=lambda m: print(m, file=sys.stderr))
+        print(f"[evidence] rendering {', '.join(missing)} into {media}", file=sys.stderr)
+        generate(media, tuple(missing), log=lambda m: print(m, file=sys.stderr))
         have = json.loads(labels.read_text(encoding="utf-8"))["clips"]
     return [dict(c, media=str(media / c["file"])) for c in have if c["split"] in splits]
+
+
+def broadcast_clips(media: Path = BROADCAST_MEDIA, splits: Sequence[str] = ("tuning", "heldout")) -> list[dict]:
+    """Entries of var/broadcasts/labels.json for the splits (rendering the missing ones first)."""
+    from bench.broadcasts import generate
+
+    return rendered_clips(media, splits, generate)
+
+
+def spoken_clips(media: Path = SPOKEN_MEDIA, splits: Sequence[str] = SPOKEN_SPLITS) -> list[dict]:
+    """Entries of var/spoken/labels.json for the splits (rendering the missing ones first)."""
+    from bench.spoken import generate
+
+    return rendered_clips(media, splits, generate)
 
 
 def corpus_clips(media: Path = CORPUS_MEDIA) -> list[dict]:
@@ -169,13 +189,7 @@ def piracy_clips(media: Path = PIRACY_MEDIA, splits: Sequence[str] = PIRACY_SPLI
     """Entries of var/piracy/labels.json for the splits (rendering the missing clips first)."""
     from livewatch.piracy_corpus import generate
 
-    labels = media / "labels.json"
-    have = json.loads(labels.read_text(encoding="utf-8"))["clips"] if labels.exists() else []
-    if not have or any(c["split"] in splits and not (media / c["file"]).exists() for c in have):
-        print(f"[evidence] rendering the piracy corpus ({', '.join(splits)}) into {media}", file=sys.stderr)
-        generate(media, tuple(splits), log=lambda m: print(m, file=sys.stderr))
-        have = json.loads(labels.read_text(encoding="utf-8"))["clips"]
-    return [dict(c, media=str(media / c["file"])) for c in have if c["split"] in splits]
+    return rendered_clips(media, splits, generate)
 
 
 def scan(
@@ -201,6 +215,8 @@ def scan(
         cfg = cfg.replace(detectors=Detectors(**{d: d in detectors for d in DETECTOR_MODALITIES}))
     if corpus == "broadcasts":
         clips = broadcast_clips(splits=splits or ("tuning", "heldout"))
+    elif corpus == "spoken":
+        clips = spoken_clips(splits=splits or SPOKEN_SPLITS)
     elif corpus == "corpus":
         clips = corpus_clips()
         cfg = cfg.replace(protected_dir=CORPUS_MEDIA / "protected")

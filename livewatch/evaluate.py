@@ -150,7 +150,7 @@ def format_report(summary: dict[str, dict[str, object]]) -> str:
 # and per trap class how many benign traps raised a false alert; it lists every false alert and
 # every missed violation with the evidence behind it.
 
-SPLIT_ORDER = ("tuning", "heldout", "old", "piracy-tuning", "piracy-heldout")
+SPLIT_ORDER = ("tuning", "heldout", "spoken-tuning", "spoken-heldout", "old", "piracy-tuning", "piracy-heldout")
 TRAP_SLACK_S = 1.0  # a trap is tripped by alert evidence within this of its span
 SHOT_TRAP_MAX_S = 20.0  # traps no longer than this are one shot's words; longer ones a whole product
 
