@@ -53,6 +53,8 @@ STRENGTHS = {
     "exact": ("exact", "the characters as the lexicon writes them"),
     "normalized": ("normalised", "equal after Traditional to Simplified, width, case and separators"),
     "homophone": ("sounds like", "only the pronunciation (pinyin) agrees: a mishearing or a word that sounds alike"),
+    "near_homophone": ("sounds close to", "a brand name heard with one syllable's initial or final off (古驰 as 武池): "
+                       "only ever counted with a counterfeit cue said with it"),
     "detected": ("detected", "a logo or fingerprint match: its detector confidence says how sure"),
 }
 CONFIDENCE_HINT = ("how sure the evidence makes the violation: match strength, modalities agreeing, "

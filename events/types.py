@@ -214,13 +214,15 @@ class MatchStrength(StrEnum):
 
     ``exact``: the characters as the lexicon writes them; ``normalized``: equal after
     Traditional -> Simplified, width, case and separators; ``homophone``: only the toneless
-    pinyin agrees (an ASR mishearing, or an ordinary word that sounds alike). ``detected``:
-    not text (a logo or fingerprint match: its own confidence says how sure).
+    pinyin agrees (an ASR mishearing, or an ordinary word that sounds alike); ``near_homophone``:
+    a name heard in speech with one syllable's initial or final off (古驰 gu chi as 武池 wu chi).
+    ``detected``: not text (a logo or fingerprint match: its own confidence says how sure).
     """
 
     EXACT = "exact"
     NORMALIZED = "normalized"
     HOMOPHONE = "homophone"
+    NEAR_HOMOPHONE = "near_homophone"
     DETECTED = "detected"
 
 

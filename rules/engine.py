@@ -279,7 +279,7 @@ class RuleEngine:
                 logo = Evidence("explain", Modality.LOGO, 0.0, 0.0, brand, 1.0, 0.0, brand=brand)
                 facts += self._extract(logo, rs)[0]
             norm = self._normalizer.normalize(text)
-            found = rs.matcher.match(norm)
+            found = rs.matcher.match(norm, near=modality is Modality.ASR)
             verdicts = []
             for rule in rs.rules:
                 usable = _usable(_honoured(facts, rule), rule, rs)
@@ -370,7 +370,7 @@ class RuleEngine:
         cue = False
         if ev.modality in _TEXT and ev.text:
             norm = self._normalizer.normalize(ev.text)
-            hits = rs.matcher.match(norm).hits
+            hits = rs.matcher.match(norm, near=ev.modality is Modality.ASR).hits
             for hit in hits:
                 cue |= hit.kind == CUE
                 if hit.kind == CONTEXT:
@@ -406,13 +406,14 @@ class RuleEngine:
     def _ordinary(self, norm: Normalized, hit: Hit) -> str | None:
         """A brand heard only by sound in an everyday word (迪家 in 最低价), or a nickname that is
         part of one (小香 in 小香风, the Chanel style), is no brand at all. Registered names are."""
-        if hit.via != "pinyin" and hit.reason != "alias":
+        heard = hit.via in ("pinyin", "near")
+        if not heard and hit.reason != "alias":
             return None
-        return self._words.ordinary(norm.compact, hit.start, hit.end, heard=hit.via == "pinyin")
+        return self._words.ordinary(norm.compact, hit.start, hit.end, heard=heard)
 
     def _refusals(self, norm: Normalized, hits: tuple[Hit, ...]) -> list[str]:
         return [
-            f"brand: {h.label} refused: {'sounds like' if h.via == 'pinyin' else 'part of'} the everyday word {word}"
+            f"brand: {h.label} refused: {'sounds like' if h.via in ('pinyin', 'near') else 'part of'} the everyday word {word}"
             for h in hits
             if h.kind == BRAND and (word := self._ordinary(norm, h))
         ]
@@ -643,9 +644,11 @@ def _weakest(strengths: list[MatchStrength | None]) -> MatchStrength | None:
     return max(ranked, key=_STRENGTH_ORDER.index) if ranked else None
 
 
-_STRENGTH_ORDER = [MatchStrength.DETECTED, MatchStrength.EXACT, MatchStrength.NORMALIZED, MatchStrength.HOMOPHONE]
+_STRENGTH_ORDER = [MatchStrength.DETECTED, MatchStrength.EXACT, MatchStrength.NORMALIZED, MatchStrength.HOMOPHONE,
+                   MatchStrength.NEAR_HOMOPHONE]
 _STRENGTH_WEIGHT = {
     MatchStrength.DETECTED: 1.0, MatchStrength.EXACT: 1.0, MatchStrength.NORMALIZED: 0.9, MatchStrength.HOMOPHONE: 0.6,
+    MatchStrength.NEAR_HOMOPHONE: 0.4,
 }
 # How closely the joined evidence is tied together: one text, one product segment, a window.
 _BINDING_WEIGHT = {"evidence": 1.0, "segment": 0.9, "window": 0.75}
@@ -701,7 +704,8 @@ def _fired_price(facts: list[Fact]) -> Price | None:
 
 
 def _heard_short_name(ev: Evidence, hit: Hit, strength: MatchStrength, short: int) -> bool:
-    """A short brand name only heard by sound: a pinyin homophone, or a Latin spelling in Mandarin speech.
+    """A brand name only heard by sound: a near homophone (any length), a short pinyin homophone,
+    or a short Latin spelling in Mandarin speech.
 
     Hosts say foreign brands in Chinese (古驰, 普拉达); Whisper, prompted with the brand names as hot
     words, writes a short Latin name for whatever sounds close enough (枸杞 gǒuqǐ came out as
@@ -709,6 +713,8 @@ def _heard_short_name(ev: Evidence, hit: Hit, strength: MatchStrength, short: in
     Mandarin speech the spelling is its guess at a sound. Long names ("Louis Vuitton") it does not
     make up. Syllables of a Latin name: its vowel groups.
     """
+    if strength is MatchStrength.NEAR_HOMOPHONE:
+        return True
     if strength is MatchStrength.HOMOPHONE:
         return hit.syllables <= short
     latin_in_speech = ev.modality is Modality.ASR and hit.surface.isascii() and _HAN.search(ev.text) is not None
@@ -716,6 +722,8 @@ def _heard_short_name(ev: Evidence, hit: Hit, strength: MatchStrength, short: in
 
 
 def _strength(hit: Hit, raw: str) -> MatchStrength:
+    if hit.via == "near":
+        return MatchStrength.NEAR_HOMOPHONE
     if hit.via == "pinyin":
         return MatchStrength.HOMOPHONE
     return MatchStrength.EXACT if hit.spelling.casefold() in raw.casefold() else MatchStrength.NORMALIZED

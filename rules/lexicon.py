@@ -1,7 +1,9 @@
 """Lexicons and the matcher: every term, exemption and brand name in two Aho-Corasick automata.
 
-One automaton holds the normalised spelling of every entry, the other its pinyin codings, so
-one pass over each form of a text finds all entries whatever the lexicon size. The automata
+One automaton holds the normalised spelling of every entry, another its pinyin codings, so
+one pass over each form of a text finds all entries whatever the lexicon size. A third holds
+the codings of brand names one syllable part away (``near_pinyin_variants``), searched only in
+speech (``match(near=True)``): what a listener mishears a name as. The automata
 are ``ahocorasick_rs`` (Rust): pyahocorasick scans a node's children linearly, and a Chinese
 lexicon's root has thousands of them (10,000 terms: 60 us per short text instead of ~1.5 us). An exemption is
 an entry too: a term hit that overlaps an exemption hit of its own lexicon does not count
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 import ahocorasick_rs
 
 from events import Brand
-from rules.normalize import Normalized, Normalizer, syllable_count, term_pinyin_variants
+from rules.normalize import Normalized, Normalizer, near_pinyin_variants, syllable_count, term_pinyin_variants
 
 TERM, EXEMPT, BRAND, CONTEXT, CUE = "term", "exempt", "brand", "context", "cue"
 TERMS_ROLE, CONTEXT_ROLE, CUE_ROLE = "terms", "context", "segment_cue"
@@ -80,7 +82,7 @@ class Hit:
     surface: str
     start: int
     end: int
-    via: str  # "text" or "pinyin"
+    via: str  # "text", "pinyin" (a homophone) or "near" (one syllable part away: speech only)
     label: str  # '高仿', or '高仿 (as 高访)' when the text said something else
     reason: str = ""  # exemptions: why; context terms: their effect; brand nicknames: "alias"
     syllables: int = 0
@@ -107,6 +109,12 @@ def _same_class(a: str, b: str) -> bool:
 _NOTHING = TextMatch((), (), ())
 
 
+def _heard_names_win(hits: tuple[Hit, ...]) -> tuple[Hit, ...]:
+    """Without near hits over a name heard as such: 迪奥 said is Dior, not a mishearing of another brand."""
+    names = [h for h in hits if h.kind == BRAND and h.via != "near"]
+    return tuple(h for h in hits if h.via != "near" or not any(n.start < h.end and h.start < n.end for n in names))
+
+
 def _automaton(keys: dict[str, list[int]]) -> tuple[ahocorasick_rs.AhoCorasick | None, list[tuple[int, ...]]]:
     """An automaton over the keys, and the entries behind each pattern index."""
     if not keys:
@@ -131,6 +139,7 @@ class Matcher:
         self._entries: list[_Entry] = []
         text_keys: dict[str, list[int]] = {}
         pinyin_keys: dict[str, list[int]] = {}
+        near_keys: dict[str, list[int]] = {}
 
         def add(entry: _Entry, spelling: str, pinyin: bool, min_syllables: int) -> None:
             norm = normalizer.normalize(spelling)
@@ -146,9 +155,13 @@ class Matcher:
             )
             text_keys.setdefault(norm.compact, []).append(index)
             if pinyin and syllable_count(norm.pinyin) >= min_syllables:
-                for variant in term_pinyin_variants(norm):
+                variants = term_pinyin_variants(norm)
+                for variant in variants:
                     if variant != norm.compact:
                         pinyin_keys.setdefault(variant, []).append(index)
+                if entry.kind == BRAND:
+                    for near in {n for v in variants for n in near_pinyin_variants(v)} - set(variants):
+                        near_keys.setdefault(near, []).append(index)
 
         for lex in lexicons:
             kind = _KIND_OF_ROLE[lex.role]
@@ -163,22 +176,27 @@ class Matcher:
                 add(_Entry(BRAND, brand.brand_id, brand.brand_id, name, nickname), name, True, brand_pinyin_min_syllables)
         self._text, self._text_entries = _automaton(text_keys)
         self._pinyin, self._pinyin_entries = _automaton(pinyin_keys)
+        self._near, self._near_entries = _automaton(near_keys)
         self.term_count = len(self._entries)
 
-    def match(self, norm: Normalized) -> TextMatch:
-        """All hits in one normalised text, with exemptions applied per lexicon."""
+    def match(self, norm: Normalized, near: bool = False) -> TextMatch:
+        """All hits in one normalised text, with exemptions applied per lexicon; ``near``: brand
+        names one syllable part away too (speech: a screen does not mishear)."""
         found: dict[tuple[str, str, str, int, int], Hit] = {}
         compact = norm.compact
         if compact and self._text is not None:
             for key, start, stop in self._text.find_matches_as_indexes(compact, overlapping=True):
                 self._add_hits(found, norm, self._text_entries[key], start, stop, "text")
-        if norm.pinyin and self._pinyin is not None:
-            for key, start, stop in self._pinyin.find_matches_as_indexes(norm.pinyin, overlapping=True):
+        for automaton, entries, via in ((self._pinyin, self._pinyin_entries, "pinyin"),
+                                        (self._near if near else None, self._near_entries, "near")):
+            if not norm.pinyin or automaton is None:
+                continue
+            for key, start, stop in automaton.find_matches_as_indexes(norm.pinyin, overlapping=True):
                 start, stop = norm.compact_span(start, stop)
-                self._add_hits(found, norm, self._pinyin_entries[key], start, stop, "pinyin")
+                self._add_hits(found, norm, entries[key], start, stop, via)
         if not found:
             return _NOTHING
-        return self._apply_exemptions(tuple(found.values()))
+        return self._apply_exemptions(_heard_names_win(tuple(found.values())))
 
     def _add_hits(
         self, found: dict[tuple[str, str, str, int, int], Hit], norm: Normalized, indices: tuple[int, ...], start: int, stop: int, via: str

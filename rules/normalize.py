@@ -269,6 +269,54 @@ def term_pinyin_variants(normalized: Normalized) -> list[str]:
     return ["".join(p) for p in itertools.islice(itertools.product(*options), MAX_TERM_VARIANTS)]
 
 
+# Initials of a toneless syllable, two-letter ones first; y and w count as initials ("wu" is
+# w + u), which is how a listener hears 武 against 古 (gu / wu: the same final, another initial).
+_INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x", "r", "z", "c", "s",
+             "y", "w")
+
+
+def _split_syllable(syllable: str) -> tuple[str, str]:
+    """'zhuang' -> ('zh', 'uang'), 'an' -> ('', 'an')."""
+    initial = next((i for i in _INITIALS if syllable.startswith(i) and len(syllable) > len(i)), "")
+    return initial, syllable[len(initial):]
+
+
+def _build_near() -> dict[str, tuple[str, ...]]:
+    """Each syllable code -> the codes of the syllables one part away: the same final after
+    another initial, or the same initial before another final."""
+    parts = {name: _split_syllable(name) for name in _SEGMENTABLE}
+    by_final: dict[str, list[str]] = {}
+    by_initial: dict[str, list[str]] = {}
+    for name, (initial, final) in parts.items():
+        by_final.setdefault(final, []).append(name)
+        by_initial.setdefault(initial, []).append(name)
+    near = {}
+    for name, (initial, final) in parts.items():
+        others = set(by_final[final]) | (set(by_initial[initial]) if initial else set())
+        near[_SYLLABLE_CODES[name]] = tuple(sorted(_SYLLABLE_CODES[o] for o in others - {name}))
+    return near
+
+
+_NEAR_SYLLABLES = _build_near()
+
+
+def near_pinyin_variants(pinyin: str) -> list[str]:
+    """The pinyin codings one syllable part away from ``pinyin``: one syllable (of at least two)
+    with another initial or another final, the others as they are.
+
+    Whisper base writes 古驰 (gu chi) as 武池 (wu chi) and 普家 (pu jia) as 不家 (bu jia): the
+    syllables a name is heard as are often not its homophones but its neighbours.
+    """
+    codes = list(pinyin)
+    if syllable_count(pinyin) < 2:
+        return []
+    out = []
+    for i, code in enumerate(codes):
+        for other in _NEAR_SYLLABLES.get(code, ()):
+            out.append("".join(codes[:i] + [other] + codes[i + 1:]))
+    return out
+
+
 def syllable_count(pinyin: str) -> int:
     """How many code points of a pinyin string are syllables (not raw letters or digits)."""
     return sum(1 for c in pinyin if c in _CODE_NAMES)

@@ -169,3 +169,30 @@ def test_a_word_rarer_than_the_nickname_it_sounds_like_is_heard_as_the_nickname(
     assert "chanel" in fired(engine, "这款小箱的双肩包是高访的").get(CUE, ())
     exp = rules.explain(engine, "小箱的双肩包今天只要九十九元", Modality.ASR)
     assert CUE not in {v.rule_id for v in exp.fired}, "a sound alone, a price is no corroboration"
+
+
+def test_a_name_heard_one_syllable_part_off_counts_only_with_a_cue_said_with_it(engine, ev) -> None:
+    """Whisper base writes 古驰 (gu chi) as 武池 (wu chi): another initial, the same final. Heard in
+    speech, such a name is the weakest match there is: a cue in the same utterance, never a price."""
+    (alert,) = [a for a in engine.process(ev("这款武池的围巾是高仿的", t=0, stream="n1")) if a.rule_id == CUE]
+    assert alert.brand == "gucci" and {e.strength for e in alert.evidence} >= {MatchStrength.NEAR_HOMOPHONE}
+    (heard,) = [a for a in engine.process(ev("这款古迟的围巾是高仿的", t=0, stream="n2")) if a.rule_id == CUE]
+    assert alert.confidence < heard.confidence
+    assert [a for a in engine.process(ev("武池的围巾今天只要八十九元", t=0, stream="n3")) if a.rule_id == CUE] == []
+    # three syllables and more are weak too when only near: 香奈尔 (xiang nai er) as 香来儿
+    assert CUE not in fired(engine, "香来儿的包包只要九十九元")
+    assert "chanel" in fired(engine, "香来儿的包包是高仿的").get(CUE, ())
+
+
+def test_a_near_name_is_refused_when_it_is_an_everyday_word_or_another_name(engine) -> None:
+    exp = rules.explain(engine, "这个皮夹是高仿的", Modality.ASR)  # pi jia, one initial from 迪家 di jia
+    assert CUE not in {v.rule_id for v in exp.fired}
+    assert any("皮夹" in line and "everyday word" in line for line in exp.exempted)
+    assert fired(engine, "迪奥的包包是高仿的").get(CUE) == ("dior",)  # no other brand one syllable from 迪奥
+
+
+def test_on_screen_a_name_is_not_misheard(engine, ev) -> None:
+    """OCR misreads shapes, not sounds: 武池 on a card is not Gucci."""
+    shown = ev("武池 围巾 高仿", t=0, stream="n4", modality=Modality.OCR)
+    assert [a for a in engine.process(shown) if a.rule_id == CUE] == []
+    assert fired(engine, "武池 围巾 高仿") and "gucci" in fired(engine, "武池 围巾 高仿").get(CUE, ())  # the same words said
