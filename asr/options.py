@@ -30,6 +30,9 @@ class AsrOptions:
     device: str = "auto"  # "auto" | "cpu" | "cuda"
     compute_type: str | None = None  # None: int8 on CPU, float16 on CUDA
     cpu_threads: int = 2
+    # Encode only the part of Whisper's 30 s window the audio fills (asr.model.fitted_window):
+    # a short utterance costs a fraction of a full window. False: always the full 30 s.
+    fit_window: bool = True
 
     # language
     language: str | None = "zh"  # None: detect

@@ -108,7 +108,7 @@ class AsrStage:
         self._engine: AsrEngine | None = None
         self._workers: list[_Worker] = []
         if self._o.workers == 0:
-            model = model if model is not None else load_model(self.model_info, self._o.cpu_threads)
+            model = model if model is not None else load_model(self.model_info, self._o.cpu_threads, self._o.fit_window)
             self._engine = AsrEngine(self._o, model)
         else:
             self._workers = [_Worker(self._o, self.model_info, i) for i in range(self._o.workers)]
@@ -330,7 +330,7 @@ class AsrStage:
 def _worker_main(options: AsrOptions, info: ModelInfo, inbox: Any, outbox: Any) -> None:
     """Worker process: load the model once, then VAD everything that arrives, one Whisper pass at a time."""
     try:
-        engine = AsrEngine(options, load_model(info, options.cpu_threads))
+        engine = AsrEngine(options, load_model(info, options.cpu_threads, options.fit_window))
     except Exception as exc:  # reported to the parent as one line
         outbox.put(("error", f"ASR model {info.path} failed to load ({type(exc).__name__}: {exc}): reinstall it or set model_path"))
         return

@@ -127,6 +127,22 @@ def test_mandarin_claims_heard_in_simplified(whisper_model, mandarin_stream):
     assert abs(first.media_start - where["cure"][0]) < 0.6
 
 
+def test_a_short_utterance_is_encoded_in_a_window_it_fills(whisper_model, mandarin):
+    """Whisper pads every window to 30 s; the model encodes only the speech and 3 s after it (on a
+    5 s grid), and still hears the sentence."""
+    from faster_whisper.audio import pad_or_trim
+
+    from asr.model import fitted_window
+
+    audio = mandarin["fake"]
+    window = pad_or_trim(whisper_model.feature_extractor(audio)[..., :-1])
+    assert window.shape[-1] == 3000
+    encoded = whisper_model.encode(window)
+    assert encoded.shape[1] == fitted_window(window).shape[-1] // 2 < 1500  # two frames a position
+    out, stage = transcribe(whisper_model, np.concatenate([silence(0.5), audio, silence(1.5)]))
+    assert has_pinyin("".join(e.text for e in out), "高仿") and stage.status("s").dropped_segments == 0
+
+
 class CountingModel:
     """The real model, counting its calls (one call = one 30 s window paid for)."""
 

@@ -589,3 +589,15 @@ def test_a_worker_process_forgets_a_stream_once_it_has_finished_it(monkeypatch):
     finally:
         inbox.put(("stop",))
         worker.join(10)
+
+
+def test_the_encoded_window_ends_3_s_after_the_last_sound_on_a_5_s_grid_10_s_at_least() -> None:
+    window = np.zeros((80, 3000), dtype=np.float32)
+    window[:, :820] = -0.5  # 8.2 s of log-mel frames, then faster-whisper's zero padding
+    assert model_mod.fitted_window(window).shape == (80, 1500)  # 8.2 + 3 s -> 15 s
+    window[3, 2600] = 0.1  # sound at 26 s: 29 s needed, the whole window kept
+    assert model_mod.fitted_window(window).shape == (80, 3000)
+    batch = np.zeros((2, 80, 3000), dtype=np.float32)
+    batch[1, :, :1450] = 0.2  # the longest window of a batch decides
+    assert model_mod.fitted_window(batch).shape == (2, 80, 2000)
+    assert model_mod.fitted_window(np.zeros((80, 3000), dtype=np.float32)).shape == (80, 1000)  # 10 s at least
