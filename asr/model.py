@@ -130,7 +130,7 @@ def fitted_window(features: np.ndarray) -> np.ndarray:
 
 @cache
 def _window_fitting(whisper_model: type) -> type:
-    class WindowFittingWhisperModel(whisper_model):  # type: ignore[misc, valid-type]
+    class WindowFittingWhisperModel(whisper_model):  # type: ignore[misc]
         """faster-whisper's model, encoding :func:`fitted_window` of each window."""
 
         def encode(self, features: np.ndarray) -> Any:
