@@ -300,18 +300,27 @@ def _build_near() -> dict[str, tuple[str, ...]]:
 _NEAR_SYLLABLES = _build_near()
 
 
+# Syllables that say nothing of which name was meant: 家 (jia) ends every "X家" nickname (狗家,
+# 迪家, 香家) and half of everyday speech (家人们, 大家).
+_ANONYMOUS_SYLLABLES = frozenset(_SYLLABLE_CODES[s] for s in ("jia",))
+
+
 def near_pinyin_variants(pinyin: str) -> list[str]:
     """The pinyin codings one syllable part away from ``pinyin``: one syllable (of at least two)
-    with another initial or another final, the others as they are.
+    with another initial or another final, the others as they are, and not all of them 家.
 
-    Whisper base writes 古驰 (gu chi) as 武池 (wu chi) and 普家 (pu jia) as 不家 (bu jia): the
-    syllables a name is heard as are often not its homophones but its neighbours.
+    Whisper base writes 古驰 (gu chi) as 武池 (wu chi) and 香奶奶 as 香奈来: the syllables a name
+    is heard as are often not its homophones but its neighbours. An "X家" nickname heard with X
+    off leaves only 家 to go by, and is no match: 机甲 heard as 即假 (ji jia) beside a toy's
+    一比一 raised a Dior alert by 迪家 (di jia) in the spoken tuning corpus.
     """
     codes = list(pinyin)
     if syllable_count(pinyin) < 2:
         return []
     out = []
     for i, code in enumerate(codes):
+        if all(c in _ANONYMOUS_SYLLABLES for c in codes[:i] + codes[i + 1:]):
+            continue
         for other in _NEAR_SYLLABLES.get(code, ()):
             out.append("".join(codes[:i] + [other] + codes[i + 1:]))
     return out

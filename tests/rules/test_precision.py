@@ -185,10 +185,17 @@ def test_a_name_heard_one_syllable_part_off_counts_only_with_a_cue_said_with_it(
 
 
 def test_a_near_name_is_refused_when_it_is_an_everyday_word_or_another_name(engine) -> None:
-    exp = rules.explain(engine, "这个皮夹是高仿的", Modality.ASR)  # pi jia, one initial from 迪家 di jia
+    exp = rules.explain(engine, "这个故事是高仿的", Modality.ASR)  # gu shi, one initial from 古驰 gu chi
     assert CUE not in {v.rule_id for v in exp.fired}
-    assert any("皮夹" in line and "everyday word" in line for line in exp.exempted)
+    assert any("故事" in line and "everyday word" in line for line in exp.exempted)
     assert fired(engine, "迪奥的包包是高仿的").get(CUE) == ("dior",)  # no other brand one syllable from 迪奥
+
+
+def test_a_nickname_heard_with_only_its_jia_right_is_no_name(engine) -> None:
+    """机甲 heard as 即假 (ji jia) is one initial from 迪家 (di jia), and 家 says nothing of which name."""
+    exp = rules.explain(engine, "这个即假模型是一比一还原动画里的样子", Modality.ASR)
+    assert not any(v.rule_id.startswith("counterfeit.") for v in exp.fired)
+    assert not any("dior" in m for m in exp.matches)
 
 
 def test_on_screen_a_name_is_not_misheard(engine, ev) -> None:
