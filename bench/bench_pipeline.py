@@ -134,10 +134,10 @@ def _levels(step: StepResult) -> str:
 
 def before_issue_12(cfg: Config) -> Config:
     """The settings issue 12 measured (the capacity baseline): every changed frame OCR-read whole (no region
-    tracking), logos matched at 1280 px, one stream's speech per Whisper window. Threads and the degrade
-    scheduler are today's in both runs."""
+    tracking), logos matched at 1280 px, one stream's speech per Whisper window, encoded in the full 30 s.
+    Threads and the degrade scheduler are today's in both runs."""
     return cfg.replace(ocr=replace(cfg.ocr, track_regions=False), logos=replace(cfg.logos, max_side=1280),
-                       asr=replace(cfg.asr, pack_streams=False))
+                       asr=replace(cfg.asr, pack_streams=False, fit_window=False))
 
 
 def capacity_figures(full: list[StepResult], base: list[StepResult], idle_full: float, idle_base: float) -> list[dict]:
@@ -148,7 +148,7 @@ def capacity_figures(full: list[StepResult], base: list[StepResult], idle_full: 
     base_fail = next((s for s in base if not s.kept_up), None)
     return [
         figure("live capacity: concurrent 720p streams kept up, full pipeline", n_full, "streams",
-               "same sweep, settings before issue 12 (whole-frame OCR, logos at 1280 px, no ASR packing)", n_base,
+               "same sweep, settings before issue 12 (whole-frame OCR, logos at 1280 px, no ASR packing, full ASR windows)", n_base,
                f"now: {_why(fail, swept[-1])}; before: {_why(base_fail, base[-1])}; "
                f"{full[0].window_s:.0f} s windows"),
         figure("live: CPU per stream, full pipeline (1 stream)", full[0].cores, "cores",
