@@ -565,7 +565,7 @@ def test_a_worker_process_forgets_a_stream_once_it_has_finished_it(monkeypatch):
             super().__init__(*args, **kw)
             engines.append(self)
 
-    monkeypatch.setattr(asr_stage, "load_model", lambda info, threads: FakeWhisper())
+    monkeypatch.setattr(asr_stage, "load_model", lambda info, threads, fit_window: FakeWhisper())
     monkeypatch.setattr(asr_stage, "AsrEngine", Recorded)
     inbox: queue.Queue = queue.Queue()
     outbox: queue.Queue = queue.Queue()
