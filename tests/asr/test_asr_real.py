@@ -127,19 +127,21 @@ def test_mandarin_claims_heard_in_simplified(whisper_model, mandarin_stream):
     assert abs(first.media_start - where["cure"][0]) < 0.6
 
 
-def test_a_short_utterance_is_encoded_in_a_window_it_fills(whisper_model, mandarin):
-    """Whisper pads every window to 30 s; the model encodes only the speech and 3 s after it (on a
-    5 s grid), and still hears the sentence."""
+def test_a_short_utterance_is_encoded_in_a_window_it_fills(mandarin):
+    """Whisper pads every window to 30 s; with ``fit_window`` the model encodes only the speech and
+    3 s after it (on a 5 s grid), and still hears the sentence."""
     from faster_whisper.audio import pad_or_trim
 
-    from asr.model import fitted_window
+    from asr import resolve_model
+    from asr.model import fitted_window, load_model
 
+    model = load_model(resolve_model(AsrOptions()), 2, fit_window=True)
     audio = mandarin["fake"]
-    window = pad_or_trim(whisper_model.feature_extractor(audio)[..., :-1])
+    window = pad_or_trim(model.feature_extractor(audio)[..., :-1])
     assert window.shape[-1] == 3000
-    encoded = whisper_model.encode(window)
+    encoded = model.encode(window)
     assert encoded.shape[1] == fitted_window(window).shape[-1] // 2 < 1500  # two frames a position
-    out, stage = transcribe(whisper_model, np.concatenate([silence(0.5), audio, silence(1.5)]))
+    out, stage = transcribe(model, np.concatenate([silence(0.5), audio, silence(1.5)]))
     assert has_pinyin("".join(e.text for e in out), "高仿") and stage.status("s").dropped_segments == 0
 
 

@@ -48,7 +48,7 @@ def test_every_trap_class_is_on_the_tuning_broadcasts_and_none_raises_an_enforce
 
 def test_violations_on_the_tuning_broadcasts_are_found(splits: dict[str, Any]) -> None:
     """Counterfeit recall is judged on the broadcasts' 12 products and the 45 spoken pitches
-    together: on 12 alone one sentence Whisper hears differently after a rescan moves it 8 points."""
+    together: on 12 alone one sentence Whisper hears differently (a rescan, another window) moves it 8 points."""
     summary = splits["tuning"]["summary"]
     assert summary["category:false_claim"]["recall"] == 1.0
     assert summary["all"]["precision"] == 1.0
@@ -78,8 +78,8 @@ def test_the_tuning_brands_spoken_pitches_are_heard_for_their_brand(splits: dict
     counterfeit = spoken["summary"]["category:counterfeit"]
     assert counterfeit["precision"] == 1.0 and counterfeit["recall"] >= 0.9
     assert spoken["false_alerts"]["enforce"] == 0 and spoken["brand_accuracy"]["accuracy"] == 1.0
-    # Gucci's 古奇 (gu qi) heard as 古鸡 (gu ji): one initial off, with the cue said with it
-    [heard] = [e.text for e in read_evidence(EVIDENCE / "spoken" / "spoken-tuning" / "st06.jsonl") if "古鸡" in e.text]
+    # Chanel's 香奶奶 (xiang nai nai) heard as 香奈来: one initial off, with the cue said with it
+    [heard] = [e.text for e in read_evidence(EVIDENCE / "spoken" / "spoken-tuning" / "st21.jsonl") if "香奈来" in e.text]
     exp = explain(Stages.load(Config(), rules_only=True).rules, heard, Modality.ASR)
-    assert any("gucci" in m and "[near_homophone]" in m for m in exp.matches)
-    assert [v.subjects for v in exp.fired if v.rule_id == "counterfeit.brand_with_cue"] == [("gucci",)]
+    assert any("chanel" in m and "[near_homophone]" in m for m in exp.matches)
+    assert [v.subjects for v in exp.fired if v.rule_id == "counterfeit.brand_with_cue"] == [("chanel",)]
