@@ -44,8 +44,8 @@ TRAPS = {
 VIOLATIONS = {  # key: (the brand the alert must name, the sentence)
     "gucci": ("gucci", "这款古驰包包是高仿的，只要九十九元"),
     "chanel_nickname": ("chanel", "香奶奶同款围巾，原单尾货，价格只要八十九元"),
-    # begins with a hot word: Whisper base heard 的皮带 as the prompt's next name, "香奈儿，迪奥，" (6 of 6
-    # samples, 2026-12-01), a Dior alert unless the guard cuts the copy (asr.guard.cut_prompt_echo)
+    # begins with a hot word: Whisper base heard 的皮带 as the prompt's next name, "香奈儿，迪奥，" (19 of 30
+    # samples, 2026-12-01/02), a Dior alert unless the guard cuts the copy (asr.guard.cut_prompt_echo)
     "chanel_first_word": ("chanel", "香奈儿的皮带我们这是原单，同厂出来的，做工一比一"),
 }
 
