@@ -376,7 +376,7 @@ class RuleEngine:
                 if hit.kind == CONTEXT:
                     key = ("context", hit.reason, hit.canonical)
                     facts.setdefault(key, fact("context", hit.reason, hit.canonical, f"{hit.reason}: {hit.label}"))
-                if hit.kind not in (BRAND, TERM) or (hit.kind == BRAND and self._ordinary(norm, hit)):
+                if hit.kind not in (BRAND, TERM) or self._ordinary(norm, hit):
                     continue
                 effect, note = rs.context.effect_on(hit, hits, norm.breaks)
                 strength = _strength(hit, ev.text)
@@ -405,17 +405,22 @@ class RuleEngine:
 
     def _ordinary(self, norm: Normalized, hit: Hit) -> str | None:
         """A brand heard only by sound in an everyday word (迪家 in 最低价), or a nickname that is
-        part of one (小香 in 小香风, the Chanel style), is no brand at all. Registered names are."""
+        part of one (小香 in 小香风, the Chanel style), is no brand at all. Registered names are.
+        A term heard only by sound inside a longer word (高仿 in 高房价) is no term; one heard as a
+        word of its own is (治愈 written 置于: Whisper writes the likeliest word for the sound)."""
         heard = hit.via in ("pinyin", "near")
-        if not heard and hit.reason != "alias":
+        if hit.kind == TERM:
+            return self._words.inside(norm.compact, hit.start, hit.end) if heard else None
+        if hit.kind != BRAND or (not heard and hit.reason != "alias"):
             return None
         return self._words.ordinary(norm.compact, hit.start, hit.end, heard=heard)
 
     def _refusals(self, norm: Normalized, hits: tuple[Hit, ...]) -> list[str]:
         return [
-            f"brand: {h.label} refused: {'sounds like' if h.via in ('pinyin', 'near') else 'part of'} the everyday word {word}"
+            f"{'brand: ' if h.kind == BRAND else ''}{h.label} refused: "
+            f"{'sounds like' if h.via in ('pinyin', 'near') else 'part of'} the everyday word {word}"
             for h in hits
-            if h.kind == BRAND and (word := self._ordinary(norm, h))
+            if (word := self._ordinary(norm, h))
         ]
 
     def _prices(self, ev: Evidence) -> tuple[Price, ...]:

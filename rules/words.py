@@ -56,11 +56,26 @@ class WordDictionary:
         count = self._tokenizer.FREQ.get(span) or 0
         if count >= (self.heard_min_count if heard else self.min_count):
             return span
+        return self._word_over(text, start, end, whole=False)
+
+    def inside(self, text: str, start: int, end: int) -> str | None:
+        """The longer dictionary word of the segmentation of ``text`` that holds all of ``text[start:end]``, or None.
+
+        高房 in 高房价 is part of what was said. A word over one edge only is not enough for
+        speech: Whisper writes 是复刻版 as 师傅客板, and 师傅 is its own spelling, not the host's word.
+        """
+        return self._word_over(text, start, end, whole=True)
+
+    def _word_over(self, text: str, start: int, end: int, *, whole: bool) -> str | None:
+        """A word of the segmentation (maximum probability, no HMM) over the span: holding all of it or over an edge."""
+        if start >= end:
+            return None
         at = 0
         for token in self._tokenizer.lcut(text, HMM=False):
             token_end = at + len(token)
-            crosses = (at < start < token_end) or (at < end < token_end)
-            if crosses and len(token) > 1 and (self._tokenizer.FREQ.get(token) or 0) > 0:
+            over = (at <= start and end <= token_end and token_end - at > end - start) if whole else (
+                (at < start < token_end) or (at < end < token_end))
+            if over and len(token) > 1 and (self._tokenizer.FREQ.get(token) or 0) > 0:
                 return str(token)
             at = token_end
         return None

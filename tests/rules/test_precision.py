@@ -164,6 +164,17 @@ def test_a_word_people_say_that_only_sounds_like_a_nickname_is_refused(engine) -
     assert "dior" in fired(engine, "这款迪家的包包是高仿的").get(CUE, ())
 
 
+def test_a_cue_heard_by_sound_inside_a_longer_word_is_no_cue(engine) -> None:
+    """皮肤科 (pí fū kē) holds 复刻's sound; the dermatologist recommending a Dior cream is no counterfeit."""
+    exp = rules.explain(engine, "迪奥的这款面霜，皮肤科医生都在推荐", Modality.ASR)
+    assert not any(v.rule_id.startswith("counterfeit.") for v in exp.fired)
+    assert any("复刻" in line and "皮肤科" in line for line in exp.exempted)
+    # a word over one edge only is Whisper's spelling, not the host's word: 是复刻版 written 师傅客板
+    assert "gucci" in fired(engine, "这个古驰包包师傅客板，细节都对得上").get(CUE, ())
+    # a cue heard as a word of its own still counts (Whisper writes the likeliest word for a sound)
+    assert "dior" in fired(engine, "迪奥的包包是高房的").get(CUE, ())
+
+
 def test_a_word_rarer_than_the_nickname_it_sounds_like_is_heard_as_the_nickname(engine) -> None:
     """Whisper base writes Chanel's 小香 as 小箱 (a small box, 3 in 60 million): a homophone, corroborated by a cue."""
     assert "chanel" in fired(engine, "这款小箱的双肩包是高访的").get(CUE, ())
