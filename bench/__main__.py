@@ -79,11 +79,15 @@ def _fmt(value: object) -> str:
 
 
 def table(results: list[dict[str, object]], meta: dict[str, object]) -> str:
+    """The README's bench table: every area's figures beside their baseline, each area dated by its own
+    run (a partial run, ``python -m bench rules``, renders the other areas' older results too)."""
     m = meta["machine"]
     soak = "; soak rows: `make soak`" if any(res["area"] == "soak" for res in results) else ""  # not in make bench
+    dates = sorted({str(res.get("date") or meta["date"]) for res in results}) or [str(meta["date"])]
+    span = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]} (each area's date beside it)"
     lines = [
-        f"Measured {meta['date']} on {m['cpus']} cores ({m['cpu']}), {m['memory_gib']} GiB, "
-        f"Python {m['python']}, with `{meta['command']}`{soak}.",
+        f"Measured {span} on {m['cpus']} cores ({m['cpu']}), {m['memory_gib']} GiB, "
+        f"Python {m['python']}, with `make bench` or `python -m bench AREA`{soak}.",
         "",
         "| area | figure | value | unit | baseline (same run) | baseline value | ratio | notes |",
         "|---|---|---|---|---|---|---|---|",
@@ -92,7 +96,8 @@ def table(results: list[dict[str, object]], meta: dict[str, object]) -> str:
         if res.get("error"):
             lines.append(f"| {res['area']} | (failed) | | | | | | {res['error']} |")
         for f in res["figures"]:  # type: ignore[union-attr]
-            cells = [res["area"], f.get("figure"), f.get("value"), f.get("unit"), f.get("baseline"),
+            area = res["area"] if len(dates) == 1 else f"{res['area']} ({res.get('date') or meta['date']})"
+            cells = [area, f.get("figure"), f.get("value"), f.get("unit"), f.get("baseline"),
                      f.get("baseline_value"), f.get("ratio"), f.get("notes")]
             lines.append("| " + " | ".join(_fmt(c).replace("|", "/") for c in cells) + " |")
     return "\n".join(lines)
