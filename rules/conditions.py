@@ -36,7 +36,7 @@ class Fact:
     amount: float = 0.0
     currency: str = "CNY"
     strength: MatchStrength = MatchStrength.DETECTED
-    weak: bool = False  # a homophone of a short name: never stands alone (see the engine)
+    weak: bool = False  # a short name or term only heard by sound: needs corroboration (engine, Terms)
     effect: str = ""  # the benign-context effect that cancels it for rules honouring it
     note: str = ""  # why, for explanations ("negation 不是")
     utterance: int = 0  # speech: the utterance it was said in, when Whisper cut one into pieces
@@ -143,15 +143,32 @@ def _labels(facts: tuple[Fact, ...] | list[Fact]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Terms:
-    """Terms of the given lexicons said or shown; ``min_count`` distinct terms."""
+    """Terms of the given lexicons said or shown; ``min_count`` distinct terms.
+
+    ``corroborated_by``: a short term only heard by sound (weak: 治愈 written 置于, which also
+    means "put on") counts only with another of the condition's terms or a term of these
+    lexicons (a disease named) said or shown with it; those then join its evidence.
+    Without it, a weak term counts as any other (a cue is joined with a brand anyway).
+    """
 
     lexicons: tuple[str, ...]
     modalities: tuple[Modality, ...] = TEXT_MODALITIES
     min_count: int = 1
+    corroborated_by: tuple[str, ...] = ()
 
     def evaluate(self, window: Window) -> Result:
         hits = [f for f in window.of("term", self.modalities) if f.group in self.lexicons]
-        return Result(universal=tuple(hits)) if len({f.value for f in hits}) >= self.min_count else FAILED
+        if self.corroborated_by and any(f.weak for f in hits):
+            hits = self._corroborated(hits, window)
+        return Result(universal=tuple(hits)) if len({f.value for f in hits if f.group in self.lexicons}) >= self.min_count else FAILED
+
+    def _corroborated(self, hits: list[Fact], window: Window) -> list[Fact]:
+        """Strong hits, weak ones said or shown with another of them, and the corroborating terms used."""
+        others = [f for f in window.of("term", self.modalities) if f.group in self.corroborated_by]
+        kept = [f for f in hits if not f.weak or any(
+            o.said_in == f.said_in and o.value != f.value for o in (*hits, *others))]
+        used = {f.said_in for f in kept if f.weak}
+        return kept + [o for o in others if o.said_in in used]
 
     def kinds(self) -> frozenset[str]:
         return frozenset({"term"})
@@ -161,7 +178,13 @@ class Terms:
     def explain(self, window: Window, depth: int = 0) -> list[str]:
         result = self.evaluate(window)
         what = f"terms from {'/'.join(self.lexicons)}" + (f" (at least {self.min_count})" if self.min_count > 1 else "")
-        return [_line(depth, result.satisfied, f"{what}: {_labels(result.universal or ()) or 'none'}")]
+        lines = [_line(depth, result.satisfied, f"{what}: {_labels(result.universal or ()) or 'none'}")]
+        kept = set(map(id, result.universal or ()))
+        alone = [f for f in window.of("term", self.modalities) if f.group in self.lexicons and f.weak and id(f) not in kept]
+        if self.corroborated_by and alone:
+            lines.append(_line(depth + 1, False, f"heard only by sound, nothing from {'/'.join(self.corroborated_by)} "
+                                                 f"or another term with it: {_labels(alone)}"))
+        return lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,7 +431,7 @@ class Rule:
 
 def _references(condition: Condition) -> frozenset[str]:
     if isinstance(condition, Terms):
-        return frozenset(condition.lexicons)
+        return frozenset(condition.lexicons) | frozenset(condition.corroborated_by)
     if isinstance(condition, PriceBelow):
         return frozenset({"price"})
     if isinstance(condition, (AllOf, AnyOf)):

@@ -57,6 +57,7 @@ _SEVERITIES: list[Severity] = [Severity.LOW, Severity.MEDIUM, Severity.HIGH, Sev
 _TEXT = (Modality.ASR, Modality.OCR)
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _VOWEL_GROUPS = re.compile(r"[aeiouy]+")
+_BY_SOUND = (MatchStrength.HOMOPHONE, MatchStrength.NEAR_HOMOPHONE)
 
 
 def _default_confidence() -> Mapping[Modality, float]:
@@ -79,7 +80,7 @@ class RulesOptions:
     max_alert_evidence: int = 20
     min_revision_interval_s: float = 5.0  # media seconds between two revisions of one alert
     escalate_score: float = 0.95  # confidence (and >= 2 modalities) that raises severity one level
-    short_name_syllables: int = 2  # a brand name this short heard only by sound never stands alone
+    short_name_syllables: int = 2  # a brand name (or a term, where the rule asks) this short heard only by sound never stands alone
     # Speech pieces closer than this are one utterance: Whisper cuts a sentence at its commas
     # (pauses of 0.1-0.3 s in the scanned broadcasts); sentences and shots are further apart.
     utterance_gap_s: float = 0.5
@@ -380,7 +381,8 @@ class RuleEngine:
                     continue
                 effect, note = rs.context.effect_on(hit, hits, norm.breaks)
                 strength = _strength(hit, ev.text)
-                weak = hit.kind == BRAND and _heard_short_name(ev, hit, strength, self._options.short_name_syllables)
+                weak = _heard_short_name(ev, hit, strength, self._options.short_name_syllables) if hit.kind == BRAND else (
+                    strength in _BY_SOUND and hit.syllables <= self._options.short_name_syllables)
                 kind, group, label = ("brand", "", f"brand:{hit.label}") if hit.kind == BRAND else ("term", hit.group, hit.label)
                 facts.setdefault(
                     (kind, group, hit.group if hit.kind == BRAND else hit.canonical),
@@ -767,7 +769,7 @@ def _usable(facts: list[Fact], rule: Rule, rs: _RuleSet) -> list[Fact]:
     refs = rs.rule_refs[rule.id]
     strong = {f.value for f in facts if f.kind == "brand" and not f.weak}
     said_with = {f.said_in for f in facts if f.kind == "term" and f.group in refs}
-    return [f for f in facts if not f.weak or f.value in strong or f.said_in in said_with]
+    return [f for f in facts if f.kind != "brand" or not f.weak or f.value in strong or f.said_in in said_with]
 
 
 def _describe(f: Fact) -> str:
@@ -775,7 +777,7 @@ def _describe(f: Fact) -> str:
     if f.kind == "context":
         return f"context: {f.label}"
     what = f"brand: {f.label.removeprefix('brand:')}" if f.kind == "brand" else f"{f.group}: {f.label}"
-    extra = " (heard by sound: needs corroboration)" if f.weak else ""
+    extra = " (heard by sound: needs corroboration)" if f.weak and f.kind == "brand" else ""
     cancelled = f"; cancelled for rules honouring {f.effect}: {f.note}" if f.effect else ""
     return f"{what} [{f.strength.value}]{extra}{cancelled}"
 

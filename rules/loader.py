@@ -220,7 +220,7 @@ def _condition(data: dict[str, Any]) -> Condition:
         return Not(_condition(body))
     if kind == "terms":
         modalities = tuple(Modality(m) for m in body.get("modalities", TEXT_MODALITIES))
-        return Terms(tuple(body["lexicons"]), modalities, int(body.get("min_count", 1)))
+        return Terms(tuple(body["lexicons"]), modalities, int(body.get("min_count", 1)), tuple(body.get("corroborated_by", ())))
     if kind == "brand":
         modalities = tuple(Modality(m) for m in body.get("modalities", BRAND_MODALITIES))
         return BrandSeen(modalities, tuple(body.get("brands", ())))
@@ -236,8 +236,9 @@ def _lexicon_refs(data: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any,
     if isinstance(data, dict):
         for key, value in data.items():
             if key == "terms" and isinstance(value, dict):
-                for i, name in enumerate(value.get("lexicons", ())):
-                    yield path + (key, "lexicons", i), name
+                for field in ("lexicons", "corroborated_by"):
+                    for i, name in enumerate(value.get(field, ())):
+                        yield path + (key, field, i), name
             else:
                 yield from _lexicon_refs(value, path + (key,))
     elif isinstance(data, list):

@@ -175,6 +175,25 @@ def test_a_cue_heard_by_sound_inside_a_longer_word_is_no_cue(engine) -> None:
     assert "dior" in fired(engine, "迪奥的包包是高房的").get(CUE, ())
 
 
+MEDICAL = "false_claim.medical_claims"
+
+
+def test_a_short_claim_heard_only_by_sound_needs_a_disease_or_another_claim_with_it(engine) -> None:
+    """置于 (put) sounds like 治愈 (cure): a phone charger put on the desk is no cure claim."""
+    exp = rules.explain(engine, "把手机置于桌面上就能充电", Modality.ASR)
+    assert MEDICAL not in {v.rule_id for v in exp.fired}
+    assert any("heard only by sound" in line and "置于" in line for v in exp.verdicts for line in v.reasons)
+    for claim in ("这个面膜能置于痘痘", "这个产品能置于癌症", "这个茶喝了能治于失眠,还能根至高血压"):
+        assert MEDICAL in fired(engine, claim), claim  # a disease named, or two claims, with it
+    assert MEDICAL in fired(engine, "这个产品能治愈"), "written as the claim: it stands alone"
+    assert MEDICAL in fired(engine, "坚持吃三个月,将血糖的效果大家自己看"), "三 syllables heard by sound: not short"
+
+
+def test_the_disease_a_short_claim_is_about_joins_its_evidence(engine, ev) -> None:
+    (alert,) = [a for a in engine.process(ev("这个面膜能置于痘痘", t=0, stream="m1")) if a.rule_id == MEDICAL]
+    assert {"治愈", "痘痘"} <= {t.split(" ")[0] for e in alert.evidence for t in e.matched_terms}
+
+
 def test_a_word_rarer_than_the_nickname_it_sounds_like_is_heard_as_the_nickname(engine) -> None:
     """Whisper base writes Chanel's 小香 as 小箱 (a small box, 3 in 60 million): a homophone, corroborated by a cue."""
     assert "chanel" in fired(engine, "这款小箱的双肩包是高访的").get(CUE, ())

@@ -49,7 +49,7 @@ def test_replay_and_compare_two_rule_sets(ruleset: Path, brands, ev) -> None:
     assert [a.rule_id for a, _ in diff.kept] == ["counterfeit.brand_with_cue"]
     text = str(diff)
     assert text.startswith("alerts: 1 in both, 1 added, 2 removed")
-    assert "+ s2 false_claim.medical_claims v1 [enforce]" in text
+    assert "+ s2 false_claim.medical_claims v2 [enforce]" in text
 
 
 def test_compare_identical_runs_is_empty(brands, ev) -> None:
