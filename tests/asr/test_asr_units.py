@@ -73,7 +73,7 @@ PROMPT = ("香奈儿", "迪奥", "古驰", "爱马仕")
     [
         ("香奈儿，迪奥，我们这是圆摊，", "香奈儿，我们这是圆摊，"),  # Whisper base on TTS of 香奈儿的皮带我们这是原单
         ("香奈儿，迪奥，古驰，都是原单", "香奈儿，都是原单"),  # the copy runs on down the list
-        ("香奈儿，迪奥，迪奥，", "香奈儿，"),  # the copy stutters (Whisper base, 2026-12-01 CI)
+        ("香奈儿，迪奥，迪奥，", "香奈儿，"),  # the copy repeats a name (what a 2026-12-01 CI run's evidence implies)
         ("香奈儿，香奈儿的原单", "香奈儿的原单"),  # a name said twice is one brand
         ("香奈儿 迪奥的高仿", "香奈儿的高仿"),
         ("迪奥，香奈儿都有", "迪奥，香奈儿都有"),  # not the prompt's order

@@ -183,10 +183,11 @@ def test_a_short_claim_heard_only_by_sound_needs_a_disease_or_another_claim_with
     exp = rules.explain(engine, "把手机置于桌面上就能充电", Modality.ASR)
     assert MEDICAL not in {v.rule_id for v in exp.fired}
     assert any("heard only by sound" in line and "置于" in line for v in exp.verdicts for line in v.reasons)
+    assert MEDICAL not in fired(engine, "把手机置于桌面上，用了一年没毛病"), "毛病 is a fault, not a disease"
     for claim in ("这个面膜能置于痘痘", "这个产品能置于癌症", "这个茶喝了能治于失眠,还能根至高血压"):
         assert MEDICAL in fired(engine, claim), claim  # a disease named, or two claims, with it
     assert MEDICAL in fired(engine, "这个产品能治愈"), "written as the claim: it stands alone"
-    assert MEDICAL in fired(engine, "坚持吃三个月,将血糖的效果大家自己看"), "三 syllables heard by sound: not short"
+    assert MEDICAL in fired(engine, "坚持吃三个月,将血糖的效果大家自己看"), "three syllables heard by sound: not short"
 
 
 def test_the_disease_a_short_claim_is_about_joins_its_evidence(engine, ev) -> None:
