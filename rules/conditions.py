@@ -10,8 +10,9 @@ compares each price with the right brand.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Protocol
+from typing import Protocol
 
 from events import Action, Box, Brand, Category, Evidence, MatchStrength, Modality, Mode, Severity, live_source
 
@@ -234,14 +235,19 @@ class PriceBelow:
             if brand is None or not brand.min_price or not prices:
                 continue
             named = [b for b in brand_facts if b.value == brand_id]
-            binding = self._binder(named, window)
             product = " ".join(b.evidence.text for b in named if b.modality in TEXT_MODALITIES)
-            cheap = tuple(
-                p.relabelled(f"price {p.amount:g} {p.currency} < {self.fraction:g} x {floor:g} ({brand_id}, {how})")
-                for p in prices
+            every_price = window.of("price", TEXT_MODALITIES)
+            floors = {
+                id(p): brand.min_price_for(f"{product} {p.evidence.text}") or 0.0
+                for p in every_price
                 if p.currency == brand.currency
-                for floor in [brand.min_price_for(f"{product} {p.evidence.text}") or 0.0]
-                if 0 < p.amount < self.fraction * floor
+            }
+            cheap_ids = {id(p) for p in every_price if 0 < p.amount < self.fraction * floors.get(id(p), 0.0)}
+            binding = self._binder(named, window, floors.keys() - cheap_ids)
+            cheap = tuple(
+                p.relabelled(f"price {p.amount:g} {p.currency} < {self.fraction:g} x {floors[id(p)]:g} ({brand_id}, {how})")
+                for p in prices
+                if id(p) in cheap_ids
                 for how in [binding(p)]
                 if how
             )
@@ -249,19 +255,31 @@ class PriceBelow:
                 bound[f"brand:{brand_id}"] = cheap
         return Result(bound=bound)
 
-    def _binder(self, named: list[Fact], window: Window) -> Callable[[Fact], str]:
+    def _binder(self, named: list[Fact], window: Window, not_cheap: Set[int]) -> Callable[[Fact], str]:
         """How a price is tied to one of a brand's facts ('' when it is not).
 
         ``product``: the price and the brand in one text; on one product card (a logo on the
         card is part of it); or the price said while the segment's card shows the brand. A brand
         only said, or a logo seen elsewhere, does not name the product on the card: hosts answer
         viewers' questions about their perfume, compare with a brand, wear one on a shirt.
+
+        A card that shows its own selling price, and not a cheap one (``not_cheap``: the ids of
+        such price facts), says what that product costs: a number said beside it without the
+        brand is then something else (a coupon, a deposit, an instalment, a discount word
+        Whisper misheard), not that product's price. Said with the brand, it still binds (same
+        text); a card showing only a list price (专柜价) does not say what the buyer pays.
         """
         said = {b.said_in for b in named}
         cards = {window.cards.card_of(b.evidence.observation_id) for b in named if b.modality is Modality.OCR}
         cards |= {window.cards.card_beside(b.evidence.box, b.media_start, b.media_end)
                   for b in named if b.modality is Modality.LOGO and b.evidence.box is not None}
         cards -= {None}
+        priced_cards = {
+            window.cards.card_of(p.evidence.observation_id)
+            for p in window.of("price", (Modality.OCR,))
+            if id(p) in not_cheap
+        }
+        unpriced_cards = cards - priced_cards
 
         def binding(price: Fact) -> str:
             if price.said_in in said:
@@ -272,7 +290,7 @@ class PriceBelow:
                 return "same segment"
             if price.modality is Modality.OCR and cards and window.cards.card_of(price.evidence.observation_id) in cards:
                 return "same product card"
-            if price.modality is Modality.ASR and cards:
+            if price.modality is Modality.ASR and unpriced_cards:
                 return "said while the card shows the brand"
             return ""
 

@@ -91,6 +91,19 @@ def test_within_one_product_the_cards_brand_and_a_cheap_price_join(engine) -> No
     assert any("same product card" in t for t in terms) and any("said while the card shows the brand" in t for t in terms)
 
 
+def test_a_number_said_beside_a_card_showing_its_own_genuine_price_is_not_that_products_price(engine) -> None:
+    """定金 (deposit) as Whisper may write it (定经): without its role word, 500 looks like the selling
+    price; the card says the bag costs 18,500, so a number said beside it without the brand is not it."""
+    events = [*card("古驰酒神包", 18500, 0), said("先付定经五百元，月底付尾款", 5)]
+    assert [a for e in events for a in engine.process(e) if a.rule_id == CUE] == []
+
+
+def test_a_cheap_price_said_with_the_brand_binds_whatever_the_card_shows(engine) -> None:
+    events = [*card("古驰酒神包", 18500, 0), said("古驰这款今天只要五百元", 5)]
+    (alert, *_) = [a for e in events for a in engine.process(e) if a.rule_id == CUE]
+    assert alert.price is not None and alert.price.amount == 500.0
+
+
 def test_a_nickname_inside_an_everyday_word_is_no_brand(engine) -> None:
     """小香风 is the Chanel *style* (tweed jackets of any make), not Chanel."""
     events = [*card("小香风粗花呢外套", 199, 0)]
