@@ -39,6 +39,10 @@ Ranges
     range, else ``unknown``. The lower end must be lower, so "满199-30" is not a
     range.
 
+Not prices
+    What comes off a price: an amount after a discount word ("立减10元", "再减十元",
+    "满199-30元") or naming a coupon ("先领一百元优惠券", "十元红包"; not "99元券后价").
+
 Roles
     From the nearest price word a few characters before the number
     (到手价/现价/只要/今天 -> selling; 原价/专柜价/专柜同价/同价/价值 ->
@@ -128,6 +132,9 @@ _TOKEN_RE = re.compile(f"{_ARABIC}|.")
 # (满199-30): neither is what the buyer pays, and a "¥10" discount read as a price looks like a fake.
 _DISCOUNT_WORDS = ("立减", "再减", "直减", "减", "优惠", "便宜", "省", "返现", "返", "红包", "补贴", "抵扣", "抵", "满")
 # A count of two or more items right before the amount: the price of a bundle, not of the product.
+# An amount that names a coupon ("一百元优惠券", "20元无门槛券", "十元红包") is also taken off a price;
+# "券后" is the price after the coupon ("99元券后价" is still a price).
+_COUPON_AFTER_RE = re.compile(r"\s*的?(?:无门槛|新人|店铺|平台|满减)?(?:优惠券|代金券|消费券|购物券|券(?!后)|红包|立减金)")
 _BUNDLE_RE = re.compile(r"(?:[2-9]|\d{2,}|[二两三四五六七八九十])\s*[个件只条双盒包瓶支套对片袋]\s*$")
 _PART_PAYMENT_RE = re.compile(r"(?:每期|每月|月供|分期|首付|定金|订金|预付)[^\d一二两三四五六七八九十百千万]{0,3}$")
 _DISCOUNT_RE = re.compile(
@@ -211,8 +218,8 @@ def _scan(text: str) -> list[_Read]:
 
 def _single(text: str, amount: _Amount, floor: int) -> list[_Read]:
     """One price, if the amount carries a currency or a price word allows a bare number."""
-    if _DISCOUNT_RE.search(text, floor, amount.start):
-        return []  # "再减十元", "满199-30元": what comes off a price, not a price
+    if _DISCOUNT_RE.search(text, floor, amount.start) or _COUPON_AFTER_RE.match(text, amount.end):
+        return []  # "再减十元", "满199-30元", "一百元优惠券": what comes off a price, not a price
     word = _role_word(text[floor : amount.start])
     currency = amount.currency or _bare_currency(text, floor, amount.start)
     if currency is None:

@@ -244,6 +244,10 @@ def summary(text: str) -> list[tuple[float, str, str]]:
         # What comes off a price, or a spending threshold, is not a price (a "¥10" off looks like a fake).
         ("满199-30元", []),
         ("满两件再减十元", []),
+        ("普拉达这款今天先领一百元优惠券再下单", []),
+        ("下单前领20元无门槛券", []),
+        ("关注主播送十元红包，到手价99元", [(99, "CNY", "selling")]),
+        ("99元券后价", [(99, "CNY", "selling")]),
         # several items for one price: a bundle, not the product's selling price
         ("普拉达钱包下单送的卡套，单买是两个五十元", [(50, "CNY", "unknown")]),
         ("买古驰皮带的宝宝再加购袜子，三件一百元", [(100, "CNY", "unknown")]),

@@ -149,6 +149,13 @@ def test_a_bundle_price_said_with_a_brand_is_not_the_brands_price(engine) -> Non
     assert CUE in fired(engine, "古驰钱包今天只要五十元")
 
 
+def test_a_coupon_said_with_a_brand_is_not_the_brands_price(engine) -> None:
+    """先领一百元优惠券: the ¥100 comes off the bag's price (the tuning pool's coupon trap, said
+    with no authorised-store caption beside it)."""
+    assert CUE not in fired(engine, "古驰这款今天先领一百元优惠券再下单")
+    assert CUE in fired(engine, "古驰这款今天只要一百元")
+
+
 def test_a_genuine_lipstick_is_judged_by_the_lipstick_floor_not_the_bag_floor() -> None:
     brands = (Brand("chanel", ("Chanel", "香奈儿"), (), min_price=3000.0, category_min_prices=(("口红", 250.0),)),)
     engine = rules.load_engine(brands=brands, options=rules.RulesOptions(hot_reload=False))
