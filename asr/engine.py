@@ -9,9 +9,10 @@ for whatever other streams have waiting that still fits the window: Whisper pays
 window per call, so with many streams one call for all of them costs little more than one for
 one. A pass takes only what is waiting when it starts (it never waits for a window to fill),
 so at low load nothing changes and under load the windows fill by themselves. A stream is
-decoded on the cheaper tier (beam 1, no temperature fallback, stricter VAD) while
-``set_degraded`` says so: the worker's scheduler (``livewatch.scheduler``) chooses it per
-stream, from every stage's load, so the engine never decides it alone. Speech waiting beyond
+decoded on the cheaper tier (beam 1, no temperature fallback, stricter VAD, the encoder's
+window fitted to the speech) while ``set_degraded`` says so: the worker's scheduler
+(``livewatch.scheduler``) chooses it per stream, from every stage's load, so the engine never
+decides it alone. Speech waiting beyond
 ``max_backlog_s`` is dropped, oldest first, so memory stays bounded whatever happens.
 """
 

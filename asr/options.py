@@ -77,6 +77,9 @@ class AsrOptions:
     transcript_keep_s: float = 600.0
     transcript_max_segments: int = 500
 
-    # the cheaper tier, for the streams the worker's scheduler puts on it (``AsrStage.set_degraded``)
+    # the cheaper tier, for the streams the worker's scheduler puts on it (``AsrStage.set_degraded``);
+    # it fits the encoder's window to the speech (``fit_window``) even when the full tier does not:
+    # a saturated worker otherwise drops speech, which hears nothing at all
     degraded_beam_size: int = 1
     degraded_vad_threshold: float = 0.65
+    degraded_fit_window: bool = True

@@ -108,7 +108,7 @@ class AsrStage:
         self._engine: AsrEngine | None = None
         self._workers: list[_Worker] = []
         if self._o.workers == 0:
-            model = model if model is not None else load_model(self.model_info, self._o.cpu_threads, self._o.fit_window)
+            model = model if model is not None else load_model(self.model_info, self._o.cpu_threads)
             self._engine = AsrEngine(self._o, model)
         else:
             self._workers = [_Worker(self._o, self.model_info, i) for i in range(self._o.workers)]
@@ -174,7 +174,7 @@ class AsrStage:
             return self._ready.pop(stream_id, [])
 
     def set_degraded(self, stream_id: str, degraded: bool) -> None:
-        """Decode ``stream_id`` on the cheaper tier (beam 1, no fallback, stricter VAD), or on the full one.
+        """Decode ``stream_id`` on the cheaper tier (beam 1, no fallback, stricter VAD, fitted window), or on the full one.
 
         The worker's scheduler says it at every reading, so this never waits: a stream not
         handed any audio yet (or already finished) is left alone, and a message that does not
@@ -330,7 +330,7 @@ class AsrStage:
 def _worker_main(options: AsrOptions, info: ModelInfo, inbox: Any, outbox: Any) -> None:
     """Worker process: load the model once, then VAD everything that arrives, one Whisper pass at a time."""
     try:
-        engine = AsrEngine(options, load_model(info, options.cpu_threads, options.fit_window))
+        engine = AsrEngine(options, load_model(info, options.cpu_threads))
     except Exception as exc:  # reported to the parent as one line
         outbox.put(("error", f"ASR model {info.path} failed to load ({type(exc).__name__}: {exc}): reinstall it or set model_path"))
         return

@@ -254,7 +254,7 @@ def pct(values: list[float], q: float) -> float:
 def run() -> list[dict]:
     base = AsrOptions()
     info = resolve_model(base)
-    model = load_model(info, base.cpu_threads, base.fit_window)
+    model = load_model(info, base.cpu_threads)
     voices = mandarin_voices()
     zh = monologue(voices)
     zh_s = len(zh) / SR
@@ -292,16 +292,16 @@ def run() -> list[dict]:
         "1 / RTF on speech-dense audio (~90% speech) with all cores for one worker; a typical stream has pauses and music, "
         "so more fit; beyond this, streams degrade to beam 1, then drop the oldest speech",
     ))
-    return figures + window_figures(info, model, voices, zh, res["beam5_vad"], base, note) + packing_figures(model, voices, base)
+    return figures + window_figures(model, voices, zh, res["beam5_vad"], base, note) + packing_figures(model, voices, base)
 
 
-def window_figures(info, model, voices: list[np.ndarray], zh: np.ndarray, full: dict, options: AsrOptions,
+def window_figures(model, voices: list[np.ndarray], zh: np.ndarray, full: dict, options: AsrOptions,
                    note: str) -> list[dict]:
     """The encoder's window fitted to the speech (``fit_window``) vs Whisper's full 30 s (the default), same audio."""
-    fit_model = load_model(info, options.cpu_threads, fit_window=True)
-    fitted = passes(fit_model, zh, options)
+    fit = replace(options, fit_window=True)
+    fitted = passes(model, zh, fit)
     lat_fit, lat_full = simulated_latency(fitted["runs"]), simulated_latency(full["runs"])
-    on, off = one_each(fit_model, voices, 8, options), one_each(model, voices, 8, options)
+    on, off = one_each(model, voices, 8, fit), one_each(model, voices, 8, options)
     return [
         figure("RTF, encoder window fitted to the speech (beam 5)", fitted["rtf"], "x real time",
                "full 30 s window (beam 5)", full["rtf"], note),

@@ -17,7 +17,7 @@ threads, one reader thread per stream). Two things here keep that sharing honest
 
     0 full quality;
     1 fewer OCR reads of unchanged regions (whole-frame text detection less often);
-    2 the cheaper speech tier (beam 1, no temperature fallback, stricter VAD);
+    2 the cheaper speech tier (beam 1, no temperature fallback, stricter VAD, fitted encoder window);
     3 a longer sampling interval (fewer frames for every vision detector and the fingerprints).
 
   The level is **per stream**, driven by that stream's own pressure: its vision queue (fill,

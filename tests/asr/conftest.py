@@ -122,4 +122,4 @@ def whisper_model():
     from asr import AsrOptions, resolve_model
     from asr.model import load_model
 
-    return load_model(resolve_model(AsrOptions()), cpu_threads=2, fit_window=AsrOptions().fit_window)
+    return load_model(resolve_model(AsrOptions()), cpu_threads=2)

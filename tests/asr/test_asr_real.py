@@ -135,13 +135,14 @@ def test_a_short_utterance_is_encoded_in_a_window_it_fills(mandarin):
     from asr import resolve_model
     from asr.model import fitted_window, load_model
 
-    model = load_model(resolve_model(AsrOptions()), 2, fit_window=True)
+    model = load_model(resolve_model(AsrOptions()), 2)
+    model.fit_window = True
     audio = mandarin["fake"]
     window = pad_or_trim(model.feature_extractor(audio)[..., :-1])
     assert window.shape[-1] == 3000
     encoded = model.encode(window)
     assert encoded.shape[1] == fitted_window(window).shape[-1] // 2 < 1500  # two frames a position
-    out, stage = transcribe(model, np.concatenate([silence(0.5), audio, silence(1.5)]))
+    out, stage = transcribe(model, np.concatenate([silence(0.5), audio, silence(1.5)]), AsrOptions(fit_window=True))
     assert has_pinyin("".join(e.text for e in out), "高仿") and stage.status("s").dropped_segments == 0
 
 

@@ -243,7 +243,7 @@ class FakeWhisper:
         self.calls: list[dict] = []
 
     def transcribe(self, audio, **kw):
-        self.calls.append({"seconds": len(audio) / 16000, **kw})
+        self.calls.append({"seconds": len(audio) / 16000, "fit_window": getattr(self, "fit_window", None), **kw})
         time.sleep(self.cost_s)  # simulated Whisper cost
         dur = len(audio) / 16000
         text = "这是一段测试语音"
@@ -271,16 +271,18 @@ def test_engine_decodes_on_the_tier_it_is_told_never_on_its_own():
         eng.accept(c)
     out = eng.step()
     assert out and out[0].details["degraded"] is False and fake.calls[-1]["beam_size"] == 5
+    assert fake.calls[-1]["fit_window"] is False  # the full tier encodes Whisper's whole 30 s window
     eng.set_degraded("s", True)
     out = eng.step()
     assert out and out[0].details["degraded"] is True and fake.calls[-1]["beam_size"] == 1
+    assert fake.calls[-1]["fit_window"] is True  # the cheaper tier only the part the speech fills
     assert eng.status("s").degraded
     eng.set_degraded("s", False)
     for c in chunks(_tone_speech(2), "s", start=4.0):
         eng.accept(c)
     while eng.has_pending():
         eng.step()
-    assert fake.calls[-1]["beam_size"] == 5 and not eng.status("s").degraded
+    assert fake.calls[-1]["beam_size"] == 5 and fake.calls[-1]["fit_window"] is False and not eng.status("s").degraded
 
 
 def test_stage_tells_the_worker_the_tier_of_a_stream_it_holds_only():
@@ -358,7 +360,7 @@ class ListeningWhisper:
         self.stop_after_s = stop_after_s  # like Whisper ending a window early: nothing after this is decoded
 
     def transcribe(self, audio, **kw):
-        self.calls.append({"seconds": len(audio) / 16000, **kw})
+        self.calls.append({"seconds": len(audio) / 16000, "fit_window": getattr(self, "fit_window", None), **kw})
         step = 8000
         words = []
         for i in range(0, len(audio), step):
@@ -567,7 +569,7 @@ def test_a_worker_process_forgets_a_stream_once_it_has_finished_it(monkeypatch):
             super().__init__(*args, **kw)
             engines.append(self)
 
-    monkeypatch.setattr(asr_stage, "load_model", lambda info, threads, fit_window: FakeWhisper())
+    monkeypatch.setattr(asr_stage, "load_model", lambda info, threads: FakeWhisper())
     monkeypatch.setattr(asr_stage, "AsrEngine", Recorded)
     inbox: queue.Queue = queue.Queue()
     outbox: queue.Queue = queue.Queue()
