@@ -12,8 +12,8 @@ so at low load nothing changes and under load the windows fill by themselves. A 
 decoded on the cheaper tier (beam 1, no temperature fallback, stricter VAD, the encoder's
 window fitted to the speech) while ``set_degraded`` says so: the worker's scheduler
 (``livewatch.scheduler``) chooses it per stream, from every stage's load, so the engine never
-decides it alone. Speech waiting beyond
-``max_backlog_s`` is dropped, oldest first, so memory stays bounded whatever happens.
+decides it alone. Speech waiting beyond ``max_backlog_s`` is dropped, oldest first, so memory
+stays bounded whatever happens.
 """
 
 from __future__ import annotations

@@ -131,10 +131,10 @@ _TOKEN_RE = re.compile(f"{_ARABIC}|.")
 # An amount right after one of these is taken off a price (立减, 再减十元) or is a spending threshold
 # (满199-30): neither is what the buyer pays, and a "¥10" discount read as a price looks like a fake.
 _DISCOUNT_WORDS = ("立减", "再减", "直减", "减", "优惠", "便宜", "省", "返现", "返", "红包", "补贴", "抵扣", "抵", "满")
-# A count of two or more items right before the amount: the price of a bundle, not of the product.
 # An amount that names a coupon ("一百元优惠券", "20元无门槛券", "十元红包") is also taken off a price;
 # "券后" is the price after the coupon ("99元券后价" is still a price).
 _COUPON_AFTER_RE = re.compile(r"\s*的?(?:无门槛|新人|店铺|平台|满减)?(?:优惠券|代金券|消费券|购物券|券(?!后)|红包|立减金)")
+# A count of two or more items right before the amount: the price of a bundle, not of the product.
 _BUNDLE_RE = re.compile(r"(?:[2-9]|\d{2,}|[二两三四五六七八九十])\s*[个件只条双盒包瓶支套对片袋]\s*$")
 _PART_PAYMENT_RE = re.compile(r"(?:每期|每月|月供|分期|首付|定金|订金|预付)[^\d一二两三四五六七八九十百千万]{0,3}$")
 _DISCOUNT_RE = re.compile(

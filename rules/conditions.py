@@ -229,6 +229,7 @@ class PriceBelow:
     def evaluate(self, window: Window) -> Result:
         bound: dict[str, tuple[Fact, ...]] = {}
         prices = window.of("price", self.modalities)
+        every_price = window.of("price", TEXT_MODALITIES)  # a card's own price counts whatever the rule compares
         brand_facts = window.of("brand", BRAND_MODALITIES)
         for brand_id in dict.fromkeys(f.value for f in brand_facts):
             brand = window.brands.get(brand_id)
@@ -236,7 +237,6 @@ class PriceBelow:
                 continue
             named = [b for b in brand_facts if b.value == brand_id]
             product = " ".join(b.evidence.text for b in named if b.modality in TEXT_MODALITIES)
-            every_price = window.of("price", TEXT_MODALITIES)
             floors = {
                 id(p): brand.min_price_for(f"{product} {p.evidence.text}") or 0.0
                 for p in every_price
