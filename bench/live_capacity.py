@@ -632,11 +632,13 @@ def capacity_sweep(
     return steps
 
 
-def capacity(steps: list[StepResult]) -> int:
-    """The largest N kept up before the first failure (0: not even one)."""
+def capacity(steps: list[StepResult], *, undegraded: bool = False) -> int:
+    """The largest N kept up before the first failure (0: not even one); ``undegraded``: also with
+    every stream still at full quality (degrade level 0) at the window's end, since a stream kept
+    up by sampling half as often or on the cheaper speech tier is not the quality promised."""
     n = 0
     for step in steps:
-        if not step.kept_up:
+        if not step.kept_up or (undegraded and any(step.degrade_levels)):
             break
         n = step.streams
     return n

@@ -14,7 +14,7 @@ import pytest
 
 from bench import soak as soak_bench
 from bench.bench_pipeline import Plan, run
-from bench.live_capacity import LagSample, broadcast_spec, judge, render_cached
+from bench.live_capacity import LagSample, StepResult, broadcast_spec, capacity, judge, render_cached
 from livewatch.config import Detectors
 
 LIGHT = Detectors(ocr=False, asr=False, fingerprints=False)
@@ -79,3 +79,11 @@ def test_judge_names_why_a_window_fell_behind() -> None:
 
     steady = [LagSample(float(t), "a", 2.0, 2.0, 0.0, 0.0, 0.0) for t in range(10)]
     assert judge(1, 10.0, steady, {"a": (0, 0, 0.0)}, {"a": (10, 9, 0.0)}, cores=1.0, rss_mb=100.0).kept_up
+
+
+def test_capacity_at_full_quality_stops_at_the_first_degraded_step() -> None:
+    def step(n: int, kept_up: bool, levels: list[int]) -> StepResult:
+        return StepResult(n, 40.0, kept_up, [], 1.0, 2.0, 0.0, 1.0, 100.0, 0.0, 0.0, degrade_levels=levels)
+
+    steps = [step(1, True, [0]), step(2, True, [0, 2]), step(3, True, [0, 0, 0]), step(4, False, [3] * 4)]
+    assert capacity(steps) == 3 and capacity(steps, undegraded=True) == 1
