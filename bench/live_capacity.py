@@ -45,7 +45,7 @@ from livewatch.paths import DEFAULT_BRANDS_DIR, REPO_ROOT
 from livewatch.service import SCHEDULE_EVERY_S
 from livewatch.sinks import EvidenceSink, RulesThread, Tap
 from livewatch.stages import Stages
-from livewatch.synth import ClipSpec, Scene, render_clip, synthesize
+from livewatch.synth import ClipSpec, Scene, render_clip, speech_spans, synthesize
 from livewatch.worker import Pipeline
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def render_cached(specs: Iterable[ClipSpec], media_dir: Path = MEDIA_DIR) -> lis
     """Paths of the rendered clips, rendering missing ones (all their speech in one TTS batch)."""
     specs = list(specs)
     paths = [_media_path(s, media_dir) for s in specs]
-    missing = [(s, p) for s, p in zip(specs, paths) if not p.exists()]
+    missing = [(s, p) for s, p in zip(specs, paths) if not p.exists() or not _spans_path(p).exists()]
     sentences = [sc.speech for s, _ in missing for sc in s.scenes if sc.speech]
     with tempfile.TemporaryDirectory(prefix="bench-tts-") as tmp:
         voices = synthesize(sentences, Path(tmp)) if sentences else []
@@ -104,7 +104,17 @@ def render_cached(specs: Iterable[ClipSpec], media_dir: Path = MEDIA_DIR) -> lis
     for spec, path in missing:
         speech = [next(spoken) for sc in spec.scenes if sc.speech]
         render_clip(spec, path, speech=speech or None)
+        _spans_path(path).write_text(json.dumps(speech_spans(spec, speech)))
     return paths
+
+
+def spoken_spans(clip: Path) -> list[tuple[float, float]]:
+    """Where the sentences of a clip ``render_cached`` made are spoken (media seconds, start and end)."""
+    return [(start, end) for start, end in json.loads(_spans_path(clip).read_text())]
+
+
+def _spans_path(clip: Path) -> Path:
+    return clip.with_suffix(".speech.json")
 
 
 # --- measuring the process tree --------------------------------------------------------

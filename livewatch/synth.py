@@ -215,22 +215,31 @@ def _encode_audio(out: av.container.OutputContainer, stream: av.AudioStream, sam
     out.mux(stream.encode(None))
 
 
-def _soundtrack(spec: ClipSpec, speech: list[np.ndarray] | None) -> np.ndarray:
-    """Room tone with each scene's sentence starting 0.5 s into the scene."""
-    rng = np.random.default_rng(7)
-    total = int(spec.seconds * AUDIO_RATE)
-    track = (rng.standard_normal(total) * 0.003).astype(np.float32)
-    if not speech:
-        return track
+SPEECH_OFFSET_S = 0.5  # a scene's sentence starts this far into the scene
+
+
+def speech_spans(spec: ClipSpec, speech: list[np.ndarray]) -> list[tuple[float, float]]:
+    """Where each scene's sentence (the synthesised ``speech``, in order) sits in the clip, in seconds."""
+    spans = []
     spoken = iter(speech)
     start = 0.0
     for scene in spec.scenes:
         if scene.speech:
-            voice = next(spoken)
-            at = int((start + 0.5) * AUDIO_RATE)
-            end = min(total, at + len(voice))
-            track[at:end] += voice[: end - at]
+            at = start + SPEECH_OFFSET_S
+            spans.append((at, min(spec.seconds, at + len(next(spoken)) / AUDIO_RATE)))
         start += scene.seconds
+    return spans
+
+
+def _soundtrack(spec: ClipSpec, speech: list[np.ndarray] | None) -> np.ndarray:
+    """Room tone with each scene's sentence starting ``SPEECH_OFFSET_S`` into the scene."""
+    rng = np.random.default_rng(7)
+    total = int(spec.seconds * AUDIO_RATE)
+    track = (rng.standard_normal(total) * 0.003).astype(np.float32)
+    for (start_s, _), voice in zip(speech_spans(spec, speech or []), speech or []):
+        at = int(start_s * AUDIO_RATE)
+        end = min(total, at + len(voice))
+        track[at:end] += voice[: end - at]
     return track
 
 

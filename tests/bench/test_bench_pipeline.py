@@ -87,3 +87,15 @@ def test_capacity_at_full_quality_stops_at_the_first_degraded_step() -> None:
 
     steps = [step(1, True, [0]), step(2, True, [0, 2]), step(3, True, [0, 0, 0]), step(4, False, [3] * 4)]
     assert capacity(steps) == 3 and capacity(steps, undegraded=True) == 1
+
+
+def test_speech_spans_place_each_sentence_half_a_second_into_its_scene() -> None:
+    """The spoken bound of issue 12 runs from the end of the utterance: the bench takes it from here."""
+    import numpy as np
+
+    from livewatch.synth import AUDIO_RATE, ClipSpec, Scene, speech_spans
+
+    spec = ClipSpec("spans", (Scene(3.0, "养生茶", "¥59", ""), Scene(8.0, "养生茶", "¥59", "", speech="能治愈失眠"),
+                              Scene(2.0, "围巾", "¥89", "", speech="下一款")))
+    voices = [np.zeros(int(3.2 * AUDIO_RATE), np.float32), np.zeros(int(4.0 * AUDIO_RATE), np.float32)]
+    assert speech_spans(spec, voices) == [(3.5, 6.7), (11.5, 13.0)]  # the last one cut at the clip's end
