@@ -55,7 +55,7 @@ from events import StreamState
 from livewatch.config import Config, Detectors
 from livewatch.sinks import CollectingSink, InlineRules
 from livewatch.stages import Stages
-from livewatch.synth import FPS, ClipSpec, Scene
+from livewatch.synth import FPS, SPEECH_OFFSET_S, ClipSpec, Scene
 from livewatch.worker import Pipeline
 
 TIME_LIMIT_S = 1080  # bench/__main__.py reads this: the live parts run on the wall clock (about 12 minutes)
@@ -214,7 +214,7 @@ def onset_clips(clean_s: tuple[float, ...] = (3.0, 4.0, 5.0), violation_s: float
         out.append(OnsetClip("asr", ClipSpec(f"t2a-asr{i}", (
             Scene(k, "养生茶", "¥59", "冲泡方便", background_seed=seed + 2),
             Scene(violation_s, "养生茶", "¥59", "冲泡方便", speech=ASR_CLAIMS[i % len(ASR_CLAIMS)],
-                  background_seed=seed + 2))), k + 0.5))  # synth starts a scene's sentence 0.5 s in
+                  background_seed=seed + 2))), k + SPEECH_OFFSET_S))
         out.append(OnsetClip("logo", ClipSpec(f"t2a-logo{i}", (
             Scene(k, "新款斜挎包", "¥99", "A货 顶级复刻", background_seed=seed + 3),
             Scene(violation_s, "新款斜挎包", "¥99", "A货 顶级复刻", logo=logo_path("gucci"),
@@ -236,7 +236,7 @@ class Latency:
 def time_to_alert(rig: Rig, cases: list[tuple[OnsetClip, Path]], *, concurrency: int, settle_s: float = 3.0) -> list[Latency]:
     """Replay every case at real-time pace (``concurrency`` at once) and time its first alert."""
     pipeline = rig.pipeline(rig.cfg.replace(ingest=replace(rig.cfg.ingest, loop=False)))
-    ids: list[tuple[OnsetClip, str]] = []
+    ids: list[tuple[OnsetClip, Path, str]] = []
     try:
         pending = list(cases)
         running: list[str] = []
@@ -254,16 +254,14 @@ def time_to_alert(rig: Rig, cases: list[tuple[OnsetClip, Path]], *, concurrency:
                     sid = f"{case.spec.name}-{run_id}"
                     pipeline.add_stream(sid, str(path))
                     running.append(sid)
-                    ids.append((case, sid))
+                    ids.append((case, path, sid))
                 time.sleep(0.2)
         if rig.publisher is not None:
             rig.publisher.flush(30.0)
         time.sleep(settle_s)
     finally:
         pipeline.close(timeout=60.0)
-    paths = {case.spec.name: path for case, path in cases}
-    return [_latency(rig, case, sid, origins.get(sid, float("nan")), _heard_s(case, paths[case.spec.name]))
-            for case, sid in ids]
+    return [_latency(rig, case, sid, origins.get(sid, float("nan")), _heard_s(case, path)) for case, path, sid in ids]
 
 
 def _heard_s(case: OnsetClip, clip: Path) -> float:
