@@ -41,6 +41,9 @@ class Fact:
     effect: str = ""  # the benign-context effect that cancels it for rules honouring it
     note: str = ""  # why, for explanations ("negation 不是")
     utterance: int = 0  # speech: the utterance it was said in, when Whisper cut one into pieces
+    # A brand said after a demonstrative (这款香奈儿的皮带): the pinyin codes of the words after it,
+    # which may name the product on the card (``Cards.card_named``); "" otherwise.
+    said_of: str = ""
 
     @property
     def duration(self) -> float:
@@ -56,7 +59,7 @@ class Fact:
         return Fact(
             self.kind, self.group, self.value, label, self.modality, self.media_start, self.media_end,
             self.confidence, self.evidence, self.seq, self.amount, self.currency, self.strength, self.weak,
-            self.effect, self.note, self.utterance,
+            self.effect, self.note, self.utterance, self.said_of,
         )
 
 
@@ -86,12 +89,19 @@ class Cards(Protocol):
         """The card of the product on sale that a picture (a logo) seen over [start, end] is part of."""
         ...
 
+    def card_named(self, start: float, end: float, said_of: str) -> str | None:
+        """The card on screen while [start, end] was said, if ``said_of`` (``Fact.said_of``) begins with its product."""
+        ...
+
 
 class _NoCards:
     def card_of(self, observation_id: str) -> str | None:
         return None
 
     def card_beside(self, box: Box, start: float, end: float) -> str | None:
+        return None
+
+    def card_named(self, start: float, end: float, said_of: str) -> str | None:
         return None
 
 
@@ -218,8 +228,9 @@ class PriceBelow:
 
     ``bind`` says how the price must be tied to the brand, so a cheap price of one product is
     never compared with a brand named for another: ``evidence`` (said in the same utterance or
-    shown in the same screen line), ``product`` (also: on the same product card, or said while
-    the segment's card shows the brand), ``segment`` (anywhere in the same product segment).
+    shown in the same screen line), ``product`` (also: on the same product card, said while
+    the segment's card shows the brand, or on the card the brand was said of), ``segment``
+    (anywhere in the same product segment).
     """
 
     fraction: float
@@ -259,9 +270,12 @@ class PriceBelow:
         """How a price is tied to one of a brand's facts ('' when it is not).
 
         ``product``: the price and the brand in one text; on one product card (a logo on the
-        card is part of it); or the price said while the segment's card shows the brand. A brand
-        only said, or a logo seen elsewhere, does not name the product on the card: hosts answer
-        viewers' questions about their perfume, compare with a brand, wear one on a shirt.
+        card is part of it); the price said while the segment's card shows the brand; or the
+        card's price when the brand was said of the product on it, a demonstrative before the
+        brand and the card's product right after (这款香奈儿的皮带 while the card reads 新款皮带
+        ¥69). A brand only said otherwise, or a logo seen elsewhere, does not name the product
+        on the card: hosts answer viewers' questions about their perfume, compare with a brand,
+        wear one on a shirt.
 
         A card that shows its own selling price, and not a cheap one (``not_cheap``: the ids of
         such price facts), says what that product costs: a number said beside it without the
@@ -274,6 +288,9 @@ class PriceBelow:
         cards |= {window.cards.card_beside(b.evidence.box, b.media_start, b.media_end)
                   for b in named if b.modality is Modality.LOGO and b.evidence.box is not None}
         cards -= {None}
+        said_of = {window.cards.card_named(b.media_start, b.media_end, b.said_of)
+                   for b in named if b.modality is Modality.ASR and b.said_of} - {None} - cards
+        cards |= said_of
         priced_cards = {
             window.cards.card_of(p.evidence.observation_id)
             for p in window.of("price", (Modality.OCR,))
@@ -288,8 +305,8 @@ class PriceBelow:
                 return ""
             if self.bind == SEGMENT:
                 return "same segment"
-            if price.modality is Modality.OCR and cards and window.cards.card_of(price.evidence.observation_id) in cards:
-                return "same product card"
+            if price.modality is Modality.OCR and cards and (card := window.cards.card_of(price.evidence.observation_id)) in cards:
+                return "said of the product on its card" if card in said_of else "same product card"
             if price.modality is Modality.ASR and unpriced_cards:
                 return "said while the card shows the brand"
             return ""

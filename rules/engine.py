@@ -58,6 +58,10 @@ _TEXT = (Modality.ASR, Modality.OCR)
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _VOWEL_GROUPS = re.compile(r"[aeiouy]+")
 _BY_SOUND = (MatchStrength.HOMOPHONE, MatchStrength.NEAR_HOMOPHONE)
+# 这款 / 这只 / 这一款 right before a brand: the host points at the product on sale (那款, "that
+# one", may be the genuine article being compared).
+_DEMONSTRATIVE = re.compile(r"这一?[款只个件条双顶块支瓶套把台副枚盒]?$")
+_SAID_OF_CODES = 8  # pinyin syllables kept after the brand: a product word is a few of them
 
 
 def _default_confidence() -> Mapping[Modality, float]:
@@ -384,10 +388,11 @@ class RuleEngine:
                 weak = _heard_short_name(ev, hit, strength, self._options.short_name_syllables) if hit.kind == BRAND else (
                     strength in _BY_SOUND and hit.syllables <= self._options.short_name_syllables)
                 kind, group, label = ("brand", "", f"brand:{hit.label}") if hit.kind == BRAND else ("term", hit.group, hit.label)
+                said_of = _said_of(norm, hit) if hit.kind == BRAND and ev.modality is Modality.ASR else ""
                 facts.setdefault(
                     (kind, group, hit.group if hit.kind == BRAND else hit.canonical),
                     fact(kind, group, hit.group if hit.kind == BRAND else hit.canonical, label,
-                         strength=strength, weak=weak, effect=effect, note=note),
+                         strength=strength, weak=weak, effect=effect, note=note, said_of=said_of),
                 )
             for price in self._prices(ev):
                 if price.role == "selling":  # what the buyer pays for this product: not a list price, bundle or range
@@ -433,7 +438,8 @@ class RuleEngine:
     def _stream(self, stream_id: str) -> _Stream:
         stream = self._streams.get(stream_id)
         if stream is None:
-            stream = self._streams[stream_id] = _Stream(SegmentTimeline(self._options.segments))
+            timeline = SegmentTimeline(self._options.segments, spell=lambda text: self._normalizer.normalize(text).pinyin)
+            stream = self._streams[stream_id] = _Stream(timeline)
             while len(self._streams) > self._options.max_streams:
                 forgotten, _ = self._streams.popitem(last=False)
                 log.warning("forgetting rule state of idle stream", extra={"stream_id": forgotten})
@@ -726,6 +732,18 @@ def _heard_short_name(ev: Evidence, hit: Hit, strength: MatchStrength, short: in
         return hit.syllables <= short
     latin_in_speech = ev.modality is Modality.ASR and hit.surface.isascii() and _HAN.search(ev.text) is not None
     return latin_in_speech and len(_VOWEL_GROUPS.findall(hit.surface.casefold())) <= short
+
+
+def _said_of(norm: Normalized, hit: Hit) -> str:
+    """What a brand was said of, when a demonstrative points at the product on sale
+    (这款香奈儿的皮带 -> the pinyin of 皮带...): ``Fact.said_of``; "" without a demonstrative."""
+    if _DEMONSTRATIVE.search(norm.compact[: hit.start]) is None:
+        return ""
+    after = hit.end + 1 if norm.compact[hit.end : hit.end + 1] == "的" else hit.end
+    if norm.pinyin_spans is None:
+        return norm.pinyin[after : after + _SAID_OF_CODES]
+    first = next((i for i, (start, _) in enumerate(norm.pinyin_spans) if start >= after), len(norm.pinyin))
+    return norm.pinyin[first : first + _SAID_OF_CODES]
 
 
 def _strength(hit: Hit, raw: str) -> MatchStrength:

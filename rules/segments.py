@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from events import Box, Evidence, Modality, Segment
@@ -52,6 +53,7 @@ class _Line:
     start: float
     priced: bool
     card: str | None = None
+    spelled: str | None = None  # the text as ``SegmentTimeline.spell`` writes it, once asked
 
 
 @dataclass
@@ -68,6 +70,9 @@ class SegmentTimeline:
     """The product segments of one stream. Feed it every text evidence of that stream."""
 
     options: SegmentOptions = field(default_factory=SegmentOptions)
+    # How a card line is compared with what is said of it (``card_named``): the rules engine
+    # gives its pinyin coding, so 皮带 said names the 皮帯 OCR read and 手袋 the 手带 Whisper wrote.
+    spell: Callable[[str], str] = str
     _boundaries: list[_Boundary] = field(default_factory=lambda: [_Boundary(0.0, START)])
     _lines: dict[str, _Line] = field(default_factory=dict)  # observation id -> screen line
     _cards: dict[str, list[_Line]] = field(default_factory=dict)
@@ -159,6 +164,21 @@ class SegmentTimeline:
         for i in self.indices_of(Modality.LOGO, start, end):
             card = self._card_in(i)
             if card is not None and any(_touches(box, ln.box) for ln in self._cards.get(card, [])):
+                return card
+        return None
+
+    def card_named(self, start: float, end: float, said_of: str) -> str | None:
+        """The card of the segment an utterance over [start, end] belongs to, if ``said_of`` (what
+        was said right after a brand, as ``spell`` writes it) begins with the end of one of the
+        card's title lines: its product (这款香奈儿的皮带 while the card reads 新款皮带)."""
+        card = self._card_in(self._index_at((start + end) / 2))
+        for line in self._cards.get(card or "", []):
+            if line.priced:
+                continue
+            if line.spelled is None:
+                line.spelled = self.spell(line.text)
+            tail = line.spelled
+            if any(said_of.startswith(tail[-k:]) for k in range(2, len(tail) + 1)):
                 return card
         return None
 

@@ -49,7 +49,7 @@ def test_logo_plus_slang_in_speech_is_counterfeit(engine, ev) -> None:
     terms = {e.modality: e.matched_terms for e in alert.evidence}
     assert terms[Modality.LOGO] == ("logo:chanel",)
     assert terms[Modality.ASR] == ("高仿 (as 高访)",)
-    assert alert.rule_version == 5 and alert.media_start == 10 and alert.media_end == 22
+    assert alert.rule_version == 6 and alert.media_start == 10 and alert.media_end == 22
 
 
 def test_unsure_speech_still_alerts_with_a_lower_confidence_and_noise_does_not(engine, ev) -> None:

@@ -104,6 +104,34 @@ def test_a_cheap_price_said_with_the_brand_binds_whatever_the_card_shows(engine)
     assert alert.price is not None and alert.price.amount == 500.0
 
 
+def test_a_brand_said_of_the_product_on_the_card_binds_the_cards_price(engine) -> None:
+    """这款 + brand + the card's product: the host names the brand of what is on sale. The OCR
+    read 皮帯 and Whisper wrote 皮带: the product is compared by sound. No cue is needed (高仿
+    heard as 高讽 is no cue), but a cheap price only binds to what the brand was said of."""
+    events = [*card("新款皮帯", 69, 0), said("这款香奈儿的皮带大家看一下", 1)]
+    (alert,) = [a for e in events for a in engine.process(e) if a.rule_id == CUE]
+    assert alert.brand == "chanel" and alert.price is not None and alert.price.amount == 69.0
+    terms = {t for e in alert.evidence for t in e.matched_terms}
+    assert any("said of the product on its card" in t for t in terms)
+
+
+def test_a_brand_said_without_pointing_at_the_product_on_the_card_does_not_bind_its_price(engine) -> None:
+    """No demonstrative (the host's own belt), or a demonstrative and another product (a viewer's
+    question about perfume while a belt is on sale): the card's ¥69 is not the brand's price."""
+    for sentence in ("我自己用的是香奈儿的皮带", "这款香奈儿的香水我们没有", "那款香奈儿的皮带要两万多"):
+        events = [*card("新款皮带", 69, 0), said(sentence, 1)]
+        assert [a for e in events for a in engine.process(e) if a.rule_id == CUE] == [], sentence
+
+
+def test_a_card_is_named_by_the_end_of_its_title_compared_as_spelled() -> None:
+    tl = SegmentTimeline(spell=lambda text: text.replace("帯", "带"))
+    for ev in card("秋冬新款皮帯", 69, 0):
+        tl.observe_screen(ev)
+    assert tl.card_named(1.0, 4.0, "皮带是") is not None
+    assert tl.card_named(1.0, 4.0, "秋冬外套") is None  # the title's end, not any part of it
+    assert tl.card_named(1.0, 4.0, "带子") is None  # two characters at least
+
+
 def test_a_nickname_inside_an_everyday_word_is_no_brand(engine) -> None:
     """小香风 is the Chanel *style* (tweed jackets of any make), not Chanel."""
     events = [*card("小香风粗花呢外套", 199, 0)]

@@ -13,7 +13,7 @@ def test_explain_reads_well(default_engine) -> None:
     assert "normalised: 这款香奶奶是高访的99" in text
     assert "counterfeit_slang: 高仿 (as 高访) [homophone]" in text
     assert "brand: chanel (as 香奶奶) [exact]" in text
-    assert "FIRES counterfeit.brand_with_cue v5 for chanel" in text
+    assert "FIRES counterfeit.brand_with_cue v6 for chanel" in text
     assert "price 99 CNY < 0.3 x 8000 (chanel, same text)" in text
 
 
