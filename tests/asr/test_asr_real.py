@@ -239,7 +239,9 @@ def test_worker_process_two_streams(mandarin, caplog):
         for chunk in chunks(zh, "again"):
             again += stage.process(chunk)
         again += stage.finish("again")
-        assert has_pinyin("".join(e.text for e in again), "癌症")  # once 挨证: the same audio alone, not packed
+        # once 挨证: the same audio alone, not packed. Once (2026-12-01, one CI run of many) no text
+        # at all: the status says whether the replacement heard no speech, guarded it away or dropped it.
+        assert has_pinyin("".join(e.text for e in again), "癌症"), (again, stage.status("again"), stage.worker_stats())
         assert stage.status("again").worker_restarts == 1
         workers = stage.worker_stats()  # both ends of the replacement are counted and logged, with the gap
         assert (workers.died, workers.replaced) == (1, 1) and workers.gap_s_last and workers.gap_s_last > 0
