@@ -9,7 +9,7 @@ from typing import Callable
 import pytest
 
 import rules
-from events import Brand, Evidence, Modality, Price
+from events import Box, Brand, Evidence, Modality, Price
 
 BRANDS = (
     Brand("chanel", ("Chanel", "香奈儿"), ("香奶奶", "小香"), min_price=8000.0),
@@ -41,6 +41,26 @@ def make_evidence(
         prices=prices,
         observation_id=observation_id,
     )
+
+
+# A product card (title beside its price sticker) and a caption band, as segments tests lay them out.
+TITLE_BOX, PRICE_BOX, CAPTION_BOX = Box(60, 60, 700, 110), Box(880, 60, 340, 140), Box(0, 600, 1280, 100)
+
+
+def line(text: str, t: float, box: Box, *, price: float | None = None, obs: str | None = None, stream: str = "s1") -> Evidence:
+    prices = (Price(price, text=f"¥{price:g}"),) if price is not None else ()
+    return Evidence(
+        stream, Modality.OCR, t, t, text, 0.95, 0.0, box=box, prices=prices,
+        observation_id=obs or f"{text}@{t}", details={"event": "start"},
+    )
+
+
+def said(text: str, t: float, duration: float = 3.0, stream: str = "s1") -> Evidence:
+    return Evidence(stream, Modality.ASR, t, t + duration, text, 0.8, 0.0)
+
+
+def card(title: str, price: float, t: float) -> list[Evidence]:
+    return [line(title, t, TITLE_BOX), line(f"¥{price:g}", t, PRICE_BOX, price=price)]
 
 
 @pytest.fixture(scope="session")

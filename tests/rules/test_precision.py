@@ -11,7 +11,7 @@ import pytest
 
 import rules
 from events import Action, Brand, MatchStrength, Modality
-from tests.rules.conftest import engine_with_rule
+from tests.rules.conftest import card, engine_with_rule, said
 
 CUE = "counterfeit.brand_with_cue"
 GUARANTEE = "counterfeit.brand_with_guarantee"
@@ -227,6 +227,23 @@ def test_a_near_name_is_refused_when_it_is_an_everyday_word_or_another_name(engi
     assert CUE not in {v.rule_id for v in exp.fired}
     assert any("故事" in line and "everyday word" in line for line in exp.exempted)
     assert fired(engine, "迪奥的包包是高仿的").get(CUE) == ("dior",)  # no other brand one syllable from 迪奥
+
+
+def test_a_short_name_heard_by_sound_is_not_corroborated_by_the_product_it_is_said_of() -> None:
+    """这个 + a sound like a nickname + the card's product reads like "this Chanel doll", but the
+    place before the product holds any attribute: 这个小象玩偶 (a little elephant plush, xiǎo xiàng
+    as 小香) and 小熊 written 小校 beside a ¥49 plush toy. Tried as corroboration, the tuning clips'
+    perfect transcript raised the first and their Whisper transcript the second: still a cue."""
+
+    def alerts(title: str, price: float, sentence: str) -> list:
+        engine = rules.load_engine(brands=BRANDS, options=rules.RulesOptions(hot_reload=False))
+        events = [*card(title, price, 0), said(sentence, 1)]
+        return [a for e in events for a in engine.process(e) if a.rule_id == CUE]
+
+    assert alerts("毛绒玩偶", 49, "这个小象玩偶的鼻子是可以弯的") == []
+    assert alerts("毛绒玩偶", 49, "这个小校玩偶的鼻子是可以拆的") == []
+    (alert,) = alerts("秋冬手提包", 129, "这款小箱的手提包是高仿的")  # with a cue it stands, for review
+    assert alert.brand == "chanel" and alert.action is Action.REVIEW
 
 
 def test_a_nickname_heard_with_only_its_jia_right_is_no_name(engine) -> None:
