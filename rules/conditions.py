@@ -296,7 +296,7 @@ class PriceBelow:
             for p in window.of("price", (Modality.OCR,))
             if id(p) in not_cheap
         }
-        unpriced_cards = cards - priced_cards
+        unpriced_cards = cards - said_of - priced_cards  # cards showing the brand: not those only said of
 
         def binding(price: Fact) -> str:
             if price.said_in in said:

@@ -91,11 +91,14 @@ def test_a_brand_said_of_the_product_on_the_card_binds_the_cards_price(engine) -
     """这款 + brand + the card's product: the host names the brand of what is on sale. The OCR
     read 皮帯 and Whisper wrote 皮带: the product is compared by sound. No cue is needed (高仿
     heard as 高讽 is no cue), but a cheap price only binds to what the brand was said of."""
-    events = [*card("新款皮帯", 69, 0), said("这款香奈儿的皮带大家看一下", 1)]
-    (alert,) = [a for e in events for a in engine.process(e) if a.rule_id == CUE]
+    events = [*card("新款皮帯", 69, 0), said("这款香奈儿的皮带大家看一下", 1), said("今天只要六十九元", 5)]
+    alerts = [a for a in [*(a for e in events for a in engine.process(e)), *engine.finish("s1")] if a.rule_id == CUE]
+    assert {a.alert_id for a in alerts} == {alerts[0].alert_id}
+    alert = alerts[-1]  # its last revision
     assert alert.brand == "chanel" and alert.price is not None and alert.price.amount == 69.0
     terms = {t for e in alert.evidence for t in e.matched_terms}
     assert any("said of the product on its card" in t for t in terms)
+    assert not any("said while the card shows the brand" in t for t in terms)  # the card does not show it
 
 
 def test_a_brand_said_without_pointing_at_the_product_on_the_card_does_not_bind_its_price(engine) -> None:
