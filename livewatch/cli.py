@@ -4,7 +4,7 @@
     livewatch run --demo                                       the bundled demo stream, embedded broker
     livewatch scan FILE --out alerts.jsonl [--rules DIR] [--compare DIR]
     livewatch check                                            models, weights and broker present?
-    livewatch rules check DIR | rules explain DIR --text "..."
+    livewatch rules check DIR | rules explain DIR --text "..." [--heard]
     livewatch evidence verify | evidence export ALERT_ID --out DIR
     livewatch eval DIR | eval --evidence DIR [--rules DIR]      precision/recall on a labelled corpus / stored evidence
     livewatch streams add|remove|list                          stream assignment (Kafka control topic)
@@ -106,7 +106,7 @@ def _cmd_rules(args: argparse.Namespace, cfg: Config) -> int:
     rules_dir = Path(args.dir) if args.dir else cfg.rules_dir
     if args.rules_cmd == "check":
         return rules_check(cfg.replace(rules_dir=rules_dir))
-    print(explain_text(cfg.replace(rules_dir=rules_dir), args.text))
+    print(explain_text(cfg.replace(rules_dir=rules_dir), args.text, heard=args.heard))
     return 0
 
 
@@ -317,6 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     rx = rules_sub.add_parser("explain", help="which rules would fire on this text, and why")
     rx.add_argument("dir", nargs="?")
     rx.add_argument("--text", required=True)
+    rx.add_argument("--heard", action="store_true",
+                    help="the text is speech (a Whisper transcript): names and terms also match by sound")
     rules.set_defaults(func=_cmd_rules)
 
     evidence = sub.add_parser("evidence", help="verify the evidence hash chain or export a bundle")

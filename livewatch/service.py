@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from alerts import AlertPublisher, AlertStore, export_bundle, snapshots_not_written, verify_evidence
-from events import Alert, Evidence, LivewatchError, StreamState, StreamStatus
+from events import Alert, Evidence, LivewatchError, Modality, StreamState, StreamStatus
 from events.kafka import check_broker
 from livewatch.broker import EmbeddedBroker
 from livewatch.config import Config
@@ -176,11 +176,12 @@ def rules_check(cfg: Config) -> int:
     return 1 if errors else 0
 
 
-def explain_text(cfg: Config, text: str) -> str:
+def explain_text(cfg: Config, text: str, *, heard: bool = False) -> str:
+    """What the rules make of ``text`` shown on screen, or ``heard`` (speech: matched by sound too)."""
     from rules import explain
 
     stages = Stages.load(cfg, rules_only=True)
-    return str(explain(stages.rules, text))
+    return str(explain(stages.rules, text, Modality.ASR if heard else Modality.OCR))
 
 
 def evidence_verify(cfg: Config) -> int:

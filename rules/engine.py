@@ -796,6 +796,8 @@ def _describe(f: Fact) -> str:
         return f"context: {f.label}"
     what = f"brand: {f.label.removeprefix('brand:')}" if f.kind == "brand" else f"{f.group}: {f.label}"
     extra = " (heard by sound: needs corroboration)" if f.weak and f.kind == "brand" else ""
+    if f.said_of:
+        extra += " (said of the product after it: binds that product's card price)"
     cancelled = f"; cancelled for rules honouring {f.effect}: {f.note}" if f.effect else ""
     return f"{what} [{f.strength.value}]{extra}{cancelled}"
 

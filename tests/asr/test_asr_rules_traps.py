@@ -44,7 +44,7 @@ def engine() -> rules.RuleEngine:
 
 def heard_as(evidence: list) -> str:
     """Each piece as Whisper gave it (text, media span, confidence and what it is made of, decoding temperature):
-    what to feed `livewatch rules explain` when a test fails (the audio is one fixed sample, VOICE_SEED)."""
+    what to feed `livewatch rules explain --heard` when a test fails (the audio is one fixed sample, VOICE_SEED)."""
     return "; ".join(
         f"{e.text!r} {e.media_start:.2f}-{e.media_end:.2f}s conf {e.confidence:.2f} (avg_logprob {e.details.get('avg_logprob')}, "
         f"no_speech {e.details.get('no_speech_prob')}) T {e.details.get('temperature')}"

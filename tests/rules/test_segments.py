@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import rules
 from events import Box, Evidence, Modality
 from rules.segments import SegmentTimeline
 from tests.rules.conftest import CAPTION_BOX, PRICE_BOX, TITLE_BOX, card, engine_with_rule, line, said
@@ -99,6 +100,12 @@ def test_a_brand_said_of_the_product_on_the_card_binds_the_cards_price(engine) -
     terms = {t for e in alert.evidence for t in e.matched_terms}
     assert any("said of the product on its card" in t for t in terms)
     assert not any("said while the card shows the brand" in t for t in terms)  # the card does not show it
+
+
+def test_explain_says_a_brand_is_said_of_the_product_after_it(default_engine) -> None:
+    said_of = "said of the product after it"
+    assert any(said_of in m for m in rules.explain(default_engine, "这款香奈儿的皮带大家看一下", Modality.ASR).matches)
+    assert not any(said_of in m for m in rules.explain(default_engine, "我自己用的是香奈儿的皮带", Modality.ASR).matches)
 
 
 def test_a_brand_said_without_pointing_at_the_product_on_the_card_does_not_bind_its_price(engine) -> None:
