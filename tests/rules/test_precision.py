@@ -232,8 +232,9 @@ def test_a_near_name_is_refused_when_it_is_an_everyday_word_or_another_name(engi
 def test_a_short_name_heard_by_sound_is_not_corroborated_by_the_product_it_is_said_of() -> None:
     """这个 + a sound like a nickname + the card's product reads like "this Chanel doll", but the
     place before the product holds any attribute: 这个小象玩偶 (a little elephant plush, xiǎo xiàng
-    as 小香) and 小熊 written 小校 beside a ¥49 plush toy. Tried as corroboration, the tuning clips'
-    perfect transcript raised the first and their Whisper transcript the second: still a cue."""
+    as 小香) beside a ¥49 plush toy, and the same said as Whisper wrote it, 小校 (one sound part
+    from 小香). Tried as corroboration, the tuning clips' perfect transcript raised the first and
+    their Whisper transcript the second: still a cue."""
 
     def alerts(title: str, price: float, sentence: str) -> list:
         engine = rules.load_engine(brands=BRANDS, options=rules.RulesOptions(hot_reload=False))
