@@ -284,19 +284,18 @@ class PriceBelow:
         text); a card showing only a list price (专柜价) does not say what the buyer pays.
         """
         said = {b.said_in for b in named}
-        cards = {window.cards.card_of(b.evidence.observation_id) for b in named if b.modality is Modality.OCR}
-        cards |= {window.cards.card_beside(b.evidence.box, b.media_start, b.media_end)
+        shown = {window.cards.card_of(b.evidence.observation_id) for b in named if b.modality is Modality.OCR}
+        shown |= {window.cards.card_beside(b.evidence.box, b.media_start, b.media_end)
                   for b in named if b.modality is Modality.LOGO and b.evidence.box is not None}
-        cards -= {None}
+        shown -= {None}
         said_of = {window.cards.card_named(b.media_start, b.media_end, b.said_of)
-                   for b in named if b.modality is Modality.ASR and b.said_of} - {None} - cards
-        cards |= said_of
+                   for b in named if b.modality is Modality.ASR and b.said_of} - {None} - shown
         priced_cards = {
             window.cards.card_of(p.evidence.observation_id)
             for p in window.of("price", (Modality.OCR,))
             if id(p) in not_cheap
         }
-        unpriced_cards = cards - said_of - priced_cards  # cards showing the brand: not those only said of
+        unpriced_cards = shown - priced_cards
 
         def binding(price: Fact) -> str:
             if price.said_in in said:
@@ -305,8 +304,12 @@ class PriceBelow:
                 return ""
             if self.bind == SEGMENT:
                 return "same segment"
-            if price.modality is Modality.OCR and cards and (card := window.cards.card_of(price.evidence.observation_id)) in cards:
-                return "said of the product on its card" if card in said_of else "same product card"
+            if price.modality is Modality.OCR and (shown or said_of):
+                card = window.cards.card_of(price.evidence.observation_id)
+                if card in shown:
+                    return "same product card"
+                if card in said_of:
+                    return "said of the product on its card"
             if price.modality is Modality.ASR and unpriced_cards:
                 return "said while the card shows the brand"
             return ""
