@@ -94,7 +94,8 @@ def load_model(info: ModelInfo, cpu_threads: int) -> Any:
     """A faster_whisper.WhisperModel for ``info`` (imports faster-whisper lazily) that encodes only
     the part of its 30 s window the audio fills (:func:`fitted_window`) while its ``fit_window``
     attribute is true: the transcriber sets it for each pass (``AsrOptions.fit_window``, and
-    ``degraded_fit_window`` for the cheaper tier)."""
+    ``degraded_fit_window`` for the cheaper tier), and always for the tail window of a pass
+    (:data:`TAIL_MAX_FRAMES`)."""
     model_class = _window_fitting(_require_faster_whisper())
     return model_class(info.path, device=info.device, compute_type=info.compute_type, cpu_threads=cpu_threads)
 
@@ -106,6 +107,15 @@ WINDOW_STEP_FRAMES = 500  # 5 s of log-mel frames (10 ms each)
 # (爱马家的手带) in a 5 s window was lost in the spoken corpus's held-out scan: both, then.
 WINDOW_MARGIN_FRAMES = 300
 WINDOW_MIN_FRAMES = 1000
+# After its first window faster-whisper goes on from the last word (word timestamps: packed
+# streams, forced cuts) or the last timestamp it decoded, and encodes what is left as a whole
+# new 30 s window. What is left is nearly always the tail of the last utterance: the VAD's
+# closing silence and padding, 0.02-0.57 s in 12 packed windows of the bench broadcast, where the
+# second full encode cost 20 % of all ASR CPU and decoded nothing but a prompt echo (爱马仕，).
+# A tail window up to 1 s is encoded fitted; a longer rest (an utterance Whisper skipped in
+# the first window: 4.2 s there) keeps the full window, since a fitted one lost words of it
+# (能治于失眠 written 能制于湿棉).
+TAIL_MAX_FRAMES = 100
 
 
 def fitted_window(features: np.ndarray) -> np.ndarray:
@@ -122,21 +132,35 @@ def fitted_window(features: np.ndarray) -> np.ndarray:
     are the padding. The grid keeps the number of distinct shapes small.
     """
     frames = features.shape[-1]
-    sounding = np.flatnonzero(np.any(features.reshape(-1, frames) != 0, axis=0))
-    end = int(sounding[-1]) + 1 if sounding.size else 0
+    end = sounding_frames(features)
     keep = max(WINDOW_MIN_FRAMES, -(-(end + WINDOW_MARGIN_FRAMES) // WINDOW_STEP_FRAMES) * WINDOW_STEP_FRAMES)
     return features[..., : min(frames, keep)] if keep < frames else features
+
+
+def sounding_frames(features: np.ndarray) -> int:
+    """Frames of the window up to its last non-zero one (the rest is padding)."""
+    frames = features.shape[-1]
+    sounding = np.flatnonzero(np.any(features.reshape(-1, frames) != 0, axis=0))
+    return int(sounding[-1]) + 1 if sounding.size else 0
 
 
 @cache
 def _window_fitting(whisper_model: type) -> type:
     class WindowFittingWhisperModel(whisper_model):  # type: ignore[misc]
-        """faster-whisper's model, encoding :func:`fitted_window` of each window while ``fit_window``."""
+        """faster-whisper's model, encoding :func:`fitted_window` of each window while ``fit_window``,
+        and of a short tail window after the first one of a ``transcribe`` call (``TAIL_MAX_FRAMES``)."""
 
         fit_window = False
+        _windows = 0  # windows encoded in the current transcribe call
+
+        def transcribe(self, *args: Any, **kwargs: Any) -> Any:
+            self._windows = 0  # passes run one at a time per model; the windows are encoded as its segments are read
+            return super().transcribe(*args, **kwargs)
 
         def encode(self, features: np.ndarray) -> Any:
-            return super().encode(fitted_window(features) if self.fit_window else features)
+            self._windows += 1
+            tail = self._windows > 1 and sounding_frames(features) <= TAIL_MAX_FRAMES
+            return super().encode(fitted_window(features) if self.fit_window or tail else features)
 
     return WindowFittingWhisperModel
 

@@ -605,3 +605,30 @@ def test_the_encoded_window_ends_3_s_after_the_last_sound_on_a_5_s_grid_10_s_at_
     batch[1, :, :1450] = 0.2  # the longest window of a batch decides
     assert model_mod.fitted_window(batch).shape == (2, 80, 2000)
     assert model_mod.fitted_window(np.zeros((80, 3000), dtype=np.float32)).shape == (80, 1000)  # 10 s at least
+
+
+def test_a_short_tail_window_after_the_first_is_encoded_fitted_and_the_first_never_is() -> None:
+    class Whisper:  # stands in for faster_whisper.WhisperModel: encodes the windows it is given, one by one
+        def __init__(self) -> None:
+            self.encoded: list[int] = []
+
+        def encode(self, features: np.ndarray) -> None:
+            self.encoded.append(features.shape[-1])
+
+        def transcribe(self, windows: list[np.ndarray]) -> None:
+            for w in windows:
+                self.encode(w)
+
+    def window(seconds: float) -> np.ndarray:
+        w = np.zeros((80, 3000), dtype=np.float32)
+        w[:, : int(seconds * 100)] = -0.5
+        return w
+
+    model = model_mod._window_fitting(Whisper)()
+    model.transcribe([window(0.5), window(0.6)])  # a short first window stays whole; its 0.6 s tail is fitted
+    model.transcribe([window(20.0), window(4.2)])  # an utterance left for a second window keeps the whole window
+    model.transcribe([window(20.0), window(0.3), window(0.9)])
+    assert model.encoded == [3000, 1000, 3000, 3000, 3000, 1000, 1000]
+    model.fit_window = True  # the cheaper tier fits every window
+    model.transcribe([window(6.0), window(4.2)])
+    assert model.encoded[-2:] == [1000, 1000]
