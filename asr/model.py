@@ -94,8 +94,8 @@ def load_model(info: ModelInfo, cpu_threads: int) -> Any:
     """A faster_whisper.WhisperModel for ``info`` (imports faster-whisper lazily) that encodes only
     the part of its 30 s window the audio fills (:func:`fitted_window`) while its ``fit_window``
     attribute is true: the transcriber sets it for each pass (``AsrOptions.fit_window``, and
-    ``degraded_fit_window`` for the cheaper tier), and always for the tail window of a pass
-    (:data:`TAIL_MAX_FRAMES`)."""
+    ``degraded_fit_window`` for the cheaper tier), and the tail window of a pass while its
+    ``fit_tail_window`` attribute is (:data:`TAIL_MAX_FRAMES`, ``AsrOptions.fit_tail_window``)."""
     model_class = _window_fitting(_require_faster_whisper())
     return model_class(info.path, device=info.device, compute_type=info.compute_type, cpu_threads=cpu_threads)
 
@@ -148,9 +148,10 @@ def sounding_frames(features: np.ndarray) -> int:
 def _window_fitting(whisper_model: type) -> type:
     class WindowFittingWhisperModel(whisper_model):  # type: ignore[misc]
         """faster-whisper's model, encoding :func:`fitted_window` of each window while ``fit_window``,
-        and of a short tail window after the first one of a ``transcribe`` call (``TAIL_MAX_FRAMES``)."""
+        and of a short tail window after the first one of a ``transcribe`` call while ``fit_tail_window``."""
 
         fit_window = False
+        fit_tail_window = True
         _windows = 0  # windows encoded in the current transcribe call
 
         def transcribe(self, *args: Any, **kwargs: Any) -> Any:
@@ -159,7 +160,7 @@ def _window_fitting(whisper_model: type) -> type:
 
         def encode(self, features: np.ndarray) -> Any:
             self._windows += 1
-            tail = self._windows > 1 and sounding_frames(features) <= TAIL_MAX_FRAMES
+            tail = self.fit_tail_window and self._windows > 1 and sounding_frames(features) <= TAIL_MAX_FRAMES
             return super().encode(fitted_window(features) if self.fit_window or tail else features)
 
     return WindowFittingWhisperModel

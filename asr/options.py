@@ -34,6 +34,9 @@ class AsrOptions:
     # 2.7x less CPU, but off until it hears short utterances as well as the full window does
     # (it lost 癌症 in 这个产品能治愈癌症, and once the whole sentence, in tests/asr).
     fit_window: bool = False
+    # Encode fitted the tail window a pass may need after its first one (up to 1 s of sound:
+    # the last utterance's closing silence, asr.model.TAIL_MAX_FRAMES); False: a whole 30 s window.
+    fit_tail_window: bool = True
 
     # language
     language: str | None = "zh"  # None: detect

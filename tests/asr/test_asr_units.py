@@ -632,3 +632,6 @@ def test_a_short_tail_window_after_the_first_is_encoded_fitted_and_the_first_nev
     model.fit_window = True  # the cheaper tier fits every window
     model.transcribe([window(6.0), window(4.2)])
     assert model.encoded[-2:] == [1000, 1000]
+    model.fit_window, model.fit_tail_window = False, False  # AsrOptions(fit_tail_window=False): as before
+    model.transcribe([window(20.0), window(0.3)])
+    assert model.encoded[-2:] == [3000, 3000]
