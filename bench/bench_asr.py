@@ -198,7 +198,10 @@ def accuracy(texts: dict[str, str], truth: dict[str, str]) -> float:
 
 def packing_figures(model, voices: list[np.ndarray], options: AsrOptions) -> list[dict]:
     """Packing on vs off (the baseline), same audio, same run: a worker keeping up (one sentence
-    waiting per stream) and a worker serving speech-dense live streams."""
+    waiting per stream) and a worker serving speech-dense live streams. At 8 live streams also the
+    tail window after a pass's first one encoded fitted (``fit_tail_window``, the default) vs a
+    whole 30 s window: packed passes run with word timestamps, after which faster-whisper encodes
+    what follows the last word again."""
     figures = []
     for n in (4, 8):
         off, on = one_each(model, voices, n, replace(options, pack_streams=False)), one_each(model, voices, n, options)
@@ -220,6 +223,13 @@ def packing_figures(model, voices: list[np.ndarray], options: AsrOptions) -> lis
             figure(f"ASR latency p95, {n} streams live, packed windows", on["latency_p95"], "s",
                    "one stream per pass", off["latency_p95"], note),
         ]
+        if n == 8:
+            whole = live_streams(model, voices, n, replace(options, fit_tail_window=False))
+            figures.append(figure(
+                "ASR CPU per speech second, 8 streams live, tail window fitted", on["cpu_per_speech_s"], "CPU-s/s",
+                "whole 30 s tail window", whole["cpu_per_speech_s"],
+                f"packed windows both, one core; passes {on['passes']} vs {whole['passes']}; text accuracy "
+                f"{on['accuracy']:.0%} vs {whole['accuracy']:.0%} (Han characters vs the script)"))
     return figures
 
 
@@ -292,8 +302,7 @@ def run() -> list[dict]:
         "1 / RTF on speech-dense audio (~90% speech) with all cores for one worker; a typical stream has pauses and music, "
         "so more fit; beyond this, streams degrade to beam 1, then drop the oldest speech",
     ))
-    return (figures + window_figures(model, voices, zh, res["beam5_vad"], base, note) + packing_figures(model, voices, base)
-            + tail_figures(model, voices, base))
+    return figures + window_figures(model, voices, zh, res["beam5_vad"], base, note) + packing_figures(model, voices, base)
 
 
 def window_figures(model, voices: list[np.ndarray], zh: np.ndarray, full: dict, options: AsrOptions,
@@ -313,17 +322,6 @@ def window_figures(model, voices: list[np.ndarray], zh: np.ndarray, full: dict, 
                f"packed windows both; passes {on['passes']} vs {off['passes']}; text accuracy "
                f"{on['accuracy']:.0%} vs {off['accuracy']:.0%} (Han characters vs the script)"),
     ]
-
-
-def tail_figures(model, voices: list[np.ndarray], options: AsrOptions) -> list[dict]:
-    """The tail window after a pass's first one encoded fitted (``fit_tail_window``, the default) vs
-    a whole 30 s window (before), 8 speech-dense streams live, same audio: packed passes run with
-    word timestamps, after which faster-whisper encodes what follows the last word again."""
-    on, off = live_streams(model, voices, 8, options), live_streams(model, voices, 8, replace(options, fit_tail_window=False))
-    return [figure("ASR CPU per speech second, 8 streams live, tail window fitted", on["cpu_per_speech_s"], "CPU-s/s",
-                   "whole 30 s tail window", off["cpu_per_speech_s"],
-                   f"packed windows both, one core; passes {on['passes']} vs {off['passes']}; text accuracy "
-                   f"{on['accuracy']:.0%} vs {off['accuracy']:.0%} (Han characters vs the script)")]
 
 
 if __name__ == "__main__":
