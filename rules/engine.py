@@ -383,7 +383,7 @@ class RuleEngine:
                     facts.setdefault(key, fact("context", hit.reason, hit.canonical, f"{hit.reason}: {hit.label}"))
                 if hit.kind not in (BRAND, TERM) or self._ordinary(norm, hit):
                     continue
-                effect, note = rs.context.effect_on(hit, hits, norm.breaks)
+                effect, note = rs.context.effect_on(hit, hits, norm)
                 strength = _strength(hit, ev.text)
                 weak = _heard_short_name(ev, hit, strength, self._options.short_name_syllables) if hit.kind == BRAND else (
                     strength in _BY_SOUND and hit.syllables <= self._options.short_name_syllables)

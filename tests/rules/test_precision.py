@@ -110,6 +110,26 @@ def test_a_negation_elsewhere_in_the_text_does_not_cancel_a_cue(engine, text: st
     assert CUE in fired(engine, text)
 
 
+def test_a_denial_that_ends_its_clause_reaches_the_cue_fronted_before_a_comma(engine) -> None:
+    """Whisper base wrote the tuning trap 原单货也一律不卖 as "原单,货也一律不卖" (1 of 6 TTS samples):
+    its comma split the fronted topic from the denial, and a Prada alert followed. A denial with
+    nothing after it in its clause takes the topic before it as its object, comma or not; one with
+    an object of its own (不做假发票) denies that object only."""
+    assert CUE not in fired(engine, "我们家的普拉达每一件都能查到训练后,高访的东西我们从来不碰。原单,货也一律不卖。")
+    assert CUE not in fired(engine, "古驰的包都是专柜拿的，高仿的东西，我们从来不碰的")
+    assert CUE in fired(engine, "古驰这款是原单，我们不做假发票")
+
+
+def test_a_negation_heard_by_sound_cancels_only_what_was_heard_by_sound(engine) -> None:
+    """Whisper base writes 不是 as 不适 or 不实 (不是的 came back 不适等 in 3 of 6 samples of a tuning
+    trap): a cue it guessed from the sound (高仿 as 高访) is cancelled by a negation guessed the same
+    way; a cue heard as written is not cancelled by a word that only sounds like 不是 or 没有."""
+    exp = rules.explain(engine, "有宝宝问是不适高访的香奈儿，我们是正品", Modality.ASR)
+    assert CUE not in {v.rule_id for v in exp.fired}
+    assert any("negation: 不是 (as 不适)" in m for m in exp.matches)
+    assert CUE in fired(engine, "美优高仿的古驰包包，只要九十九")  # 美优 (měi yōu) sounds like 没有
+
+
 def test_an_authorised_store_at_the_brand_price_is_not_counterfeit_but_below_it_is(engine, ev) -> None:
     ok = [ev("古驰官方旗舰店，这款包包原单工艺，两千九百九十九元", t=0, stream="a1")]
     assert [a for e in ok for a in engine.process(e) if a.rule_id == CUE] == []
