@@ -5,7 +5,8 @@ Whisper was trained on subtitles, so on silence, music or noise it writes subtit
 until the token cap. VAD removes most non-speech before decoding; this removes what slips
 through, per decoded segment, with the decoder's own scores and a phrase list (data file). It
 also cuts the hot words Whisper copies out of its prompt after a hot word that was said
-(:func:`cut_prompt_echo`).
+(:func:`cut_prompt_echo`), and drops what it writes after the last word of a pass when that is
+nothing but pieces of them (:func:`only_prompt_names`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ _DROP = re.compile(r"[\s\W_]+", re.UNICODE)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z0-9']+")
 _MIN_UNITS_BEFORE_LOOP = 4  # speech units (Han characters, Latin words) kept before a loop that ends a segment
-_ECHO_GAP = re.compile(r"[\s，,、。.；;：:]*")  # what may stand between two names of a prompt list
+_ECHO_SEPARATORS = r"\s，,、。.；;：:"  # what may stand between two names of a prompt list
+_ECHO_GAP = re.compile(f"[{_ECHO_SEPARATORS}]*")
+_ECHO_SPLIT = re.compile(f"[{_ECHO_SEPARATORS}]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,20 @@ def cut_prompt_echo(text: str, prompt_words: Sequence[str]) -> str:
     return text
 
 
+def only_prompt_names(text: str, prompt_words: Sequence[str]) -> bool:
+    """Whether ``text`` is nothing but the prompt's names, or pieces of them (a name's start or end),
+    between separators: "爱马仕，迪", "驰，迪奥，".
+
+    What Whisper base writes for a tail window (the closing silence after a pass's last word,
+    :data:`asr.model.TAIL_MAX_FRAMES`), where nobody speaks: a copy of the hot-word prompt, cut
+    anywhere. :func:`cut_prompt_echo` keeps a copy's first name, which after real words was heard.
+    """
+    parts = [p for p in _ECHO_SPLIT.split(text) if p]
+    return bool(parts) and bool(prompt_words) and all(
+        any(w.startswith(p) or w.endswith(p) for w in prompt_words) for p in parts
+    )
+
+
 @functools.lru_cache(maxsize=8)
 def _echo_parts(words: tuple[str, ...]) -> tuple[re.Pattern[str], dict[str, str]]:
     """One pattern finding any of the prompt's names (longest first), and each name's successor in the prompt."""
@@ -140,8 +157,11 @@ def screen(
     max_units_per_s: float,
     max_loop_repeats: int,
     prompt_words: Sequence[str] = (),
+    after_speech: bool = False,
 ) -> Verdict:
-    """Keep, trim or drop one decoded segment; ``prompt_words``: the hot-word prompt's names, in order."""
+    """Keep, trim or drop one decoded segment; ``prompt_words``: the hot-word prompt's names, in
+    order; ``after_speech``: the segment was decoded from a tail window (the silence after the
+    pass's last word)."""
     if no_speech_prob > no_speech_threshold and avg_logprob < log_prob_threshold:
         return Verdict(None, "no_speech")
     if avg_logprob < log_prob_threshold:
@@ -149,6 +169,8 @@ def screen(
     if compression_ratio > compression_ratio_threshold:
         return Verdict(None, "compression_ratio")
     raw = text.strip()
+    if after_speech and only_prompt_names(raw, prompt_words):
+        return Verdict(None, "prompt_echo")
     text, mostly_loop = trim_loops(raw, max_loop_repeats)
     changed = ""
     if mostly_loop:

@@ -25,10 +25,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from asr.guard import Phrases, screen
+from asr.model import TAIL_MAX_FRAMES
 from asr.options import AsrOptions
 from events import Evidence, Modality
 
 SAMPLE_RATE = 16000
+HOP_SAMPLES = 160  # one log-mel frame: faster-whisper's seek counts these
 CARRY_GUARD_S = 1.0
 STREAM_GAP_S = 1.0  # silence between the pieces of two streams in one window: Whisper's words stay on their side
 PROMPT_SEPARATOR = "，"  # between the hot-word prompt's names
@@ -129,14 +131,17 @@ class Transcriber:
             word_timestamps=by_words,
             vad_filter=False,
         )
+        frames = len(audio) // HOP_SAMPLES
         for seg in segments:
+            tail = 0 < seg.seek and frames - seg.seek <= TAIL_MAX_FRAMES  # decoded after the pass's last word
             for piece, text, start, end in _split(seg, pieces, by_words):
                 piece.heard = True
                 piece.committed_until = max(piece.committed_until, end)
-                self._keep(piece, text, start, end, seg, info.language, degraded)
+                self._keep(piece, text, start, end, seg, info.language, degraded, tail)
         return [PassResult(p.evidence, _carry(p) if p.batch.hold_back else None, p.dropped, p.heard) for p in pieces]
 
-    def _keep(self, piece: _Piece, text: str, start: float, end: float, seg: Any, language: str, degraded: bool) -> None:
+    def _keep(self, piece: _Piece, text: str, start: float, end: float, seg: Any, language: str, degraded: bool,
+              tail: bool) -> None:
         """Screen one stream's part of a decoded segment (each stream on its own) and keep it as evidence."""
         o = self._o
         if self._t2s is not None and language.startswith("zh"):
@@ -154,6 +159,7 @@ class Transcriber:
             max_units_per_s=o.max_chars_per_s,
             max_loop_repeats=o.max_loop_repeats,
             prompt_words=self._prompt_words,
+            after_speech=tail,
         )
         if verdict.text is None:
             piece.dropped[verdict.reason] = piece.dropped.get(verdict.reason, 0) + 1

@@ -14,7 +14,7 @@ from asr import AsrOptions, AsrStage, resolve_model
 from asr import model as model_mod
 from asr import stage as asr_stage
 from asr.engine import AsrEngine
-from asr.guard import cut_prompt_echo, load_phrases, normalise, screen, trim_loops
+from asr.guard import cut_prompt_echo, load_phrases, normalise, only_prompt_names, screen, trim_loops
 from asr.transcribe import prompt_hotwords
 from asr.transcript import Transcript
 from asr.vad import WINDOW, Segmenter, SileroStream
@@ -85,6 +85,47 @@ def test_guard_cuts_the_names_whisper_copies_from_its_prompt(heard: str, kept: s
     assert cut_prompt_echo(heard, PROMPT) == kept
     verdict = _screen(heard, prompt_words=PROMPT)
     assert verdict.text == kept and (verdict.reason == "prompt_echo") == (kept != heard)
+
+
+@pytest.mark.parametrize(
+    ("heard", "echo"),
+    [
+        ("爱马仕，迪", True),  # Whisper base on the closing silence of a packed pass (bench broadcast, 2026-12-02)
+        ("驰，迪奥，", True),  # a copy may start inside a name
+        ("迪奥", True),
+        ("爱马仕，爱马价", False),  # 爱马价 is no piece of a name
+        ("这款爱马仕是高仿", False),
+        ("", False),
+    ],
+)
+def test_guard_drops_a_tail_that_is_only_pieces_of_the_prompts_names(heard: str, echo: bool) -> None:
+    assert only_prompt_names(heard, PROMPT) is echo
+    tail = _screen(heard, prompt_words=PROMPT, after_speech=True)
+    assert (tail.text is None and tail.reason == "prompt_echo") is echo
+    if heard:  # the same words before the pass's last word were heard: cut_prompt_echo alone judges them
+        assert _screen(heard, prompt_words=PROMPT).text is not None
+
+
+class TailEchoWhisper:
+    """A pass's words, then what Whisper base wrote for the window after its last word (0.4 s of silence)."""
+
+    def transcribe(self, audio, **kw):
+        frames = len(audio) // 160
+        said = SimpleNamespace(text="这款包包是正品", seek=0, start=0.0, end=2.0, avg_logprob=-0.2, no_speech_prob=0.01,
+                               compression_ratio=1.0, temperature=0.0, words=None)
+        echo = SimpleNamespace(text="爱马仕，迪", seek=frames - 40, start=2.0, end=2.4, avg_logprob=-0.4, no_speech_prob=0.1,
+                               compression_ratio=1.0, temperature=0.0, words=None)
+        return iter([said, echo]), SimpleNamespace(language="zh")
+
+
+def test_a_pass_keeps_no_prompt_echo_decoded_after_its_last_word() -> None:
+    from asr.transcribe import Batch, Transcriber, Utterance
+
+    options = AsrOptions(hotwords=PROMPT)
+    batch = Batch((Utterance("s1", 0.0, _tone_speech(2.4), time.time()),), final=True)
+    (result,) = Transcriber(options, TailEchoWhisper(), PHRASES).run([batch], degraded=False)
+    assert [e.text for e in result.evidence] == ["这款包包是正品"]
+    assert result.dropped == {"prompt_echo": 1}
 
 
 def test_guard_without_a_prompt_cuts_nothing() -> None:
@@ -249,7 +290,7 @@ class FakeWhisper:
         text = "这是一段测试语音"
         step = dur / len(text)
         words = [SimpleNamespace(start=i * step, end=(i + 1) * step, word=ch) for i, ch in enumerate(text)]
-        seg = SimpleNamespace(text=text, start=0.0, end=dur, avg_logprob=-0.2, no_speech_prob=0.01,
+        seg = SimpleNamespace(text=text, seek=0, start=0.0, end=dur, avg_logprob=-0.2, no_speech_prob=0.01,
                               compression_ratio=1.0, temperature=0.0, words=words if kw.get("word_timestamps") else None)
         return iter([seg]), SimpleNamespace(language="zh")
 
@@ -368,7 +409,7 @@ class ListeningWhisper:
             if level and i / 16000 < self.stop_after_s:
                 end = min(i + step, len(audio)) / 16000
                 words.append(SimpleNamespace(start=i / 16000, end=end, word=f"{self.NAMES[level]}{len(words)}"))
-        seg = SimpleNamespace(text="".join(w.word for w in words), start=0.0, end=len(audio) / 16000, avg_logprob=-0.2,
+        seg = SimpleNamespace(text="".join(w.word for w in words), seek=0, start=0.0, end=len(audio) / 16000, avg_logprob=-0.2,
                               no_speech_prob=0.01, compression_ratio=1.0, temperature=0.0,
                               words=words if kw.get("word_timestamps") else None)
         return iter([seg] if words else []), SimpleNamespace(language="zh")
