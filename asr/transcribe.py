@@ -34,6 +34,7 @@ HOP_SAMPLES = 160  # one log-mel frame: faster-whisper's seek counts these
 CARRY_GUARD_S = 1.0
 STREAM_GAP_S = 1.0  # silence between the pieces of two streams in one window: Whisper's words stay on their side
 PROMPT_SEPARATOR = "，"  # between the hot-word prompt's names
+WHISPER_TEXT_TOKENS = 448  # what Whisper's decoder reads: the prompt and the tokens it writes
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,7 @@ class Transcriber:
             self._t2s = opencc.OpenCC("t2s")
         self._hotwords = prompt_hotwords(options.hotwords, options.language, options.max_hotwords_chars)
         self._prompt_words = tuple(self._hotwords.split(PROMPT_SEPARATOR)) if self._hotwords else ()
+        self._max_new_tokens = new_token_budget(model, options.max_tokens_per_window, self._hotwords, options.initial_prompt)
 
     def run(self, batches: Sequence[Batch], *, degraded: bool) -> list[PassResult]:
         """Transcribe ``batches`` (one per stream) in one window; one result per batch, in order."""
@@ -127,7 +129,7 @@ class Transcriber:
             condition_on_previous_text=False,  # also: no text of one stream carries into another's
             initial_prompt=o.initial_prompt,
             hotwords=self._hotwords,
-            max_new_tokens=o.max_tokens_per_segment,
+            max_new_tokens=self._max_new_tokens,
             word_timestamps=by_words,
             vad_filter=False,
         )
@@ -166,6 +168,23 @@ class Transcriber:
             return
         ev = _evidence(piece, verdict.text, start, end, seg, language, degraded)
         piece.evidence.append(replace(ev, details={**ev.details, "guard": verdict.reason}) if verdict.reason else ev)
+
+
+def new_token_budget(model: Any, cap: int, hotwords: str | None, initial_prompt: str | None) -> int:
+    """``cap``, or fewer if the prompt (hot words and initial prompt, as faster-whisper lays it out
+    for a pass's first window) leaves fewer of :data:`WHISPER_TEXT_TOKENS`: faster-whisper refuses
+    to decode a window whose prompt and budget do not fit. A stand-in model without a tokenizer
+    gets ``cap``."""
+    tokenizer = getattr(model, "hf_tokenizer", None)
+    if tokenizer is None:
+        return cap
+
+    def count(text: str) -> int:
+        return len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+    prompt = (1 + min(count(" " + hotwords), WHISPER_TEXT_TOKENS // 2 - 1) if hotwords else 0) + 4  # sot_prev, sot sequence
+    prompt += min(count(initial_prompt), WHISPER_TEXT_TOKENS // 2 - 1) if initial_prompt else 0
+    return max(1, min(cap, WHISPER_TEXT_TOKENS - prompt))
 
 
 @dataclass(slots=True)

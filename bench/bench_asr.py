@@ -198,10 +198,10 @@ def accuracy(texts: dict[str, str], truth: dict[str, str]) -> float:
 
 def packing_figures(model, voices: list[np.ndarray], options: AsrOptions) -> list[dict]:
     """Packing on vs off (the baseline), same audio, same run: a worker keeping up (one sentence
-    waiting per stream) and a worker serving speech-dense live streams. At 8 live streams also the
-    tail window after a pass's first one encoded fitted (``fit_tail_window``, the default) vs a
-    whole 30 s window: packed passes run with word timestamps, after which faster-whisper encodes
-    what follows the last word again."""
+    waiting per stream) and a worker serving speech-dense live streams. At 8 live streams also each
+    of ``PACKED_CHANGES``: the tail window after a pass's first one encoded fitted (packed passes run
+    with word timestamps, after which faster-whisper encodes what follows the last word again), and
+    the tokens Whisper may write per window (a full packed window cut at 120 is decoded again)."""
     figures = []
     for n in (4, 8):
         off, on = one_each(model, voices, n, replace(options, pack_streams=False)), one_each(model, voices, n, options)
@@ -224,13 +224,25 @@ def packing_figures(model, voices: list[np.ndarray], options: AsrOptions) -> lis
                    "one stream per pass", off["latency_p95"], note),
         ]
         if n == 8:
-            whole = live_streams(model, voices, n, replace(options, fit_tail_window=False))
-            figures.append(figure(
-                "ASR CPU per speech second, 8 streams live, tail window fitted", on["cpu_per_speech_s"], "CPU-s/s",
-                "whole 30 s tail window", whole["cpu_per_speech_s"],
-                f"packed windows both, one core; passes {on['passes']} vs {whole['passes']}; text accuracy "
-                f"{on['accuracy']:.0%} vs {whole['accuracy']:.0%} (Han characters vs the script)"))
+            figures += [_packed_vs(model, voices, on, label, before, replace(options, **change))
+                        for label, before, change in PACKED_CHANGES]
     return figures
+
+
+# Changes to packed passes, each measured against today's options with only that change undone.
+PACKED_CHANGES = (
+    ("tail window fitted", "whole 30 s tail window", {"fit_tail_window": False}),
+    (f"{AsrOptions().max_tokens_per_window} tokens a window", "120 tokens a window", {"max_tokens_per_window": 120}),
+)
+
+
+def _packed_vs(model, voices: list[np.ndarray], on: dict, label: str, before: str, options: AsrOptions) -> dict:
+    """8 speech-dense streams live with ``options`` (one change undone) vs ``on`` (today's), same audio."""
+    off = live_streams(model, voices, 8, options)
+    return figure(f"ASR CPU per speech second, 8 streams live, {label}", on["cpu_per_speech_s"], "CPU-s/s",
+                  before, off["cpu_per_speech_s"],
+                  f"packed windows both, one core; passes {on['passes']} vs {off['passes']}; text accuracy "
+                  f"{on['accuracy']:.0%} vs {off['accuracy']:.0%} (Han characters vs the script)")
 
 
 def simulated_latency(runs: list[tuple]) -> list[float]:

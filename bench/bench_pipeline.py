@@ -135,11 +135,12 @@ def _levels(step: StepResult) -> str:
 
 def before_issue_12(cfg: Config) -> Config:
     """The settings issue 12 measured (the capacity baseline): every changed frame OCR-read whole (no region
-    tracking), logos matched at 1280 px, one stream's speech per Whisper window, encoded in the full 30 s.
+    tracking), logos matched at 1280 px, one stream's speech per Whisper window, encoded in the full 30 s,
+    120 tokens a window.
     Threads and the degrade scheduler are today's in both runs."""
     return cfg.replace(ocr=replace(cfg.ocr, track_regions=False), logos=replace(cfg.logos, max_side=1280),
                        asr=replace(cfg.asr, pack_streams=False, fit_window=False, degraded_fit_window=False,
-                                   fit_tail_window=False))
+                                   fit_tail_window=False, max_tokens_per_window=120))
 
 
 def capacity_figures(full: list[StepResult], base: list[StepResult], idle_full: float, idle_base: float) -> list[dict]:

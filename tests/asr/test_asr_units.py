@@ -15,7 +15,7 @@ from asr import model as model_mod
 from asr import stage as asr_stage
 from asr.engine import AsrEngine
 from asr.guard import cut_prompt_echo, load_phrases, normalise, only_prompt_names, screen, trim_loops
-from asr.transcribe import prompt_hotwords
+from asr.transcribe import new_token_budget, prompt_hotwords
 from asr.transcript import Transcript
 from asr.vad import WINDOW, Segmenter, SileroStream
 from events import ConfigError, Evidence, Modality
@@ -126,6 +126,17 @@ def test_a_pass_keeps_no_prompt_echo_decoded_after_its_last_word() -> None:
     (result,) = Transcriber(options, TailEchoWhisper(), PHRASES).run([batch], degraded=False)
     assert [e.text for e in result.evidence] == ["这款包包是正品"]
     assert result.dropped == {"prompt_echo": 1}
+
+
+def test_the_token_budget_leaves_room_for_the_prompt() -> None:
+    """faster-whisper refuses a window whose prompt and max_new_tokens pass Whisper's 448 tokens;
+    it cuts the hot words and the initial prompt at 223 tokens each."""
+    one_per_char = SimpleNamespace(hf_tokenizer=SimpleNamespace(
+        encode=lambda text, add_special_tokens: SimpleNamespace(ids=list(text))))
+    assert new_token_budget(one_per_char, 224, "香奈儿，迪奥", "以下是普通话。") == 224
+    assert new_token_budget(one_per_char, 224, "名" * 180, "以" * 40) == 448 - (1 + 181 + 4 + 40)
+    assert new_token_budget(one_per_char, 224, "名" * 500, "以" * 500) == 1  # no room left (faster-whisper itself refuses such a prompt)
+    assert new_token_budget(SimpleNamespace(), 224, "名" * 500, None) == 224  # a stand-in model
 
 
 def test_guard_without_a_prompt_cuts_nothing() -> None:
