@@ -157,10 +157,10 @@ def screen(
     max_units_per_s: float,
     max_loop_repeats: int,
     prompt_words: Sequence[str] = (),
-    after_speech: bool = False,
+    tail_window: bool = False,
 ) -> Verdict:
     """Keep, trim or drop one decoded segment; ``prompt_words``: the hot-word prompt's names, in
-    order; ``after_speech``: the segment was decoded from a tail window (the silence after the
+    order; ``tail_window``: the segment was decoded from a tail window (the silence after the
     pass's last word)."""
     if no_speech_prob > no_speech_threshold and avg_logprob < log_prob_threshold:
         return Verdict(None, "no_speech")
@@ -169,7 +169,7 @@ def screen(
     if compression_ratio > compression_ratio_threshold:
         return Verdict(None, "compression_ratio")
     raw = text.strip()
-    if after_speech and only_prompt_names(raw, prompt_words):
+    if tail_window and only_prompt_names(raw, prompt_words):
         return Verdict(None, "prompt_echo")
     text, mostly_loop = trim_loops(raw, max_loop_repeats)
     changed = ""

@@ -161,7 +161,7 @@ class Transcriber:
             max_units_per_s=o.max_chars_per_s,
             max_loop_repeats=o.max_loop_repeats,
             prompt_words=self._prompt_words,
-            after_speech=tail,
+            tail_window=tail,
         )
         if verdict.text is None:
             piece.dropped[verdict.reason] = piece.dropped.get(verdict.reason, 0) + 1

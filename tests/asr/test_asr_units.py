@@ -100,7 +100,7 @@ def test_guard_cuts_the_names_whisper_copies_from_its_prompt(heard: str, kept: s
 )
 def test_guard_drops_a_tail_that_is_only_pieces_of_the_prompts_names(heard: str, echo: bool) -> None:
     assert only_prompt_names(heard, PROMPT) is echo
-    tail = _screen(heard, prompt_words=PROMPT, after_speech=True)
+    tail = _screen(heard, prompt_words=PROMPT, tail_window=True)
     assert (tail.text is None and tail.reason == "prompt_echo") is echo
     if heard:  # the same words before the pass's last word were heard: cut_prompt_echo alone judges them
         assert _screen(heard, prompt_words=PROMPT).text is not None
