@@ -111,8 +111,8 @@ def test_a_negation_elsewhere_in_the_text_does_not_cancel_a_cue(engine, text: st
 
 
 def test_a_denial_that_ends_its_clause_reaches_the_cue_fronted_before_a_comma(engine) -> None:
-    """Whisper base wrote the tuning trap 原单货也一律不卖 as "原单,货也一律不卖" (1 of 6 TTS samples):
-    its comma split the fronted topic from the denial, and a Prada alert followed. A denial with
+    """Whisper base wrote the tuning trap 原单货也一律不卖 as "原单,货也一律不卖" (and 原单,我也一律不卖:
+    2 of 12 TTS samples): its comma split the fronted topic from the denial, and a Prada alert followed. A denial with
     nothing after it in its clause takes the topic before it as its object, comma or not; one with
     an object of its own (不做假发票) denies that object only."""
     assert CUE not in fired(engine, "我们家的普拉达每一件都能查到训练后,高访的东西我们从来不碰。原单,货也一律不卖。")
@@ -121,7 +121,7 @@ def test_a_denial_that_ends_its_clause_reaches_the_cue_fronted_before_a_comma(en
 
 
 def test_a_negation_heard_by_sound_cancels_only_what_was_heard_by_sound(engine) -> None:
-    """Whisper base writes 不是 as 不适 or 不实 (不是的 came back 不适等 in 3 of 6 samples of a tuning
+    """Whisper base writes 不是 as 不适 or 不实 (不是的 came back 不适等 in 6 of 12 samples of a tuning
     trap): a cue it guessed from the sound (高仿 as 高访) is cancelled by a negation guessed the same
     way; a cue heard as written is not cancelled by a word that only sounds like 不是 or 没有."""
     exp = rules.explain(engine, "有宝宝问是不适高访的香奈儿，我们是正品", Modality.ASR)
