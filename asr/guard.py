@@ -5,8 +5,9 @@ Whisper was trained on subtitles, so on silence, music or noise it writes subtit
 until the token cap. VAD removes most non-speech before decoding; this removes what slips
 through, per decoded segment, with the decoder's own scores and a phrase list (data file). It
 also cuts the hot words Whisper copies out of its prompt after a hot word that was said
-(:func:`cut_prompt_echo`), and drops what it writes after the last word of a pass when that is
-nothing but pieces of them (:func:`only_prompt_names`).
+(:func:`cut_prompt_echo`), drops what it writes after the last word of a pass when that is
+nothing but pieces of them (:func:`only_prompt_names`), and mends the commas it writes with a
+wrong last byte (:func:`mend_commas`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ _MIN_UNITS_BEFORE_LOOP = 4  # speech units (Han characters, Latin words) kept be
 _ECHO_SEPARATORS = r"\s，,、。.；;：:"  # what may stand between two names of a prompt list
 _ECHO_GAP = re.compile(f"[{_ECHO_SEPARATORS}]*")
 _ECHO_SPLIT = re.compile(f"[{_ECHO_SEPARATORS}]+")
+# A full-width letter or digit (U+FF10..FF5A, the same first two UTF-8 bytes as "，" U+FF0C) or
+# an undecodable byte, alone or up to 4 together, right after a Han character: see mend_commas.
+_BROKEN_COMMA = re.compile(r"(?<=[\u3400-\u9fff])[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\ufffd]{1,4}"
+                           r"(?![\uff10-\uff19\uff21-\uff3a\uff41-\uff5a])")
+_CLAUSE_MARK = re.compile(r"[，,。.！!？?；;：:、\s]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +123,25 @@ def cut_prompt_echo(text: str, prompt_words: Sequence[str]) -> str:
     return text
 
 
+def mend_commas(text: str) -> str:
+    """Whisper's full-width comma written with a wrong last byte, put back: 下单了４有需要 -> 下单了，有需要.
+
+    Whisper base writes "，" (bytes EF BC 8C) as byte tokens and often gets the last one wrong:
+    ４ ０ ２ １ Ｇ (EF BC 94, 90, 92, 91, A7) or an undecodable byte, after Han characters, where
+    the speaker paused (95 of the 1,885 ASR records in bench/evidence, on single streams and
+    packed windows alike). Left as they are, NFKC reads them as digits and letters: the clause
+    mark is lost, so a negation reaches across it, and a stray digit stands against the next
+    price (99元１99元拿走), for the price reader to guess away. Whisper writes the digits and
+    letters it means in ASCII.
+    """
+
+    def mend(m: re.Match[str]) -> str:
+        following = m.string[m.end():m.end() + 1]
+        return "" if following and _CLAUSE_MARK.match(following) else "，"
+
+    return _BROKEN_COMMA.sub(mend, text)
+
+
 def only_prompt_names(text: str, prompt_words: Sequence[str]) -> bool:
     """Whether ``text`` is nothing but the prompt's names, or pieces of them (a name's start or end),
     between separators: "爱马仕，迪", "驰，迪奥，".
@@ -188,4 +213,4 @@ def screen(
         return Verdict(None, "known_hallucination")
     if speech_units(text) > max(4.0, duration_s * max_units_per_s):
         return Verdict(None, "too_dense")
-    return Verdict(text, changed)
+    return Verdict(mend_commas(text), changed)

@@ -14,7 +14,7 @@ from asr import AsrOptions, AsrStage, resolve_model
 from asr import model as model_mod
 from asr import stage as asr_stage
 from asr.engine import AsrEngine
-from asr.guard import cut_prompt_echo, load_phrases, normalise, only_prompt_names, screen, trim_loops
+from asr.guard import cut_prompt_echo, load_phrases, mend_commas, normalise, only_prompt_names, screen, trim_loops
 from asr.transcribe import new_token_budget, prompt_hotwords
 from asr.transcript import Transcript
 from asr.vad import WINDOW, Segmenter, SileroStream
@@ -63,6 +63,24 @@ def test_guard_keeps_the_words_before_a_loop_that_runs_to_the_token_cap():
     assert (kept.text, kept.reason) == ("这个产品能置于癌症", "loop_cut")
     assert _screen("好的" + "Ｇ" * 24).reason == "repetition_loop", "hardly anything before the loop"
     assert _screen("字幕由Amara.org社区提供" + "。" * 30).reason == "known_hallucination", "what is kept is screened too"
+
+
+@pytest.mark.parametrize(("heard", "mended"), [
+    # Whisper base on TTS speech of the corpora (bench/evidence): "，" written with a wrong last byte
+    ("有需要的家人们可以下单了４", "有需要的家人们可以下单了，"),
+    ("这只香奈儿，手等２九成新２有小票", "这只香奈儿，手等，九成新，有小票"),
+    ("拍下立减�包邮99元１99元拿走１", "拍下立减，包邮99元，99元拿走，"),
+    ("价格只有零头２�", "价格只有零头，"),
+    ("香奈儿Ｇ我们只卖正品Ｇ放心Ｇ，", "香奈儿，我们只卖正品，放心，"),  # no second mark before a mark
+    ("拍下以后48小时内发货，1比1", "拍下以后48小时内发货，1比1"),  # ASCII digits are what Whisper means
+    ("ＧＧ拍", "ＧＧ拍"),  # not after a Han character
+])
+def test_guard_mends_the_commas_whisper_writes_with_a_wrong_last_byte(heard: str, mended: str) -> None:
+    assert mend_commas(heard) == mended
+
+
+def test_screen_hands_on_the_text_with_its_commas_mended() -> None:
+    assert _screen("有粉丝问是不是高仿４不是的４我们的古驰都是正品").text == "有粉丝问是不是高仿，不是的，我们的古驰都是正品"
 
 
 PROMPT = ("香奈儿", "迪奥", "古驰", "爱马仕")
