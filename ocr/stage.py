@@ -216,7 +216,7 @@ class OcrStage:
         if not self.options.track_regions:
             return self._read_whole(frame)
         image, scale = _fit(frame.image, self.options.max_side_px)
-        read = regions.read(image, frame.media_time, self._pool.detect, self._pool.recognize)
+        read = regions.read(image, frame.media_time, self._detect, self._pool.recognize)
         self._tally(read.recognised, read.carried, read.full, read.detected_share)
         return [_unscale_line(ln, scale, 0, 0) for ln in read.lines], None
 
@@ -227,13 +227,20 @@ class OcrStage:
         if region is not None:
             image = image[region.y : region.y + region.h, region.x : region.x + region.w]
         image, scale = _fit(image, self.options.max_side_px)
-        (quads,) = self._pool.detect([image])
+        (quads,) = self._detect([image])
         texts = self._pool.recognize([crop_line(image, q) for q in quads]) if quads else []
         h, w = frame.image.shape[:2]
         self._tally(len(quads), 0, region is None, 1.0 if region is None else region.w * region.h / (w * h))
         ox, oy = (region.x, region.y) if region is not None else (0, 0)
         lines = [TextLine(text, score, quad_to_box(q)) for q, (text, score) in zip(quads, texts) if text.strip()]
         return [_unscale_line(ln, scale, ox, oy) for ln in lines], region
+
+    def _detect(self, images: list[np.ndarray]) -> list[list[np.ndarray]]:
+        """The detector's quads for each image, in its pixels, found at ``detect_scale`` (see OcrOptions)."""
+        o = self.options
+        scales = [o.detect_scale if min(im.shape[:2]) * o.detect_scale >= o.detect_min_side_px else 1.0 for im in images]
+        found = self._pool.detect([im if s >= 1.0 else _scaled(im, s) for im, s in zip(images, scales)])
+        return [[np.asarray(q, np.float32).reshape(4, 2) / s for q in quads] for s, quads in zip(scales, found)]
 
     def _tally(self, recognised: int, carried: int, full: bool, detected_share: float) -> None:
         with self._lock:
@@ -264,7 +271,13 @@ def _fit(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     scale = min(1.0, max_side / max(h, w))
     if scale >= 1.0:
         return image, 1.0
-    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA), scale
+    return _scaled(image, scale), scale
+
+
+def _scaled(image: np.ndarray, scale: float) -> np.ndarray:
+    h, w = image.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
 
 
 def _unscale_line(line: TextLine, scale: float, ox: int, oy: int) -> TextLine:

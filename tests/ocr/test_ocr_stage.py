@@ -77,6 +77,22 @@ def test_large_changed_region_reads_the_whole_frame_scaled_to_max_side():
     assert ev[0].box == Box(320, 180, 640, 180)
 
 
+def test_lines_are_detected_on_the_scaled_frame_and_recognised_on_the_full_one():
+    engine = FakeEngine()
+    with make_stage(engine, detect_scale=0.5) as stage:
+        ev = stage.process(frame(0.0, 3))
+    assert engine.shapes == [(360, 640)]
+    assert ev[0].box == Box(320, 180, 640, 180), "the box found at half scale, in frame pixels"
+
+
+def test_without_region_tracking_a_changed_area_too_small_to_scale_is_detected_as_it_is():
+    engine = FakeEngine()
+    with make_stage(engine, detect_scale=0.5, detect_min_side_px=32, crop_margin_px=0, track_regions=False) as stage:
+        stage.process(frame(0.0, 2, box=Box(100, 200, 400, 60)))
+        stage.process(frame(1.0, 5, box=Box(100, 200, 400, 80)))
+    assert engine.shapes == [(60, 400), (40, 200)]
+
+
 def test_a_failed_read_is_counted_and_the_stream_goes_on():
     engine = FakeEngine()
     with make_stage(engine) as stage:
