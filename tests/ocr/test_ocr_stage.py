@@ -63,7 +63,7 @@ def test_only_changed_frames_are_read_and_unchanged_ones_extend():
 
 def test_without_region_tracking_a_small_changed_region_is_cropped_with_margin_and_boxes_map_back():
     engine = FakeEngine()
-    with make_stage(engine, crop_margin_px=10, track_regions=False) as stage:
+    with make_stage(engine, crop_margin_px=10, track_regions=False, detect_scale=1.0) as stage:
         ev = stage.process(frame(0.0, 2, box=Box(100, 200, 400, 80)))
     assert engine.shapes == [(100, 420)]
     assert ev[0].box == Box(90 + 420 // 4, 190 + 100 // 4, 420 // 2, 100 // 4)
@@ -71,7 +71,7 @@ def test_without_region_tracking_a_small_changed_region_is_cropped_with_margin_a
 
 def test_large_changed_region_reads_the_whole_frame_scaled_to_max_side():
     engine = FakeEngine()
-    with make_stage(engine, max_side_px=640) as stage:
+    with make_stage(engine, max_side_px=640, detect_scale=1.0) as stage:
         ev = stage.process(frame(0.0, 3, box=Box(0, 0, 1200, 700)))
     assert engine.shapes == [(360, 640)]
     assert ev[0].box == Box(320, 180, 640, 180)
