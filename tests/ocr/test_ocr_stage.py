@@ -15,13 +15,14 @@ from ocr import OcrOptions, OcrStage
 class FakeEngine:
     """Finds one line in the middle of an image and reads it "字幕<k> ¥99" where its pixels hold k.
 
-    Records the shapes of the images it detected in.
+    Records the shapes of the images it detected in and of the crops it recognised.
     """
 
     name = "fake"
 
     def __init__(self, delay: float = 0.0) -> None:
         self.shapes: list[tuple[int, int]] = []
+        self.crops: list[tuple[int, int]] = []
         self.delay = delay
 
     def detect(self, image: np.ndarray) -> list[np.ndarray]:
@@ -34,6 +35,7 @@ class FakeEngine:
         return [np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])]
 
     def recognize(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        self.crops += [crop.shape[:2] for crop in crops]
         return [(f"字幕{int(crop[0, 0, 0])} ¥99", 0.9) for crop in crops]
 
 
@@ -82,6 +84,7 @@ def test_lines_are_detected_on_the_scaled_frame_and_recognised_on_the_full_one()
     with make_stage(engine, detect_scale=0.5) as stage:
         ev = stage.process(frame(0.0, 3))
     assert engine.shapes == [(360, 640)]
+    assert engine.crops == [(180, 640)], "the line cut from the 1280 px frame"
     assert ev[0].box == Box(320, 180, 640, 180), "the box found at half scale, in frame pixels"
 
 
