@@ -138,7 +138,7 @@ def before_issue_12(cfg: Config) -> Config:
     tracking), lines detected at 1280 px, logos matched at 1280 px, one stream's speech per Whisper window,
     encoded in the full 30 s, 120 tokens a window.
     Threads and the degrade scheduler are today's in both runs."""
-    return cfg.replace(ocr=replace(cfg.ocr, track_regions=False, detect_scale=1.0), logos=replace(cfg.logos, max_side=1280),
+    return cfg.replace(ocr=replace(cfg.ocr, track_regions=False, detect_max_side_px=1280), logos=replace(cfg.logos, max_side=1280),
                        asr=replace(cfg.asr, pack_streams=False, fit_window=False, degraded_fit_window=False,
                                    fit_tail_window=False, max_tokens_per_window=120))
 

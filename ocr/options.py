@@ -26,15 +26,16 @@ class OcrOptions:
     Frames: images whose longer side exceeds ``max_side_px`` are scaled down first.
 
     Detection is most of the OCR worker's CPU (84 % on the bench broadcast at 1280 px), and it
-    finds a live-commerce card's lines on fewer pixels too: the detector sees each image (the
-    frame, or a changed area of it) scaled by ``detect_scale``, and the lines it finds are
-    recognised from the full-resolution image, their boxes scaled back. An area smaller than
-    ``detect_min_side_px`` once scaled is detected as it is. At 0.5 the 12 broadcasts of the
-    evaluation corpus give the same evaluation figures as at 1 (bench/evidence), and lines
-    whose thin last stroke detection at 1280 px cut off are read whole (全网第一, not 全网第).
-    The CPU it saves is in bench/ (bench_ocr, bench_pipeline). (Lengthening the boxes found on
-    fewer pixels, so that a thin last stroke is not cut off, lowered the recogniser's
-    confidence under ``min_confidence`` on a price sticker: the box stays as found.)
+    finds a live-commerce card's lines on fewer pixels too: the detector sees the frame at most
+    ``detect_max_side_px`` long (a changed area of it at the same scale), and the lines it
+    finds are recognised from the full-resolution image, their boxes scaled back. An area
+    smaller than ``detect_min_side_px`` once scaled is detected as it is. At 640 px the 12
+    broadcasts of the evaluation corpus (720p) give the same evaluation figures as at 1280
+    (bench/evidence), and lines whose thin last stroke detection at 1280 px cut off are read
+    whole (全网第一, not 全网第). The CPU it saves is in bench/ (bench_ocr, bench_pipeline).
+    (Lengthening the boxes found on fewer pixels, so that a thin last stroke is not cut off,
+    lowered the recogniser's confidence under ``min_confidence`` on a price sticker: the box
+    stays as found.)
 
     Reading only what changed (``track_regions``, on by default; see ``ocr/regions.py``): a
     moving host makes every sampled frame "changed", while the product card, price sticker and
@@ -67,7 +68,7 @@ class OcrOptions:
     recycle_above_mb: float = 2048.0
     start_timeout_s: float = 180.0
     max_side_px: int = 1280
-    detect_scale: float = 0.5
+    detect_max_side_px: int = 640
     detect_min_side_px: int = 32
     min_confidence: float = 0.6
     crop_changed: bool = True
@@ -92,7 +93,7 @@ class OcrOptions:
             raise ConfigError(
                 "OCR full_detect_interval_s must be >= 0, 0 < change_level < 255 and change_pixels >= 1: fix OcrOptions"
             )
-        if not 0.1 <= self.detect_scale <= 1.0 or self.detect_min_side_px < 8:
-            raise ConfigError("OCR detect_scale must be in 0.1..1 and detect_min_side_px >= 8: fix OcrOptions")
+        if self.detect_max_side_px < 64 or self.detect_min_side_px < 8:
+            raise ConfigError("OCR detect_max_side_px must be >= 64 and detect_min_side_px >= 8: fix OcrOptions")
         if self.max_side_px < 32:
             raise ConfigError(f"OCR max_side_px={self.max_side_px} is too small: use 640 or more")

@@ -18,6 +18,7 @@ only the sampler's changed box (plus a margin) when that is small.
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import threading
 import time
@@ -216,7 +217,8 @@ class OcrStage:
         if not self.options.track_regions:
             return self._read_whole(frame)
         image, scale = _fit(frame.image, self.options.max_side_px)
-        read = regions.read(image, frame.media_time, self._detect, self._pool.recognize)
+        detect = functools.partial(self._detect, scale=min(1.0, self.options.detect_max_side_px / max(image.shape[:2])))
+        read = regions.read(image, frame.media_time, detect, self._pool.recognize)
         self._tally(read.recognised, read.carried, read.full, read.detected_share)
         return [_unscale_line(ln, scale, 0, 0) for ln in read.lines], None
 
@@ -227,7 +229,7 @@ class OcrStage:
         if region is not None:
             image = image[region.y : region.y + region.h, region.x : region.x + region.w]
         image, scale = _fit(image, self.options.max_side_px)
-        (quads,) = self._detect([image])
+        (quads,) = self._detect([image], scale=min(1.0, self.options.detect_max_side_px / (scale * max(frame.image.shape[:2]))))
         texts = self._pool.recognize([crop_line(image, q) for q in quads]) if quads else []
         h, w = frame.image.shape[:2]
         self._tally(len(quads), 0, region is None, 1.0 if region is None else region.w * region.h / (w * h))
@@ -235,10 +237,9 @@ class OcrStage:
         lines = [TextLine(text, score, quad_to_box(q)) for q, (text, score) in zip(quads, texts) if text.strip()]
         return [_unscale_line(ln, scale, ox, oy) for ln in lines], region
 
-    def _detect(self, images: list[np.ndarray]) -> list[list[np.ndarray]]:
-        """The detector's quads for each image, in its pixels, found at ``detect_scale`` (see OcrOptions)."""
-        o = self.options
-        scales = [o.detect_scale if min(im.shape[:2]) * o.detect_scale >= o.detect_min_side_px else 1.0 for im in images]
+    def _detect(self, images: list[np.ndarray], *, scale: float) -> list[list[np.ndarray]]:
+        """The detector's quads for each image, in its pixels, found on it scaled by ``scale`` (see OcrOptions)."""
+        scales = [scale if min(im.shape[:2]) * scale >= self.options.detect_min_side_px else 1.0 for im in images]
         found = self._pool.detect([im if s >= 1.0 else _scaled(im, s) for im, s in zip(images, scales)])
         return [[np.asarray(q, np.float32).reshape(4, 2) / s for q in quads] for s, quads in zip(scales, found)]
 

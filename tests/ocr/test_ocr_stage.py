@@ -65,7 +65,7 @@ def test_only_changed_frames_are_read_and_unchanged_ones_extend():
 
 def test_without_region_tracking_a_small_changed_region_is_cropped_with_margin_and_boxes_map_back():
     engine = FakeEngine()
-    with make_stage(engine, crop_margin_px=10, track_regions=False, detect_scale=1.0) as stage:
+    with make_stage(engine, crop_margin_px=10, track_regions=False, detect_max_side_px=1280) as stage:
         ev = stage.process(frame(0.0, 2, box=Box(100, 200, 400, 80)))
     assert engine.shapes == [(100, 420)]
     assert ev[0].box == Box(90 + 420 // 4, 190 + 100 // 4, 420 // 2, 100 // 4)
@@ -73,7 +73,7 @@ def test_without_region_tracking_a_small_changed_region_is_cropped_with_margin_a
 
 def test_large_changed_region_reads_the_whole_frame_scaled_to_max_side():
     engine = FakeEngine()
-    with make_stage(engine, max_side_px=640, detect_scale=1.0) as stage:
+    with make_stage(engine, max_side_px=640, detect_max_side_px=1280) as stage:
         ev = stage.process(frame(0.0, 3, box=Box(0, 0, 1200, 700)))
     assert engine.shapes == [(360, 640)]
     assert ev[0].box == Box(320, 180, 640, 180)
@@ -81,16 +81,23 @@ def test_large_changed_region_reads_the_whole_frame_scaled_to_max_side():
 
 def test_lines_are_detected_on_the_scaled_frame_and_recognised_on_the_full_one():
     engine = FakeEngine()
-    with make_stage(engine, detect_scale=0.5) as stage:
+    with make_stage(engine) as stage:  # detect_max_side_px 640
         ev = stage.process(frame(0.0, 3))
     assert engine.shapes == [(360, 640)]
     assert engine.crops == [(180, 640)], "the line cut from the 1280 px frame"
     assert ev[0].box == Box(320, 180, 640, 180), "the box found at half scale, in frame pixels"
 
 
+def test_a_frame_already_at_the_detection_size_is_detected_as_it_is():
+    engine = FakeEngine()
+    with make_stage(engine, max_side_px=640) as stage:  # detect_max_side_px 640: never below the frame read
+        stage.process(frame(0.0, 3))
+    assert engine.shapes == [(360, 640)]
+
+
 def test_without_region_tracking_a_changed_area_too_small_to_scale_is_detected_as_it_is():
     engine = FakeEngine()
-    with make_stage(engine, detect_scale=0.5, detect_min_side_px=32, crop_margin_px=0, track_regions=False) as stage:
+    with make_stage(engine, detect_min_side_px=32, crop_margin_px=0, track_regions=False) as stage:
         stage.process(frame(0.0, 2, box=Box(100, 200, 400, 60)))
         stage.process(frame(1.0, 5, box=Box(100, 200, 400, 80)))
     assert engine.shapes == [(60, 400), (40, 200)]
