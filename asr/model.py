@@ -8,9 +8,10 @@ The default resolves with no network at all.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -95,7 +96,9 @@ def load_model(info: ModelInfo, cpu_threads: int) -> Any:
     the part of its 30 s window the audio fills (:func:`fitted_window`) while its ``fit_window``
     attribute is true: the transcriber sets it for each pass (``AsrOptions.fit_window``, and
     ``degraded_fit_window`` for the cheaper tier), and the tail window of a pass while its
-    ``fit_tail_window`` attribute is (:data:`TAIL_MAX_FRAMES`, ``AsrOptions.fit_tail_window``)."""
+    ``fit_tail_window`` attribute is (:data:`TAIL_MAX_FRAMES`, ``AsrOptions.fit_tail_window``), and
+    that decodes a tail window briefly (:func:`tail_token_budget`, one temperature) while its
+    ``brief_tail`` attribute is (``AsrOptions.brief_tail``)."""
     model_class = _window_fitting(_require_faster_whisper())
     return model_class(info.path, device=info.device, compute_type=info.compute_type, cpu_threads=cpu_threads)
 
@@ -116,6 +119,12 @@ WINDOW_MIN_FRAMES = 1000
 # the first window: 4.2 s there) keeps the full window, since a fitted one lost words of it
 # (能治于失眠 written 能制于湿棉).
 TAIL_MAX_FRAMES = 100
+# What Whisper may write for such a tail: as much as 1 s of fast speech needs (~7 Han characters,
+# ~1.8 tokens each) and its timestamps, in one try. Given the whole window budget and the
+# temperature fallback, Whisper base filled nearly silent tails with loops ("请问问问…", or 113
+# spaces), three times over: 6 of the 20 CPU-s of 4 packed streams went on two such tails.
+TAIL_TOKENS_BASE = 4
+TAIL_TOKENS_PER_FRAME = 0.2
 
 
 def fitted_window(features: np.ndarray) -> np.ndarray:
@@ -137,6 +146,12 @@ def fitted_window(features: np.ndarray) -> np.ndarray:
     return features[..., : min(frames, keep)] if keep < frames else features
 
 
+def tail_token_budget(frames: int, cap: int | None) -> int:
+    """Tokens Whisper may write for a tail window with ``frames`` of sound (at most ``cap``)."""
+    budget = TAIL_TOKENS_BASE + math.ceil(frames * TAIL_TOKENS_PER_FRAME)
+    return budget if cap is None else min(cap, budget)
+
+
 def sounding_frames(features: np.ndarray) -> int:
     """Frames of the window up to its last non-zero one (the rest is padding)."""
     frames = features.shape[-1]
@@ -152,7 +167,9 @@ def _window_fitting(whisper_model: type) -> type:
 
         fit_window = False
         fit_tail_window = True
+        brief_tail = True
         _windows = 0  # windows encoded in the current transcribe call
+        _tail_frames: int | None = None  # sound in the window being decoded, if it is a tail
 
         def transcribe(self, *args: Any, **kwargs: Any) -> Any:
             self._windows = 0  # passes run one at a time per model; the windows are encoded as its segments are read
@@ -160,8 +177,16 @@ def _window_fitting(whisper_model: type) -> type:
 
         def encode(self, features: np.ndarray) -> Any:
             self._windows += 1
-            tail = self.fit_tail_window and self._windows > 1 and sounding_frames(features) <= TAIL_MAX_FRAMES
+            sound = sounding_frames(features)
+            self._tail_frames = sound if self._windows > 1 and sound <= TAIL_MAX_FRAMES else None
+            tail = self.fit_tail_window and self._tail_frames is not None
             return super().encode(fitted_window(features) if self.fit_window or tail else features)
+
+        def generate_with_fallback(self, encoder_output: Any, prompt: Any, tokenizer: Any, options: Any) -> Any:
+            if self.brief_tail and self._tail_frames is not None:
+                options = replace(options, temperatures=list(options.temperatures[:1]),
+                                  max_new_tokens=tail_token_budget(self._tail_frames, options.max_new_tokens))
+            return super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
 
     return WindowFittingWhisperModel
 

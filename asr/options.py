@@ -37,6 +37,9 @@ class AsrOptions:
     # Encode fitted the tail window a pass may need after its first one (up to 1 s of sound:
     # the last utterance's closing silence, asr.model.TAIL_MAX_FRAMES); False: a whole 30 s window.
     fit_tail_window: bool = True
+    # Decode such a tail window with a token budget for its sound and one temperature
+    # (asr.model.tail_token_budget); False: the window's whole budget and the fallback temperatures.
+    brief_tail: bool = True
 
     # language
     language: str | None = "zh"  # None: detect

@@ -118,6 +118,7 @@ class Transcriber:
         by_words = len(pieces) > 1 or pieces[0].batch.hold_back
         self._model.fit_window = o.fit_window or (degraded and o.degraded_fit_window)  # read by its encoder
         self._model.fit_tail_window = o.fit_tail_window
+        self._model.brief_tail = o.brief_tail
         segments, info = self._model.transcribe(
             audio,
             language=o.language,

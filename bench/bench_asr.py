@@ -232,6 +232,7 @@ def packing_figures(model, voices: list[np.ndarray], options: AsrOptions) -> lis
 # Changes to packed passes, each measured against today's options with only that change undone.
 PACKED_CHANGES = (
     ("tail window fitted", "whole 30 s tail window", {"fit_tail_window": False}),
+    ("tail window decoded briefly", "tail with the window's budget and fallbacks", {"brief_tail": False}),
     (f"{AsrOptions().max_tokens_per_window} tokens a window", "120 tokens a window", {"max_tokens_per_window": 120}),
 )
 

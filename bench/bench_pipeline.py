@@ -140,7 +140,7 @@ def before_issue_12(cfg: Config) -> Config:
     Threads and the degrade scheduler are today's in both runs."""
     return cfg.replace(ocr=replace(cfg.ocr, track_regions=False, detect_max_side_px=1280), logos=replace(cfg.logos, max_side=1280),
                        asr=replace(cfg.asr, pack_streams=False, fit_window=False, degraded_fit_window=False,
-                                   fit_tail_window=False, max_tokens_per_window=120))
+                                   fit_tail_window=False, brief_tail=False, max_tokens_per_window=120))
 
 
 def capacity_figures(full: list[StepResult], base: list[StepResult], idle_full: float, idle_base: float) -> list[dict]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -675,6 +677,45 @@ def test_the_encoded_window_ends_3_s_after_the_last_sound_on_a_5_s_grid_10_s_at_
     batch[1, :, :1450] = 0.2  # the longest window of a batch decides
     assert model_mod.fitted_window(batch).shape == (2, 80, 2000)
     assert model_mod.fitted_window(np.zeros((80, 3000), dtype=np.float32)).shape == (80, 1000)  # 10 s at least
+
+
+def test_a_short_tail_window_is_decoded_with_a_budget_for_its_sound_in_one_try() -> None:
+    @dataclass
+    class Options:  # the fields of faster_whisper's TranscriptionOptions the budget touches
+        temperatures: list[float]
+        max_new_tokens: int | None
+
+    class Whisper:  # stands in for faster_whisper.WhisperModel: encodes each window, then decodes it
+        def __init__(self) -> None:
+            self.decoded: list[Options] = []
+
+        def encode(self, features: np.ndarray) -> None:
+            return None
+
+        def generate_with_fallback(self, encoder_output: Any, prompt: Any, tokenizer: Any, options: Options) -> None:
+            self.decoded.append(options)
+
+        def transcribe(self, windows: list[np.ndarray]) -> None:
+            for w in windows:
+                self.generate_with_fallback(self.encode(w), [], None, Options([0.0, 0.2, 0.4], 224))
+
+    def window(seconds: float) -> np.ndarray:
+        w = np.zeros((80, 3000), dtype=np.float32)
+        w[:, : int(seconds * 100)] = -0.5
+        return w
+
+    model = model_mod._window_fitting(Whisper)()
+    model.transcribe([window(0.02), window(0.02), window(1.0), window(4.2)])
+    assert model.decoded == [
+        Options([0.0, 0.2, 0.4], 224),  # a first window is never a tail, however short
+        Options([0.0], 5),  # 2 frames of sound after the last word: no room for a loop
+        Options([0.0], 24),  # 1 s: ~7 characters of fast speech and their timestamps
+        Options([0.0, 0.2, 0.4], 224),  # an utterance Whisper skipped: decoded like any window
+    ]
+    assert model_mod.tail_token_budget(100, cap=16) == 16
+    model.brief_tail = False  # AsrOptions(brief_tail=False): as before
+    model.transcribe([window(20.0), window(0.3)])
+    assert model.decoded[-1] == Options([0.0, 0.2, 0.4], 224)
 
 
 def test_a_short_tail_window_after_the_first_is_encoded_fitted_and_the_first_never_is() -> None:
