@@ -12,7 +12,9 @@ tells a brand's story. Context lexicons (``role: context``) list such words, eac
   Only cues, never a brand, are denied from behind, and the copula is not a denial:
   高仿的古驰，不是正品 confesses rather than denies;
 - ``comparison``: acts on the last hit before it (比 *香奈儿* 还好用), within ``scope``;
-- ``mention``: acts on every hit of the text (a brand in a story is not the product on sale).
+- ``mention``: acts on every hit of the text (a brand in a story is not the product on sale);
+- ``other_party``: names someone other than the seller (别家, 同行): a negation or denial it is
+  the subject of is theirs, and denies nothing of the seller's (原单货，别家都不卖 boasts).
 
 ``authorised`` and ``secondhand`` act on a whole product segment, not on hits: the engine turns
 them into facts of their own. A rule applies only the effects it lists in ``benign_context``,
@@ -24,7 +26,8 @@ from __future__ import annotations
 from rules.lexicon import BRAND, CONTEXT, TERM, Hit, Lexicon
 from rules.normalize import Normalized
 
-NEGATION, DENIAL, COMPARISON, MENTION = "negation", "denial", "comparison", "mention"
+NEGATION, DENIAL, COMPARISON, MENTION, OTHER_PARTY = "negation", "denial", "comparison", "mention", "other_party"
+_SUBJECT_GAP = 2  # characters between a subject and its negation: an adverb (都, 也, 从来, 一律)
 _PARTICLES = frozenset("的了哈啊呀哦啦呢吧嘛")  # what may end a clause after its verb (我们不卖的哈)
 SEGMENT_EFFECTS = frozenset({"authorised", "secondhand"})
 
@@ -48,6 +51,8 @@ class ContextReader:
             lex = self._lexicons.get(c.group) if c.kind == CONTEXT else None
             if lex is None or _target(hit) not in lex.applies_to or (c.via != "text" and hit.via == "text"):
                 continue
+            if c.reason in (NEGATION, DENIAL) and _of_another_party(c, hits, norm):
+                continue
             if c.reason == MENTION:
                 return MENTION, f"{MENTION} ({c.label})"
             crosses = any(min(c.start, hit.start) < b <= max(c.start, hit.start) for b in norm.breaks)
@@ -64,6 +69,14 @@ class ContextReader:
                 if hit.end == last:
                     return COMPARISON, f"{COMPARISON} ({c.label})"
         return "", ""
+
+
+def _of_another_party(c: Hit, hits: tuple[Hit, ...], norm: Normalized) -> bool:
+    """Another party (别家, 同行) is the subject of ``c``: named just before it in its clause, at most
+    an adverb apart (别家都不卖, 同行从来不做). Named further back it is rather part of the
+    object (外面那些高仿我们从来不碰: the seller denies)."""
+    return any(h.kind == CONTEXT and h.reason == OTHER_PARTY and 0 <= c.start - h.end <= _SUBJECT_GAP
+               and not any(h.end < b <= c.start for b in norm.breaks) for h in hits)
 
 
 def _ends_clause(norm: Normalized, end: int) -> bool:

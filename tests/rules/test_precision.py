@@ -120,6 +120,19 @@ def test_a_denial_that_ends_its_clause_reaches_the_cue_fronted_before_a_comma(en
     assert CUE in fired(engine, "古驰这款是原单，我们不做假发票")
 
 
+def test_a_denial_by_another_party_denies_nothing_of_the_sellers(engine) -> None:
+    """A denial that ends its clause reaches the cue fronted before it (above); when its subject is
+    someone else (别家都不卖: "other shops don't sell this") it is a boast, not a denial. Named
+    further back, the other party is part of the object and the seller still denies."""
+    exp = rules.explain(engine, "古驰这款是原单货，别家都不卖", Modality.ASR)
+    assert CUE in {v.rule_id for v in exp.fired}
+    assert any("other_party: 别家" in m for m in exp.matches)
+    assert CUE in fired(engine, "别人家不卖高仿，我们卖，古驰一比一")  # theirs, before the cue
+    assert CUE in fired(engine, "古驰原单，同行从来不做")  # an adverb between subject and denial
+    assert CUE not in fired(engine, "外面那些高仿我们从来不碰，古驰专柜正品")
+    assert CUE not in fired(engine, "古驰的包都是专柜拿的，高仿的东西，我们从来不碰的")
+
+
 def test_a_negation_heard_by_sound_cancels_only_what_was_heard_by_sound(engine) -> None:
     """Whisper base writes 不是 as 不适 or 不实 (不是的 came back 不适等 in 6 of 12 samples of a tuning
     trap): a cue it guessed from the sound (高仿 as 高访) is cancelled by a negation guessed the same
