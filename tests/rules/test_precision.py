@@ -127,7 +127,7 @@ def test_a_denial_by_another_party_denies_nothing_of_the_sellers(engine) -> None
     exp = rules.explain(engine, "古驰这款是原单货，别家都不卖", Modality.ASR)
     assert CUE in {v.rule_id for v in exp.fired}
     assert any("other_party: 别家" in m for m in exp.matches)
-    assert CUE in fired(engine, "别人家不卖高仿，我们卖，古驰一比一")  # theirs, before the cue
+    assert CUE in fired(engine, "别人家不卖高仿，我们卖，古驰的包包")  # theirs, before the cue
     assert CUE in fired(engine, "古驰原单，同行从来不做")  # an adverb between subject and denial
     assert CUE not in fired(engine, "外面那些高仿我们从来不碰，古驰专柜正品")
     assert CUE not in fired(engine, "古驰的包都是专柜拿的，高仿的东西，我们从来不碰的")
