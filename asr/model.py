@@ -177,8 +177,8 @@ def _window_fitting(whisper_model: type) -> type:
 
         def encode(self, features: np.ndarray) -> Any:
             self._windows += 1
-            sound = sounding_frames(features)
-            self._tail_frames = sound if self._windows > 1 and sound <= TAIL_MAX_FRAMES else None
+            sound = sounding_frames(features) if self._windows > 1 else None  # a first window is never a tail
+            self._tail_frames = sound if sound is not None and sound <= TAIL_MAX_FRAMES else None
             tail = self.fit_tail_window and self._tail_frames is not None
             return super().encode(fitted_window(features) if self.fit_window or tail else features)
 
