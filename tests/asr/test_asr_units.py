@@ -333,7 +333,7 @@ def _tone_speech(seconds: float) -> np.ndarray:
 
 def test_engine_decodes_on_the_tier_it_is_told_never_on_its_own():
     """The scheduler chooses the cheaper tier; speech waiting long does not switch it by itself."""
-    opts = AsrOptions(vad=False, max_utterance_s=2.0, beam_size=5)
+    opts = AsrOptions(vad=False, max_utterance_s=2.0, beam_size=5, fit_window=False)  # full tier: the whole window
     fake = FakeWhisper()
     eng = AsrEngine(opts, fake)
     eng.set_degraded("s", True)  # a stream the engine does not hold yet: nothing is kept about it
@@ -343,11 +343,11 @@ def test_engine_decodes_on_the_tier_it_is_told_never_on_its_own():
         eng.accept(c)
     out = eng.step()
     assert out and out[0].details["degraded"] is False and fake.calls[-1]["beam_size"] == 5
-    assert fake.calls[-1]["fit_window"] is False  # the full tier encodes Whisper's whole 30 s window
+    assert fake.calls[-1]["fit_window"] is False  # as the full tier is configured
     eng.set_degraded("s", True)
     out = eng.step()
     assert out and out[0].details["degraded"] is True and fake.calls[-1]["beam_size"] == 1
-    assert fake.calls[-1]["fit_window"] is True  # the cheaper tier only the part the speech fills
+    assert fake.calls[-1]["fit_window"] is True  # the cheaper tier fits it whatever the full tier does
     assert eng.status("s").degraded
     eng.set_degraded("s", False)
     for c in chunks(_tone_speech(2), "s", start=4.0):
