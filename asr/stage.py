@@ -18,6 +18,7 @@ import os
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -50,8 +51,40 @@ class AsrWorkerStats:
     pids: tuple[int, ...] = ()
 
 
+class _HandOver:
+    """Audio handed to a worker that it has not taken in yet (its inbox, oldest first).
+
+    While the worker runs a Whisper pass its inbox fills, and its own status cannot see that
+    audio: without this the back-pressure signal (``AsrStatus.lag_s``/``backlog_s``) would read
+    0 through the longest passes, and the queue would overflow before anything degraded.
+    The worker says how many chunks each drain took (``("accepted", n, statuses)``).
+    """
+
+    def __init__(self) -> None:
+        self._chunks: deque[tuple[str, float, float]] = deque()  # (stream, wall time of its end, seconds)
+
+    def handed(self, chunk: AudioChunk) -> None:
+        self._chunks.append((chunk.stream_id, chunk.wall_time, chunk.media_end - chunk.media_start))
+
+    def accepted(self, count: int) -> None:
+        for _ in range(min(count, len(self._chunks))):
+            self._chunks.popleft()
+
+    def waiting(self, stream_id: str, now: float) -> tuple[float, float]:
+        """(how long the stream's oldest chunk not taken in has waited, seconds of its audio not taken in)."""
+        mine = [(wall, seconds) for sid, wall, seconds in self._chunks if sid == stream_id]
+        return (max(0.0, now - mine[0][0]) if mine else 0.0), sum(seconds for _, seconds in mine)
+
+
+def _live_status(reported: AsrStatus, reported_at: float, waiting: tuple[float, float], now: float) -> AsrStatus:
+    """A worker's last status of a stream as of ``now``: speech it reported waiting has waited since
+    (a pass may still be running), and the audio still in its inbox (``_HandOver.waiting``) waits too."""
+    engine_lag = reported.lag_s + max(0.0, now - reported_at) if reported.backlog_s > 0 else 0.0
+    return replace(reported, lag_s=round(max(engine_lag, waiting[0]), 3), backlog_s=round(reported.backlog_s + waiting[1], 3))
+
+
 class _Worker:
-    """One spawned worker process and its two queues."""
+    """One spawned worker process, its two queues and what it has not taken in yet."""
 
     def __init__(self, options: AsrOptions, info: ModelInfo, index: int, replacing_since: float | None = None) -> None:
         ctx = mp.get_context("spawn")
@@ -62,6 +95,7 @@ class _Worker:
             target=_worker_main, args=(options, info, self.inbox, self.outbox), name=f"livewatch-asr-{index}", daemon=True
         )
         self.process.start()
+        self.hand_over = _HandOver()
         self.started = time.monotonic()
         self.ready = False
         self.replacing_since = replacing_since  # when the worker it replaces was found dead
@@ -95,7 +129,7 @@ class AsrStage:
         self.model_info = resolve_model(self._o)
         self._lock = threading.RLock()
         self._ready: dict[str, list[Evidence]] = {}
-        self._status: dict[str, AsrStatus] = {}
+        self._status: dict[str, tuple[AsrStatus, float]] = {}  # a worker's last report and when it came
         self._dropped_s: dict[str, float] = {}
         self._finished: set[str] = set()
         self._assigned: dict[str, int] = {}
@@ -128,6 +162,7 @@ class AsrStage:
                 worker = self._worker_for(chunk.stream_id)
                 try:
                     worker.inbox.put_nowait(("audio", chunk))
+                    worker.hand_over.handed(chunk)
                 except queue.Full:
                     before = self._dropped_s.get(chunk.stream_id, 0.0)
                     after = self._dropped_s[chunk.stream_id] = before + chunk.media_end - chunk.media_start
@@ -199,7 +234,11 @@ class AsrStage:
                 st = self._engine.status(stream_id)
             else:
                 self._pump()
-                st = self._status.get(stream_id, AsrStatus(stream_id))
+                now = time.time()
+                reported, at = self._status.get(stream_id, (AsrStatus(stream_id), now))
+                index = self._assigned.get(stream_id)
+                waiting = self._workers[index].hand_over.waiting(stream_id, now) if index is not None else (0.0, 0.0)
+                st = _live_status(reported, at, waiting, now)
             dropped = self._dropped_s.get(stream_id, 0.0)
             return replace(
                 st,
@@ -292,7 +331,10 @@ class AsrStage:
         if kind == "evidence":
             self._collect([ev for ev in msg[1] if ev.stream_id in self._assigned])
         elif kind == "status":
-            self._status.update((sid, st) for sid, st in msg[1].items() if sid in self._assigned)
+            self._keep_status(msg[1])
+        elif kind == "accepted":
+            worker.hand_over.accepted(msg[1])
+            self._keep_status(msg[2])
         elif kind == "finished":
             if msg[1] in self._assigned:
                 self._finished.add(msg[1])
@@ -311,6 +353,10 @@ class AsrStage:
             raise ConfigError(msg[1])
         elif kind == "error":
             log.error("%s", msg[1])
+
+    def _keep_status(self, statuses: dict[str, AsrStatus]) -> None:
+        now = time.time()
+        self._status.update((sid, (st, now)) for sid, st in statuses.items() if sid in self._assigned)
 
     def _collect(self, evidence: list[Evidence]) -> None:
         for ev in evidence:
@@ -338,11 +384,13 @@ def _worker_main(options: AsrOptions, info: ModelInfo, inbox: Any, outbox: Any) 
     parent = mp.parent_process()
     last_status = last_trim = 0.0
     while parent is None or parent.is_alive():
+        accepted = 0
         for msg in _drain(inbox, block=not engine.has_pending()):
             if msg[0] == "stop":
                 return
             if msg[0] == "audio":
                 engine.accept(msg[1])
+                accepted += 1
             elif msg[0] == "degrade":
                 engine.set_degraded(msg[1], msg[2])
             elif msg[0] == "finish":
@@ -352,13 +400,19 @@ def _worker_main(options: AsrOptions, info: ModelInfo, inbox: Any, outbox: Any) 
                 outbox.put(("status", {msg[1]: engine.status(msg[1])}))
                 outbox.put(("finished", msg[1]))
                 engine.forget(msg[1])  # the parent has its last status: a worker running for days keeps no ended stream
+        if accepted:  # before the pass: what waits now, and that it left the inbox
+            outbox.put(("accepted", accepted, _statuses(engine)))
         evidence = engine.step()
         if evidence:
             outbox.put(("evidence", evidence))
             last_trim = trim_when_due(last_trim, now=time.monotonic())
         if evidence or time.monotonic() - last_status > _STATUS_EVERY_S:
             last_status = time.monotonic()
-            outbox.put(("status", {sid: engine.status(sid) for sid in engine.stream_ids()}))
+            outbox.put(("status", _statuses(engine)))
+
+
+def _statuses(engine: AsrEngine) -> dict[str, AsrStatus]:
+    return {sid: engine.status(sid) for sid in engine.stream_ids()}
 
 
 def _drain(inbox: Any, *, block: bool, limit: int = 500) -> list[tuple[Any, ...]]:

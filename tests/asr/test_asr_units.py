@@ -15,7 +15,7 @@ import pytest
 from asr import AsrOptions, AsrStage, resolve_model
 from asr import model as model_mod
 from asr import stage as asr_stage
-from asr.engine import AsrEngine
+from asr.engine import AsrEngine, AsrStatus
 from asr.guard import cut_prompt_echo, load_phrases, mend_commas, normalise, only_prompt_names, screen, trim_loops
 from asr.transcribe import new_token_budget, prompt_hotwords
 from asr.transcript import Transcript
@@ -662,6 +662,63 @@ def test_a_worker_process_forgets_a_stream_once_it_has_finished_it(monkeypatch):
         (status, *_) = wait_until(statuses_after_finished, 30, lambda: f"a status after the finish: {seen}")
         assert "s" not in status
         assert held(engines[0], "s") == []
+    finally:
+        inbox.put(("stop",))
+        worker.join(10)
+
+
+def test_audio_handed_to_a_worker_waits_until_the_worker_says_it_took_it_in():
+    """The inbox is part of the wait: its oldest chunk of a stream says how long, its chunks how much."""
+    hand_over = asr_stage._HandOver()
+    for c in chunks(_tone_speech(2.0), "a", wall=100.0):
+        hand_over.handed(c)
+    for c in chunks(_tone_speech(1.0), "b", wall=103.0):
+        hand_over.handed(c)
+    assert hand_over.waiting("a", now=105.0) == (5.0, 2.0)
+    assert hand_over.waiting("b", now=105.0) == (2.0, 1.0)
+    hand_over.accepted(4)  # a drain took every chunk of "a" (they were handed over first)
+    assert hand_over.waiting("a", now=105.0) == (0.0, 0.0)
+    assert hand_over.waiting("b", now=105.0) == (2.0, 1.0)
+    hand_over.accepted(10)
+    assert hand_over.waiting("b", now=105.0) == (0.0, 0.0) and hand_over.waiting("never", now=105.0) == (0.0, 0.0)
+
+
+def test_a_reported_wait_keeps_growing_until_the_next_report():
+    """A long pass sends nothing: speech it reported waiting has waited as long again since."""
+    reported = AsrStatus("s", lag_s=1.0, backlog_s=3.0)
+    st = asr_stage._live_status(reported, 100.0, (0.0, 0.0), now=106.0)
+    assert (st.lag_s, st.backlog_s) == (7.0, 3.0)
+    st = asr_stage._live_status(reported, 100.0, (9.0, 4.5), now=106.0)  # older audio still in the inbox
+    assert (st.lag_s, st.backlog_s) == (9.0, 7.5)
+    idle = asr_stage._live_status(AsrStatus("s"), 100.0, (0.0, 0.0), now=160.0)
+    assert (idle.lag_s, idle.backlog_s) == (0.0, 0.0)  # nothing was waiting: nothing ages
+
+
+def test_a_worker_says_what_waits_before_it_starts_a_pass(monkeypatch):
+    """The worker loop (in a thread): after each drain, before Whisper runs, it reports the chunks it
+    took in and every stream's backlog, so the parent sees the speech a long pass is busy with."""
+    monkeypatch.setattr(asr_stage, "load_model", lambda info, threads: FakeWhisper(cost_s=0.5))
+    inbox: queue.Queue = queue.Queue()
+    outbox: queue.Queue = queue.Queue()
+    options = AsrOptions(vad=False, max_utterance_s=2.0)
+    worker = threading.Thread(target=asr_stage._worker_main, args=(options, None, inbox, outbox), daemon=True)
+    sent = list(chunks(_tone_speech(4.0), "s"))
+    for c in sent:
+        inbox.put(("audio", c))
+    worker.start()
+    seen: list[tuple] = []
+
+    def until_evidence() -> list[tuple]:
+        while not outbox.empty():
+            seen.append(outbox.get_nowait())
+        return [m for m in seen if m[0] == "evidence"]
+
+    try:
+        wait_until(until_evidence, 30, lambda: f"evidence from the worker: {seen}")
+        first_evidence = next(i for i, m in enumerate(seen) if m[0] == "evidence")
+        before = [m for m in seen[:first_evidence] if m[0] == "accepted"]
+        assert sum(m[1] for m in before) == len(sent)
+        assert before[-1][2]["s"].backlog_s > 0, "the speech the pass is about to decode is reported waiting"
     finally:
         inbox.put(("stop",))
         worker.join(10)
