@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 MEDIA_DIR = REPO_ROOT / "var" / "bench-media"
 VISION_QUEUE_ALLOWANCE = 4  # frames a stream's vision queue may still hold at the end of a window
+ROOM_STRIDE = 7  # scenes between the first scenes of two rooms; coprime with len(BROADCAST), so 12 rooms all differ
 
 # One minute of a host selling: (title, price, caption, speech, logo brand); mostly benign,
 # with the violations a real broadcast would have, so the rules and alerts do real work too.
@@ -75,14 +76,21 @@ def logo_path(brand: str) -> Path:
     return DEFAULT_BRANDS_DIR / brand / "monogram.png"
 
 
-def broadcast_spec(seconds: float = 60.0, scene_s: float = 5.0, *, speech: bool = True) -> ClipSpec:
-    """A live-commerce broadcast: a new card every ``scene_s``, the host talking in most scenes."""
+def broadcast_spec(seconds: float = 60.0, scene_s: float = 5.0, *, speech: bool = True, room: int = 0) -> ClipSpec:
+    """A live-commerce broadcast: a new card every ``scene_s``, the host talking in most scenes.
+
+    ``room`` k > 0 is another live room selling the same goods in another order (the scene list
+    rotated, other backgrounds): streams watched together must not say the
+    same sentence at the same moment, which no two real rooms do and which makes Whisper merge
+    or skip the copies packed into one window.
+    """
     scenes: list[Scene] = []
+    first = (room * ROOM_STRIDE) % len(BROADCAST)
     while (done := sum(s.seconds for s in scenes)) < seconds - 1e-6:
-        title, price, caption, said, brand = BROADCAST[len(scenes) % len(BROADCAST)]
+        title, price, caption, said, brand = BROADCAST[(first + len(scenes)) % len(BROADCAST)]
         scenes.append(Scene(min(scene_s, seconds - done), title, price, caption, said if speech else "",
-                            logo_path(brand) if brand else None, background_seed=100 + len(scenes)))
-    return ClipSpec(f"broadcast{int(seconds)}s", tuple(scenes))
+                            logo_path(brand) if brand else None, background_seed=100 + 50 * room + len(scenes)))
+    return ClipSpec(f"broadcast{int(seconds)}s" + (f"-room{room}" if room else ""), tuple(scenes))
 
 
 def _media_path(spec: ClipSpec, media_dir: Path) -> Path:
@@ -493,7 +501,7 @@ def _counts(pipeline: Pipeline, stages: ObservedStages) -> dict[str, tuple[int, 
 
 def run_window(
     rig: Rig,
-    clip: Path,
+    rooms: Sequence[Path],
     streams: int,
     *,
     warmup_s: float,
@@ -502,12 +510,13 @@ def run_window(
     prefix: str = "cap",
     keep_up: KeepUp = KeepUp(),
 ) -> StepResult:
-    """Watch ``streams`` real-time replays of ``clip`` and measure one window after a warm-up."""
+    """Watch ``streams`` real-time replays (stream i plays ``rooms[i % len(rooms)]``) and measure one
+    window after a warm-up."""
     pipeline = rig.pipeline()
     try:
         with scheduled(pipeline):
             for i in range(streams):
-                pipeline.add_stream(f"{prefix}{streams}-{i}", str(clip))
+                pipeline.add_stream(f"{prefix}{streams}-{i}", str(rooms[i % len(rooms)]))
             time.sleep(warmup_s)
             before, cpu0, t0 = _counts(pipeline, rig.stages), tree_cpu(), time.monotonic()
             work0 = _Work.read(rig, pipeline)
@@ -624,7 +633,7 @@ def judge(
 
 def capacity_sweep(
     rig: Rig,
-    clip: Path,
+    rooms: Sequence[Path],
     *,
     max_streams: int = 6,
     warmup_s: float = 8.0,
@@ -634,7 +643,7 @@ def capacity_sweep(
     """N = 1, 2, ... concurrent streams until the first N the pipeline does not keep up with."""
     steps = []
     for n in range(1, max_streams + 1):
-        step = run_window(rig, clip, n, warmup_s=warmup_s, window_s=window_s, prefix=prefix)
+        step = run_window(rig, rooms, n, warmup_s=warmup_s, window_s=window_s, prefix=prefix)
         log.info("capacity: %d stream(s): %s", n, "kept up" if step.kept_up else "; ".join(step.reasons))
         steps.append(step)
         if not step.kept_up:

@@ -99,3 +99,13 @@ def test_speech_spans_place_each_sentence_half_a_second_into_its_scene() -> None
                               Scene(2.0, "围巾", "¥89", "", speech="下一款")))
     voices = [np.zeros(int(3.2 * AUDIO_RATE), np.float32), np.zeros(int(4.0 * AUDIO_RATE), np.float32)]
     assert speech_spans(spec, voices) == [(3.5, 6.7), (11.5, 13.0)]  # the last one cut at the clip's end
+
+
+def test_streams_watched_together_never_say_the_same_sentence_at_once() -> None:
+    """Each capacity stream plays its own room: at every moment, eight rooms say eight different things."""
+    rooms = [broadcast_spec(60.0, room=k) for k in range(8)]
+    for at in range(12):
+        said = [room.scenes[at].speech for room in rooms]
+        assert len(set(said)) == len(said)
+    assert rooms[0] == broadcast_spec(60.0), "room 0 is the clip the scan and the other figures use"
+    assert len({room.name for room in rooms}) == 8
