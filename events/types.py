@@ -81,6 +81,12 @@ class Box:
         h = min(self.y + self.h, other.y + other.h) - max(self.y, other.y)
         return max(0, w) * max(0, h)
 
+    def bounding(self, other: Box) -> Box:
+        """The smallest box covering both."""
+        x0, y0 = min(self.x, other.x), min(self.y, other.y)
+        x1, y1 = max(self.x + self.w, other.x + other.w), max(self.y + self.h, other.y + other.h)
+        return Box(x0, y0, x1 - x0, y1 - y0)
+
     def iou(self, other: Box) -> float:
         """Intersection over union: 1 for the same box, 0 for boxes apart."""
         inter = self.intersection(other)

@@ -100,6 +100,15 @@ class _Counters:
     dropped_seen: int = 0  # frames dropped at the scheduler's last reading
 
 
+def _with_change_of(dropped: SampledFrame, frame: SampledFrame) -> SampledFrame:
+    """``frame`` changed also where ``dropped`` (the changed frame before it, never seen) changed."""
+    if not frame.changed:
+        return dataclasses.replace(frame, changed=True, changed_box=dropped.changed_box)
+    if dropped.changed_box is None or frame.changed_box is None:
+        return dataclasses.replace(frame, changed_box=None)  # None: the whole frame
+    return dataclasses.replace(frame, changed_box=dropped.changed_box.bounding(frame.changed_box))
+
+
 class VisionPool:
     """OCR and logo matching for all streams, with per-stream bounded queues."""
 
@@ -122,14 +131,27 @@ class VisionPool:
             if frame.stream_id not in self._order:
                 self._order.append(frame.stream_id)
             if len(q) >= self._per_stream:
-                self._drop_one(q, frame.stream_id)
+                frame = self._drop_one(q, frame)
             q.append(frame)
             self._cond.notify()
 
-    def _drop_one(self, q: collections.deque[SampledFrame], stream_id: str) -> None:
-        victim = next((f for f in q if not f.changed), q[0])
-        q.remove(victim)
-        self._dropped[stream_id] += 1
+    def _drop_one(self, q: collections.deque[SampledFrame], incoming: SampledFrame) -> SampledFrame:
+        """Drop the oldest unchanged frame, else the oldest; returns ``incoming`` (maybe marked changed).
+
+        A dropped changed frame hands its change on to the frame after it: ``changed_box`` says
+        what changed since the last frame the detectors saw, and stages that read only that
+        region (logos) would otherwise never look where the dropped frame changed.
+        """
+        index = next((i for i, f in enumerate(q) if not f.changed), 0)
+        victim = q[index]
+        del q[index]
+        self._dropped[incoming.stream_id] += 1
+        if not victim.changed:
+            return incoming
+        if index < len(q):
+            q[index] = _with_change_of(victim, q[index])
+            return incoming
+        return _with_change_of(victim, incoming)
 
     def dropped(self, stream_id: str) -> int:
         with self._cond:

@@ -1,7 +1,10 @@
 """The logo stage: sampled frames in, ``logo`` evidence out.
 
 Runs only on frames the sampler marked as changed (a near-duplicate frame
-shows the same logos, so it just extends what is already in view), matches
+shows the same logos, so it just extends what is already in view), and only
+on the part that changed (``changed_box``, with a margin and the logos in view
+it touches): in a live-commerce frame the host moves while the card with its
+logo stays put, and a logo outside the change is still in view. It matches
 every method, keeps the best of overlapping hits across brands, and tracks
 each brand's appearance as one observation (``events.ObservationTracker``):
 one event when it appears, an update every ``reemit_interval_s`` while it
@@ -35,7 +38,12 @@ _OBS_NAMESPACE = uuid.UUID("0b3c5e0e-3f7e-4a8e-9a39-1f5d8c2b7a61")
 class LogoOptions:
     """``max_side``: frames are downscaled to this longest side before matching (640: a quarter of
     the pixels of 720p; ``bench/bench_logos.py`` and the stored broadcasts kept every logo there;
-    1280 keeps 720p as is, for logos smaller than ~40 px on a 720p frame)."""
+    1280 keeps 720p as is, for logos smaller than ~40 px on a 720p frame).
+
+    ``crop_changed``: match only the sampler's ``changed_box`` grown by ``crop_margin_px`` (frame
+    pixels) and by the boxes of the logos in view it touches, unless that covers more than
+    ``crop_max_fraction`` of the frame (then the whole frame, as with ``crop_changed=False``).
+    """
 
     methods: tuple[str, ...] = METHODS
     max_side: int = 640
@@ -43,6 +51,9 @@ class LogoOptions:
     min_confidence: float = 0.5
     max_overlap: float = 0.3
     changed_only: bool = True
+    crop_changed: bool = True
+    crop_margin_px: int = 32
+    crop_max_fraction: float = 0.5
     max_gap_s: float = 5.0
     reemit_interval_s: float = 10.0
     sift: SiftParams = SiftParams()
@@ -56,6 +67,8 @@ class LogoOptions:
             raise ConfigError("logos.max_side must be >= 160 and reference_max_side >= 64 pixels")
         if not 0 <= self.min_confidence <= 1 or not 0 < self.max_overlap <= 1:
             raise ConfigError("logos.min_confidence must be in [0, 1] and max_overlap in (0, 1]")
+        if self.crop_margin_px < 0 or not 0 < self.crop_max_fraction <= 1:
+            raise ConfigError("logos.crop_margin_px must be >= 0 and crop_max_fraction in (0, 1]")
 
 
 @dataclass
@@ -91,16 +104,19 @@ class LogoStage:
         self._streams: dict[str, ObservationTracker[_Sighting]] = {}
         self._lock = threading.Lock()
 
-    def detect(self, image: np.ndarray) -> list[LogoHit]:
-        """Hits in one BGR image, boxes in its own pixels, best of overlapping hits only."""
+    def detect(self, image: np.ndarray, region: Box | None = None) -> list[LogoHit]:
+        """Hits in one BGR image (only in ``region`` of it, if given), boxes in the image's pixels,
+        best of overlapping hits only. A region is scaled as the whole image would be, so a logo
+        is matched at the same size either way."""
         scale = min(1.0, self.options.max_side / max(image.shape[:2]))
-        work = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+        crop = image if region is None else image[region.y : region.y + region.h, region.x : region.x + region.w]
+        if crop.size == 0:
+            return []
+        work = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else crop
         gray = cv2.cvtColor(work, cv2.COLOR_BGR2GRAY)
         hits = [h for m in self.matchers for h in m.match(gray, work) if h.score >= self.options.min_confidence]
-        kept = keep_best(hits, self.options.max_overlap)
-        if scale < 1:
-            kept = [_rescale(h, 1 / scale) for h in kept]
-        return kept
+        origin = (0, 0) if region is None else (region.x, region.y)
+        return [_to_image(h, 1 / scale, origin) for h in keep_best(hits, self.options.max_overlap)]
 
     def process(self, frame: SampledFrame) -> list[Evidence]:
         """Match a changed frame (an unchanged one only extends what is in view); the evidence due."""
@@ -117,7 +133,8 @@ class LogoStage:
             return []
         out = []
         matched: set[int] = set()
-        for hit in self.detect(frame.image):
+        region = self._region(frame, tracker.open)
+        for hit in self.detect(frame.image, region):
             found = _find(tracker.open, hit, matched)
             if found is None:
                 obs = tracker.start(self._open(frame, hit))
@@ -130,7 +147,12 @@ class LogoStage:
                     out.append(self._evidence(frame, obs))
             matched.add(id(obs))
         for obs in tracker.open:
-            obs.in_view = id(obs) in matched
+            if id(obs) in matched:
+                obs.in_view = True
+            elif region is not None and not region.intersection(obs.hit.box) and obs.in_view:
+                obs.last = t  # not looked at: outside the change, so still in view
+            else:
+                obs.in_view = False
         return out + [self._evidence(frame, obs) for obs in tracker.expire(t)]
 
     def finish(self, stream_id: str) -> list[Evidence]:
@@ -141,6 +163,25 @@ class LogoStage:
 
     def close(self) -> None:
         """Nothing to stop: matching runs in the caller's thread."""
+
+    def _region(self, frame: SampledFrame, open_obs: list[_Sighting]) -> Box | None:
+        """Where to match in a changed frame: the change with a margin, grown to cover the logos in
+        view it touches (one cut in two by the crop would not match); None: the whole frame."""
+        o = self.options
+        box = frame.changed_box
+        if not o.crop_changed or box is None:
+            return None
+        h, w = frame.image.shape[:2]
+        m = o.crop_margin_px
+        region = Box(box.x - m, box.y - m, box.w + 2 * m, box.h + 2 * m)
+        for obs in open_obs:
+            if obs.in_view and region.intersection(obs.hit.box):
+                region = region.bounding(obs.hit.box)
+        x0, y0 = max(0, region.x), max(0, region.y)
+        x1, y1 = min(w, region.x + region.w), min(h, region.y + region.h)
+        if (x1 - x0) * (y1 - y0) > o.crop_max_fraction * w * h:
+            return None
+        return Box(x0, y0, max(0, x1 - x0), max(0, y1 - y0))
 
     def _open(self, frame: SampledFrame, hit: LogoHit) -> _Sighting:
         t = frame.media_time
@@ -179,10 +220,14 @@ def _find(open_obs: list[_Sighting], hit: LogoHit, taken: set[int]) -> _Sighting
     return same[0] if len(same) == 1 and not any(o.hit.brand_id == hit.brand_id for o in open_obs if id(o) in taken) else None
 
 
-def _rescale(hit: LogoHit, f: float) -> LogoHit:
+def _to_image(hit: LogoHit, f: float, origin: tuple[int, int]) -> LogoHit:
+    """A hit on the scaled (and cropped) work image, in the pixels of the image it came from."""
+    if f == 1 and origin == (0, 0):
+        return hit
+    ox, oy = origin
     b = hit.box
-    box = Box(int(round(b.x * f)), int(round(b.y * f)), int(round(b.w * f)), int(round(b.h * f)))
+    box = Box(int(round(b.x * f)) + ox, int(round(b.y * f)) + oy, int(round(b.w * f)), int(round(b.h * f)))
     details = dict(hit.details)
     if "quad" in details:
-        details["quad"] = [[round(x * f, 1), round(y * f, 1)] for x, y in details["quad"]]
+        details["quad"] = [[round(x * f + ox, 1), round(y * f + oy, 1)] for x, y in details["quad"]]
     return replace(hit, box=box, details=details)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from events import ConfigError, Modality, SampledFrame, Snapshot, VideoFrame
+from events import Box, ConfigError, Modality, SampledFrame, Snapshot, VideoFrame
 from logos import LogoOptions, LogoStage
 from logos.synthetic import Distortion, busy_background, render_scene
 
@@ -19,8 +19,8 @@ def frames(marks):
     return with_logo, without
 
 
-def sf(stream: str, i: int, image: np.ndarray, changed: bool = True) -> SampledFrame:
-    return SampledFrame(VideoFrame(stream, i, float(i), 1000.0 + i, image), phash=0, changed=changed)
+def sf(stream: str, i: int, image: np.ndarray, changed: bool = True, box: Box | None = None) -> SampledFrame:
+    return SampledFrame(VideoFrame(stream, i, float(i), 1000.0 + i, image), phash=0, changed=changed, changed_box=box)
 
 
 def test_one_observation_per_appearance(brands, frames):
@@ -46,11 +46,57 @@ def test_one_observation_per_appearance(brands, frames):
 def test_unchanged_frames_are_not_matched(brands, frames, monkeypatch):
     stage = LogoStage(brands)
     calls = []
-    monkeypatch.setattr(stage, "detect", lambda img: calls.append(1) or [])
+    monkeypatch.setattr(stage, "detect", lambda img, region=None: calls.append(1) or [])
     stage.process(sf("s2", 0, frames[0], changed=False))
     assert calls == []
     stage.process(sf("s2", 1, frames[0], changed=True))
     assert calls == [1]
+
+
+class Spy:
+    """The stage's real ``detect``, noting the region of each call."""
+
+    def __init__(self, stage: LogoStage, monkeypatch) -> None:
+        self.regions: list[Box | None] = []
+        real = stage.detect
+        monkeypatch.setattr(stage, "detect", lambda img, region=None: self.regions.append(region) or real(img, region))
+
+
+def test_a_logo_outside_the_change_stays_in_view_without_being_matched_again(brands, frames, monkeypatch):
+    """The host moves in one corner; the card's logo elsewhere is carried, not matched again."""
+    with_logo, _ = frames
+    stage = LogoStage(brands)
+    [logo] = stage.process(sf("c1", 0, with_logo))
+    spy = Spy(stage, monkeypatch)
+    corner = Box(0, 0, 120, 120) if logo.box.x > 300 or logo.box.y > 300 else Box(1100, 560, 120, 120)
+    assert stage.process(sf("c1", 1, with_logo, box=corner)) == []
+    assert spy.regions and spy.regions[0] is not None and not spy.regions[0].intersection(logo.box)
+    [final] = stage.finish("c1")
+    assert final.media_end == 1.0, "still in view at the frame that did not look at it"
+
+
+def test_a_logo_appearing_in_the_change_is_found_where_the_whole_frame_finds_it(brands, frames, monkeypatch):
+    with_logo, without = frames
+    [whole] = LogoStage(brands).detect(with_logo)
+    stage = LogoStage(brands)
+    assert stage.process(sf("c2", 0, without)) == []
+    spy = Spy(stage, monkeypatch)
+    [found] = stage.process(sf("c2", 1, with_logo, box=whole.box))
+    assert spy.regions[0] is not None and spy.regions[0].w * spy.regions[0].h < 0.5 * 1280 * 720
+    assert found.brand == "chanel" and found.box is not None and found.box.iou(whole.box) > 0.8
+
+
+def test_a_logo_the_change_touches_is_looked_at_whole(brands, frames, monkeypatch):
+    """A change over part of a logo in view grows the crop to the whole logo: gone is gone."""
+    with_logo, without = frames
+    stage = LogoStage(brands, LogoOptions(max_gap_s=0.5))
+    [logo] = stage.process(sf("c3", 0, with_logo))
+    spy = Spy(stage, monkeypatch)
+    part = Box(logo.box.x, logo.box.y, max(8, logo.box.w // 3), max(8, logo.box.h // 3))
+    out = stage.process(sf("c3", 2, without, box=part))
+    region = spy.regions[0]
+    assert region is not None and region.intersection(logo.box) == logo.box.w * logo.box.h
+    assert out == [] and stage.finish("c3") == [], "not found where it was: closed, nothing left in view"
 
 
 def test_finish_reports_logos_still_in_view(brands, frames):

@@ -7,15 +7,15 @@ import time
 
 import numpy as np
 
-from events import SampledFrame, VideoFrame
+from events import Box, SampledFrame, VideoFrame
 from livewatch.worker import VisionPool
 from tests.leaks import held
 from tests.waiting import wait_until
 
 
-def frame(stream_id: str, t: float, changed: bool = True) -> SampledFrame:
+def frame(stream_id: str, t: float, changed: bool = True, box: Box | None = None) -> SampledFrame:
     image = np.zeros((4, 4, 3), np.uint8)
-    return SampledFrame(VideoFrame(stream_id, int(t), t, time.time(), image), phash=0, changed=changed)
+    return SampledFrame(VideoFrame(stream_id, int(t), t, time.time(), image), phash=0, changed=changed, changed_box=box)
 
 
 class GatedPool:
@@ -24,12 +24,14 @@ class GatedPool:
     def __init__(self, per_stream: int) -> None:
         self.gate, self.taken = threading.Event(), threading.Event()
         self.processed: list[float] = []
+        self.seen: list[SampledFrame] = []
         self.pool = VisionPool(self._process, per_stream=per_stream, threads=1)
 
     def _process(self, f: SampledFrame) -> None:
         self.taken.set()
         self.gate.wait(5)
         self.processed.append(f.media_time)
+        self.seen.append(f)
 
     def hold(self, stream_id: str) -> None:
         """Hand over frame 0 of ``stream_id`` and wait until the worker holds it."""
@@ -95,6 +97,26 @@ def test_when_full_the_oldest_unchanged_frame_is_dropped_first() -> None:
     pool.close()
     assert gated.processed == [0, 3, 4, 5]
     assert pool.dropped("s") == 2
+
+
+def test_a_dropped_changed_frame_hands_its_change_to_the_frame_after_it() -> None:
+    """What changed in a frame the detectors never saw is still looked at in the next one they see."""
+    gated = GatedPool(per_stream=2)
+    pool = gated.pool
+    gated.hold("s")
+    pool.submit(frame("s", 1, box=Box(0, 0, 10, 10)))
+    pool.submit(frame("s", 2, changed=False))
+    pool.submit(frame("s", 3, box=Box(50, 50, 10, 10)))  # full: drops 2 (unchanged), nothing to hand on
+    pool.submit(frame("s", 4, box=Box(20, 20, 5, 5)))  # full: drops 1, its change goes to 3
+    pool.submit(frame("s", 5, changed=False))  # full: drops 3 (changed), its change goes to 4
+    pool.submit(frame("s", 6, changed=False))  # full: drops 5 (unchanged)
+    pool.submit(frame("s", 7))  # full: drops 6 (unchanged); 4 and 7 (the whole frame changed) are left
+    gated.gate.set()
+    assert pool.drain("s", timeout=5)
+    pool.close()
+    assert gated.processed == [0, 4, 7]
+    assert gated.seen[1].changed_box == Box(0, 0, 60, 60), "4 covers what 1, 3 and 4 changed"
+    assert gated.seen[2].changed and gated.seen[2].changed_box is None
 
 
 def test_an_ended_stream_leaves_the_round_robin_and_forgetting_it_leaves_nothing() -> None:
