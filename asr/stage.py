@@ -3,6 +3,8 @@
 ``process`` only enqueues a chunk (bounded queue; a full queue drops the chunk and counts it)
 and returns whatever text the workers have finished for that stream; ``finish`` ends a stream;
 ``set_degraded`` puts a stream on the cheaper decoding tier (the worker's scheduler decides).
+``status`` is the scheduler's speech signal: it counts the audio still queued for a worker and
+ages the wait a worker last reported, so speech waiting behind a long Whisper pass shows.
 The stage is an ``events.AudioDetector``. Each stream sticks to
 one worker (its VAD state lives there). A dead worker is restarted; its streams lose only
 the audio in flight. Both ends are logged (died; replacement ready, after how long) and
