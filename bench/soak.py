@@ -1,7 +1,8 @@
 """``python -m bench.soak`` (``make soak``): RSS and lag of the live pipeline over an hour of streams coming and going.
 
 A production worker runs for days while streams are handed to it and taken away, so the soak
-churns: ``--streams`` real-time, looped replays of the bench's 60 s live-commerce clip run
+churns: ``--streams`` real-time, looped replays of the bench's 60 s live-commerce rooms (each
+stream its own, ``bench.live_capacity.broadcast_spec``) run
 through the full pipeline (OCR, logos, ASR, rules, alert store, embedded Kafka), and every
 ``--churn`` seconds the stream that has run longest is removed and a new one (the next id,
 ``soak-N``) added in its place, as a worker does when a stream moves (``remove_stream``, then
@@ -31,6 +32,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Sequence
 
 from bench.figures import figure
 from bench.live_capacity import (
@@ -87,19 +89,20 @@ class Churn:
         """Seconds into the run of the next replacement."""
         return (self.replaced + 1) * self.every_s if self.every_s > 0 else float("inf")
 
-    def start(self, pipeline: Pipeline, clip: str) -> None:
+    def start(self, pipeline: Pipeline, rooms: Sequence[Path]) -> None:
+        """The next id, on the room of the stream it replaces (``soak-N`` plays room N mod ``streams``)."""
         sid = f"soak-{self.started}"
-        pipeline.add_stream(sid, clip)
+        pipeline.add_stream(sid, str(rooms[self.started % len(rooms)]))
         self.live.append(sid)
         self.started += 1
 
-    def replace_oldest(self, pipeline: Pipeline, clip: str) -> None:
+    def replace_oldest(self, pipeline: Pipeline, rooms: Sequence[Path]) -> None:
         """As a worker whose stream moved away: stop reading now, discard once drained (``retire``)."""
         gone = self.live.popleft()
         pipeline.remove_stream(gone, timeout=0)
         self.retiring.append(gone)
         self.replaced += 1
-        self.start(pipeline, clip)
+        self.start(pipeline, rooms)
 
     def retire(self, pipeline: Pipeline) -> None:
         """Discard the removed streams whose runners have finished (the rest are tried again later)."""
@@ -118,11 +121,11 @@ def soak(
     every_s: float = 5.0,
     churn_s: float = 60.0,
     *,
-    clip: Path | None = None,
+    rooms: Sequence[Path] = (),
     detectors: Detectors | None = None,
 ) -> tuple[list[SoakSample], Churn]:
     """Watch ``streams`` looped replays for ``minutes`` with churn, sampling every ``every_s``."""
-    clip = clip or render_cached([broadcast_spec(60.0)], MEDIA_DIR)[0]
+    rooms = list(rooms) or render_cached([broadcast_spec(60.0, room=k) for k in range(streams)], MEDIA_DIR)
     samples: list[SoakSample] = []
     churn = Churn(streams, churn_s)
     with Rig(live_config(detectors), record=False) as rig:
@@ -130,7 +133,7 @@ def soak(
         try:
             with scheduled(pipeline):  # as run's status loop does
                 for _ in range(streams):
-                    churn.start(pipeline, str(clip))
+                    churn.start(pipeline, rooms)
                 t0 = time.monotonic()
                 cpu, last, end_s = tree_cpu(), t0, minutes * 60
                 while (now := time.monotonic()) - t0 < end_s:
@@ -138,7 +141,7 @@ def soak(
                     now = time.monotonic()
                     # sleep never wakes early, float sums might; no replacement at the very end, unsampled
                     if end_s - 1e-3 > churn.next_at_s and now - t0 >= churn.next_at_s - 1e-3:
-                        churn.replace_oldest(pipeline, str(clip))
+                        churn.replace_oldest(pipeline, rooms)
                     if now - last >= every_s - 1e-3:
                         churn.retire(pipeline)
                         cpu_now = tree_cpu()

@@ -53,7 +53,7 @@ def test_pipeline_bench_runs_on_tiny_clips(media: Path) -> None:
 
 def test_soak_samples_and_slopes_while_streams_come_and_go(media: Path) -> None:
     [clip] = render_cached([broadcast_spec(4.0, 2.0, speech=False)], media)
-    samples, churn = soak_bench.soak(streams=2, minutes=8 / 60, every_s=1.0, churn_s=2.0, clip=clip, detectors=LIGHT)
+    samples, churn = soak_bench.soak(streams=2, minutes=8 / 60, every_s=1.0, churn_s=2.0, rooms=[clip], detectors=LIGHT)
 
     assert len(samples) >= 3
     assert all(s.rss_mb > 0 and s.rss_parts_mb["main"] > 0 for s in samples)
