@@ -137,10 +137,11 @@ def _levels(step: StepResult) -> str:
 
 def before_issue_12(cfg: Config) -> Config:
     """The settings issue 12 measured (the capacity baseline): every changed frame OCR-read whole (no region
-    tracking), lines detected at 1280 px, logos matched at 1280 px, one stream's speech per Whisper window,
-    encoded in the full 30 s, 120 tokens a window.
+    tracking), lines detected at 1280 px, logos matched at 1280 px on the whole changed frame, one
+    stream's speech per Whisper window, encoded in the full 30 s, 120 tokens a window.
     Threads and the degrade scheduler are today's in both runs."""
-    return cfg.replace(ocr=replace(cfg.ocr, track_regions=False, detect_max_side_px=1280), logos=replace(cfg.logos, max_side=1280),
+    return cfg.replace(ocr=replace(cfg.ocr, track_regions=False, detect_max_side_px=1280),
+                       logos=replace(cfg.logos, max_side=1280, crop_changed=False),
                        asr=replace(cfg.asr, pack_streams=False, fit_window=False, degraded_fit_window=False,
                                    fit_tail_window=False, brief_tail=False, max_tokens_per_window=120))
 
@@ -153,7 +154,7 @@ def capacity_figures(full: list[StepResult], base: list[StepResult], idle_full: 
     base_fail = next((s for s in base if not s.kept_up), None)
     return [
         figure("live capacity: concurrent 720p streams kept up, full pipeline", n_full, "streams",
-               "same sweep, settings before issue 12 (whole-frame OCR detected at 1280 px, logos at 1280 px, no ASR packing, "
+               "same sweep, settings before issue 12 (whole-frame OCR detected at 1280 px, whole-frame logos at 1280 px, no ASR packing, "
                "full ASR windows)", n_base,
                f"now: {_why(fail, swept[-1])}; before: {_why(base_fail, base[-1])}; "
                f"{full[0].window_s:.0f} s windows"),
