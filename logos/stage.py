@@ -134,8 +134,10 @@ class LogoStage:
         out = []
         matched: set[int] = set()
         region = self._region(frame, tracker.open)
+        # a logo outside the region is known to be where it was: a hit inside is never it
+        looked_at = [o for o in tracker.open if region is None or region.intersection(o.hit.box)]
         for hit in self.detect(frame.image, region):
-            found = _find(tracker.open, hit, matched)
+            found = _find(looked_at, hit, matched)
             if found is None:
                 obs = tracker.start(self._open(frame, hit))
                 out.append(self._evidence(frame, obs))

@@ -86,6 +86,22 @@ def test_a_logo_appearing_in_the_change_is_found_where_the_whole_frame_finds_it(
     assert found.brand == "chanel" and found.box is not None and found.box.iou(whole.box) > 0.8
 
 
+def test_a_second_logo_of_a_brand_in_the_change_is_a_new_appearance(brands, frames):
+    """The card's logo is carried; the same brand appearing elsewhere (in the host's hands) is not
+    taken for it: it opens an observation of its own."""
+    with_logo, _ = frames
+    stage = LogoStage(brands)
+    [card] = stage.process(sf("c4", 0, with_logo))
+    b = card.box
+    two = with_logo.copy()
+    x = 40 if b.x > 640 else 1280 - b.w - 40
+    two[b.y : b.y + b.h, x : x + b.w] = with_logo[b.y : b.y + b.h, b.x : b.x + b.w]
+    [second] = stage.process(sf("c4", 1, two, box=Box(x, b.y, b.w, b.h)))
+    assert second.brand == "chanel" and second.observation_id != card.observation_id
+    assert second.box is not None and second.box.iou(Box(x, b.y, b.w, b.h)) > 0.5
+    assert {e.media_end for e in stage.finish("c4")} == {1.0}, "both in view at the last frame"
+
+
 def test_a_logo_the_change_touches_is_looked_at_whole(brands, frames, monkeypatch):
     """A change over part of a logo in view grows the crop to the whole logo: gone is gone."""
     with_logo, without = frames
