@@ -162,7 +162,7 @@ def test_two_streams_packed_into_one_window_each_hear_only_their_own_sentence(wh
     """Both streams' sentences wait when the pass starts: one Whisper call, and each stream gets
     its own sentence's words at its own media time, nothing of the other's."""
     model = CountingModel(whisper_model)
-    engine = AsrEngine(AsrOptions(), model)
+    engine = AsrEngine(AsrOptions(pack_streams=True), model)
     audio = {sid: np.concatenate([silence(0.5), mandarin[sid], silence(1.5)]) for sid in ("cure", "fake")}
     origin = {"cure": 10.0, "fake": 200.0}
     for pair in itertools.zip_longest(*(chunks(audio[sid], sid, start=origin[sid]) for sid in audio)):

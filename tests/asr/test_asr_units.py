@@ -506,7 +506,7 @@ def test_forced_cut_of_a_packed_stream_is_carried_into_its_next_pass():
     """Stream b talks without a pause (forced cuts every 3 s) and rides in a's pass: its words at
     the cut wait for the next pass; in the end every stretch of b is heard once."""
     fake = ListeningWhisper()
-    eng = _streams(AsrOptions(max_utterance_s=3.0), fake, {"a": 0.0, "b": 0.0})
+    eng = _streams(AsrOptions(max_utterance_s=3.0, pack_streams=True), fake, {"a": 0.0, "b": 0.0})
     now = time.time()
     _feed(eng, "a", 0.0, silence(0.5), _voice(1, 1.5), silence(1.0), wall=now - 20)  # waited longest: leads
     _feed(eng, "b", 0.0, _voice(2, 7.0), silence(1.0), wall=now - 10)
@@ -533,7 +533,7 @@ def test_carried_audio_rides_only_with_its_continuation():
     """b's carry (the word at its cut) would fit in c's pass, but not with the utterance it
     continues: b stays out, its carry intact, rather than have the word at the cut cut in two."""
     fake = ListeningWhisper()
-    eng = _streams(AsrOptions(max_utterance_s=3.0, max_window_s=7.0), fake, {"a": 0.0, "b": 0.0, "c": 0.0})
+    eng = _streams(AsrOptions(max_utterance_s=3.0, max_window_s=7.0, pack_streams=True), fake, {"a": 0.0, "b": 0.0, "c": 0.0})
     now = time.time()
     _feed(eng, "a", 0.0, _voice(1, 1.5), silence(1.0), wall=now - 30)
     _feed(eng, "b", 0.0, _voice(2, 7.0), silence(1.0), wall=now - 20)  # forced cuts at 3 and 6 s
@@ -556,7 +556,7 @@ def test_a_rider_whisper_never_reached_goes_back_untouched():
     """Whisper ends the window after the first piece: the rider is not lost (nor retired when its
     stream has ended), it leads the next pass."""
     fake = ListeningWhisper(stop_after_s=3.0)
-    eng = _streams(AsrOptions(), fake, {"a": 0.0, "b": 0.0})
+    eng = _streams(AsrOptions(pack_streams=True), fake, {"a": 0.0, "b": 0.0})
     now = time.time()
     _feed(eng, "a", 0.0, _voice(1, 2.0), silence(1.0), wall=now - 20)
     _feed(eng, "b", 0.0, _voice(2, 2.0), silence(1.0), wall=now - 10)
@@ -572,7 +572,7 @@ def test_only_streams_decoded_alike_share_a_pass():
     """Two streams the scheduler put on the cheaper tier (beam 1) share a pass; the stream at full
     quality waits for its own, at beam 5."""
     fake = ListeningWhisper()
-    eng = _streams(AsrOptions(beam_size=5), fake, {"late": 0.0, "later": 0.0, "fresh": 0.0})
+    eng = _streams(AsrOptions(beam_size=5, pack_streams=True), fake, {"late": 0.0, "later": 0.0, "fresh": 0.0})
     eng.set_degraded("late", True)
     eng.set_degraded("later", True)
     now = time.time()
@@ -591,7 +591,7 @@ def test_packing_takes_the_longest_waiting_first_and_skips_what_does_not_fit():
     """Window 6 s, room for two 2.4 s utterances: the oldest leads; the next oldest is too long to
     ride and leads the next pass; the one after it rides instead; the youngest waits."""
     fake = ListeningWhisper()
-    eng = _streams(AsrOptions(max_window_s=6.0), fake, {"young": 0.0, "mid": 0.0, "long": 0.0, "old": 0.0})
+    eng = _streams(AsrOptions(max_window_s=6.0, pack_streams=True), fake, {"young": 0.0, "mid": 0.0, "long": 0.0, "old": 0.0})
     now = time.time()
     _feed(eng, "young", 0.0, _voice(1, 2.0), silence(1.0), wall=now - 10)  # 2.4 s with pads
     _feed(eng, "mid", 0.0, _voice(2, 2.0), silence(1.0), wall=now - 20)
