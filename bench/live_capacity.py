@@ -80,9 +80,9 @@ def broadcast_spec(seconds: float = 60.0, scene_s: float = 5.0, *, speech: bool 
     """A live-commerce broadcast: a new card every ``scene_s``, the host talking in most scenes.
 
     ``room`` k > 0 is another live room selling the same goods in another order (the scene list
-    rotated, other backgrounds): streams watched together must not say the
-    same sentence at the same moment, which no two real rooms do and which makes Whisper merge
-    or skip the copies packed into one window.
+    rotated, other backgrounds): streams watched together must not say the same sentence at the
+    same moment, which no two real rooms do and which makes Whisper merge or skip the copies
+    packed into one window.
     """
     scenes: list[Scene] = []
     first = (room * ROOM_STRIDE) % len(BROADCAST)

@@ -90,7 +90,7 @@ class Churn:
         return (self.replaced + 1) * self.every_s if self.every_s > 0 else float("inf")
 
     def start(self, pipeline: Pipeline, rooms: Sequence[Path]) -> None:
-        """The next id, on the room of the stream it replaces (``soak-N`` plays room N mod ``streams``)."""
+        """The next id; ``soak-N`` plays room N mod len(rooms): with a room per stream, the replaced one's."""
         sid = f"soak-{self.started}"
         pipeline.add_stream(sid, str(rooms[self.started % len(rooms)]))
         self.live.append(sid)
