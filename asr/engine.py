@@ -4,10 +4,11 @@ The same engine runs inside a worker process (live) and in the caller's process
 (``workers=0``, for scanning a recording), so both paths behave the same.
 
 ``accept`` is cheap (VAD only, a few ms per chunk) and never waits for Whisper;
-``step`` runs one Whisper pass for the stream that has waited longest, and (``pack_streams``)
-for whatever other streams have waiting that still fits the window: Whisper pays for a 30 s
-window per call, so with many streams one call for all of them costs little more than one for
-one. A pass takes only what is waiting when it starts (it never waits for a window to fill),
+``step`` runs one Whisper pass for the stream that has waited longest, and (``pack_streams``,
+off by default) for whatever other streams have waiting that still fits the window: that paid
+while every window was encoded whole; with the window fitted to the speech it no longer saves
+CPU live and costs latency at 8 streams (``AsrOptions.pack_streams``).
+A pass takes only what is waiting when it starts (it never waits for a window to fill),
 so at low load nothing changes and under load the windows fill by themselves. A stream is
 decoded on the cheaper tier (beam 1, no temperature fallback, stricter VAD, the encoder's
 window fitted to the speech) while ``set_degraded`` says so: the worker's scheduler

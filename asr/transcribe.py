@@ -4,9 +4,8 @@ Utterances waiting in one stream are concatenated into one window (like faster-w
 VAD mode does), because Whisper pays for a 30 s window whatever the audio length (unless
 ``fit_window``: ``asr.model.fitted_window``): batching is what lets a worker catch up after
 falling behind. The batches of several streams can share
-the window too (``AsrOptions.pack_streams``), ``STREAM_GAP_S`` of silence apart: live, a stream
-rarely has more than one short utterance waiting, so packing is what fills the window when a
-worker serves many streams. Whisper then runs with word timestamps, and every word goes back to
+the window too (``AsrOptions.pack_streams``, off by default), ``STREAM_GAP_S`` of silence apart.
+Whisper then runs with word timestamps, and every word goes back to
 the stream whose piece of the window holds it. Times are mapped back to media time.
 
 An utterance cut inside speech (``forced``) is decoded with word timestamps; only words
