@@ -81,6 +81,12 @@ class Box:
         h = min(self.y + self.h, other.y + other.h) - max(self.y, other.y)
         return max(0, w) * max(0, h)
 
+    def grown(self, margin: int, size: tuple[int, int]) -> Box:
+        """This box with ``margin`` pixels added on every side, clipped to a ``size`` (width, height) frame."""
+        x0, y0 = max(0, self.x - margin), max(0, self.y - margin)
+        x1, y1 = min(size[0], self.x + self.w + margin), min(size[1], self.y + self.h + margin)
+        return Box(x0, y0, max(0, x1 - x0), max(0, y1 - y0))
+
     def bounding(self, other: Box) -> Box:
         """The smallest box covering both."""
         x0, y0 = min(self.x, other.x), min(self.y, other.y)

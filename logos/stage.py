@@ -174,16 +174,11 @@ class LogoStage:
         if not o.crop_changed or box is None:
             return None
         h, w = frame.image.shape[:2]
-        m = o.crop_margin_px
-        region = Box(box.x - m, box.y - m, box.w + 2 * m, box.h + 2 * m)
+        region = box.grown(o.crop_margin_px, (w, h))
         for obs in open_obs:
             if obs.in_view and region.intersection(obs.hit.box):
-                region = region.bounding(obs.hit.box)
-        x0, y0 = max(0, region.x), max(0, region.y)
-        x1, y1 = min(w, region.x + region.w), min(h, region.y + region.h)
-        if (x1 - x0) * (y1 - y0) > o.crop_max_fraction * w * h:
-            return None
-        return Box(x0, y0, max(0, x1 - x0), max(0, y1 - y0))
+                region = region.bounding(obs.hit.box).grown(0, (w, h))  # a logo box may reach past the edge
+        return None if region.w * region.h > o.crop_max_fraction * w * h else region
 
     def _open(self, frame: SampledFrame, hit: LogoHit) -> _Sighting:
         t = frame.media_time

@@ -28,6 +28,7 @@ recognised, so the text tracker sees a carried line exactly as a re-read one.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -135,7 +136,7 @@ class RegionTracker:
         m = self._opts.crop_margin_px
         blobs = [Box(int(x * sx), int(y * sy), int(np.ceil(bw * sx)), int(np.ceil(bh * sy)))
                  for x, y, bw, bh in _changed_blobs(self._ref, thumb, self._opts.change_level, self._opts.change_pixels)]
-        areas = _merge([_grow(b, m, size) for b in blobs + changed_lines], [r.box for r in self._regions], size)
+        areas = _merge([b.grown(m, size) for b in blobs + changed_lines], [r.box for r in self._regions], size)
         if len(areas) > _MAX_AREAS:
             areas = [_union(areas)]
         if sum(a.w * a.h for a in areas) > self._opts.crop_max_fraction * w * h:
@@ -209,22 +210,14 @@ def _changed_blobs(old: np.ndarray, new: np.ndarray, level: int, pixels: int) ->
     return [(int(stats[i, 0]), int(stats[i, 1]), int(stats[i, 2]), int(stats[i, 3])) for i in range(1, n) if counts[i] >= pixels]
 
 
-def _grow(box: Box, margin: int, size: tuple[int, int]) -> Box:
-    x0, y0 = max(0, box.x - margin), max(0, box.y - margin)
-    x1, y1 = min(size[0], box.x + box.w + margin), min(size[1], box.y + box.h + margin)
-    return Box(x0, y0, max(0, x1 - x0), max(0, y1 - y0))
-
-
 def _union(boxes: list[Box]) -> Box:
-    x0, y0 = min(b.x for b in boxes), min(b.y for b in boxes)
-    x1, y1 = max(b.x + b.w for b in boxes), max(b.y + b.h for b in boxes)
-    return Box(x0, y0, x1 - x0, y1 - y0)
+    return functools.reduce(Box.bounding, boxes)
 
 
 def _merge(areas: list[Box], lines: list[Box], size: tuple[int, int]) -> list[Box]:
     """Overlapping areas as one, each grown to hold whole any known line it touches."""
     areas = [a for a in areas if a.w > 0 and a.h > 0]
-    lines = [_grow(ln, 0, size) for ln in lines]  # a line reaching past the frame edge is held whole once clipped
+    lines = [ln.grown(0, size) for ln in lines]  # a line reaching past the frame edge is held whole once clipped
     merged = True
     while merged:
         merged = False
@@ -233,7 +226,7 @@ def _merge(areas: list[Box], lines: list[Box], size: tuple[int, int]) -> list[Bo
             others = [j for j, b in enumerate(areas) if j != i and a.intersection(b)]
             if touching or others:
                 grown = _union([a, *touching, *(areas[j] for j in others)])
-                areas = [b for j, b in enumerate(areas) if j != i and j not in others] + [_grow(grown, 0, size)]
+                areas = [b for j, b in enumerate(areas) if j != i and j not in others] + [grown.grown(0, size)]
                 merged = True
                 break
     return areas

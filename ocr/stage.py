@@ -258,12 +258,8 @@ class OcrStage:
         h, w = frame.image.shape[:2]
         if not self.options.crop_changed or box is None or box.w * box.h > self.options.crop_max_fraction * w * h:
             return None
-        m = self.options.crop_margin_px
-        x0, y0 = max(0, box.x - m), max(0, box.y - m)
-        x1, y1 = min(w, box.x + box.w + m), min(h, box.y + box.h + m)
-        if x1 - x0 < 8 or y1 - y0 < 8:
-            return None
-        return Box(x0, y0, x1 - x0, y1 - y0)
+        region = box.grown(self.options.crop_margin_px, (w, h))
+        return None if region.w < 8 or region.h < 8 else region
 
 
 def _fit(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
