@@ -5,26 +5,32 @@ Each figure has a baseline measured in the same run:
 - **scan speed** (issue 2): ``scan`` of a 60 s 720p live-commerce clip (cards changing every 5 s,
   Mandarin host speech, a logo) with every detector on, against the clip's length and against
   the same scan with every detector off; frames decoded vs sampled from the stream's status.
-- **live capacity**: N = 1, 2, ... concurrent real-time replays, looped, each stream its own
-  room (that clip's scenes in another order, ``broadcast_spec``: no two streams say the same
-  sentence at once, as no two real rooms do), through
-  the full live pipeline (OCR, logos, ASR, rules, store, Kafka) until the first N it does not keep
-  up with (``bench.live_capacity``: p95 lag behind live < 6 s, not growing, < 10 % of changed
-  frames lost before OCR/logos, no speech dropped), up to 8; CPU and RSS are also measured at 4 and
-  8 streams when the sweep stopped below. CPU (cores) and RSS of the whole process tree per stream,
-  and per stage: CPU seconds per stream-second of each detector on the main process's threads,
-  the rest of the main process, and each worker process; the share of the work each shortcut
-  skipped (unchanged frames, frames dropped before OCR/logos, text lines carried unread, frame
-  area text detection did not cover). Baseline (issue 12): the same sweep with the settings the
-  issue measured (every changed frame OCR-read whole, logos at 1280 px, one stream per Whisper
-  window; threads and the degrade scheduler as today).
-- **time to alert**: short clips replayed at real-time pace whose violation starts at a known
-  media time (a card shown, a sentence spoken, a logo appearing); from that moment on the live
-  clock to the alert readable on ``livewatch.alerts`` (confluent-kafka reader), p50 and p95 per
-  modality. Baseline: when the detector's first evidence of it reached the rules (detector-only
-  latency); the media-time delay ``scan`` would report is in the notes.
+- **live capacity** (issue 12's test): real-time replays, looped, each stream its own room (that
+  clip's scenes in another order, ``broadcast_spec``: no two streams say the same sentence at
+  once, as no two real rooms do), joining 3 s apart, through the full live pipeline (OCR, logos,
+  ASR, rules, store, Kafka). First a screening: N = 1, 2, ... up to 8 over 40 s windows until
+  the first N whose lag it does not keep up with (``bench.live_capacity``: p95 lag behind live
+  < 6 s, not growing, < 10 % of changed frames lost before OCR/logos, no speech dropped). Then
+  the screening's largest N, and if it fails the next one down, over a 5-minute window after a
+  60 s warm-up, a quarter of the streams (at least one) being probe lanes: short clips whose
+  violation starts at a known media time (a card shown, a claim spoken, a logo appearing), one
+  after another. That N keeps up if, beyond the lag, those violations alert p95 <= 2 s after
+  they appear on screen and <= 3 s after the utterance ends, and every one ``scan`` alerts is
+  alerted. CPU (cores) and RSS of the whole process tree per stream (also at 4 and 8 streams
+  when the screening stopped below), and per stage: CPU seconds per stream-second of each
+  detector on the main process's threads, the rest of the main process, and each worker
+  process; the share of the work each shortcut skipped (unchanged frames, frames dropped before
+  OCR/logos, text lines carried unread, frame area text detection did not cover); the share of
+  stream-time at full quality (degrade level 0). Baseline: the same screening and long windows
+  with the settings the issue measured (every changed frame OCR-read whole, logos at 1280 px,
+  full Whisper windows; threads and the degrade scheduler as today).
+- **time to alert** at that N: the probe lanes' violations, from the moment they start on the
+  live clock to the alert readable on ``livewatch.alerts`` (confluent-kafka reader), p50 and p95
+  per modality, and for speech p95 from the end of the utterance. Baseline: when the detector's
+  first evidence of it reached the rules (detector-only latency); the media-time delay ``scan``
+  would report is in the notes.
 
-``python -m bench pipeline`` runs it (about 12 minutes, most of it real-time replay); media are
+``python -m bench pipeline`` runs it (about 40 minutes, most of it real-time replay); media are
 rendered once into ``var/bench-media/``.
 """
 
@@ -39,28 +45,29 @@ from pathlib import Path
 from bench.figures import figure
 from bench.live_capacity import (
     MEDIA_DIR,
+    OnsetClip,
     Rig,
     StepResult,
     broadcast_spec,
     capacity,
     capacity_sweep,
+    confirm,
+    confirmed,
     live_config,
-    logo_path,
+    onset_clips,
     percentile,
     render_cached,
     run_window,
-    scheduled,
     slope,
-    spoken_spans,
 )
 from events import StreamState
 from livewatch.config import Config, Detectors
 from livewatch.sinks import CollectingSink, InlineRules
 from livewatch.stages import Stages
-from livewatch.synth import FPS, SPEECH_OFFSET_S, ClipSpec, Scene
+from livewatch.synth import FPS
 from livewatch.worker import Pipeline
 
-TIME_LIMIT_S = 1080  # bench/__main__.py reads this: the live parts run on the wall clock (about 12 minutes)
+TIME_LIMIT_S = 3000  # bench/__main__.py reads this: the live parts run on the wall clock (about 40 minutes)
 
 log = logging.getLogger(__name__)
 
@@ -146,33 +153,50 @@ def before_issue_12(cfg: Config) -> Config:
                                    fit_tail_window=False, brief_tail=False, max_tokens_per_window=120))
 
 
-def capacity_figures(full: list[StepResult], base: list[StepResult], idle_full: float, idle_base: float) -> list[dict]:
-    n_full, n_base = capacity(full), capacity(base)
-    at_cap = next((s for s in full if s.streams == n_full), full[0])
-    swept = [s for s in full if s.streams <= max(n_full + 1, 1)]  # the sweep, without the extra steps beyond it
-    fail = next((s for s in full if not s.kept_up), None)
-    base_fail = next((s for s in base if not s.kept_up), None)
+def _tried(steps: list[StepResult]) -> str:
+    """What each long window found, from the candidate down."""
+    return "; ".join(f"{s.streams} streams {'kept up' if s.kept_up else 'not: ' + '; '.join(s.reasons)} "
+                     f"(p95 lag {s.lag_p95_s or 0:.1f} s, growth {s.lag_growth_s:+.1f} s, {s.cores:.2f} cores, "
+                     f"{100 * s.full_quality_share:.0f} % of stream-time at full quality)" for s in steps) or "none tried"
+
+
+def capacity_figures(screen: list[StepResult], long: list[StepResult], base_screen: list[StepResult],
+                     base_long: list[StepResult], idle_full: float, idle_base: float) -> list[dict]:
+    at, base_at = confirmed(long), confirmed(base_long)
+    at_cap = at or long[-1] if long else screen[0]
+    base_cap = base_at or base_long[-1] if base_long else base_screen[0]
+    n_screen = capacity(screen)
+    swept = [s for s in screen if s.streams <= max(n_screen + 1, 1)]  # the sweep, without the extra steps beyond it
+    fail = next((s for s in screen if not s.kept_up), None)
+    base_fail = next((s for s in base_screen if not s.kept_up), None)
+    window = f"{at_cap.window_s:.0f} s"
     return [
-        figure("live capacity: concurrent 720p streams kept up, full pipeline", n_full, "streams",
-               "same sweep, settings before issue 12 (whole-frame OCR detected at 1280 px, whole-frame logos at 1280 px, no ASR packing, "
-               "full ASR windows)", n_base,
-               f"now: {_why(fail, swept[-1])}; before: {_why(base_fail, base[-1])}; "
-               f"{full[0].window_s:.0f} s windows"),
-        figure("live capacity at full quality: streams kept up, none degraded", capacity(full, undegraded=True),
-               "streams", "same sweep, settings before issue 12", capacity(base, undegraded=True),
-               "as above, and every stream still at degrade level 0 at the window's end (no fewer OCR reads, "
-               "no cheaper speech tier, no longer sampling interval)"),
-        figure("live: CPU per stream, full pipeline (1 stream)", full[0].cores, "cores",
-               "settings before issue 12 (1 stream)", base[0].cores,
-               "; ".join(f"{s.streams} streams {s.cores:.2f} cores{'' if s.kept_up else ' (behind)'}" for s in full)
+        figure(f"live capacity: 720p streams kept up over {window}, violations alerted in time", at.streams if at else 0,
+               "streams", "same test, settings before issue 12 (whole-frame OCR detected at 1280 px, whole-frame logos "
+               "at 1280 px, full ASR windows)", base_at.streams if base_at else 0,
+               f"issue 12's test: lag not growing, nothing dropped, and the violations of the probe lanes alerted "
+               f"p95 <= 2 s after they appear / 3 s after the utterance ends; now: {_tried(long)}; before: "
+               f"{_tried(base_long)}; each count tried from the screening's candidate down"),
+        figure("live capacity, screening: streams kept up over a short window (lag only)", n_screen, "streams",
+               "same sweep, settings before issue 12", capacity(base_screen),
+               f"now: {_why(fail, swept[-1])}; before: {_why(base_fail, base_screen[-1])}; "
+               f"{screen[0].window_s:.0f} s windows, streams joining a few seconds apart"),
+        figure(f"live: share of stream-time at full quality, {at_cap.streams} stream(s), {window}",
+               at_cap.full_quality_share, "ratio", f"settings before issue 12, {base_cap.streams} stream(s)",
+               base_cap.full_quality_share,
+               f"degrade level 0 (no fewer OCR reads, no cheaper speech tier, no longer sampling interval); "
+               f"levels at the window's end {_levels(at_cap)}, before {_levels(base_cap)}"),
+        figure("live: CPU per stream, full pipeline (1 stream)", screen[0].cores, "cores",
+               "settings before issue 12 (1 stream)", base_screen[0].cores,
+               "; ".join(f"{s.streams} streams {s.cores:.2f} cores{'' if s.kept_up else ' (behind)'}" for s in screen)
                + "; whole process tree incl. workers"),
-        figure("live: RSS per added stream, full pipeline", rss_per_stream(full, idle_full), "MB",
-               "settings before issue 12", rss_per_stream(base, idle_base),
+        figure("live: RSS per added stream, full pipeline", rss_per_stream(screen, idle_full), "MB",
+               "settings before issue 12", rss_per_stream(base_screen, idle_base),
                f"models loaded: {idle_full:.0f} MB now, {idle_base:.0f} MB before; "
-               + "; ".join(f"{s.streams} streams {s.rss_mb:.0f} MB" for s in full)),
-        figure(f"live: p95 lag behind live, {at_cap.streams} stream(s), full pipeline", at_cap.lag_p95_s, "s",
-               "settings before issue 12, 1 stream", base[0].lag_p95_s,
-               f"p50 {at_cap.lag_p50_s:.1f} s, growth {at_cap.lag_growth_s:+.1f} s over the window; p95 runner "
+               + "; ".join(f"{s.streams} streams {s.rss_mb:.0f} MB" for s in screen)),
+        figure(f"live: p95 lag behind live, {at_cap.streams} stream(s), {window}, full pipeline", at_cap.lag_p95_s, "s",
+               f"settings before issue 12, {base_cap.streams} stream(s)", base_cap.lag_p95_s,
+               f"p50 {at_cap.lag_p50_s or 0:.1f} s, growth {at_cap.lag_growth_s:+.1f} s over the window; p95 runner "
                f"{at_cap.runner_p95_s:.1f} / vision {at_cap.vision_p95_s:.1f} / ASR {at_cap.asr_p95_s:.1f} s; "
                "includes the 1 s sampling grid"),
     ]
@@ -197,118 +221,39 @@ def stage_figures(full: list[StepResult], base: list[StepResult]) -> list[dict]:
 
 # --- 3. time to alert ----------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class OnsetClip:
-    """A clip whose violation starts at ``onset`` media seconds, seen or heard through ``modality``."""
-
-    modality: str
-    spec: ClipSpec
-    onset: float
-
-
-ASR_CLAIMS = ("这个茶喝了能治愈失眠，还能根治高血压。", "吃了这个护肝片，肝病都能治好。", "我们家的精华是全网最好的，销量第一。")
-
-
-def onset_clips(clean_s: tuple[float, ...] = (3.0, 4.0, 5.0), violation_s: float = 8.0) -> list[OnsetClip]:
-    """Per round: a card shown, a claim spoken, a logo appearing, each after a clean opening."""
-    out = []
-    for i, k in enumerate(clean_s):
-        seed = 300 + 10 * i
-        out.append(OnsetClip("ocr", ClipSpec(f"t2a-ocr{i}", (
-            Scene(k, "秋冬新款围巾", "¥89", "新人关注领优惠券", background_seed=seed),
-            Scene(violation_s, "LV 老花手袋", "¥99", "高仿 1:1 原单品质", background_seed=seed + 1))), k))
-        out.append(OnsetClip("asr", ClipSpec(f"t2a-asr{i}", (
-            Scene(k, "养生茶", "¥59", "冲泡方便", background_seed=seed + 2),
-            Scene(violation_s, "养生茶", "¥59", "冲泡方便", speech=ASR_CLAIMS[i % len(ASR_CLAIMS)],
-                  background_seed=seed + 2))), k + SPEECH_OFFSET_S))
-        out.append(OnsetClip("logo", ClipSpec(f"t2a-logo{i}", (
-            Scene(k, "新款斜挎包", "¥99", "A货 顶级复刻", background_seed=seed + 3),
-            Scene(violation_s, "新款斜挎包", "¥99", "A货 顶级复刻", logo=logo_path("gucci"),
-                  background_seed=seed + 3))), k))
-    return out
-
-
-@dataclass(frozen=True)
-class Latency:
-    modality: str
-    stream_id: str
-    alert_s: float | None  # onset on the live clock -> alert readable on Kafka
-    detector_s: float | None  # onset -> first evidence of the modality at the rules
-    heard_s: float  # speech: onset -> the end of the utterance (the issue's spoken bound runs from there)
-    media_s: float | None  # alert's first media_end - onset (what scan reports)
-    category: str | None
-
-
-def time_to_alert(rig: Rig, cases: list[tuple[OnsetClip, Path]], *, concurrency: int, settle_s: float = 3.0) -> list[Latency]:
-    """Replay every case at real-time pace (``concurrency`` at once) and time its first alert."""
-    pipeline = rig.pipeline(rig.cfg.replace(ingest=replace(rig.cfg.ingest, loop=False)))
-    ids: list[tuple[OnsetClip, Path, str]] = []
+def scan_alerted(cfg: Config, cases: list[tuple[OnsetClip, Path]]) -> frozenset[str]:
+    """The onset clips whose violation ``scan`` alerts: live must alert these too (issue 12)."""
+    sink = CollectingSink()
+    stages = Stages.load(cfg, inline=True)
+    pipeline = Pipeline(cfg, stages, InlineRules(stages.rules, sink), on_caller_thread=True)
     try:
-        pending = list(cases)
-        running: list[str] = []
-        run_id = f"{os.getpid()}-{int(time.time())}"
-        with scheduled(pipeline):  # as run's status loop does
-            origins: dict[str, float] = {}  # read while live: the rig forgets an ended stream's timings
-            while pending or running:
-                states = {s.stream_id: s.state for s in pipeline.status()}
-                for sid in running:
-                    if sid not in origins and (origin := rig.stages.origin(sid)) is not None:
-                        origins[sid] = origin
-                running = [sid for sid in running if states.get(sid) not in (StreamState.ENDED, StreamState.FAILED)]
-                while pending and len(running) < concurrency:
-                    case, path = pending.pop(0)
-                    sid = f"{case.spec.name}-{run_id}"
-                    pipeline.add_stream(sid, str(path))
-                    running.append(sid)
-                    ids.append((case, path, sid))
-                time.sleep(0.2)
-        if rig.publisher is not None:
-            rig.publisher.flush(30.0)
-        time.sleep(settle_s)
+        for case, clip in cases:  # on the caller's thread: one clip after the other
+            pipeline.add_stream(case.spec.name, str(clip))
     finally:
-        pipeline.close(timeout=60.0)
-    return [_latency(rig, case, sid, origins.get(sid, float("nan")), _heard_s(case, path)) for case, path, sid in ids]
+        pipeline.close()
+    onsets = {case.spec.name: case.onset for case, _ in cases}
+    return frozenset(a.stream_id for a in sink.alerts if a.media_end >= onsets[a.stream_id] - 1.0)
 
 
-def _heard_s(case: OnsetClip, clip: Path) -> float:
-    """Onset -> the end of the spoken violation (0 for what is seen: it counts from its appearance)."""
-    if case.modality != "asr":
-        return 0.0
-    return max(end for start, end in spoken_spans(clip) if end > case.onset) - case.onset
-
-
-def _latency(rig: Rig, case: OnsetClip, sid: str, origin: float, heard_s: float) -> Latency:
-    onset_wall = origin + case.onset
-    arrivals = [(t, r) for t, r in rig.reader.for_stream(sid) if r.get("media_end", 0) >= case.onset - 1.0] if rig.reader else []
-    first = min(arrivals, key=lambda a: a[0], default=None)
-    evidence = [t for t, ev in list(rig.evidence)
-                if ev.stream_id == sid and ev.modality.value == case.modality and ev.media_start >= case.onset - 0.5]
-    return Latency(
-        case.modality,
-        sid,
-        round(first[0] - onset_wall, 3) if first else None,
-        round(min(evidence) - onset_wall, 3) if evidence else None,
-        heard_s,
-        round(first[1]["media_end"] - case.onset, 3) if first else None,
-        first[1].get("category") if first else None,
-    )
-
-
-def latency_figures(latencies: list[Latency], concurrency: int) -> list[dict]:
+def latency_figures(step: StepResult, must_alert: frozenset[str]) -> list[dict]:
+    """Time to alert of the probe lanes' violations in ``step`` (the long window at capacity)."""
     out = []
     for modality in ("ocr", "asr", "logo"):
-        rows = [r for r in latencies if r.modality == modality]
+        rows = [r for r in step.latencies if r.modality == modality]
         alert = [r.alert_s for r in rows if r.alert_s is not None]
         detector = [r.detector_s for r in rows if r.detector_s is not None]
         media = [r.media_s for r in rows if r.media_s is not None]
         med = percentile(media, 50)
+        scanned = sorted({r.clip for r in rows if r.clip in must_alert})
         notes = (f"{len(alert)}/{len(rows)} violations alerted ({', '.join(sorted({str(r.category) for r in rows}))}); "
-                 f"{concurrency} stream(s) at once; media-time delay p50 {'-' if med is None else f'{med:.1f} s'}")
+                 f"scan alerts {len(scanned)} of the {len({r.clip for r in rows})} clips; among {step.streams} live "
+                 f"streams ({max(1, step.streams // 4)} of them playing these clips) over {step.window_s:.0f} s; "
+                 f"media-time delay p50 {'-' if med is None else f'{med:.1f} s'}")
         for q in (50, 95):
             out.append(figure(f"time to alert, {modality}, p{q}", percentile(alert, q), "s",
                                f"detector evidence at the rules, p{q}", percentile(detector, q), notes))
         if modality == "asr" and rows:  # the issue's bound for speech: <= 3 s p95 after the utterance ends
-            after = [r.alert_s - r.heard_s for r in rows if r.alert_s is not None]
+            after = [r.late_s for r in rows if r.late_s is not None]
             evidence_after = [r.detector_s - r.heard_s for r in rows if r.detector_s is not None]
             heard = [r.heard_s for r in rows]
             out.append(figure("time to alert, asr, p95 after the utterance ends", percentile(after, 95), "s",
@@ -328,45 +273,59 @@ class Plan:
     clip_s: float = 60.0
     max_streams: int = 8
     also_at: tuple[int, ...] = (4, 8)  # CPU and RSS measured at these too, even beyond capacity
-    warmup_s: float = 8.0
-    window_s: float = 40.0
+    stagger_s: float = 3.0  # between two streams joining
+    screen_warmup_s: float = 20.0
+    screen_window_s: float = 40.0
+    warmup_s: float = 60.0  # of the long windows
+    window_s: float = 300.0  # the issue's 5 minutes
+    tries: int = 2  # long windows per settings, from the screening's candidate down
     base_max_streams: int = 4
     clean_s: tuple[float, ...] = (3.0, 4.0, 5.0)
     violation_s: float = 8.0
-    settle_s: float = 3.0  # after the last replay, for the alert reader to catch up
+    settle_s: float = 5.0  # a probe stays this long after its clip's end, for its alert
     speech: bool = True
     full: Detectors = Detectors()  # the smoke test turns the heavy ones off
+
+
+def sweep(rig: Rig, plan: Plan, rooms: list[Path], probes: list[tuple[OnsetClip, Path]], must_alert: frozenset[str],
+          *, max_streams: int, prefix: str, also_at: tuple[int, ...] = ()) -> tuple[list[StepResult], list[StepResult]]:
+    """Screen 1..``max_streams`` on short windows (plus CPU/RSS steps at ``also_at``), then judge the candidate
+    over long windows with probe lanes."""
+    screen = capacity_sweep(rig, rooms, max_streams=max_streams, warmup_s=plan.screen_warmup_s,
+                            window_s=plan.screen_window_s, stagger_s=plan.stagger_s, prefix=prefix)
+    screen += [run_window(rig, rooms, n, warmup_s=plan.screen_warmup_s, window_s=plan.screen_window_s,
+                          stagger_s=plan.stagger_s, prefix=f"{prefix}-at") for n in also_at if n > screen[-1].streams]
+    long = confirm(rig, rooms, probes, capacity(screen), must_alert=must_alert, tries=plan.tries,
+                   warmup_s=plan.warmup_s, window_s=plan.window_s, stagger_s=plan.stagger_s,
+                   settle_s=plan.settle_s, prefix=f"{prefix}-long")
+    return screen, long
 
 
 def run(plan: Plan = Plan(), media_dir: Path = MEDIA_DIR) -> list[dict]:
     logging.basicConfig(level=logging.WARNING)
     import tempfile
 
-    cases = onset_clips(plan.clean_s, plan.violation_s) if plan.speech else [
-        c for c in onset_clips(plan.clean_s, plan.violation_s) if c.modality != "asr"]
+    cases = onset_clips(plan.clean_s, plan.violation_s, speech=plan.speech)
     n_rooms = max((plan.max_streams, *plan.also_at))
     rooms_specs = [broadcast_spec(plan.clip_s, speech=plan.speech, room=k) for k in range(n_rooms)]
     paths = render_cached(rooms_specs + [c.spec for c in cases], media_dir)  # one TTS batch for all
-    rooms, case_paths = paths[:n_rooms], paths[n_rooms:]
-    clip = rooms[0]
+    rooms, probes = paths[:n_rooms], list(zip(cases, paths[n_rooms:]))
     started, load_at_start = time.monotonic(), os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
-        figures = scan_figures(clip, plan.clip_s, Path(tmp), plan.full)
+        figures = scan_figures(rooms[0], plan.clip_s, Path(tmp), plan.full)
+        must_alert = scan_alerted(Config(data_dir=Path(tmp), detectors=plan.full), probes)
     scan_s = time.monotonic() - started
     with Rig(live_config(plan.full)) as rig:
         idle_full = rig.loaded_rss_mb
-        full = capacity_sweep(rig, rooms, max_streams=plan.max_streams, warmup_s=plan.warmup_s, window_s=plan.window_s)
-        full += [run_window(rig, rooms, n, warmup_s=plan.warmup_s, window_s=plan.window_s, prefix="at")
-                 for n in plan.also_at if n > full[-1].streams]
-        concurrency = max(1, min(3, capacity(full)))
-        latencies = time_to_alert(rig, list(zip(cases, case_paths)), concurrency=concurrency, settle_s=plan.settle_s)
+        screen, long = sweep(rig, plan, rooms, probes, must_alert, max_streams=plan.max_streams, prefix="cap",
+                             also_at=plan.also_at)
     with Rig(before_issue_12(live_config(plan.full))) as rig:
         idle_base = rig.loaded_rss_mb
-        base = capacity_sweep(rig, rooms, max_streams=plan.base_max_streams, warmup_s=plan.warmup_s,
-                              window_s=plan.window_s, prefix="before")
-    figures += capacity_figures(full, base, idle_full, idle_base)
-    figures += stage_figures(full, base)
-    figures += latency_figures(latencies, concurrency)
+        base_screen, base_long = sweep(rig, plan, rooms, probes, must_alert, max_streams=plan.base_max_streams,
+                                       prefix="before")
+    figures += capacity_figures(screen, long, base_screen, base_long, idle_full, idle_base)
+    figures += stage_figures(screen, base_screen)
+    figures += latency_figures(confirmed(long) or (long or screen)[-1], must_alert)
     load = f"machine load avg {load_at_start:.1f} at start, {os.getloadavg()[1]:.1f} (5 min) at end"
     for f in figures:
         f["notes"] = f"{f['notes']}; {load}".lstrip("; ")

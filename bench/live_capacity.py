@@ -15,7 +15,14 @@
 - **Keeping up** over a window: p95 lag < ``max_p95_lag_s`` (6 s: ingest alone hands frames over
   ~2 s after their media time, and the 1 s grid adds up to 1 s), lag not growing (linear slope
   x window < ``max_growth_s``, 2 s), at most 10 % of changed frames lost before vision (beyond
-  the 4 a queue may hold) and no speech dropped by ASR.
+  the 4 a queue may hold) and no speech dropped by ASR. Streams join a few seconds apart, as
+  real rooms do.
+- **Time to alert among N streams** (``ProbeLanes``): some of the N streams play short clips
+  whose violation starts at a known media time, one after another; a window with such lanes
+  also needs its violations alerted within the issue's bounds (p95 <= 2 s from appearing on
+  screen, <= 3 s from the end of the utterance) and every violation ``scan`` alerts alerted.
+  ``capacity_sweep`` screens N = 1, 2, ... on short windows (lag only); ``confirm`` judges the
+  candidate that way over a long window.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import psutil
@@ -45,7 +52,7 @@ from livewatch.paths import DEFAULT_BRANDS_DIR, REPO_ROOT
 from livewatch.service import SCHEDULE_EVERY_S
 from livewatch.sinks import EvidenceSink, RulesThread, Tap
 from livewatch.stages import Stages
-from livewatch.synth import ClipSpec, Scene, render_clip, speech_spans, synthesize
+from livewatch.synth import SPEECH_OFFSET_S, ClipSpec, Scene, render_clip, speech_spans, synthesize
 from livewatch.worker import Pipeline
 
 log = logging.getLogger(__name__)
@@ -438,6 +445,7 @@ class LagSample:
     vision_s: float
     asr_s: float
     status_lag_s: float  # StreamStatus.lag_s: decode -> runner queueing only
+    level: int = 0  # the stream's degrade level at the sample
 
 
 def sample_lags(pipeline: Pipeline, stages: ObservedStages, at: float) -> list[LagSample]:
@@ -454,9 +462,159 @@ def sample_lags(pipeline: Pipeline, stages: ObservedStages, at: float) -> list[L
         vision = max(0.0, edge - seen.vision_media) if seen.vision_media >= 0 and stages.sees else 0.0
         asr, _ = stages.asr_lag(st.stream_id)
         out.append(LagSample(round(at, 2), st.stream_id, round(max(runner, vision, asr), 3), round(runner, 3),
-                             round(vision, 3), round(asr, 3), round(st.lag_s, 3)))
+                             round(vision, 3), round(asr, 3), round(st.lag_s, 3), st.degrade_level))
     return out
 
+
+# --- violations replayed among the streams: time to alert --------------------------------
+
+@dataclass(frozen=True)
+class OnsetClip:
+    """A clip whose violation starts at ``onset`` media seconds, seen or heard through ``modality``."""
+
+    modality: str
+    spec: ClipSpec
+    onset: float
+
+
+ASR_CLAIMS = ("这个茶喝了能治愈失眠，还能根治高血压。", "吃了这个护肝片，肝病都能治好。", "我们家的精华是全网最好的，销量第一。")
+# What the host says while an on-screen violation shows (benign): a probe lane talks like a room does.
+CHATTER = ("欢迎来到直播间。", "点击下方小黄车，三二一上链接。")
+
+
+def onset_clips(clean_s: tuple[float, ...] = (3.0, 4.0, 5.0), violation_s: float = 8.0, *,
+                speech: bool = True) -> list[OnsetClip]:
+    """Per round: a card shown, a claim spoken, a logo appearing, each after a clean opening
+    (``speech=False``: silent clips, no spoken claim)."""
+    said = CHATTER if speech else ("", "")
+    out = []
+    for i, k in enumerate(clean_s):
+        seed = 300 + 10 * i
+        out.append(OnsetClip("ocr", ClipSpec(f"t2a-ocr{i}", (
+            Scene(k, "秋冬新款围巾", "¥89", "新人关注领优惠券", speech=said[0], background_seed=seed),
+            Scene(violation_s, "LV 老花手袋", "¥99", "高仿 1:1 原单品质", speech=said[1],
+                  background_seed=seed + 1))), k))
+        if speech:
+            out.append(OnsetClip("asr", ClipSpec(f"t2a-asr{i}", (
+                Scene(k, "养生茶", "¥59", "冲泡方便", background_seed=seed + 2),
+                Scene(violation_s, "养生茶", "¥59", "冲泡方便", speech=ASR_CLAIMS[i % len(ASR_CLAIMS)],
+                      background_seed=seed + 2))), k + SPEECH_OFFSET_S))
+        out.append(OnsetClip("logo", ClipSpec(f"t2a-logo{i}", (
+            Scene(k, "新款斜挎包", "¥99", "A货 顶级复刻", speech=said[0], background_seed=seed + 3),
+            Scene(violation_s, "新款斜挎包", "¥99", "A货 顶级复刻", speech=said[1], logo=logo_path("gucci"),
+                  background_seed=seed + 3))), k))
+    return out
+
+
+@dataclass(frozen=True)
+class Latency:
+    modality: str
+    clip: str  # the onset clip's name
+    stream_id: str
+    alert_s: float | None  # onset on the live clock -> alert readable on Kafka
+    detector_s: float | None  # onset -> first evidence of the modality at the rules
+    heard_s: float  # speech: onset -> the end of the utterance (the issue's spoken bound runs from there)
+    media_s: float | None  # alert's first media_end - onset (what scan reports)
+    category: str | None
+
+    @property
+    def late_s(self) -> float | None:
+        """Time to alert as the issue bounds it: from the appearance on screen, from the end of the utterance."""
+        return None if self.alert_s is None else self.alert_s - self.heard_s
+
+
+def heard_s(case: OnsetClip, clip: Path) -> float:
+    """Onset -> the end of the spoken violation (0 for what is seen: it counts from its appearance)."""
+    if case.modality != "asr":
+        return 0.0
+    return max(end for start, end in spoken_spans(clip) if end > case.onset) - case.onset
+
+
+def latency(rig: Rig, case: OnsetClip, clip: Path, sid: str, origin: float) -> Latency:
+    """When the violation of ``case``, played as stream ``sid`` from wall time ``origin``, was alerted."""
+    onset_wall = origin + case.onset
+    arrivals = [(t, r) for t, r in rig.reader.for_stream(sid) if r.get("media_end", 0) >= case.onset - 1.0] if rig.reader else []
+    first = min(arrivals, key=lambda a: a[0], default=None)
+    evidence = [t for t, ev in list(rig.evidence)
+                if ev.stream_id == sid and ev.modality.value == case.modality and ev.media_start >= case.onset - 0.5]
+    return Latency(
+        case.modality,
+        case.spec.name,
+        sid,
+        round(first[0] - onset_wall, 3) if first else None,
+        round(min(evidence) - onset_wall, 3) if evidence else None,
+        heard_s(case, clip),
+        round(first[1]["media_end"] - case.onset, 3) if first else None,
+        first[1].get("category") if first else None,
+    )
+
+
+@dataclass
+class _Probe:
+    case: OnsetClip
+    clip: Path
+    stream_id: str
+    added: float  # wall time
+    origin: float | None = None
+
+
+class ProbeLanes:
+    """Stream slots of a window that play the onset clips one after another, each as a new stream.
+
+    A probe stays until ``settle_s`` after its clip's end on the live clock (its replay loops
+    meanwhile, like every bench stream), then leaves and the next clip joins: so a lane is one
+    of the N streams the whole time, starting a stream every ~12 s. Probes that joined after
+    ``count_from`` (the window's start) and played to their end are timed (``latencies``).
+    """
+
+    def __init__(self, rig: Rig, cases: Sequence[tuple[OnsetClip, Path]], lanes: int, *, prefix: str,
+                 settle_s: float = 5.0) -> None:
+        self._rig, self._cases, self._lanes, self._prefix, self._settle_s = rig, list(cases), lanes, prefix, settle_s
+        self._next = 0
+        self._running: dict[int, _Probe] = {}
+        self.count_from = float("inf")
+        self.timed: list[Latency] = []
+        self.counts: dict[str, tuple[int, int, float]] = {}  # as ``_counts``, of each timed probe at its end
+
+    def tick(self, pipeline: Pipeline, now: float) -> None:
+        """Note origins, retire probes that played out, start the next clip in each free lane."""
+        for lane in range(self._lanes if self._cases else 0):
+            probe = self._running.get(lane)
+            if probe is not None and probe.origin is None:
+                probe.origin = self._rig.stages.origin(probe.stream_id)
+            if probe is not None and self._done(probe, now):
+                self._retire(pipeline, probe)
+                probe = None
+            if probe is None:
+                self._running[lane] = self._start(pipeline, lane, now)
+
+    def stop(self, pipeline: Pipeline) -> None:
+        """Take the lanes' streams off without timing the probes still playing."""
+        for probe in self._running.values():
+            pipeline.remove_stream(probe.stream_id, timeout=0.0)
+        self._running.clear()
+
+    def _done(self, probe: _Probe, now: float) -> bool:
+        if probe.origin is None:  # never showed a frame: give up after its length and a minute
+            return now > probe.added + probe.case.spec.seconds + 60.0
+        return now >= probe.origin + probe.case.spec.seconds + self._settle_s
+
+    def _retire(self, pipeline: Pipeline, probe: _Probe) -> None:
+        if probe.added >= self.count_from:
+            self.counts.update(_counts(pipeline, self._rig.stages, {probe.stream_id}))
+            self.timed.append(latency(self._rig, probe.case, probe.clip, probe.stream_id,
+                                      probe.origin if probe.origin is not None else float("nan")))
+        pipeline.remove_stream(probe.stream_id, timeout=0.0)
+
+    def _start(self, pipeline: Pipeline, lane: int, now: float) -> _Probe:
+        case, clip = self._cases[self._next % len(self._cases)]
+        sid = f"{self._prefix}-probe{lane}-{self._next}-{case.spec.name}"
+        self._next += 1
+        pipeline.add_stream(sid, str(clip))
+        return _Probe(case, clip, sid, now)
+
+
+# --- judging a window ----------------------------------------------------------------
 
 @dataclass
 class StepResult:
@@ -475,6 +633,7 @@ class StepResult:
     vision_p95_s: float = 0.0
     asr_p95_s: float = 0.0
     samples: list[LagSample] = field(default_factory=list, repr=False)
+    latencies: list[Latency] = field(default_factory=list)  # the probe lanes' violations (empty without lanes)
     stage_cores: dict[str, float] = field(default_factory=dict)  # CPU seconds per stream-second, by stage
     skipped: dict[str, float] = field(default_factory=dict)  # share of the work each shortcut left undone
     degrade_levels: list[int] = field(default_factory=list)  # each stream's scheduler level at the window's end
@@ -482,20 +641,27 @@ class StepResult:
     def summary(self) -> dict[str, object]:
         return {k: v for k, v in self.__dict__.items() if k != "samples"}
 
+    @property
+    def full_quality_share(self) -> float:
+        """Share of the window's stream-seconds at degrade level 0."""
+        return sum(s.level == 0 for s in self.samples) / len(self.samples) if self.samples else 0.0
+
 
 @dataclass(frozen=True)
 class KeepUp:
     max_p95_lag_s: float = 6.0
     max_growth_s: float = 2.0
     max_changed_lost: float = 0.10
+    max_onscreen_alert_s: float = 2.0  # p95, from the violation's appearance (issue 12)
+    max_spoken_alert_s: float = 3.0  # p95, from the end of the utterance (issue 12)
 
 
-def _counts(pipeline: Pipeline, stages: ObservedStages) -> dict[str, tuple[int, int, float]]:
-    """Per stream: (changed frames sampled, changed frames seen by vision, speech dropped s)."""
+def _counts(pipeline: Pipeline, stages: ObservedStages, ids: Collection[str]) -> dict[str, tuple[int, int, float]]:
+    """Per stream of ``ids``: (changed frames sampled, changed frames seen by vision, speech dropped s)."""
     return {
         st.stream_id: (st.frames_sampled - st.frames_duplicate, stages.seen(st.stream_id).changed_seen,
                        stages.asr_lag(st.stream_id)[1])
-        for st in pipeline.status()
+        for st in pipeline.status() if st.stream_id in ids
     }
 
 
@@ -506,36 +672,71 @@ def run_window(
     *,
     warmup_s: float,
     window_s: float,
+    stagger_s: float = 0.0,
+    probes: Sequence[tuple[OnsetClip, Path]] = (),
+    lanes: int = 0,
+    must_alert: Collection[str] = (),
+    settle_s: float = 5.0,
     every_s: float = 1.0,
     prefix: str = "cap",
     keep_up: KeepUp = KeepUp(),
 ) -> StepResult:
-    """Watch ``streams`` real-time replays (stream i plays ``rooms[i % len(rooms)]``) and measure one
-    window after a warm-up."""
+    """Watch ``streams`` real-time replays and measure one window after a warm-up.
+
+    ``lanes`` of the streams are probe lanes (``ProbeLanes``, playing ``probes``), the others
+    play rooms (stream i plays ``rooms[i % len(rooms)]``). Streams join ``stagger_s`` apart, as
+    real rooms do: started all at once, every first frame is read whole at the same moment and
+    the start-up transient is what gets measured. The warm-up counts from the last start.
+    """
     pipeline = rig.pipeline()
+    lanes = min(lanes, streams) if probes else 0
+    room_ids = [f"{prefix}{streams}-{i}" for i in range(streams - lanes)]
+    probing = ProbeLanes(rig, probes, lanes, prefix=f"{prefix}{streams}", settle_s=settle_s)
     try:
         with scheduled(pipeline):
-            for i in range(streams):
-                pipeline.add_stream(f"{prefix}{streams}-{i}", str(rooms[i % len(rooms)]))
-            time.sleep(warmup_s)
-            before, cpu0, t0 = _counts(pipeline, rig.stages), tree_cpu(), time.monotonic()
+            for i, sid in enumerate(room_ids):
+                if i and stagger_s:
+                    time.sleep(stagger_s)
+                pipeline.add_stream(sid, str(rooms[i % len(rooms)]))
+            if room_ids and lanes and stagger_s:
+                time.sleep(stagger_s)
+            probing.tick(pipeline, time.time())
+            _wait(warmup_s, lambda: probing.tick(pipeline, time.time()), every_s)
+            probing.count_from = time.time()
+            before, cpu0, t0 = _counts(pipeline, rig.stages, room_ids), tree_cpu(), time.monotonic()
             work0 = _Work.read(rig, pipeline)
             samples: list[LagSample] = []
-            while (at := time.monotonic() - t0) < window_s:
-                samples += sample_lags(pipeline, rig.stages, at)
-                time.sleep(max(0.0, every_s - (time.monotonic() - t0 - at)))
+
+            def sample() -> None:
+                samples.extend(sample_lags(pipeline, rig.stages, time.monotonic() - t0))
+                probing.tick(pipeline, time.time())
+
+            _wait(window_s, sample, every_s)
             elapsed = time.monotonic() - t0
             cores = cpu_between(cpu0, tree_cpu()) / elapsed
             work = _Work.read(rig, pipeline).since(work0)
-            after, rss = _counts(pipeline, rig.stages), tree_rss_mb()
-            levels = [st.degrade_level for st in pipeline.status()]
+            after, rss = _counts(pipeline, rig.stages, room_ids) | probing.counts, tree_rss_mb()
+            live = sum(st.state is StreamState.LIVE for st in pipeline.status() if st.stream_id in room_ids) + lanes
+            levels = [st.degrade_level for st in pipeline.status() if st.state is StreamState.LIVE]
+            probing.stop(pipeline)
+            if rig.publisher is not None and probing.timed:
+                rig.publisher.flush(30.0)
     finally:
         pipeline.close(timeout=90.0)
-    step = judge(streams, window_s, samples, before, after, cores, rss, keep_up)
+    step = judge(streams, window_s, samples, before, after, cores, rss, keep_up,
+                 latencies=probing.timed, must_alert=must_alert, live=live)
     step.stage_cores = work.stage_cores(elapsed * streams)
     step.skipped = work.skipped()
     step.degrade_levels = levels
     return step
+
+
+def _wait(seconds: float, each: Callable[[], None], every_s: float) -> None:
+    """Call ``each`` every ``every_s`` for ``seconds`` (on a fixed grid: a slow call does not shift it)."""
+    t0 = time.monotonic()
+    while (at := time.monotonic() - t0) < seconds:
+        each()
+        time.sleep(max(0.0, min(every_s - (time.monotonic() - t0 - at), seconds - (time.monotonic() - t0))))
 
 
 @dataclass(frozen=True)
@@ -602,8 +803,17 @@ def judge(
     cores: float,
     rss_mb: float,
     keep_up: KeepUp = KeepUp(),
+    *,
+    latencies: Sequence[Latency] = (),
+    must_alert: Collection[str] = (),
+    live: int | None = None,
 ) -> StepResult:
-    """Whether the pipeline kept up over the window, and why not."""
+    """Whether the pipeline kept up over the window, and why not.
+
+    With ``latencies`` (probe lanes) also whether the violations were alerted in time, as the
+    issue bounds it (p95 from appearance on screen, from the end of the utterance), and whether
+    every one of ``must_alert`` (the clips ``scan`` alerts) was alerted at all.
+    """
     lags = [s.lag_s for s in samples]
     by_time: dict[float, float] = {}
     for s in samples:
@@ -615,9 +825,10 @@ def judge(
     changed_lost = lost / sampled if sampled else 0.0
     dropped = sum(after[k][2] - before.get(k, (0, 0, 0.0))[2] for k in after)
     p95 = percentile(lags, 95)
+    live = len(after) if live is None else live
     reasons = []
-    if len(after) < streams or not lags:
-        reasons.append(f"only {len(after)} of {streams} stream(s) live")
+    if live < streams or not lags:
+        reasons.append(f"only {live} of {streams} stream(s) live")
     if p95 is not None and p95 >= keep_up.max_p95_lag_s:
         reasons.append(f"p95 lag {p95:.1f}s >= {keep_up.max_p95_lag_s:.0f}s")
     if growth >= keep_up.max_growth_s:
@@ -626,9 +837,26 @@ def judge(
         reasons.append(f"{100 * changed_lost:.0f}% of changed frames never reached OCR/logos")
     if dropped > 0:
         reasons.append(f"ASR dropped {dropped:.1f}s of speech")
-    parts = [percentile([getattr(s, k) for s in samples], 95) or 0.0 for k in ("runner_s", "vision_s", "asr_s")]
+    reasons += late_alerts(latencies, must_alert, keep_up)
+    runner, vision, asr = (percentile([getattr(s, k) for s in samples], 95) or 0.0 for k in ("runner_s", "vision_s", "asr_s"))
     return StepResult(streams, window_s, not reasons, reasons, percentile(lags, 50), p95, round(growth, 3),
-                      round(cores, 3), round(rss_mb, 1), round(changed_lost, 3), round(dropped, 2), *parts, samples=samples)
+                      round(cores, 3), round(rss_mb, 1), round(changed_lost, 3), round(dropped, 2), runner, vision, asr,
+                      samples=samples, latencies=list(latencies))
+
+
+def late_alerts(latencies: Sequence[Latency], must_alert: Collection[str], keep_up: KeepUp = KeepUp()) -> list[str]:
+    """Why the probes' alerts break the promise: p95 too late on screen or after speech, or one missed."""
+    out = []
+    for name, modalities, bound in (("on-screen", ("ocr", "logo"), keep_up.max_onscreen_alert_s),
+                                    ("spoken", ("asr",), keep_up.max_spoken_alert_s)):
+        late = [x.late_s for x in latencies if x.modality in modalities and x.late_s is not None]
+        p95 = percentile(late, 95)
+        if p95 is not None and p95 > bound:
+            out.append(f"{name} violations alerted {p95:.1f}s p95 > {bound:.0f}s")
+    missed = sorted({x.clip for x in latencies if x.alert_s is None and x.clip in must_alert})
+    if missed:
+        out.append(f"not alerted live though scan alerts them: {', '.join(missed)}")
+    return out
 
 
 def capacity_sweep(
@@ -636,17 +864,49 @@ def capacity_sweep(
     rooms: Sequence[Path],
     *,
     max_streams: int = 6,
-    warmup_s: float = 8.0,
+    warmup_s: float = 20.0,
     window_s: float = 40.0,
+    stagger_s: float = 3.0,
     prefix: str = "cap",
 ) -> list[StepResult]:
-    """N = 1, 2, ... concurrent streams until the first N the pipeline does not keep up with."""
+    """Screening: N = 1, 2, ... concurrent streams, each over a short window, until the first N the
+    pipeline does not keep up with (lag only); ``confirm`` judges the candidate as the issue does."""
     steps = []
     for n in range(1, max_streams + 1):
-        step = run_window(rig, rooms, n, warmup_s=warmup_s, window_s=window_s, prefix=prefix)
+        step = run_window(rig, rooms, n, warmup_s=warmup_s, window_s=window_s, stagger_s=stagger_s, prefix=prefix)
         log.info("capacity: %d stream(s): %s", n, "kept up" if step.kept_up else "; ".join(step.reasons))
         steps.append(step)
         if not step.kept_up:
+            break
+    return steps
+
+
+def confirm(
+    rig: Rig,
+    rooms: Sequence[Path],
+    probes: Sequence[tuple[OnsetClip, Path]],
+    candidate: int,
+    *,
+    must_alert: Collection[str],
+    tries: int = 2,
+    warmup_s: float = 60.0,
+    window_s: float = 300.0,
+    stagger_s: float = 3.0,
+    settle_s: float = 5.0,
+    prefix: str = "long",
+) -> list[StepResult]:
+    """The issue's test of a stream count, from ``candidate`` down (at most ``tries`` counts) to the
+    first that passes: one long window, a quarter of the streams (at least one) probe lanes whose
+    violations must alert in time, the rest rooms."""
+    steps: list[StepResult] = []
+    for n in range(max(1, candidate), max(1, candidate) - tries, -1):
+        if n < 1:
+            break
+        step = run_window(rig, rooms, n, warmup_s=warmup_s, window_s=window_s, stagger_s=stagger_s, probes=probes,
+                          lanes=max(1, n // 4), must_alert=must_alert, settle_s=settle_s, prefix=prefix)
+        log.info("confirm: %d stream(s): %s", n, "kept up" if step.kept_up else "; ".join(step.reasons))
+        steps.append(step)
+        if step.kept_up:
             break
     return steps
 
@@ -661,3 +921,8 @@ def capacity(steps: list[StepResult], *, undegraded: bool = False) -> int:
             break
         n = step.streams
     return n
+
+
+def confirmed(steps: list[StepResult]) -> StepResult | None:
+    """The count ``confirm`` found kept up (None: none of those tried)."""
+    return next((s for s in steps if s.kept_up), None)

@@ -14,7 +14,7 @@ import pytest
 
 from bench import soak as soak_bench
 from bench.bench_pipeline import Plan, run
-from bench.live_capacity import LagSample, StepResult, broadcast_spec, capacity, judge, render_cached
+from bench.live_capacity import LagSample, Latency, StepResult, broadcast_spec, capacity, judge, late_alerts, render_cached
 from livewatch.config import Detectors
 
 LIGHT = Detectors(ocr=False, asr=False, fingerprints=False)
@@ -29,8 +29,10 @@ def media(tmp_path_factory) -> Path:
 
 
 def test_pipeline_bench_runs_on_tiny_clips(media: Path) -> None:
-    plan = Plan(clip_s=3.0, max_streams=1, also_at=(), warmup_s=1.0, window_s=3.0, base_max_streams=1,
-                clean_s=(1.0,), violation_s=2.0, settle_s=1.0, speech=False, full=LIGHT)
+    # the long window (14 s) times the second probe: the first joined during the warm-up
+    plan = Plan(clip_s=3.0, max_streams=1, also_at=(), stagger_s=0.5, screen_warmup_s=1.0, screen_window_s=3.0,
+                warmup_s=1.0, window_s=14.0, tries=1, base_max_streams=1, clean_s=(1.0,), violation_s=2.0,
+                settle_s=1.0, speech=False, full=LIGHT)
     figures = {f["figure"]: f for f in run(plan, media_dir=media)}
 
     assert all(set(f) == KEYS for f in figures.values())
@@ -38,14 +40,17 @@ def test_pipeline_bench_runs_on_tiny_clips(media: Path) -> None:
     assert scan["value"] > 0 and scan["baseline_value"] == 3.0
     decoded = figures["scan: frames decoded"]
     assert 0 < decoded["value"] <= decoded["baseline_value"]
-    capacity = figures["live capacity: concurrent 720p streams kept up, full pipeline"]
+    capacity = figures["live capacity: 720p streams kept up over 14 s, violations alerted in time"]
     assert capacity["value"] in (0, 1) and capacity["baseline_value"] in (0, 1)
+    screening = figures["live capacity, screening: streams kept up over a short window (lag only)"]
+    assert screening["value"] in (0, 1)
+    assert 0 <= figures["live: share of stream-time at full quality, 1 stream(s), 14 s"]["value"] <= 1
     assert figures["live: CPU per stream, full pipeline (1 stream)"]["value"] > 0
     # per stage: the logo matcher on the main process's threads, and the rest of the main process
     assert figures["live: CPU per stream-second, logos (1 stream)"]["value"] > 0
     assert figures["live: CPU per stream-second, main: decode, dedup, rules, alerts (1 stream)"]["value"] > 0
     assert 0 <= figures["live: share skipped, frames unchanged (dedup) (1 stream)"]["value"] <= 1
-    # with OCR off there is no counterfeit cue, hence no alert; the logo evidence still gets timed
+    # with OCR off there is no counterfeit cue, hence no alert; the probe lane's logo evidence still gets timed
     # (timed from the replay's live edge, read while the stream was live: NaN once was the symptom of reading it late)
     logo = figures["time to alert, logo, p50"]["baseline_value"]
     assert logo is not None and math.isfinite(logo)
@@ -79,6 +84,30 @@ def test_judge_names_why_a_window_fell_behind() -> None:
 
     steady = [LagSample(float(t), "a", 2.0, 2.0, 0.0, 0.0, 0.0) for t in range(10)]
     assert judge(1, 10.0, steady, {"a": (0, 0, 0.0)}, {"a": (10, 9, 0.0)}, cores=1.0, rss_mb=100.0).kept_up
+
+
+def _late(modality: str, clip: str, alert_s: float | None, heard_s: float = 0.0) -> Latency:
+    return Latency(modality, clip, f"s-{clip}", alert_s, None, heard_s, None, None)
+
+
+def test_a_window_with_probes_keeps_up_only_if_its_violations_alert_in_time() -> None:
+    """Issue 12's bounds: on screen p95 <= 2 s from the appearance, spoken <= 3 s from the end of the utterance."""
+    in_time = [_late("ocr", "o", 1.2), _late("logo", "l", 1.9), _late("asr", "a", 6.5, heard_s=4.0)]  # 2.5 s after the end
+    assert late_alerts(in_time, {"o", "l", "a"}) == []
+
+    late = [_late("ocr", "o", 2.6), _late("asr", "a", 7.5, heard_s=4.0)]
+    reasons = late_alerts(late, {"o", "a"})
+    assert any(r.startswith("on-screen violations alerted 2.6s") for r in reasons)
+    assert any(r.startswith("spoken violations alerted 3.5s") for r in reasons)
+
+    missed = [_late("asr", "a", None, heard_s=4.0), _late("asr", "never-by-scan", None, heard_s=4.0)]
+    assert late_alerts(missed, {"a"}) == ["not alerted live though scan alerts them: a"]
+
+    steady = [LagSample(float(t), "a", 2.0, 2.0, 0.0, 0.0, 0.0, level=t % 2) for t in range(10)]
+    step = judge(1, 10.0, steady, {"a": (0, 0, 0.0)}, {"a": (10, 9, 0.0)}, cores=1.0, rss_mb=100.0,
+                 latencies=late, must_alert={"o", "a"})
+    assert not step.kept_up and step.latencies == late
+    assert step.full_quality_share == 0.5
 
 
 def test_capacity_at_full_quality_stops_at_the_first_degraded_step() -> None:
