@@ -8,12 +8,16 @@ reads of ever new sizes freed: a worker hands them back after a read at most
 every 30 s (``events.malloc.trim_when_due``; after every read it cost 30-40%
 more CPU per frame), and recycling bounds whatever a trim cannot give back.
 Each engine lives in its own spawned process; after
-``recycle_after_frames`` reads or above ``recycle_above_mb`` resident MB the
-process is stopped and a fresh one started in the background, while the
-other workers keep reading. A worker that dies or hangs is replaced the same
-way and the frame it held counts as failed. Both ends of a replacement are
-logged (the worker is down; its successor is ready, after how long) and
-counted in ``PoolStats`` (``died``, ``replaced``, ``gap_s_last``, ``gap_s_total``).
+``recycle_after_frames`` reads or above ``recycle_above_mb`` resident MB a
+fresh one is started in the background while the old one keeps reading, and
+the old one is stopped once its successor is ready (make before break: a
+worker usually runs one OCR process, and loading PaddleOCR takes seconds in
+which every stream's frames would wait and the scheduler would degrade them
+all). A worker that dies or hangs is replaced too (there is nothing left to
+read with meanwhile) and the frame it held counts as failed. Both ends of a
+replacement are logged (the worker is down or recycled; its successor is
+ready, after how long) and counted in ``PoolStats`` (``died``, ``replaced``,
+``gap_s_last``, ``gap_s_total``).
 
 ``workers=0`` runs the engine in the calling process behind a lock: the same
 calls, no processes (tests with fake engines, quick scans).
@@ -102,6 +106,7 @@ class WorkerPool:
         self._inline: Engine | None = None
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: list[_Worker] = []
+        self._retired: list[_Worker] = []  # recycled, successor ready, not stopped yet (busy or idle)
         if options.workers == 0:
             self._inline = self._factory(options)
             return
@@ -133,26 +138,49 @@ class WorkerPool:
             with self._lock:
                 setattr(self, counter, getattr(self, counter) + 1)
                 return _run(self._inline, kind, payload)
-        worker = self._idle.get()
+        worker = self._take()
         try:
             result = worker.call(kind, payload)
         except LivewatchError as exc:
             with self._lock:
                 self._failures += 1
                 self._died += 1
-            self._replace(worker, reason=str(exc), died=True)
+            if worker.retiring:  # its successor is already on its way
+                worker.stop()
+            else:
+                self._replace(worker, reason=str(exc), died=True)
             raise
         with self._lock:
             setattr(self, counter, getattr(self, counter) + 1)
-        if kind == "detect" and (worker.frames >= self._opts.recycle_after_frames or worker.rss_mb >= self._opts.recycle_above_mb):
+        if (kind == "detect" and not worker.retiring
+                and (worker.frames >= self._opts.recycle_after_frames or worker.rss_mb >= self._opts.recycle_above_mb)):
+            worker.retiring = True
             self._replace(worker, reason=f"recycled after {worker.frames} frames at {worker.rss_mb:.0f} MB")
+        if worker.retired:
+            self._stop_retired(worker)
         else:
             self._idle.put(worker)
         return result
 
+    def _take(self) -> _Worker:
+        """An idle worker; one whose successor became ready while it waited idle is stopped on the way."""
+        while True:
+            worker = self._idle.get()
+            if not worker.retired:
+                return worker
+            self._stop_retired(worker)
+
+    def _stop_retired(self, worker: _Worker) -> None:
+        with self._lock:
+            if worker not in self._retired:
+                return
+            self._retired.remove(worker)
+        worker.stop()
+
     def stats(self) -> PoolStats:
         with self._lock:
             workers = list(self._all)
+            retired = [w.pid for w in self._retired]
             return PoolStats(
                 frames=self._frames,
                 recognitions=self._recognitions,
@@ -160,7 +188,7 @@ class WorkerPool:
                 recycled=self._recycled,
                 workers=len(workers) if self._inline is None else 0,
                 rss_mb=tuple(round(w.rss_mb, 1) for w in workers),
-                pids=tuple(w.pid for w in workers),
+                pids=tuple(w.pid for w in workers) + tuple(retired),  # a recycled worker reads on until stopped
                 died=self._died,
                 replaced=self._replaced,
                 gap_s_last=self._gap_s_last,
@@ -170,12 +198,14 @@ class WorkerPool:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            workers, self._all = list(self._all), []
+            workers, self._all = list(self._all) + self._retired, []
+            self._retired = []
         for w in workers:
             w.stop()
 
     def _replace(self, old: _Worker, reason: str, died: bool = False) -> None:
-        """Stop ``old`` and start its successor in the background; readers use the others meanwhile."""
+        """Start the successor of ``old`` in the background. A dead ``old`` is stopped first (readers use the
+        other workers, or wait); a recycled one keeps reading until its successor is ready."""
         threading.Thread(target=self._respawn, args=(old, reason, died, time.monotonic()),
                          name=f"ocr-respawn-{old.index}", daemon=True).start()
 
@@ -183,26 +213,14 @@ class WorkerPool:
         if died:
             log.warning("OCR worker %d (pid %d) down: %s; starting a replacement, the other workers keep reading",
                         old.index, old.pid, reason)
+            old.stop()
         else:
-            log.info("OCR worker %d (pid %d) %s", old.index, old.pid, reason)
-        old.stop()
-        delay = 1.0
-        while True:
-            with self._lock:
-                if self._closed:
-                    return
-            new = _Worker(self._ctx, self._opts, self._factory, old.index)
-            try:
-                new.wait_ready(self._opts.start_timeout_s)
-                break
-            except LivewatchError as exc:
-                new.stop()
-                log.error("OCR worker %d failed to start, retrying in %.0f s: %s", old.index, delay, exc)
-                time.sleep(delay)
-                delay = min(delay * 2, 60.0)
+            log.info("OCR worker %d (pid %d) %s; it reads on while its successor starts", old.index, old.pid, reason)
+        new = self._start(old.index)
         with self._lock:
-            if self._closed:
-                new.stop()
+            if new is None or self._closed:
+                if new is not None:
+                    new.stop()
                 return
             self._all = [new if w is old else w for w in self._all]
             self._recycled += 1
@@ -211,9 +229,29 @@ class WorkerPool:
                 self._replaced += 1
                 self._gap_s_last = round(gap, 3)
                 self._gap_s_total += gap
+            else:
+                old.retired = True  # stopped by whoever next holds it: now, if it is idle
+                self._retired.append(old)
         self._idle.put(new)
         log.info("OCR worker %d replacement ready (pid %d) after %.1fs%s", old.index, new.pid, gap,
                  " without it" if died else "", extra={"gap_s": round(gap, 3)})
+
+    def _start(self, index: int) -> _Worker | None:
+        """A new worker, ready; retried with back-off while it fails to load; None once the pool is closed."""
+        delay = 1.0
+        while True:
+            with self._lock:
+                if self._closed:
+                    return None
+            new = _Worker(self._ctx, self._opts, self._factory, index)
+            try:
+                new.wait_ready(self._opts.start_timeout_s)
+                return new
+            except LivewatchError as exc:
+                new.stop()
+                log.error("OCR worker %d failed to start, retrying in %.0f s: %s", index, delay, exc)
+                time.sleep(delay)
+                delay = min(delay * 2, 60.0)
 
 
 class _Worker:
@@ -223,6 +261,8 @@ class _Worker:
         self.index = index
         self.frames = 0
         self.rss_mb = 0.0
+        self.retiring = False  # due for recycling: its successor is starting
+        self.retired = False  # its successor is ready: stop it instead of handing it out
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(
             target=_serve, args=(child, options, factory), name=f"livewatch-ocr-{index}", daemon=True

@@ -119,7 +119,8 @@ def test_paddle_worker_levels_off_on_areas_of_varied_size():
 
 @pytest.mark.parametrize("limit, frames", [({"recycle_after_frames": 2}, 3), ({"recycle_above_mb": 1.0}, 1)])
 def test_workers_are_recycled_and_keep_reading(limit, frames):
-    """Tiny limits: the worker is replaced in the background and the next read waits for it."""
+    """Tiny limits: the successor starts in the background, the old worker reads on until it is ready
+    and is stopped at the next read."""
     image = np.ascontiguousarray(render_frame(1, "clean").image[360:720, 0:1280])  # price card + caption
     with OcrStage(OcrOptions(engine="rapid", workers=1, **limit)) as stage:
         pids_before = set(stage.stats().pool.pids)
@@ -128,7 +129,9 @@ def test_workers_are_recycled_and_keep_reading(limit, frames):
         stats = stage.stats().pool
         assert (stats.frames, stats.failures, stats.recycled) == (frames, 0, 1)
         assert texts[0] and all(t == texts[0] for t in texts)
-        assert set(stats.pids).isdisjoint(pids_before) and len(stats.pids) == 1
+        assert sorted(e.text for e in stage.process(sampled(image, 1.0, "recycle-next"))) == texts[0]
+        pids = stage.stats().pool.pids
+        assert set(pids).isdisjoint(pids_before) and len(pids) == 1
 
 
 def test_a_killed_worker_is_replaced(rapid_stage):

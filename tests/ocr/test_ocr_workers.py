@@ -55,3 +55,38 @@ def test_a_killed_worker_is_replaced_and_the_gap_is_logged_and_counted(caplog: p
     ready = [m for level, m in messages if "replacement ready" in m]
     assert len(down) == 1 and "died or hung" in down[0], messages
     assert len(ready) == 1 and f"after {stats.gap_s_last:.1f}s without it" in ready[0], messages
+
+
+def slow_echo_engine(_options: OcrOptions) -> _Echo:
+    import time
+
+    time.sleep(2.0)  # PaddleOCR takes seconds to load: the successor must not leave the pool without a reader
+    return _Echo()
+
+
+def test_a_recycled_worker_reads_on_until_its_successor_is_ready(caplog: pytest.LogCaptureFixture) -> None:
+    import time
+
+    caplog.set_level(logging.INFO, logger="ocr.workers")
+    image = np.full((8, 8, 3), 7, np.uint8)
+    pool = WorkerPool(OcrOptions(engine="rapid", workers=1, recycle_after_frames=2, start_timeout_s=120),
+                      engine_factory=slow_echo_engine)
+    try:
+        (old,) = pool.stats().pids
+        pool.detect([image])
+        pool.detect([image])  # due for recycling: the successor starts loading
+        started = time.monotonic()
+        for _ in range(3):
+            assert len(pool.detect([image])[0]) == 1
+        assert time.monotonic() - started < 1.5, "reads went on with the old worker meanwhile"
+        wait_until(lambda: pool.stats().recycled == 1, 120, "the successor to become ready")
+        assert pool.recognize([image]) == [("value 7", 0.9)]  # takes the old one from the idle queue: it is stopped
+        wait_until(lambda: pool.stats().pids != (old,) and len(pool.stats().pids) == 1, 30, "the old worker to stop")
+        stats = pool.stats()
+    finally:
+        pool.close()
+    assert (stats.recycled, stats.died, stats.replaced, stats.failures) == (1, 0, 0, 0)
+    assert stats.gap_s_last is None, "no slot went without a worker"
+    with pytest.raises(ProcessLookupError):
+        os.kill(old, 0)
+    assert any("reads on while its successor starts" in r.getMessage() for r in caplog.records)
