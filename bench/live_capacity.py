@@ -21,8 +21,8 @@
   whose violation starts at a known media time, one after another; a window with such lanes
   also needs its violations alerted within the issue's bounds (p95 <= 2 s from appearing on
   screen, <= 3 s from the end of the utterance) and every violation ``scan`` alerts alerted.
-  ``capacity_sweep`` screens N = 1, 2, ... on short windows (lag only); ``confirm`` judges the
-  candidate that way over a long window.
+  ``capacity_sweep`` screens N = 1, 2, ... on short windows (lag, and no stream at the longer
+  sampling interval at the end); ``confirm`` judges the candidate that way over a long window.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from events.kafka import KafkaOptions, ensure_topics
 from livewatch.broker import EmbeddedBroker
 from livewatch.config import Config, Detectors
 from livewatch.paths import DEFAULT_BRANDS_DIR, REPO_ROOT
+from livewatch.scheduler import LONGER_SAMPLING
 from livewatch.service import SCHEDULE_EVERY_S
 from livewatch.sinks import EvidenceSink, RulesThread, Tap
 from livewatch.stages import Stages
@@ -637,6 +638,7 @@ class StepResult:
     stage_cores: dict[str, float] = field(default_factory=dict)  # CPU seconds per stream-second, by stage
     skipped: dict[str, float] = field(default_factory=dict)  # share of the work each shortcut left undone
     degrade_levels: list[int] = field(default_factory=list)  # each stream's scheduler level at the window's end
+    ocr_recycled: int = 0  # OCR worker processes replaced by fresh ones during the window
 
     def summary(self) -> dict[str, object]:
         return {k: v for k, v in self.__dict__.items() if k != "samples"}
@@ -654,6 +656,12 @@ class KeepUp:
     max_changed_lost: float = 0.10
     max_onscreen_alert_s: float = 2.0  # p95, from the violation's appearance (issue 12)
     max_spoken_alert_s: float = 3.0  # p95, from the end of the utterance (issue 12)
+    # the screening's stand-in for the on-screen bound (no probes there): at level 3 a stream is
+    # sampled every 2 s, so what appears on its screen cannot alert within 2 s
+    max_end_level: int | None = None
+
+
+SCREENING = KeepUp(max_end_level=LONGER_SAMPLING - 1)
 
 
 def _counts(pipeline: Pipeline, stages: ObservedStages, ids: Collection[str]) -> dict[str, tuple[int, int, float]]:
@@ -724,10 +732,10 @@ def run_window(
     finally:
         pipeline.close(timeout=90.0)
     step = judge(streams, window_s, samples, before, after, cores, rss, keep_up,
-                 latencies=probing.timed, must_alert=must_alert, live=live)
+                 latencies=probing.timed, must_alert=must_alert, live=live, levels=levels)
     step.stage_cores = work.stage_cores(elapsed * streams)
     step.skipped = work.skipped()
-    step.degrade_levels = levels
+    step.ocr_recycled = int(work.ocr.get("recycled", 0))
     return step
 
 
@@ -758,7 +766,7 @@ class _Work:
         if rig.stages.inner.ocr is not None:
             o = rig.stages.inner.ocr.stats()
             ocr = {"read": o.frames_read, "recognised": o.boxes_recognised, "carried": o.boxes_carried,
-                   "area": o.detected_area}
+                   "area": o.detected_area, "recycled": float(o.pool.recycled)}
         return cls(rig.stages.cpu_by_stage(), rig.cpu_by_role(), frames, ocr)
 
     def since(self, start: _Work) -> _Work:
@@ -807,6 +815,7 @@ def judge(
     latencies: Sequence[Latency] = (),
     must_alert: Collection[str] = (),
     live: int | None = None,
+    levels: Sequence[int] = (),
 ) -> StepResult:
     """Whether the pipeline kept up over the window, and why not.
 
@@ -838,10 +847,12 @@ def judge(
     if dropped > 0:
         reasons.append(f"ASR dropped {dropped:.1f}s of speech")
     reasons += late_alerts(latencies, must_alert, keep_up)
+    if keep_up.max_end_level is not None and (over := sum(level > keep_up.max_end_level for level in levels)):
+        reasons.append(f"{over} stream(s) above degrade level {keep_up.max_end_level} at the window's end")
     runner, vision, asr = (percentile([getattr(s, k) for s in samples], 95) or 0.0 for k in ("runner_s", "vision_s", "asr_s"))
     return StepResult(streams, window_s, not reasons, reasons, percentile(lags, 50), p95, round(growth, 3),
                       round(cores, 3), round(rss_mb, 1), round(changed_lost, 3), round(dropped, 2), runner, vision, asr,
-                      samples=samples, latencies=list(latencies))
+                      samples=samples, latencies=list(latencies), degrade_levels=list(levels))
 
 
 def late_alerts(latencies: Sequence[Latency], must_alert: Collection[str], keep_up: KeepUp = KeepUp()) -> list[str]:
@@ -870,10 +881,12 @@ def capacity_sweep(
     prefix: str = "cap",
 ) -> list[StepResult]:
     """Screening: N = 1, 2, ... concurrent streams, each over a short window, until the first N the
-    pipeline does not keep up with (lag only); ``confirm`` judges the candidate as the issue does."""
+    pipeline does not keep up with (lag, and no stream sampled less often at the window's end);
+    ``confirm`` judges the candidate as the issue does."""
     steps = []
     for n in range(1, max_streams + 1):
-        step = run_window(rig, rooms, n, warmup_s=warmup_s, window_s=window_s, stagger_s=stagger_s, prefix=prefix)
+        step = run_window(rig, rooms, n, warmup_s=warmup_s, window_s=window_s, stagger_s=stagger_s, prefix=prefix,
+                          keep_up=SCREENING)
         log.info("capacity: %d stream(s): %s", n, "kept up" if step.kept_up else "; ".join(step.reasons))
         steps.append(step)
         if not step.kept_up:

@@ -14,7 +14,17 @@ import pytest
 
 from bench import soak as soak_bench
 from bench.bench_pipeline import Plan, run
-from bench.live_capacity import LagSample, Latency, StepResult, broadcast_spec, capacity, judge, late_alerts, render_cached
+from bench.live_capacity import (
+    SCREENING,
+    LagSample,
+    Latency,
+    StepResult,
+    broadcast_spec,
+    capacity,
+    judge,
+    late_alerts,
+    render_cached,
+)
 from livewatch.config import Detectors
 
 LIGHT = Detectors(ocr=False, asr=False, fingerprints=False)
@@ -108,6 +118,16 @@ def test_a_window_with_probes_keeps_up_only_if_its_violations_alert_in_time() ->
                  latencies=late, must_alert={"o", "a"})
     assert not step.kept_up and step.latencies == late
     assert step.full_quality_share == 0.5
+
+
+def test_the_screening_fails_a_count_whose_streams_end_sampled_less_often() -> None:
+    """Level 3 samples every 2 s: what appears on such a stream's screen cannot alert within 2 s."""
+    steady = [LagSample(float(t), "a", 2.0, 2.0, 0.0, 0.0, 0.0) for t in range(10)]
+    args = (1, 10.0, steady, {"a": (0, 0, 0.0)}, {"a": (10, 9, 0.0)})
+    assert judge(*args, cores=1.0, rss_mb=1.0, keep_up=SCREENING, levels=[2]).kept_up
+    step = judge(*args, cores=1.0, rss_mb=1.0, keep_up=SCREENING, levels=[3])
+    assert step.reasons == ["1 stream(s) above degrade level 2 at the window's end"]
+    assert judge(*args, cores=1.0, rss_mb=1.0, levels=[3]).kept_up, "the long windows judge the alerts themselves"
 
 
 def test_capacity_at_full_quality_stops_at_the_first_degraded_step() -> None:
