@@ -194,7 +194,7 @@ class _Seen:
 
 
 # What each detector's CPU time on the main process's threads is reported as (``ObservedStages.cpu_by_stage``);
-# the worker processes are weighed whole (``Rig.cpu_by_role``).
+# the worker processes are weighed whole (``Rig.cpu_by_process``).
 STAGE_NAMES = {
     "OcrStage": "ocr (main: change tracking, hand-over)",
     "LogoStage": "logos",
@@ -369,13 +369,10 @@ class Rig:
             roles[self.broker.pid] = "broker"
         return roles
 
-    def cpu_by_role(self) -> dict[str, float]:
-        """CPU seconds so far of the process tree by role (``process_roles``; this process is ``main``)."""
+    def cpu_by_process(self) -> dict[int, tuple[str, float]]:
+        """Per process of the tree: its role (``process_roles``; this process is ``main``) and CPU seconds so far."""
         roles, me = self.process_roles(), os.getpid()
-        out: dict[str, float] = collections.Counter()
-        for pid, seconds in tree_cpu().items():
-            out["main" if pid == me else roles.get(pid, "other")] += seconds
-        return dict(out)
+        return {pid: ("main" if pid == me else roles.get(pid, "other"), seconds) for pid, seconds in tree_cpu().items()}
 
     def pipeline(self, cfg: Config | None = None) -> Pipeline:
         """A new pipeline on the rig's stages (``cfg``: e.g. other ingest options)."""
@@ -752,7 +749,7 @@ class _Work:
     """Counters read at both ends of a window: CPU by stage and by process, what each shortcut skipped."""
 
     by_stage: dict[str, float]  # main-process threads, per detector
-    by_role: dict[str, float]  # whole processes: main, ocr, asr, broker, other
+    by_process: dict[int, tuple[str, float]]  # pid -> (main | ocr | asr | broker | other, CPU seconds)
     frames: dict[str, float]  # sampled, duplicate (dedup), dropped (vision queue)
     ocr: dict[str, float]  # frames read, lines recognised / carried, detection area
 
@@ -767,13 +764,25 @@ class _Work:
             o = rig.stages.inner.ocr.stats()
             ocr = {"read": o.frames_read, "recognised": o.boxes_recognised, "carried": o.boxes_carried,
                    "area": o.detected_area, "recycled": float(o.pool.recycled)}
-        return cls(rig.stages.cpu_by_stage(), rig.cpu_by_role(), frames, ocr)
+        return cls(rig.stages.cpu_by_stage(), rig.cpu_by_process(), frames, ocr)
 
     def since(self, start: _Work) -> _Work:
         def minus(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
             return {k: max(0.0, v - b.get(k, 0.0)) for k, v in a.items()}
-        return _Work(minus(self.by_stage, start.by_stage), minus(self.by_role, start.by_role),
+        # per process: a worker recycled in between is a new pid and counts whole; the old one's
+        # last seconds are lost with it (summed by role, its successor's total would be subtracted)
+        processes = {pid: (role, cpu - start.by_process.get(pid, (role, 0.0))[1])
+                     for pid, (role, cpu) in self.by_process.items()}
+        return _Work(minus(self.by_stage, start.by_stage), processes,
                      minus(self.frames, start.frames), minus(self.ocr, start.ocr))
+
+    @property
+    def by_role(self) -> dict[str, float]:
+        """CPU seconds by role: main, ocr, asr, broker, other."""
+        out: dict[str, float] = collections.defaultdict(float)
+        for role, seconds in self.by_process.values():
+            out[role] += max(0.0, seconds)
+        return dict(out)
 
     def stage_cores(self, stream_seconds: float) -> dict[str, float]:
         """CPU seconds per stream-second: each detector's share of the main process, the rest of the main

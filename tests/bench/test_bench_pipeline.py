@@ -120,6 +120,15 @@ def test_a_window_with_probes_keeps_up_only_if_its_violations_alert_in_time() ->
     assert step.full_quality_share == 0.5
 
 
+def test_a_worker_recycled_within_a_window_is_weighed_by_process() -> None:
+    """Summed by role, a recycled OCR worker's successor (a fresh total) minus the old one's total read 0."""
+    from bench.live_capacity import _Work
+
+    start = _Work({}, {1: ("main", 100.0), 7: ("ocr", 500.0)}, {}, {})
+    end = _Work({}, {1: ("main", 130.0), 7: ("ocr", 510.0), 9: ("ocr", 12.0)}, {}, {})  # 9 started in between
+    assert end.since(start).by_role == {"main": 30.0, "ocr": 22.0}
+
+
 def test_the_screening_fails_a_count_whose_streams_end_sampled_less_often() -> None:
     """Level 3 samples every 2 s: what appears on such a stream's screen cannot alert within 2 s."""
     steady = [LagSample(float(t), "a", 2.0, 2.0, 0.0, 0.0, 0.0) for t in range(10)]
