@@ -562,7 +562,7 @@ class ProbeLanes:
     A probe stays until ``settle_s`` after its clip's end on the live clock (its replay loops
     meanwhile, like every bench stream), then leaves and the next clip joins: so a lane is one
     of the N streams the whole time, starting a stream every ~12 s. Probes that joined after
-    ``count_from`` (the window's start) and played to their end are timed (``latencies``).
+    ``count_from`` (the window's start) and played to their end are timed (``timed``).
     """
 
     def __init__(self, rig: Rig, cases: Sequence[tuple[OnsetClip, Path]], lanes: int, *, prefix: str,
