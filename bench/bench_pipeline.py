@@ -158,7 +158,8 @@ def _tried(steps: list[StepResult]) -> str:
     """What each long window found, from the candidate down."""
     return "; ".join(f"{s.streams} streams {'kept up' if s.kept_up else 'not: ' + '; '.join(s.reasons)} "
                      f"(p95 lag {s.lag_p95_s or 0:.1f} s, growth {s.lag_growth_s:+.1f} s, {s.cores:.2f} cores, "
-                     f"{100 * s.full_quality_share:.0f} % of stream-time at full quality, OCR worker recycled "
+                     f"{100 * s.full_quality_share:.0f} % of stream-time at full quality, "
+                     f"{100 * s.longer_sampling_share:.0f} % of the rooms' at the longer sampling interval, OCR worker recycled "
                      f"{s.ocr_recycled}x)" for s in steps) or "none tried"
 
 

@@ -136,7 +136,21 @@ def test_the_screening_fails_a_count_whose_streams_end_sampled_less_often() -> N
     assert judge(*args, cores=1.0, rss_mb=1.0, keep_up=SCREENING, levels=[2]).kept_up
     step = judge(*args, cores=1.0, rss_mb=1.0, keep_up=SCREENING, levels=[3])
     assert step.reasons == ["1 stream(s) above degrade level 2 at the window's end"]
-    assert judge(*args, cores=1.0, rss_mb=1.0, levels=[3]).kept_up, "the long windows judge the alerts themselves"
+    assert judge(*args, cores=1.0, rss_mb=1.0, levels=[3]).kept_up, "a long window judges the time spent at level 3"
+
+
+def test_a_long_window_fails_when_its_rooms_are_sampled_less_often() -> None:
+    """The probe lanes alert from fresh streams at full quality; the rooms' own time at level 3 is bounded apart."""
+    def window(seconds_at_level_3: int) -> list[LagSample]:
+        return [LagSample(float(t), sid, 2.0, 2.0, 0.0, 0.0, 0.0, level=3 if sid == "b" and t < seconds_at_level_3 else 0)
+                for t in range(10) for sid in ("a", "b")]
+
+    probes = [LagSample(float(t), "probe", 2.0, 2.0, 0.0, 0.0, 0.0) for t in range(100)]  # never degraded
+    counts = {"a": (0, 0, 0.0), "b": (0, 0, 0.0)}, {"a": (10, 10, 0.0), "b": (10, 10, 0.0)}
+    step = judge(2, 10.0, window(2) + probes, *counts, cores=1.0, rss_mb=1.0)
+    assert step.longer_sampling_share == 0.1, "probe lanes do not dilute the rooms' share"
+    assert step.reasons == ["10% of the rooms' stream-time at the longer sampling interval (level 3)"]
+    assert judge(2, 10.0, window(1), *counts, cores=1.0, rss_mb=1.0).kept_up, "a passing step (5 %) is allowed"
 
 
 def test_capacity_at_full_quality_stops_at_the_first_degraded_step() -> None:
